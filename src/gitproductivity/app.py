@@ -1,0 +1,79 @@
+"""The ASGI application: API routers, the web UI, error mapping, and (optionally) the in-process workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+import gitproductivity
+from gitproductivity import worker
+from gitproductivity.core.db import get_database
+from gitproductivity.core.http import BodySizeLimit, install_error_handlers
+from gitproductivity.core.settings import get_settings
+from gitproductivity.developers.api import router as developers_router
+from gitproductivity.events.api import router as events_router
+from gitproductivity.orgs.api import router as orgs_router
+from gitproductivity.repositories.api import router as repositories_router
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+GitProductivity turns git history into per-developer metrics and tells your systems what happened through
+signed, retried webhooks. Authenticate with an API key: `Authorization: Bearer gpk_…`.
+Every error has the body `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(*, run_workers: bool | None = None) -> FastAPI:
+    settings = get_settings()
+    if run_workers is None:
+        run_workers = settings.run_workers_in_server
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop)) if run_workers else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+
+    app = FastAPI(
+        title="GitProductivity",
+        version=gitproductivity.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (orgs_router, developers_router, repositories_router, events_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        """Liveness and readiness: 200 when the database answers, 503 when it does not."""
+        try:
+            with get_database().engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check failed: %s", type(exc).__name__)
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home() -> str:
+        return (
+            "<!doctype html><html><head><title>GitProductivity</title></head><body>"
+            "<h1>GitProductivity</h1><p>The server is running. The API is documented at "
+            '<a href="/docs">/docs</a> (<a href="/openapi.json">OpenAPI</a>).</p></body></html>'
+        )
+
+    return app

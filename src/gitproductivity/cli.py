@@ -1,0 +1,372 @@
+"""The `gitproductivity` command. It calls the same services as the API, on the configured database."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from gitproductivity.core import migrate
+from gitproductivity.core.db import get_database
+from gitproductivity.core.errors import DomainError
+from gitproductivity.core.settings import get_settings
+
+app = typer.Typer(
+    name="gitproductivity",
+    help="Per-developer metrics from git history, delivered through signed, retried webhooks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+developers_app = typer.Typer(help="Developers of your organisation.", no_args_is_help=True)
+repositories_app = typer.Typer(help="Connected git repositories.", no_args_is_help=True)
+events_app = typer.Typer(help="The event feed (what webhooks deliver).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(developers_app, name="developers")
+app.add_typer(repositories_app, name="repositories")
+app.add_typer(events_app, name="events")
+
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+OrgOption = Annotated[
+    str | None,
+    typer.Option("--org", envvar="GITPRODUCTIVITY_ORG", help="Organisation id (needed only when there are several)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A problem to report in one line, without a traceback."""
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def ensure_schema() -> None:
+    migrate.upgrade(get_database().engine)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    with get_database().session() as session:
+        yield session
+
+
+def resolve_org(session: Session, org: str | None) -> str:
+    from gitproductivity.orgs.models import Organization
+
+    if org:
+        if session.get(Organization, org) is None:
+            raise CliError(f"organisation {org} not found")
+        return org
+    ids = list(session.scalars(select(Organization.id).limit(2)))
+    if not ids:
+        raise CliError("no organisation yet: run `gitproductivity init --email you@example.com` first")
+    if len(ids) > 1:
+        raise CliError("there are several organisations: pass --org ORG_ID (or set GITPRODUCTIVITY_ORG)")
+    return ids[0]
+
+
+def in_org(org: str | None, work: Callable[[Session, str], T]) -> T:
+    """Run `work(session, organization_id)` in one transaction, after making sure the schema is current."""
+    ensure_schema()
+    with session_scope() as session:
+        return work(session, resolve_org(session, org))
+
+
+def print_json(value: Any) -> None:
+    console.print_json(json.dumps(value, default=str))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+# --- server, worker, database ---------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run the background workers here.")] = True,
+) -> None:
+    """Start the API, the web UI and (unless --no-workers) the background workers in one process."""
+    import uvicorn
+
+    from gitproductivity.app import create_app
+    from gitproductivity.orgs import service as orgs
+
+    setup_logging()
+    settings = get_settings()
+    ensure_schema()
+    with session_scope() as session:
+        created = None if orgs.any_exist(session) else orgs.bootstrap(session, email="admin@example.com")
+    if created is not None:
+        err.print(
+            "[bold]First start: created an organisation and its owner. These secrets are shown only once:[/bold]\n"
+            f"  organisation  {created.organization.id}\n"
+            f"  sign in       {created.user.email} / {created.password}\n"
+            f"  API key       {created.api_key}\n"
+            "  (Use `gitproductivity init --email you@example.com` before the first start to choose the email.)"
+        )
+    bind_host, bind_port = host or settings.host, port or settings.port
+    err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {_safe_db_label()})")
+    uvicorn.run(create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+
+
+def _safe_db_label() -> str:
+    from sqlalchemy import make_url
+
+    return make_url(get_database().url).render_as_string(hide_password=True)
+
+
+@app.command("worker")
+def worker_cmd(
+    only: Annotated[str | None, typer.Option(help="Comma-separated component names (default: all).")] = None,
+) -> None:
+    """Run the background workers only (any number of these may share one PostgreSQL database)."""
+    from gitproductivity import worker
+
+    setup_logging()
+    ensure_schema()
+    selected = {p.strip() for p in only.split(",") if p.strip()} if only else None
+    if selected:
+        unknown = selected - set(worker.components())
+        if unknown:
+            raise CliError(
+                f"unknown component(s): {', '.join(sorted(unknown))}; known: {', '.join(worker.components())}"
+            )
+    worker.run_forever(only=selected)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply any pending migrations."""
+    ensure_schema()
+    heads = migrate.current_heads(get_database().engine)
+    console.print(f"database is up to date ({', '.join(sorted(heads))})")
+
+
+@app.command()
+def init(
+    email: Annotated[str, typer.Option(help="The owner's email (used to sign in).")],
+    org: Annotated[str, typer.Option("--org", help="Organisation name.")] = "My organization",
+    as_json: JsonOption = False,
+) -> None:
+    """Create an organisation, its owner and a first API key; print the secrets once."""
+    from gitproductivity.orgs import service as orgs
+
+    ensure_schema()
+    with session_scope() as session:
+        created = orgs.bootstrap(session, email=email, org_name=org)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "organization_id": created.organization.id,
+                    "email": created.user.email,
+                    "password": created.password,
+                    "api_key": created.api_key,
+                }
+            )
+        )
+        return
+    console.print(
+        f"Created organisation [bold]{created.organization.name}[/bold] ({created.organization.id}).\n"
+        f"  sign in   {created.user.email} / {created.password}\n"
+        f"  API key   {created.api_key}\n"
+        "These secrets are shown only once."
+    )
+
+
+# --- developers ---------------------------------------------------------------------------------------------
+
+
+@developers_app.command("list")
+def developers_list(org: OrgOption = None, as_json: JsonOption = False, removed: bool = False) -> None:
+    """List developers."""
+    from gitproductivity.developers import service
+    from gitproductivity.developers.schemas import DeveloperRead
+
+    def work(session: Session, org_id: str) -> list[DeveloperRead]:
+        rows = service.list_(session, organization_id=org_id, limit=100_000, include_removed=removed)
+        return [DeveloperRead.model_validate(d) for d in rows]
+
+    devs = in_org(org, work)
+    if as_json:
+        print_json([d.model_dump(mode="json") for d in devs])
+        return
+    print_table(
+        "Developers",
+        ["id", "name", "email", "aliases", "removed"],
+        [[d.id, d.name, d.email, ", ".join(d.aliases), d.removed_at or ""] for d in devs],
+    )
+
+
+@developers_app.command("add")
+def developers_add(
+    name: Annotated[str, typer.Argument(help="Full name")],
+    email: Annotated[str, typer.Argument(help="Primary email")],
+    alias: Annotated[list[str] | None, typer.Option("--alias", help="Another email (repeatable)")] = None,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a developer (emits developer.added)."""
+    from gitproductivity.developers import service
+    from gitproductivity.developers.schemas import DeveloperRead
+
+    dev = in_org(
+        org,
+        lambda s, o: DeveloperRead.model_validate(
+            service.create(s, organization_id=o, name=name, email=email, aliases=alias or [])
+        ),
+    )
+    if as_json:
+        print_json(dev.model_dump(mode="json"))
+    else:
+        console.print(f"added {dev.id} {dev.name} <{dev.email}>")
+
+
+@developers_app.command("remove")
+def developers_remove(developer_id: str, org: OrgOption = None) -> None:
+    """Remove a developer (emits developer.removed; history is kept)."""
+    from gitproductivity.developers import service
+
+    dev = in_org(org, lambda s, o: service.remove(s, organization_id=o, developer_id=developer_id))
+    console.print(f"removed {dev.id} {dev.name} <{dev.email}>")
+
+
+# --- repositories ---------------------------------------------------------------------------------------------
+
+
+@repositories_app.command("list")
+def repositories_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
+    """List repositories."""
+    from gitproductivity.repositories import service
+    from gitproductivity.repositories.schemas import RepositoryRead
+
+    repos = in_org(
+        org,
+        lambda s, o: [RepositoryRead.model_validate(r) for r in service.list_(s, organization_id=o, limit=100_000)],
+    )
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in repos])
+        return
+    print_table("Repositories", ["id", "name", "url", "status"], [[r.id, r.name, r.url, r.status] for r in repos])
+
+
+@repositories_app.command("connect")
+def repositories_connect(
+    url: Annotated[str, typer.Argument(help="Local path, file://, https://, ssh:// or user@host:path")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: from the URL)")] = None,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Connect a repository (emits repository.connected)."""
+    from gitproductivity.repositories import service
+    from gitproductivity.repositories.schemas import RepositoryRead
+
+    if not url.startswith("-") and "://" not in url and "::" not in url and Path(url).exists():
+        url = str(Path(url).resolve())  # a relative path is relative to where the command runs
+    repo = in_org(
+        org,
+        lambda s, o: RepositoryRead.model_validate(service.connect(s, organization_id=o, url=url, name=name)),
+    )
+    if as_json:
+        print_json(repo.model_dump(mode="json"))
+    else:
+        console.print(f"connected {repo.id} {repo.name} ({repo.url})")
+
+
+@repositories_app.command("disconnect")
+def repositories_disconnect(repository_id: str, org: OrgOption = None) -> None:
+    """Disconnect a repository (emits repository.disconnected; its metrics are kept)."""
+    from gitproductivity.repositories import service
+
+    repo = in_org(org, lambda s, o: service.disconnect(s, organization_id=o, repository_id=repository_id))
+    console.print(f"disconnected {repo.id} {repo.name}")
+
+
+# --- events ---------------------------------------------------------------------------------------------------
+
+
+@events_app.command("list")
+def events_list(
+    after: Annotated[str | None, typer.Option(help="Only events after this event id")] = None,
+    type: Annotated[str | None, typer.Option(help="Comma-separated event types")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List events in commit order (the newest `limit` unless --after is given)."""
+    from gitproductivity.events import service
+
+    types = [t.strip() for t in (type or "").split(",") if t.strip()]
+
+    def work(session: Session, org_id: str) -> list[dict[str, Any]]:
+        if after or types:
+            rows = service.list_(session, organization_id=org_id, after=after, types=types, limit=limit)
+        else:
+            rows = service.latest(session, organization_id=org_id, limit=limit)
+        return [service.envelope(e) for e in rows]
+
+    items = in_org(org, work)
+    if as_json:
+        print_json(items)
+        return
+    print_table(
+        "Events",
+        ["id", "type", "created_at", "data"],
+        [[e["id"], e["type"], e["created_at"], json.dumps(e["data"])[:80]] for e in items],
+    )
+
+
+def main() -> None:
+    """Entry point: domain and configuration errors become one line on stderr, never a traceback."""
+    try:
+        app()
+    except CliError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        sys.exit(1)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        err.print(f"[red]error:[/red] invalid configuration: GITPRODUCTIVITY_{where.upper()}: {first['msg']}")
+        sys.exit(2)
+    except OperationalError as exc:
+        err.print(f"[red]error:[/red] cannot use the database ({_safe_db_error(exc)})", highlight=False)
+        sys.exit(1)
+
+
+def _safe_db_error(exc: OperationalError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
+from gitproductivity.developers import service
+from gitproductivity.developers.schemas import DeveloperCreate, DeveloperPage, DeveloperRead
+
+router = APIRouter(prefix="/v1/developers", tags=["developers"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=201, response_model=DeveloperRead)
+def create_developer(body: DeveloperCreate, principal: CurrentPrincipal) -> DeveloperRead:
+    with unit_of_work() as session:
+        dev = service.create(
+            session,
+            organization_id=principal.organization_id,
+            name=body.name,
+            email=body.email,
+            aliases=body.aliases,
+        )
+        return DeveloperRead.model_validate(dev)
+
+
+@router.get("", response_model=DeveloperPage)
+def list_developers(
+    principal: CurrentPrincipal,
+    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    include_removed: bool = False,
+) -> DeveloperPage:
+    with unit_of_work() as session:
+        rows = service.list_(
+            session,
+            organization_id=principal.organization_id,
+            after=after,
+            limit=limit,
+            include_removed=include_removed,
+        )
+        return page_of([DeveloperRead.model_validate(d) for d in rows], limit=limit)
+
+
+@router.get("/{developer_id}", response_model=DeveloperRead)
+def get_developer(developer_id: str, principal: CurrentPrincipal) -> DeveloperRead:
+    with unit_of_work() as session:
+        dev = service.get(session, organization_id=principal.organization_id, developer_id=developer_id)
+        return DeveloperRead.model_validate(dev)
+
+
+@router.delete("/{developer_id}", response_model=DeveloperRead)
+def remove_developer(developer_id: str, principal: CurrentPrincipal) -> DeveloperRead:
+    with unit_of_work() as session:
+        dev = service.remove(session, organization_id=principal.organization_id, developer_id=developer_id)
+        return DeveloperRead.model_validate(dev)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gitproductivity.core.pagination import Page
+
+
+class DeveloperCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320, description="Primary email")
+    aliases: list[str] = Field(default_factory=list, max_length=100, description="Other emails of this person")
+
+
+class DeveloperRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    email: str
+    aliases: list[str]
+    is_bot: bool
+    created_at: datetime
+    removed_at: datetime | None
+
+
+DeveloperPage = Page[DeveloperRead]

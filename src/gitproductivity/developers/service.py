@@ -1,0 +1,133 @@
+"""Developers and their email identities. Every change writes its event in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.emails import normalize_email
+from gitproductivity.core.errors import Conflict, NotFound
+from gitproductivity.core.ids import new_id
+from gitproductivity.developers.models import Developer, DeveloperEmail
+from gitproductivity.events import service as events
+from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED
+
+
+def event_data(developer: Developer) -> dict[str, object]:
+    return {"developer_id": developer.id, "name": developer.name, "email": developer.email}
+
+
+def get(session: Session, *, organization_id: str, developer_id: str) -> Developer:
+    dev = session.scalar(
+        select(Developer).where(Developer.id == developer_id, Developer.organization_id == organization_id)
+    )
+    if dev is None:
+        raise NotFound(f"developer {developer_id} not found")
+    return dev
+
+
+def find_by_email(session: Session, *, organization_id: str, email: str) -> Developer | None:
+    stmt = (
+        select(Developer)
+        .join(DeveloperEmail, DeveloperEmail.developer_id == Developer.id)
+        .where(DeveloperEmail.organization_id == organization_id, DeveloperEmail.email == email.lower())
+    )
+    return session.scalar(stmt)
+
+
+def list_(
+    session: Session,
+    *,
+    organization_id: str,
+    after: str | None = None,
+    limit: int = 50,
+    include_removed: bool = False,
+) -> list[Developer]:
+    """Up to `limit + 1` developers after the cursor (the extra one tells the caller there is more)."""
+    stmt = select(Developer).where(Developer.organization_id == organization_id)
+    if not include_removed:
+        stmt = stmt.where(Developer.removed_at.is_(None))
+    if after:
+        stmt = stmt.where(Developer.id > after)
+    return list(session.scalars(stmt.order_by(Developer.id).limit(limit + 1)))
+
+
+def create(
+    session: Session,
+    *,
+    organization_id: str,
+    name: str,
+    email: str,
+    aliases: Sequence[str] = (),
+    is_bot: bool = False,
+    validate: bool = True,
+) -> Developer:
+    """Add a developer. An email of a removed developer brings that developer back (same id and history).
+
+    `validate=False` is for identities found in git history, where addresses need not be valid.
+    """
+    primary = normalize_email(email) if validate else email.strip().lower()
+    others = [normalize_email(a, field="aliases") if validate else a.strip().lower() for a in aliases]
+    others = [a for a in dict.fromkeys(others) if a != primary]
+    name = name.strip()
+
+    taken = {
+        row.email: row.developer
+        for row in session.scalars(
+            select(DeveloperEmail).where(
+                DeveloperEmail.organization_id == organization_id,
+                DeveloperEmail.email.in_([primary, *others]),
+            )
+        )
+    }
+    previous = taken.get(primary)
+    for address, owner in taken.items():
+        if owner.removed_at is None:
+            raise Conflict(f"{address} already belongs to developer {owner.id}", details=[{"field": "email"}])
+        if owner is not previous:
+            raise Conflict(f"{address} belongs to removed developer {owner.id}; add that address as its email")
+
+    if previous is not None:
+        dev = previous
+        dev.name = name or dev.name
+        dev.removed_at = None
+        dev.is_bot = is_bot
+    else:
+        dev = Developer(
+            id=new_id("dev"),
+            organization_id=organization_id,
+            name=name,
+            email=primary,
+            is_bot=is_bot,
+            created_at=utcnow(),
+        )
+        session.add(dev)
+        dev.emails.append(
+            DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=primary, is_primary=True)
+        )
+    known = {e.email for e in dev.emails}
+    for address in others:
+        if address not in known:
+            dev.emails.append(DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=address))
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"{primary} or one of its aliases was just added by another request") from None
+    if not dev.is_bot:
+        events.emit(session, organization_id=organization_id, type=DEVELOPER_ADDED, data=event_data(dev))
+    return dev
+
+
+def remove(session: Session, *, organization_id: str, developer_id: str) -> Developer:
+    """Mark a developer removed (history is kept). Removing twice changes nothing and emits nothing."""
+    dev = get(session, organization_id=organization_id, developer_id=developer_id)
+    if dev.removed_at is None:
+        dev.removed_at = utcnow()
+        session.flush()
+        if not dev.is_bot:
+            events.emit(session, organization_id=organization_id, type=DEVELOPER_REMOVED, data=event_data(dev))
+    return dev

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.pagination import MAX_LIMIT
+from gitproductivity.events import service
+from gitproductivity.events.schemas import EventPage, EventRead
+
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
+
+
+@router.get("", response_model=EventPage)
+def list_events(
+    principal: CurrentPrincipal,
+    after: Annotated[str | None, Query(description="The id of the last event you processed")] = None,
+    type: Annotated[list[str] | None, Query(description="Only these types (repeat or comma-separate)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> EventPage:
+    """The feed, in commit order: a consumer that saves the last id it saw never misses or repeats an event."""
+    types = [t.strip() for value in type or [] for t in value.split(",") if t.strip()]
+    with unit_of_work() as session:
+        rows = service.list_(
+            session, organization_id=principal.organization_id, after=after, types=types, limit=limit + 1
+        )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    items = [EventRead.model_validate(service.envelope(e)) for e in rows]
+    next_cursor = items[-1].id if items else after
+    return EventPage(data=items, has_more=has_more, next_cursor=next_cursor)
+
+
+@router.get("/{event_id}", response_model=EventRead)
+def get_event(event_id: str, principal: CurrentPrincipal) -> EventRead:
+    with unit_of_work() as session:
+        event = service.get(session, organization_id=principal.organization_id, event_id=event_id)
+        return EventRead.model_validate(service.envelope(event))

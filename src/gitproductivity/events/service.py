@@ -1,0 +1,108 @@
+"""The outbox: `emit` writes an event in the caller's transaction; the feed lists them in commit order.
+
+Ordering: consumers page the feed with `after=<last id seen>`, so an event must never become visible with a
+`seq` lower than one already served. SQLite has a single writer, so `seq` order is commit order. On
+PostgreSQL, concurrent transactions could commit out of `seq` order; `emit` therefore takes a per-organisation
+transaction-scoped advisory lock *before* drawing the next `seq`, which makes event-writing transactions of
+one organisation commit in `seq` order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from gitproductivity.core import wakeup
+from gitproductivity.core.clock import isoformat_z, utcnow
+from gitproductivity.core.db import after_commit
+from gitproductivity.core.errors import NotFound, ValidationFailed
+from gitproductivity.core.ids import new_id
+from gitproductivity.events.models import Event
+from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
+
+#: In-process wake-up channel and PostgreSQL NOTIFY channel fired when events commit.
+EVENTS_CHANNEL = "gitproductivity_events"
+_LOCK_NAMESPACE = 0x6770  # first key of the two-key advisory lock ("gp")
+
+
+def render_envelope(*, event_id: str, type: str, created_at: str, data: dict[str, Any]) -> str:
+    """The envelope exactly as the spec page shows it, serialised once; these bytes are what gets signed."""
+    envelope = {"id": event_id, "type": type, "created_at": created_at, "data": data}
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def emit(session: Session, *, organization_id: str, type: str, data: dict[str, Any]) -> Event:
+    """Record an event in the current transaction and fan it out to subscribed webhooks."""
+    if type not in EVENT_TYPES and type != WEBHOOK_TEST:
+        raise ValueError(f"unknown event type {type!r}")
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:org))"),
+            {"ns": _LOCK_NAMESPACE, "org": organization_id},
+        )
+    created = utcnow()
+    event_id = new_id("evt")
+    event = Event(
+        id=event_id,
+        organization_id=organization_id,
+        type=type,
+        created_at=created,
+        payload=render_envelope(event_id=event_id, type=type, created_at=isoformat_z(created), data=data),
+    )
+    session.add(event)
+    session.flush()
+    if not session.info.get("events_wakeup"):
+        session.info["events_wakeup"] = True
+        if dialect == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
+        after_commit(session, lambda: wakeup.fire(EVENTS_CHANNEL))
+    return event
+
+
+def envelope(event: Event) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(event.payload)
+    return result
+
+
+def get(session: Session, *, organization_id: str, event_id: str) -> Event:
+    event = session.scalar(select(Event).where(Event.id == event_id, Event.organization_id == organization_id))
+    if event is None:
+        raise NotFound(f"event {event_id} not found")
+    return event
+
+
+def list_(
+    session: Session,
+    *,
+    organization_id: str,
+    after: str | None = None,
+    types: Sequence[str] = (),
+    limit: int = 100,
+) -> list[Event]:
+    """Events in commit order, strictly after the event `after` (a cursor a consumer saved)."""
+    unknown = [t for t in types if t not in EVENT_TYPES and t != WEBHOOK_TEST]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown event type(s): {', '.join(unknown)}",
+            details=[{"field": "type", "message": f"must be one of {', '.join(EVENT_TYPES)}"}],
+        )
+    stmt = select(Event).where(Event.organization_id == organization_id)
+    if after:
+        after_seq = session.scalar(select(Event.seq).where(Event.id == after, Event.organization_id == organization_id))
+        if after_seq is None:
+            raise NotFound(f"cursor event {after} not found")
+        stmt = stmt.where(Event.seq > after_seq)
+    if types:
+        stmt = stmt.where(Event.type.in_(list(types)))
+    return list(session.scalars(stmt.order_by(Event.seq).limit(limit)))
+
+
+def latest(session: Session, *, organization_id: str, limit: int) -> list[Event]:
+    """The newest `limit` events, oldest first (for people looking at what just happened)."""
+    stmt = select(Event).where(Event.organization_id == organization_id).order_by(Event.seq.desc()).limit(limit)
+    return list(reversed(list(session.scalars(stmt))))

@@ -1,0 +1,34 @@
+"""Alembic environment: the URL comes from the caller (`core.migrate`) or the settings."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from gitproductivity.core.db import make_engine
+from gitproductivity.core.settings import get_settings
+from gitproductivity.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()

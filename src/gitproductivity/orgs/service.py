@@ -1,0 +1,118 @@
+"""Organisations (tenants), their owners, and API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.emails import normalize_email
+from gitproductivity.core.errors import Conflict, NotFound, Unauthorized
+from gitproductivity.core.ids import new_id
+from gitproductivity.orgs import security
+from gitproductivity.orgs.models import ApiKey, Organization, User
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: every query is scoped to `organization_id`."""
+
+    organization_id: str
+    api_key_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    organization: Organization
+    user: User
+    password: str
+    api_key: str
+
+
+def any_exist(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(Organization.id.is_not(None)))))
+
+
+def bootstrap(
+    session: Session, *, email: str, org_name: str = "My organization", password: str | None = None
+) -> Bootstrap:
+    """Create an organisation, its owner and a first API key. Secrets are returned once, stored hashed."""
+    email = normalize_email(email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    now = utcnow()
+    org = Organization(id=new_id("org"), name=org_name.strip() or "My organization", created_at=now)
+    password = password or security.generate_password()
+    user = User(
+        id=new_id("usr"),
+        organization_id=org.id,
+        email=email,
+        password_hash=security.hash_password(password),
+        role="owner",
+        created_at=now,
+    )
+    session.add_all([org, user])
+    session.flush()
+    _key, raw = create_api_key(session, organization_id=org.id, name="Initial key")
+    return Bootstrap(organization=org, user=user, password=password, api_key=raw)
+
+
+def create_api_key(session: Session, *, organization_id: str, name: str) -> tuple[ApiKey, str]:
+    raw = security.generate_api_key()
+    key = ApiKey(
+        id=new_id("key"),
+        organization_id=organization_id,
+        name=name,
+        prefix=raw[:10],
+        key_hash=security.hash_api_key(raw),
+        created_at=utcnow(),
+    )
+    session.add(key)
+    session.flush()
+    return key, raw
+
+
+def list_api_keys(session: Session, *, organization_id: str) -> list[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.id)
+    return list(session.scalars(stmt))
+
+
+def revoke_api_key(session: Session, *, organization_id: str, key_id: str) -> ApiKey:
+    key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organization_id == organization_id))
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+def authenticate_api_key(session: Session, *, raw_key: str) -> Principal:
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == security.hash_api_key(raw_key)))
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized("invalid or revoked API key")
+    now = utcnow()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 300:
+        key.last_used_at = now  # coarse on purpose: not a write on every request
+    return Principal(organization_id=key.organization_id, api_key_id=key.id)
+
+
+def authenticate_user(session: Session, *, email: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not security.verify_password(user.password_hash, password):
+        raise Unauthorized("wrong email or password")
+    return user
+
+
+def get_organization(session: Session, *, organization_id: str) -> Organization:
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound(f"organization {organization_id} not found")
+    return org
+
+
+def owners(session: Session, *, organization_id: str) -> list[User]:
+    stmt = select(User).where(User.organization_id == organization_id, User.role == "owner").order_by(User.id)
+    return list(session.scalars(stmt))

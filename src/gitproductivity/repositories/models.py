@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gitproductivity.core.db import Base
+from gitproductivity.core.types import UTCDateTime
+
+
+class Repository(Base):
+    """A connected git repository. Disconnecting keeps the row (and its metrics) with status `disconnected`."""
+
+    __tablename__ = "repositories"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    # As given (may hold credentials for https clones); never logged or returned: see `display_url`.
+    url: Mapped[str] = mapped_column(Text())
+    kind: Mapped[str] = mapped_column(String(10))  # "local" | "remote"
+    status: Mapped[str] = mapped_column(String(20), default="connected")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_repositories_org_id", "organization_id", "id"),
+        Index("ix_repositories_org_url", "organization_id", "url"),
+    )
+
+    @property
+    def display_url(self) -> str:
+        from gitproductivity.repositories.urls import redact
+
+        return redact(self.url)

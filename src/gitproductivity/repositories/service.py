@@ -1,0 +1,87 @@
+"""Connecting and disconnecting repositories; each change writes its event in the same transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.errors import Conflict, NotFound
+from gitproductivity.core.ids import new_id
+from gitproductivity.events import service as events
+from gitproductivity.events.types import REPOSITORY_CONNECTED, REPOSITORY_DISCONNECTED
+from gitproductivity.repositories import urls
+from gitproductivity.repositories.models import Repository
+
+
+def event_data(repo: Repository) -> dict[str, object]:
+    return {"repository_id": repo.id, "name": repo.name, "url": repo.display_url, "kind": repo.kind}
+
+
+def get(session: Session, *, organization_id: str, repository_id: str) -> Repository:
+    repo = session.scalar(
+        select(Repository).where(Repository.id == repository_id, Repository.organization_id == organization_id)
+    )
+    if repo is None:
+        raise NotFound(f"repository {repository_id} not found")
+    return repo
+
+
+def list_(
+    session: Session,
+    *,
+    organization_id: str,
+    after: str | None = None,
+    limit: int = 50,
+    status: str | None = None,
+) -> list[Repository]:
+    stmt = select(Repository).where(Repository.organization_id == organization_id)
+    if status:
+        stmt = stmt.where(Repository.status == status)
+    if after:
+        stmt = stmt.where(Repository.id > after)
+    return list(session.scalars(stmt.order_by(Repository.id).limit(limit + 1)))
+
+
+def connect(session: Session, *, organization_id: str, url: str, name: str | None = None) -> Repository:
+    """Connect a repository. Connecting a disconnected one again reuses its record (and history)."""
+    location = urls.parse(url)
+    existing = session.scalar(
+        select(Repository).where(Repository.organization_id == organization_id, Repository.url == location.url)
+    )
+    now = utcnow()
+    if existing is not None:
+        if existing.status == "connected":
+            raise Conflict(f"{existing.display_url} is already connected as {existing.id}")
+        repo = existing
+        repo.status = "connected"
+        repo.connected_at = now
+        repo.disconnected_at = None
+        if name:
+            repo.name = name.strip()
+    else:
+        repo = Repository(
+            id=new_id("repo"),
+            organization_id=organization_id,
+            name=(name or location.default_name).strip(),
+            url=location.url,
+            kind=location.kind,
+            status="connected",
+            created_at=now,
+            connected_at=now,
+        )
+        session.add(repo)
+    session.flush()
+    events.emit(session, organization_id=organization_id, type=REPOSITORY_CONNECTED, data=event_data(repo))
+    return repo
+
+
+def disconnect(session: Session, *, organization_id: str, repository_id: str) -> Repository:
+    """Mark a repository disconnected; its record and metrics stay. Disconnecting twice emits nothing."""
+    repo = get(session, organization_id=organization_id, repository_id=repository_id)
+    if repo.status != "disconnected":
+        repo.status = "disconnected"
+        repo.disconnected_at = utcnow()
+        session.flush()
+        events.emit(session, organization_id=organization_id, type=REPOSITORY_DISCONNECTED, data=event_data(repo))
+    return repo

@@ -1,0 +1,102 @@
+"""Which repository locations are accepted, and how they are named.
+
+Accepted: an absolute local path or `file://` URL of an existing git repository (work tree or bare),
+`https://`, `ssh://`, and scp-style `user@host:path`. Everything else is refused before git ever sees it:
+values starting with `-` (option injection), git's `<transport>::<address>` remote helpers such as `ext::`
+(which run arbitrary commands), and other schemes (`http://`, `git://`, `ftp://` …).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from gitproductivity.core.errors import ValidationFailed
+
+_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCP = re.compile(r"^(?:[A-Za-z0-9._~+-]+@)?(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?P<path>[^/].*|/.+)$")
+REMOTE_SCHEMES = ("https", "ssh")
+
+
+@dataclass(frozen=True)
+class Location:
+    url: str  # normalised: local paths absolute, remotes as given
+    kind: str  # "local" | "remote"
+    default_name: str
+
+
+def _refuse(message: str) -> ValidationFailed:
+    return ValidationFailed(f"url: {message}", details=[{"field": "url", "message": message}])
+
+
+def is_git_repository(path: Path) -> bool:
+    """A work tree (has `.git`) or a bare repository (HEAD, objects/, refs/), checked without running git."""
+    if (path / ".git").exists():
+        return True
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
+def _name_from(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    name = name.removesuffix(".git")
+    return name or "repository"
+
+
+def parse(raw: str) -> Location:
+    url = raw.strip()
+    if not url:
+        raise _refuse("must not be empty")
+    if any(ch in url for ch in "\x00\n\r"):
+        raise _refuse("must not contain control characters")
+    if url.startswith("-"):
+        raise _refuse("must not start with '-'")
+    if _HELPER.match(url):
+        raise _refuse(f"git remote helpers ('{url.split('::', 1)[0]}::') are not allowed")
+    scheme_match = _SCHEME.match(url)
+    if scheme_match:
+        scheme = scheme_match.group(1).lower()
+        if scheme == "file":
+            return _local(Path(unquote(urlsplit(url).path)), raw)
+        if scheme not in REMOTE_SCHEMES:
+            raise _refuse(
+                f"the '{scheme}://' transport is not allowed; use https://, ssh://, user@host:path or a local path"
+            )
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise _refuse("has no host")
+        if not parts.path.strip("/"):
+            raise _refuse("has no repository path")
+        return Location(url=url, kind="remote", default_name=_name_from(parts.path))
+    if url.startswith(("/", "~")):
+        return _local(Path(url).expanduser(), raw)
+    scp = _SCP.match(url)
+    if scp:
+        return Location(url=url, kind="remote", default_name=_name_from(scp.group("path")))
+    raise _refuse("must be an absolute path, file://, https://, ssh:// or user@host:path")
+
+
+def _local(path: Path, raw: str) -> Location:
+    if not path.is_absolute():
+        raise _refuse(f"local path {raw!r} must be absolute")
+    path = path.resolve()
+    if not path.exists():
+        raise _refuse(f"{path} does not exist")
+    if not path.is_dir() or not is_git_repository(path):
+        raise _refuse(f"{path} is not a git repository")
+    return Location(url=str(path), kind="local", default_name=_name_from(str(path)))
+
+
+def redact(url: str) -> str:
+    """Hide credentials in `https://user:token@host/…` so they never reach logs, events or responses."""
+    if not _SCHEME.match(url):
+        return url
+    parts = urlsplit(url)
+    if parts.password is None and not (parts.username and parts.scheme.lower() == "https"):
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))

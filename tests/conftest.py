@@ -1,0 +1,168 @@
+"""Shared fixtures: every database test runs on real SQLite AND real PostgreSQL.
+
+PostgreSQL: one fresh database per test run (created here, dropped at the end), migrated once, truncated
+before each test. SQLite: one migrated template file per run, copied for each test. In CI (`CI=true`) an
+unreachable PostgreSQL fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+for _name in list(os.environ):
+    if _name.startswith("GITPRODUCTIVITY_"):
+        del os.environ[_name]
+
+from gitproductivity.core import migrate, settings  # noqa: E402
+from gitproductivity.core.db import Base, Database, set_database  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("GP_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run."""
+    name = f"gp_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
+        if _in_ci():
+            pytest.fail(message + " (CI never skips PostgreSQL tests)")
+        pytest.skip(message)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    db = Database(url, pool_size=2)
+    migrate.upgrade(db.engine)
+    db.dispose()
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}", pool_size=1)
+    migrate.upgrade(db.engine)
+    db.dispose()  # the last connection to close checkpoints the WAL into the file we copy
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+def _truncate_all(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    template: Path = request.getfixturevalue("sqlite_template")
+    target = tmp_path / "gitproductivity.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def database(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    """The process-wide database for this test, configured exactly as the app and CLI will find it."""
+    settings.configure(database_url=database_url, data_dir=tmp_path / "data")
+    db = Database(database_url)
+    if db.engine.dialect.name == "postgresql":
+        _truncate_all(db)
+    set_database(db)
+    yield db
+    set_database(None)
+    db.dispose()
+    settings.configure()
+
+
+@dataclass
+class Tenant:
+    organization_id: str
+    email: str
+    password: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_tenant(db: Database, email: str) -> Tenant:
+    from gitproductivity.orgs import service as orgs
+
+    with db.session() as session:
+        created = orgs.bootstrap(session, email=email, org_name=email.split("@")[0])
+    return Tenant(created.organization.id, created.user.email, created.password, created.api_key)
+
+
+@pytest.fixture
+def tenant(database: Database) -> Tenant:
+    return make_tenant(database, "owner@example.com")
+
+
+@pytest.fixture
+def other_tenant(database: Database) -> Tenant:
+    return make_tenant(database, "other-owner@example.org")
+
+
+@pytest.fixture
+def client(database: Database) -> Iterator[TestClient]:
+    from gitproductivity.app import create_app
+
+    with TestClient(create_app(run_workers=False), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: TestClient, tenant: Tenant) -> TestClient:
+    """A client authenticated as `tenant`."""
+    client.headers.update(tenant.headers)
+    return client
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A real git repository with one commit, made by the git binary."""
+    import subprocess
+
+    path = tmp_path / "sample-repo"
+    path.mkdir()
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Jane Doe",
+        "GIT_AUTHOR_EMAIL": "jane@example.com",
+        "GIT_COMMITTER_NAME": "Jane Doe",
+        "GIT_COMMITTER_EMAIL": "jane@example.com",
+    }
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
+    (path / "README.md").write_text("hello\n")
+    subprocess.run(["git", "-C", str(path), "add", "."], check=True, env=env)
+    subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "first"], check=True, env=env)
+    return path

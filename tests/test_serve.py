@@ -1,0 +1,58 @@
+"""`gitproductivity serve` as a newcomer runs it: a fresh SQLite file, first-start bootstrap, a live server."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+EXE = str(Path(sys.executable).with_name("gitproductivity"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_bootstraps_and_answers(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
+        "GITPRODUCTIVITY_PORT": str(port),
+    }
+    env.pop("GITPRODUCTIVITY_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [EXE, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = ""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        else:
+            raise AssertionError("server did not start")
+        assert (tmp_path / "gitproductivity.db").exists()  # the default: ./gitproductivity.db
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    # uvicorn re-raises the signal after a graceful shutdown
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert "First start" in output
+    key = re.search(r"API key\s+(gpk_\S+)", output)
+    assert key is not None, output
+    assert "Traceback" not in output
