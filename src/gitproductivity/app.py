@@ -13,11 +13,13 @@ from sqlalchemy import text
 
 import gitproductivity
 from gitproductivity import worker
+from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.db import get_database
 from gitproductivity.core.http import BodySizeLimit, install_error_handlers
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories.api import router as repositories_router
 
@@ -54,7 +56,14 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (orgs_router, developers_router, repositories_router, events_router):
+    for router in (
+        orgs_router,
+        developers_router,
+        repositories_router,
+        events_router,
+        analysis_router,
+        metrics_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

@@ -1,9 +1,22 @@
 """Imports every model so `Base.metadata` is complete (migrations, the schema test)."""
 
+from gitproductivity.analysis.models import Analysis
 from gitproductivity.core.db import Base
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
+from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.orgs.models import ApiKey, Organization, User
 from gitproductivity.repositories.models import Repository
 
-__all__ = ["ApiKey", "Base", "Developer", "DeveloperEmail", "Event", "Organization", "Repository", "User"]
+__all__ = [
+    "Analysis",
+    "ApiKey",
+    "Base",
+    "DailyRollup",
+    "Developer",
+    "DeveloperEmail",
+    "Event",
+    "Organization",
+    "Repository",
+    "User",
+]

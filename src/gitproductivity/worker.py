@@ -19,7 +19,10 @@ Component = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 def components() -> dict[str, Component]:
     """The background components, by name. Domains add theirs here, explicitly."""
+    from gitproductivity.analysis import tasks as analysis_tasks
+
     found: dict[str, Component] = {}
+    found["analysis"] = analysis_tasks.run
     return found
 
 
