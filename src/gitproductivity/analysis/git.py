@@ -10,9 +10,11 @@ external diff drivers or textconv, and a timeout after which the process is kill
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
@@ -73,15 +75,28 @@ def command(repo: Path | None, args: Sequence[str]) -> list[str]:
 def run(repo: Path | None, args: Sequence[str], *, input: bytes | None = None, timeout: float | None = None) -> bytes:
     """Run git and return its stdout; GitError (with git's own message) when it fails or times out."""
     limit = timeout or get_settings().git_timeout
+    proc = subprocess.Popen(
+        command(repo, args),
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=git_env(),
+        start_new_session=True,  # its own process group: a timeout also ends helpers git started (ssh, …)
+    )
     try:
-        done = subprocess.run(
-            command(repo, args), input=input, capture_output=True, env=git_env(), timeout=limit, check=False
-        )
+        out, err = proc.communicate(input, timeout=limit)
     except subprocess.TimeoutExpired:
+        _kill(proc)
+        proc.communicate()
         raise GitError(f"git {args[0]} timed out after {limit:g} s") from None
-    if done.returncode != 0:
-        raise GitError(_message(args, done.stderr))
-    return done.stdout
+    if proc.returncode != 0:
+        raise GitError(_message(args, err))
+    return out
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _message(args: Sequence[str], stderr: bytes) -> str:
@@ -101,12 +116,13 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=git_env(),
+        start_new_session=True,
     )
     timed_out = threading.Event()
 
     def kill() -> None:
         timed_out.set()
-        proc.kill()
+        _kill(proc)
 
     timer = threading.Timer(limit, kill)
     timer.daemon = True
@@ -139,7 +155,7 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         finished = True
     finally:
         if not finished:
-            proc.kill()  # the reader gave up: do not let git run on
+            _kill(proc)  # the reader gave up: do not let git run on
         code = proc.wait()
         timer.cancel()
         drain.join()
