@@ -224,3 +224,48 @@ def test_analyses_of_other_organisations_are_404(
     api.delete(f"/v1/repositories/{repo_id}")
     refused = api.post(f"/v1/repositories/{repo_id}/analyses")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+
+
+def test_another_branch_when_asked(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    repo.git("checkout", "-q", "-b", "develop")
+    repo.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(3)})
+    repo.git("checkout", "-q", "main")
+    bad = api.post("/v1/repositories", json={"url": str(repo.path), "branch": "--upload-pack=evil"})
+    assert bad.status_code == 422
+    created = api.post("/v1/repositories", json={"url": str(repo.path), "branch": "develop"}).json()
+    assert created["branch"] == "develop"
+    drain()
+    assert team(api) == {"alice@example.com": (1, 0, 2, 0, 1, 1), "bob@example.com": (1, 0, 3, 0, 1, 1)}
+    shown = api.get(f"/v1/repositories/{created['id']}").json()
+    assert shown["last_commit"] == repo.git("rev-parse", "develop") and shown["last_analysed_at"] is not None
+
+
+def test_job_of_a_disconnected_repository_fails_cleanly(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    api.delete(f"/v1/repositories/{repo_id}")
+    assert drain() == ["failed"]
+    assert "disconnected" in latest(api, repo_id)["error"]
+    assert events(api, "metrics.updated") == []
+
+
+def test_postgres_workers_claim_different_jobs(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+    """FOR UPDATE SKIP LOCKED: while one worker's claim transaction is open, another takes the next job."""
+    if database.is_sqlite:
+        return  # SQLite serialises whole transactions (BEGIN IMMEDIATE); nothing to skip
+    from gitproductivity.repositories import service as repositories
+
+    for name in ("one", "two"):
+        repo = Repo(tmp_path / name)
+        repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+        with database.session() as session:
+            repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
+    with database.session() as first:
+        mine = service.claim(first, worker="w1", limit=1)
+        with database.session() as second:
+            theirs = service.claim(second, worker="w2", limit=1)
+        assert len(mine) == len(theirs) == 1 and mine[0].id != theirs[0].id
+    assert sorted(drain()) == []  # both are running under live leases: nothing left to claim

@@ -139,12 +139,13 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
     )
     if only:
         stmt = stmt.where(Analysis.id == only)
-    stmt = stmt.order_by(Analysis.created_at, Analysis.id).limit(limit * 4).with_for_update(skip_locked=True)
+    # Exactly `limit` rows: every row selected here stays locked until commit, claimed or not.
+    stmt = stmt.order_by(Analysis.created_at, Analysis.id).limit(limit).with_for_update(skip_locked=True)
     claimed: list[Analysis] = []
     seen: set[str] = set()
     for analysis in session.scalars(stmt):
-        if analysis.repository_id in seen or len(claimed) >= limit:
-            continue
+        if analysis.repository_id in seen:
+            continue  # one job per repository at a time; the other stays queued
         seen.add(analysis.repository_id)
         if analysis.attempts >= MAX_ATTEMPTS:
             _finish_failed(session, analysis, f"the worker stopped {analysis.attempts} times while analysing")
@@ -258,6 +259,9 @@ def execute(*, analysis_id: str, worker: str, on_progress: ProgressCallback | No
             return "lost"
         repo = session.get(Repository, analysis.repository_id)
         assert repo is not None
+        if repo.status != "connected":
+            _finish_failed(session, analysis, "the repository was disconnected before it was analysed")
+            return "failed"
         job = Job(analysis.id, analysis.organization_id, repo.id, repo.url, repo.kind, analysis.full)
     heartbeat = Heartbeat(analysis_id, worker, on_progress)
     heartbeat.start()
