@@ -7,8 +7,9 @@ Generates (once; reused if PATH exists) a repository with `git fast-import` (ben
 1. the reference: plain `git log --no-merges --numstat HEAD`, output drained;
 2. our full analysis (sharded read + identities + rollups stored in a fresh SQLite database + events);
 3. an incremental analysis after one new commit;
-4. PyDriller computing the same per-author totals, on the newest N commits and extrapolated (it is far too slow
-   to run over the whole history in a benchmark);
+4. PyDriller computing the same per-author totals (commits, insertions, deletions, files) on the oldest N
+   non-merge commits, extrapolated linearly to the whole history (a full run would take minutes; the oldest
+   commits have the smallest files, so the extrapolation flatters PyDriller, if anything);
 and prints each figure, the ratios, our peak memory (this process; git children reported separately) and the
 machine load, because other work on the machine moves every figure.
 """
