@@ -442,39 +442,49 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
 
 
 def _update_health(session: Session, *, results: Sequence[Result], now: datetime) -> None:
-    """Track how long each endpoint has failed; disable it when that passes the auto-disable setting."""
+    """Track how long each endpoint has failed; disable it when that passes the auto-disable setting.
+
+    The common case (all succeeded, endpoint healthy) costs one UPDATE that matches nothing.
+    """
     last: dict[str, bool] = {}
     for r in results:
         last[r.job.webhook_id] = r.outcome.ok
-    if not last:
+    healthy = [hook_id for hook_id, ok in last.items() if ok]
+    failing = [hook_id for hook_id, ok in last.items() if not ok]
+    if healthy:
+        session.execute(
+            update(Webhook)
+            .where(Webhook.id.in_(healthy), Webhook.failing_since.is_not(None))
+            .values(failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+    if not failing:
         return
     limit = get_settings().webhook_auto_disable_after
-    for hook in session.scalars(select(Webhook).where(Webhook.id.in_(list(last)))):
-        if last[hook.id]:
-            if hook.failing_since is not None:
-                hook.failing_since = None
-            continue
+    for hook in session.scalars(select(Webhook).where(Webhook.id.in_(failing))):
         if hook.failing_since is None:
             hook.failing_since = now
         elif limit > 0 and hook.enabled and (now - hook.failing_since).total_seconds() >= limit:
-            hook.enabled = False
-            hook.disabled_reason = (
-                f"disabled automatically: every delivery has failed since {isoformat_z(hook.failing_since)}"
-            )
-            hook.updated_at = now
-            notifications.create(
-                session,
-                organization_id=hook.organization_id,
-                kind="webhook.disabled",
-                subject=f"Webhook disabled: {display_url(hook.url)}",
-                body=(
-                    f"The webhook {hook.id} ({display_url(hook.url)}) was disabled because every delivery to it "
-                    f"has failed since {isoformat_z(hook.failing_since)}. Its pending deliveries are kept and "
-                    'resume when you enable it again (PATCH /v1/webhooks/{id} {"enabled": true} or '
-                    "`gitproductivity webhooks enable`)."
-                ),
-                subject_id=hook.id,
-            )
+            _auto_disable(session, hook=hook, now=now)
+
+
+def _auto_disable(session: Session, *, hook: Webhook, now: datetime) -> None:
+    since = isoformat_z(hook.failing_since or now)
+    hook.enabled = False
+    hook.disabled_reason = f"disabled automatically: every delivery has failed since {since}"
+    hook.updated_at = now
+    notifications.create(
+        session,
+        organization_id=hook.organization_id,
+        kind="webhook.disabled",
+        subject=f"Webhook disabled: {display_url(hook.url)}",
+        body=(
+            f"The webhook {hook.id} ({display_url(hook.url)}) was disabled because every delivery to it has failed "
+            f"since {since}. Its pending deliveries are kept and resume when you enable it again "
+            '(PATCH /v1/webhooks/{id} {"enabled": true} or `gitproductivity webhooks enable`).'
+        ),
+        subject_id=hook.id,
+    )
 
 
 def _notify_failed(session: Session, *, exhausted: Sequence[Result]) -> None:
