@@ -23,6 +23,7 @@ from gitproductivity.core.clock import isoformat_z, utcnow
 from gitproductivity.core.db import after_commit, get_database
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 
@@ -130,6 +131,7 @@ async def wait(
 ) -> bool:
     """Return as soon as an event after `after` exists (True), or after `timeout` seconds (False).
 
+    `timeout` is capped by the `long_poll_max_wait` setting.
     Woken at once by commits in this process (`core.wakeup`), and checks the database every `poll_interval`
     for commits made elsewhere. Each check is its own short transaction: nothing is held open while waiting
     (on SQLite every transaction takes the write lock).
@@ -141,7 +143,7 @@ async def wait(
 
     interval = WAIT_POLL_INTERVAL if poll_interval is None else poll_interval
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + min(timeout, get_settings().long_poll_max_wait)
     woken = wakeup.subscribe(EVENTS_CHANNEL)
     try:
         while True:
