@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ EVENTS_CHANNEL = "gitproductivity_events"
 #: How often a long-poll looks at the database when no in-process wake-up came (events committed by another
 #: process: a CLI command, another API server on the same PostgreSQL).
 WAIT_POLL_INTERVAL = 1.0
+_stopping = threading.Event()
 _LOCK_NAMESPACE = 0x6770  # first key of the two-key advisory lock ("gp")
 
 
@@ -151,9 +153,15 @@ async def wait(
             if await asyncio.to_thread(exists):
                 return True
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or _stopping.is_set():
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), min(remaining, interval))
     finally:
         wakeup.unsubscribe(EVENTS_CHANNEL, woken)
+
+
+def stop_waiting() -> None:
+    """Answer every long-poll now: a server shutting down waits for open requests, and a waiting client reconnects."""
+    _stopping.set()
+    wakeup.fire(EVENTS_CHANNEL)
