@@ -18,8 +18,11 @@ from gitproductivity.core.http import BodySizeLimit, install_error_handlers
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories.api import router as repositories_router
+from gitproductivity.webhooks.api import deliveries_router
+from gitproductivity.webhooks.api import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,15 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (orgs_router, developers_router, repositories_router, events_router):
+    for router in (
+        orgs_router,
+        developers_router,
+        repositories_router,
+        events_router,
+        webhooks_router,
+        deliveries_router,
+        notifications_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

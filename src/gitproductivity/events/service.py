@@ -27,6 +27,7 @@ from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
+from gitproductivity.webhooks import service as webhooks
 
 #: In-process wake-up channel and PostgreSQL NOTIFY channel fired when events commit.
 EVENTS_CHANNEL = "gitproductivity_events"
@@ -44,7 +45,7 @@ def render_envelope(*, event_id: str, type: str, created_at: str, data: dict[str
 
 
 def emit(session: Session, *, organization_id: str, type: str, data: dict[str, Any]) -> Event:
-    """Record an event in the current transaction and fan it out to subscribed webhooks."""
+    """Record an event in the current transaction with one delivery per subscribed, enabled webhook."""
     if type not in EVENT_TYPES and type != WEBHOOK_TEST:
         raise ValueError(f"unknown event type {type!r}")
     dialect = session.get_bind().dialect.name
@@ -64,6 +65,7 @@ def emit(session: Session, *, organization_id: str, type: str, data: dict[str, A
     )
     session.add(event)
     session.flush()
+    webhooks.fan_out(session, event=event)
     if not session.info.get("events_wakeup"):
         session.info["events_wakeup"] = True
         if dialect == "postgresql":
