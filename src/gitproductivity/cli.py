@@ -141,7 +141,25 @@ def serve(
         )
     bind_host, bind_port = host or settings.host, port or settings.port
     err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {_safe_db_label()})")
-    uvicorn.run(create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower()
+    )
+    _server_class()(config).run()
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from gitproductivity.events import service as events
+
+    class Server(uvicorn.Server):
+        """Ends long-polls at shutdown, which otherwise waits for them (up to their `wait`) before exiting."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            events.stop_waiting()
+            await super().shutdown(sockets)
+
+    return Server
 
 
 def _safe_db_label() -> str:

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     max_body_bytes: int = 1_048_576
     run_workers_in_server: bool = True
+    long_poll_max_wait: float = 60.0  # cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts)
     log_level: str = "INFO"
 
     # Webhook delivery
