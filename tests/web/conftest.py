@@ -86,6 +86,7 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
         GITPRODUCTIVITY_RETRY_SCHEDULE="0.2,0.2",
         GITPRODUCTIVITY_WEBHOOK_TIMEOUT="3",
         GITPRODUCTIVITY_LOG_LEVEL="WARNING",
+        GITPRODUCTIVITY_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",  # the test receivers listen on loopback
     )
     log = tmp_path / "server.log"
     with log.open("w") as out:
@@ -169,3 +170,72 @@ def ui(browser: Any, server: Server) -> Iterator[UI]:
     # 4xx answers to our own deliberate bad submissions show up as console errors; nothing else may.
     unexpected = [e for e in ui.errors if "status of 4" not in e]
     assert not unexpected, unexpected
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """A real aiohttp server on 127.0.0.1 in its own thread: records every POST, answers `status`."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.status = 200
+        self.requests: list[Received] = []
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="webhook-receiver", daemon=True)
+        self._loop: Any = None
+        self._stop: Any = None
+
+    def _serve(self) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.Response:
+            self.requests.append(Received(dict(request.headers), await request.read()))
+            return web.json_response({"received": True}, status=self.status)
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            app = web.Application()
+            app.router.add_post("/hooks", handle)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            self._ready.set()
+            await self._stop.wait()
+            await runner.cleanup()
+
+        asyncio.run(main())
+
+    def start(self) -> Receiver:
+        self._thread.start()
+        assert self._ready.wait(10), "receiver did not start"
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"receiver got {len(self.requests)} requests, expected {count}")
+            time.sleep(0.05)
+        return self.requests
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()

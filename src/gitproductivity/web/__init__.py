@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from gitproductivity.web.helpers import WEB_DIR, install_error_pages
+from gitproductivity.web.helpers import PAGES, WEB_DIR, install_error_pages
 from gitproductivity.web.security import install_sessions
 
 
@@ -16,5 +16,12 @@ def install(app: FastAPI, routers: Iterable[APIRouter]) -> None:
     install_error_pages(app)
     install_sessions(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    prefixes = set()
     for router in routers:
         app.include_router(router)
+        prefixes.add(router.prefix)
+    PAGES.update(
+        dashboard="/dashboard" in prefixes,
+        webhooks="/settings" in prefixes,
+        notifications="/notifications" in prefixes,
+    )

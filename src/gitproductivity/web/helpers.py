@@ -112,9 +112,12 @@ def render(
     return response
 
 
+#: Which optional sections are mounted (filled by `web.install`); the navigation shows only those.
+PAGES: dict[str, bool] = {}
+
+
 def enabled_pages() -> dict[str, bool]:
-    """Pages whose domain services are installed (the navigation shows only those)."""
-    return {}
+    return PAGES
 
 
 # --- errors in plain words ---------------------------------------------------------------------------------
