@@ -53,6 +53,7 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
     expect(ui.page.get_by_role("status")).to_contain_text("Added Jane Doe")
     row = ui.page.get_by_role("row", name="Jane Doe")
     expect(row).to_contain_text("jd@example.com")
+    ui.screenshot("developers", tmp_path)
 
     # The same address again: the service's conflict is shown in words, next to the email field.
     ui.page.get_by_label("Name").fill("Jane Again")
@@ -65,7 +66,6 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
         assert sorted(dev.aliases) == ["jane@users.noreply.example.org", "jd@example.com"]
         types = [e.type for e in session.query(Event).filter_by(organization_id=tenant.organization_id)]
     assert types == ["developer.added"]
-    ui.screenshot("developers", tmp_path)
 
     row.get_by_role("button", name="Remove").click()  # confirmed by the dialog handler
     expect(ui.page.get_by_role("status")).to_contain_text("Removed Jane Doe")
