@@ -19,10 +19,15 @@ from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.notifications import views as notifications_views
+from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
 from gitproductivity.web import views as web_views
+from gitproductivity.webhooks import views as webhooks_views
+from gitproductivity.webhooks.api import deliveries_router
+from gitproductivity.webhooks.api import router as webhooks_router
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,15 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (orgs_router, developers_router, repositories_router, events_router):
+    for router in (
+        orgs_router,
+        developers_router,
+        repositories_router,
+        events_router,
+        webhooks_router,
+        deliveries_router,
+        notifications_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -72,6 +85,15 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "database": "ok"})
 
     # The web UI (signed-cookie sessions; the cookie never authenticates /v1, which keeps requiring API keys).
-    web.install(app, routers=(web_views.router, developers_views.router, repositories_views.router))
+    web.install(
+        app,
+        routers=(
+            web_views.router,
+            developers_views.router,
+            repositories_views.router,
+            webhooks_views.router,
+            notifications_views.router,
+        ),
+    )
 
     return app

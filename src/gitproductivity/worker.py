@@ -19,7 +19,9 @@ Component = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 def components() -> dict[str, Component]:
     """The background components, by name. Domains add theirs here, explicitly."""
-    found: dict[str, Component] = {}
+    from gitproductivity.webhooks import dispatcher
+
+    found: dict[str, Component] = {"dispatcher": dispatcher.run}
     return found
 
 
