@@ -38,7 +38,11 @@ events_app = typer.Typer(help="The event feed (what webhooks deliver).", no_args
 app.add_typer(db_app, name="db")
 app.add_typer(developers_app, name="developers")
 app.add_typer(repositories_app, name="repositories")
+webhooks_app = typer.Typer(help="Webhook endpoints and their deliveries.", no_args_is_help=True)
+notifications_app = typer.Typer(help="Notices for the organisation's owners.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(notifications_app, name="notifications")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -138,7 +142,25 @@ def serve(
         )
     bind_host, bind_port = host or settings.host, port or settings.port
     err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {_safe_db_label()})")
-    uvicorn.run(create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower()
+    )
+    _server_class()(config).run()
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from gitproductivity.events import service as events
+
+    class Server(uvicorn.Server):
+        """Ends long-polls at shutdown, which otherwise waits for them (up to their `wait`) before exiting."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            events.stop_waiting()
+            await super().shutdown(sockets)
+
+    return Server
 
 
 def _safe_db_label() -> str:
@@ -349,6 +371,297 @@ def events_list(
         ["id", "type", "created_at", "data"],
         [[e["id"], e["type"], e["created_at"], json.dumps(e["data"])[:80]] for e in items],
     )
+
+
+# --- webhooks -------------------------------------------------------------------------------------------------
+
+
+def _hook_json(hook: Any, *, secret: bool = False) -> dict[str, Any]:
+    from gitproductivity.webhooks.schemas import WebhookRead, WebhookWithSecret, webhook_read
+
+    read = webhook_read(hook, WebhookWithSecret if secret else WebhookRead)
+    result: dict[str, Any] = read.model_dump(mode="json")
+    return result
+
+
+def _print_test(test: dict[str, Any] | None) -> None:
+    if not test:
+        return
+    if test["ok"]:
+        console.print(f"test webhook: [green]OK[/green] HTTP {test['status_code']} in {test['latency_ms']:.0f} ms")
+    else:
+        console.print(f"test webhook: [red]FAILED[/red] {test['error']} (delivery {test['delivery_id']})")
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST events (http or https)")],
+    events: Annotated[str, typer.Option("--events", help="Comma-separated event types, or * for all")] = "*",
+    description: Annotated[str, typer.Option(help="A note for people")] = "",
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an endpoint, then send it a test webhook at once; prints the secret."""
+    from gitproductivity.webhooks import dispatcher, service
+
+    types = [t.strip() for t in events.split(",") if t.strip()]
+    created = in_org(
+        org, lambda s, o: service.create(s, organization_id=o, url=url, events=types, description=description)
+    )
+    hook = _hook_json(
+        dispatcher.test_webhook(organization_id=created.organization_id, webhook_id=created.id), secret=True
+    )
+    if as_json:
+        print_json(hook)
+        return
+    console.print(f"added {hook['id']} {hook['url']} ({', '.join(hook['events'])})\n  secret  {hook['secret']}")
+    _print_test(hook["last_test"])
+
+
+@webhooks_app.command("list")
+def webhooks_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
+    """List endpoints."""
+    from gitproductivity.webhooks import service
+
+    hooks = in_org(org, lambda s, o: [_hook_json(h) for h in service.list_(s, organization_id=o, limit=100_000)])
+    if as_json:
+        print_json(hooks)
+        return
+    print_table(
+        "Webhooks",
+        ["id", "url", "events", "status", "last test"],
+        [
+            [
+                h["id"],
+                h["url"],
+                ",".join(h["events"]),
+                h["status"],
+                "" if not h["last_test"] else ("ok" if h["last_test"]["ok"] else h["last_test"]["error"]),
+            ]
+            for h in hooks
+        ],
+    )
+
+
+@webhooks_app.command("show")
+def webhooks_show(webhook_id: str, org: OrgOption = None) -> None:
+    """Show one endpoint as JSON (with its secret)."""
+    from gitproductivity.webhooks import service
+
+    print_json(
+        in_org(org, lambda s, o: _hook_json(service.get(s, organization_id=o, webhook_id=webhook_id), secret=True))
+    )
+
+
+@webhooks_app.command("test")
+def webhooks_test(
+    webhook_id: str,
+    event: Annotated[str, typer.Option(help="Send a sample of this event type (data.test = true)")] = "webhook.test",
+    org: OrgOption = None,
+) -> None:
+    """Send a test delivery now and print the outcome (exit 1 when it failed)."""
+    from gitproductivity.webhooks import dispatcher, service
+
+    org_id = in_org(org, lambda s, o: service.get(s, organization_id=o, webhook_id=webhook_id).organization_id)
+    hook = _hook_json(dispatcher.test_webhook(organization_id=org_id, webhook_id=webhook_id, event_type=event))
+    _print_test(hook["last_test"])
+    if not hook["last_test"]["ok"]:
+        raise typer.Exit(1)
+
+
+@webhooks_app.command("rotate-secret")
+def webhooks_rotate(
+    webhook_id: str,
+    overlap: Annotated[float | None, typer.Option(help="Seconds the old secret keeps signing (default 24 h)")] = None,
+    org: OrgOption = None,
+) -> None:
+    """Issue a new secret; the old one also signs until the overlap ends."""
+    from gitproductivity.webhooks import service
+
+    hook = in_org(
+        org,
+        lambda s, o: _hook_json(
+            service.rotate_secret(s, organization_id=o, webhook_id=webhook_id, overlap_seconds=overlap), secret=True
+        ),
+    )
+    console.print(f"new secret  {hook['secret']}\nold secret valid until {hook['secret_rotation_ends_at'] or 'now'}")
+
+
+def _set_enabled(webhook_id: str, enabled: bool, org: str | None) -> None:
+    from gitproductivity.webhooks import service
+
+    hook = in_org(
+        org, lambda s, o: _hook_json(service.update_(s, organization_id=o, webhook_id=webhook_id, enabled=enabled))
+    )
+    console.print(f"{hook['id']} {hook['status']}")
+
+
+@webhooks_app.command("disable")
+def webhooks_disable(webhook_id: str, org: OrgOption = None) -> None:
+    """Stop deliveries (they are held, not dropped)."""
+    _set_enabled(webhook_id, False, org)
+
+
+@webhooks_app.command("enable")
+def webhooks_enable(webhook_id: str, org: OrgOption = None) -> None:
+    """Resume deliveries, held ones included."""
+    _set_enabled(webhook_id, True, org)
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(webhook_id: str, org: OrgOption = None) -> None:
+    """Remove an endpoint with its deliveries and their log."""
+    from gitproductivity.webhooks import service
+
+    hook = in_org(org, lambda s, o: service.delete_(s, organization_id=o, webhook_id=webhook_id))
+    console.print(f"removed {hook.id}")
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    webhook_id: str,
+    status: Annotated[str | None, typer.Option(help="pending, succeeded or failed")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The newest deliveries of an endpoint."""
+    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks.models import DELIVERY_STATUSES
+    from gitproductivity.webhooks.schemas import DeliveryRead
+
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise CliError(f"--status must be one of {', '.join(DELIVERY_STATUSES)}")
+    rows = in_org(
+        org,
+        lambda s, o: [
+            DeliveryRead.model_validate(d).model_dump(mode="json")
+            for d in service.list_deliveries(s, organization_id=o, webhook_id=webhook_id, status=status, limit=limit)[
+                :limit
+            ]
+        ],
+    )
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Deliveries",
+        ["id", "event", "status", "attempts", "last", "next attempt"],
+        [
+            [
+                d["id"],
+                d["event_type"] + (" (test)" if d["is_test"] else ""),
+                d["status"],
+                d["attempts"],
+                d["last_error"] or d["last_status_code"] or "",
+                d["next_attempt_at"] or "",
+            ]
+            for d in rows
+        ],
+    )
+
+
+@webhooks_app.command("redeliver")
+def webhooks_redeliver(delivery_id: str, org: OrgOption = None) -> None:
+    """Queue the same event again for the same endpoint (a worker or the server sends it)."""
+    from gitproductivity.webhooks import service
+
+    copy = in_org(org, lambda s, o: service.redeliver(s, organization_id=o, delivery_id=delivery_id))
+    console.print(f"queued {copy.id} (event {copy.event_id})")
+
+
+# --- notifications --------------------------------------------------------------------------------------------
+
+
+@notifications_app.command("list")
+def notifications_list(
+    unread: Annotated[bool, typer.Option("--unread", help="Only unread ones")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Newest first: failed deliveries, endpoints disabled automatically."""
+    from gitproductivity.notifications import service
+    from gitproductivity.notifications.schemas import NotificationRead
+
+    rows = in_org(
+        org,
+        lambda s, o: [
+            NotificationRead.model_validate(n).model_dump(mode="json")
+            for n in service.list_(s, organization_id=o, unread=unread, limit=limit)[:limit]
+        ],
+    )
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Notifications",
+        ["id", "when", "subject", "read"],
+        [[n["id"], n["created_at"], n["subject"], "yes" if n["read_at"] else ""] for n in rows],
+    )
+
+
+# --- local development ------------------------------------------------------------------------------------------
+
+
+@app.command()
+def listen(
+    forward_to: Annotated[str, typer.Option("--forward-to", help="Local URL to POST each event to.")],
+    events: Annotated[str | None, typer.Option(help="Comma-separated event types (default: all).")] = None,
+    api_url: Annotated[
+        str, typer.Option(envvar="GITPRODUCTIVITY_API_URL", help="The GitProductivity server.")
+    ] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str | None, typer.Option(envvar="GITPRODUCTIVITY_API_KEY", help="An API key (gpk_…).", show_default=False)
+    ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="GITPRODUCTIVITY_LISTEN_SECRET",
+            help="Sign with this whsec_… secret instead of a new one (keeps your receiver's config across runs).",
+            show_default=False,
+        ),
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option(help="Replay every event after this id first (default: only new events).")
+    ] = None,
+    wait: Annotated[float, typer.Option(hidden=True, min=0.1, max=60)] = 25.0,
+) -> None:
+    """Forward your organisation's events, signed, to a local URL as they happen (no public URL needed)."""
+    from gitproductivity import listen as listening
+    from gitproductivity import receiver
+    from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
+
+    if not api_key:
+        raise CliError("missing API key: pass --api-key or set GITPRODUCTIVITY_API_KEY")
+    types = [t.strip() for t in (events or "").split(",") if t.strip()]
+    unknown = [t for t in types if t not in (*EVENT_TYPES, WEBHOOK_TEST)]
+    if unknown:
+        raise CliError(f"unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+    signing = secret or receiver.generate_secret()
+    try:
+        receiver.sign(b"", signing, event_id="evt_check")
+        listener = listening.Listener(
+            api_url=api_url,
+            api_key=api_key,
+            forward_to=forward_to,
+            secret=signing,
+            types=types,
+            after=after,
+            wait=wait,
+            out=lambda line: print(line, flush=True),
+        )
+    except (receiver.WebhookVerificationError, listening.ListenError) as exc:
+        raise CliError(str(exc).replace("the secret", "--secret")) from None
+    print(f"Forwarding {', '.join(types) or 'all events'} to {forward_to}", flush=True)
+    print(f"Signing secret: {signing}", flush=True)
+    try:
+        listener.run()
+    except listening.ListenError as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        resume = f"; resume with --after {listener.cursor}" if listener.cursor else ""
+        print(f"Stopped{resume}.", flush=True)
 
 
 # --- analysis and metrics ---------------------------------------------------------------------------------

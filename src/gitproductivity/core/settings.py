@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
@@ -23,11 +24,24 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     max_body_bytes: int = 1_048_576
     run_workers_in_server: bool = True
+    long_poll_max_wait: float = 60.0  # cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts)
     log_level: str = "INFO"
 
     # Webhook delivery
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_SCHEDULE
     webhook_timeout: float = 30.0
+    #: A claimed delivery is taken again by any worker once its lease runs out (a crashed worker's work).
+    webhook_lease_seconds: float = 90.0
+    webhook_concurrency: int = 256
+    webhook_endpoint_concurrency: int = 64
+    webhook_batch_size: int = 256
+    #: Destination guard: loopback/private/link-local/multicast/reserved addresses are refused unless allowed.
+    webhook_allow_private_destinations: bool = False
+    webhook_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Disable an endpoint whose deliveries have all failed for this long (seconds; 0 turns the rule off).
+    webhook_auto_disable_after: float = 5 * 86400.0
+    webhook_secret_overlap: float = 86400.0
+    webhook_attempt_retention_days: float = 30.0
 
     # E-mail (notifications are sent only when smtp_host is set)
     smtp_host: str | None = None
@@ -104,12 +118,44 @@ class Settings(BaseSettings):
             raise ValueError("retry delays must not be negative")
         return value
 
-    @field_validator("webhook_timeout")
+    @field_validator("webhook_timeout", "webhook_lease_seconds", "webhook_attempt_retention_days")
     @classmethod
     def _check_timeout(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be positive")
         return value
+
+    @field_validator("webhook_concurrency", "webhook_endpoint_concurrency", "webhook_batch_size")
+    @classmethod
+    def _check_positive_int(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("webhook_auto_disable_after", "webhook_secret_overlap")
+    @classmethod
+    def _check_not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(str(ipaddress.ip_network(str(v), strict=False)) for v in value)
+            except ValueError as exc:
+                raise ValueError(f"must be comma-separated networks, e.g. 10.0.0.0/8,127.0.0.1/32 ({exc})") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_timeout(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout:
+            raise ValueError("webhook_lease_seconds must be longer than webhook_timeout (a lease covers one POST)")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

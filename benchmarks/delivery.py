@@ -1,0 +1,332 @@
+"""Webhook delivery benchmark: the engine end to end against a plain aiohttp sign+POST loop (the ceiling).
+
+    .venv/bin/python benchmarks/delivery.py [--events 20000] [--postgres postgresql://postgres@127.0.0.1/postgres]
+
+A receiver runs in its own process on 127.0.0.1 and notes when each request arrives. In one run, side by side:
+
+1. ceiling: one aiohttp ClientSession signs (both signature headers) and POSTs the same bodies at
+   concurrency 64;
+2. one endpoint: N events are committed (with their deliveries), then a dispatcher starts; time from its start
+   until every delivery is recorded `succeeded` in the database;
+3. fan-out: N/100 `metrics.updated` events to 100 endpoints (N deliveries), timed the same way;
+4. trickle: events committed one per transaction at 100/s for 10 s with the dispatcher running; latency is
+   from each commit to the receiver seeing the POST.
+
+Each engine scenario runs in a fresh process (peak RSS is that process's) on a fresh database, on SQLite and
+on PostgreSQL. Figures are printed; docs/benchmarks.md has the write-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+CONCURRENCY = 64
+
+
+# --- the receiver (its own process) ---------------------------------------------------------------------
+
+
+def _receiver_main(port: int, ready: Any) -> None:
+    from aiohttp import web
+
+    seen: list[tuple[str, float]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        seen.append((request.headers.get("webhook-id", ""), time.time()))
+        return web.Response(text="ok")
+
+    async def count(_request: web.Request) -> web.Response:
+        return web.Response(text=str(len(seen)))
+
+    async def dump(_request: web.Request) -> web.Response:
+        data = json.dumps(seen)
+        seen.clear()
+        return web.Response(text=data)
+
+    app = web.Application()
+    app.router.add_get("/count", count)
+    app.router.add_post("/dump", dump)
+    app.router.add_post("/{tail:.*}", hook)
+    ready.set()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _get(url: str, method: str = "GET") -> str:
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return str(resp.read().decode())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return q[49], q[98]
+
+
+# --- the ceiling --------------------------------------------------------------------------------------------
+
+
+def _ceiling(port: int, n: int, out: Any) -> None:
+    import aiohttp
+
+    from gitproductivity.webhooks import signing
+
+    secret = signing.generate_secret()
+    bodies = [
+        json.dumps(
+            {"id": f"evt_{i:026d}", "type": "metrics.updated", "created_at": "2026-03-19T10:30:00Z", "data": {"n": i}},
+            separators=(",", ":"),
+        ).encode()
+        for i in range(n)
+    ]
+
+    async def main() -> float:
+        queue = iter(enumerate(bodies))
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+
+            async def worker() -> None:
+                for i, body in queue:
+                    headers = signing.headers(
+                        body=body,
+                        event_id=f"evt_{i:026d}",
+                        event_type="metrics.updated",
+                        delivery_id=f"dlv_{i}",
+                        secret=secret,
+                        timestamp=int(time.time()),
+                    )
+                    async with session.post(f"http://127.0.0.1:{port}/ceiling", data=body, headers=headers) as r:
+                        await r.read()
+                        assert r.status == 200
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            return time.perf_counter() - t0
+
+    elapsed = asyncio.run(main())
+    _get(f"http://127.0.0.1:{port}/dump", "POST")
+    out.put({"rate": n / elapsed, "seconds": elapsed, "rss_mb": _peak_rss_mb()})
+
+
+# --- the engine ---------------------------------------------------------------------------------------------
+
+
+def _setup(url: str) -> tuple[Any, str]:
+    from gitproductivity.core import migrate, settings
+    from gitproductivity.core.db import Database, set_database
+    from gitproductivity.orgs import service as orgs
+
+    settings.configure(database_url=url, webhook_allowed_networks="127.0.0.0/8", log_level="WARNING")
+    db = Database(url)
+    migrate.upgrade(db.engine)
+    set_database(db)
+    with db.session() as session:
+        org = orgs.bootstrap(session, email="bench@example.com").organization.id
+    return db, org
+
+
+def _hooks(db: Any, org: str, port: int, count: int, events: list[str]) -> None:
+    from gitproductivity.webhooks import service
+
+    with db.session() as session:
+        for i in range(count):
+            service.create(session, organization_id=org, url=f"http://127.0.0.1:{port}/h/{i}", events=events)
+
+
+def _emit_many(db: Any, org: str, n: int, chunk: int = 1000) -> dict[str, float]:
+    from gitproductivity.events import service as events
+
+    commits: dict[str, float] = {}
+    done = 0
+    while done < n:
+        ids = []
+        with db.session() as session:
+            for i in range(done, min(n, done + chunk)):
+                ids.append(events.emit(session, organization_id=org, type="metrics.updated", data={"n": i}).id)
+        t = time.time()
+        commits.update(dict.fromkeys(ids, t))
+        done += len(ids)
+    return commits
+
+
+async def _run_until(db: Any, receiver: str, deliveries: int, work: Any = None) -> tuple[float, float]:
+    """Start a dispatcher; return (start time, time when `deliveries` are recorded as succeeded)."""
+    from sqlalchemy import func, select
+
+    from gitproductivity.webhooks.dispatcher import Dispatcher
+    from gitproductivity.webhooks.models import Delivery
+
+    def succeeded() -> int:
+        with db.session() as session:
+            return int(
+                session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "succeeded")) or 0
+            )
+
+    def received() -> int:
+        return int(_get(f"{receiver}/count"))
+
+    stop = asyncio.Event()
+    start = time.time()
+    task = asyncio.create_task(Dispatcher(database=db).run(stop))
+    if work is not None:
+        await work()
+    # Ask the receiver first: polling the database would compete with the dispatcher for SQLite's write lock.
+    while await asyncio.to_thread(received) < deliveries:
+        await asyncio.sleep(0.02)
+    while await asyncio.to_thread(succeeded) < deliveries:
+        await asyncio.sleep(0.02)
+    end = time.time()
+    stop.set()
+    await task
+    return start, end
+
+
+def _engine(url: str, port: int, scenario: str, n: int, out: Any) -> None:
+    db, org = _setup(url)
+    receiver = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {}
+    if scenario in ("one", "fanout"):
+        endpoints = 1 if scenario == "one" else 100
+        _hooks(db, org, port, endpoints, ["metrics.updated"])
+        t0 = time.time()
+        _emit_many(db, org, n // endpoints)
+        result["emit_seconds"] = time.time() - t0
+        start, end = asyncio.run(_run_until(db, receiver, n))
+        seen = json.loads(_get(f"{receiver}/dump", "POST"))
+        lat = [(t - start) * 1000 for _, t in seen]
+        result.update(rate=n / (end - start), seconds=end - start, received=len(seen))
+        result["p50_ms"], result["p99_ms"] = _percentiles(lat)
+    else:  # trickle: 100 events/s for 10 s, one transaction each, dispatcher running
+        _hooks(db, org, port, 1, ["metrics.updated"])
+        commits: dict[str, float] = {}
+        total = 1000
+
+        async def trickle() -> None:
+            from gitproductivity.events import service as events
+
+            def one(i: int) -> None:
+                with db.session() as session:
+                    eid = events.emit(session, organization_id=org, type="metrics.updated", data={"n": i}).id
+                commits[eid] = time.time()
+
+            await asyncio.sleep(0.5)  # let the dispatcher settle
+            t0 = time.perf_counter()
+            for i in range(total):
+                await asyncio.to_thread(one, i)
+                delay = t0 + (i + 1) / 100 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+
+        asyncio.run(_run_until(db, receiver, total, trickle))
+        seen = json.loads(_get(f"{receiver}/dump", "POST"))
+        lat = [(t - commits[eid]) * 1000 for eid, t in seen if eid in commits]
+        result["p50_ms"], result["p99_ms"] = _percentiles(lat)
+        result["received"] = len(seen)
+    result["rss_mb"] = _peak_rss_mb()
+    db.dispose()
+    out.put(result)
+
+
+def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, out))
+    proc.start()
+    result: dict[str, Any] = out.get(timeout=900)
+    proc.join(60)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument(
+        "--postgres", default=os.environ.get("GP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    n = args.events
+
+    ctx = mp.get_context("spawn")
+    port = _free_port()
+    ready = ctx.Event()
+    receiver = ctx.Process(target=_receiver_main, args=(port, ready), daemon=True)
+    receiver.start()
+    ready.wait(30)
+    time.sleep(0.5)
+    try:
+        print(f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, deliveries per run: {n}")
+        ceiling = _in_child(_ceiling, port, n)
+        print(
+            f"ceiling (plain aiohttp sign+POST, concurrency {CONCURRENCY}): {ceiling['rate']:,.0f}/s "
+            f"({ceiling['seconds']:.2f} s, peak RSS {ceiling['rss_mb']:.0f} MB)"
+        )
+        for backend in args.backends.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                for scenario in ("one", "fanout", "trickle"):
+                    url, drop = _database(backend, args.postgres, Path(tmp) / f"{scenario}.db")
+                    try:
+                        r = _in_child(_engine, url, port, scenario, n)
+                    finally:
+                        drop()
+                    if scenario == "trickle":
+                        print(
+                            f"{backend:10} trickle 100 events/s: commit->receipt p50 {r['p50_ms']:.1f} ms, "
+                            f"p99 {r['p99_ms']:.1f} ms ({r['received']} received), peak RSS {r['rss_mb']:.0f} MB"
+                        )
+                    else:
+                        label = "1 endpoint " if scenario == "one" else "100 endpoints"
+                        ratio = r["rate"] / ceiling["rate"]
+                        print(
+                            f"{backend:10} {label}: {r['rate']:,.0f} deliveries/s, ratio {ratio:.2f} "
+                            f"({r['seconds']:.2f} s; start->receipt p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms; "
+                            f"committing the events took {r['emit_seconds']:.1f} s), peak RSS {r['rss_mb']:.0f} MB"
+                        )
+    finally:
+        receiver.terminate()
+        receiver.join(10)
+
+
+def _database(backend: str, admin_url: str, path: Path) -> tuple[str, Any]:
+    if backend == "sqlite":
+        return f"sqlite:///{path}", lambda: None
+    import psycopg
+
+    name = f"gp_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
+
+
+if __name__ == "__main__":
+    main()

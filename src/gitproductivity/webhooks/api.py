@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
+from gitproductivity.webhooks import dispatcher, service
+from gitproductivity.webhooks.schemas import (
+    DeliveryDetail,
+    DeliveryPage,
+    DeliveryRead,
+    Recover,
+    RecoverResult,
+    RotateSecret,
+    TestRequest,
+    TestResult,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookPage,
+    WebhookRead,
+    WebhookUpdate,
+    WebhookWithSecret,
+    webhook_read,
+)
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
+deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=201, response_model=WebhookCreated)
+def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookCreated:
+    """Save an endpoint, then send it a `webhook.test` event at once; the outcome is in `test`."""
+    with unit_of_work() as session:
+        hook = service.create(
+            session,
+            organization_id=principal.organization_id,
+            url=body.url,
+            events=body.events,
+            description=body.description,
+        )
+    tested = dispatcher.test_webhook(organization_id=principal.organization_id, webhook_id=hook.id)
+    read = webhook_read(tested, WebhookWithSecret)
+    assert isinstance(read, WebhookWithSecret) and read.last_test is not None
+    return WebhookCreated(**read.model_dump(), test=read.last_test)
+
+
+@router.get("", response_model=WebhookPage)
+def list_webhooks(
+    principal: CurrentPrincipal,
+    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> WebhookPage:
+    with unit_of_work() as session:
+        rows = service.list_(session, organization_id=principal.organization_id, after=after, limit=limit)
+        return page_of([webhook_read(h) for h in rows], limit=limit)
+
+
+@router.get("/{webhook_id}", response_model=WebhookWithSecret)
+def get_webhook(webhook_id: str, principal: CurrentPrincipal) -> WebhookWithSecret:
+    with unit_of_work() as session:
+        hook = service.get(session, organization_id=principal.organization_id, webhook_id=webhook_id)
+        result: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
+        return result
+
+
+@router.patch("/{webhook_id}", response_model=WebhookRead)
+def update_webhook(webhook_id: str, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
+    """Change the URL, events, description, or `enabled` (enabling resumes held deliveries)."""
+    with unit_of_work() as session:
+        hook = service.update_(
+            session,
+            organization_id=principal.organization_id,
+            webhook_id=webhook_id,
+            url=body.url,
+            events=body.events,
+            description=body.description,
+            enabled=body.enabled,
+        )
+        result: WebhookRead = webhook_read(hook)
+        return result
+
+
+@router.delete("/{webhook_id}", response_model=WebhookRead)
+def delete_webhook(webhook_id: str, principal: CurrentPrincipal) -> WebhookRead:
+    """Remove the endpoint, its deliveries and their log."""
+    with unit_of_work() as session:
+        hook = service.delete_(session, organization_id=principal.organization_id, webhook_id=webhook_id)
+        result: WebhookRead = webhook_read(hook)
+        return result
+
+
+@router.post("/{webhook_id}/test", response_model=TestResult)
+def test_webhook(
+    webhook_id: str, principal: CurrentPrincipal, body: Annotated[TestRequest | None, Body()] = None
+) -> TestResult:
+    """Send a test delivery now: `webhook.test`, or a sample of `event` with `data.test = true`."""
+    event = body.event if body else "webhook.test"
+    hook = dispatcher.test_webhook(organization_id=principal.organization_id, webhook_id=webhook_id, event_type=event)
+    read: WebhookRead = webhook_read(hook)
+    assert read.last_test is not None
+    return read.last_test
+
+
+@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
+def rotate_secret(
+    webhook_id: str, principal: CurrentPrincipal, body: Annotated[RotateSecret | None, Body()] = None
+) -> WebhookWithSecret:
+    """A new secret now; the old one also signs `webhook-signature` until `secret_rotation_ends_at`."""
+    with unit_of_work() as session:
+        hook = service.rotate_secret(
+            session,
+            organization_id=principal.organization_id,
+            webhook_id=webhook_id,
+            overlap_seconds=body.overlap_seconds if body else None,
+        )
+        result: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
+        return result
+
+
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
+def list_deliveries(
+    webhook_id: str,
+    principal: CurrentPrincipal,
+    status: Literal["pending", "succeeded", "failed"] | None = None,
+    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> DeliveryPage:
+    """Newest first."""
+    with unit_of_work() as session:
+        rows = service.list_deliveries(
+            session,
+            organization_id=principal.organization_id,
+            webhook_id=webhook_id,
+            status=status,
+            after=after,
+            limit=limit,
+        )
+        return page_of([DeliveryRead.model_validate(d) for d in rows], limit=limit)
+
+
+@router.post("/{webhook_id}/recover", response_model=RecoverResult, status_code=202)
+def recover(webhook_id: str, body: Recover, principal: CurrentPrincipal) -> RecoverResult:
+    """Re-send every event whose delivery to this endpoint failed since `since`."""
+    with unit_of_work() as session:
+        copies = service.recover(
+            session, organization_id=principal.organization_id, webhook_id=webhook_id, since=body.since
+        )
+        return RecoverResult(redelivered=len(copies), deliveries=[DeliveryRead.model_validate(d) for d in copies])
+
+
+@deliveries_router.get("/{delivery_id}", response_model=DeliveryDetail)
+def get_delivery(delivery_id: str, principal: CurrentPrincipal) -> DeliveryDetail:
+    with unit_of_work() as session:
+        delivery = service.get_delivery(session, organization_id=principal.organization_id, delivery_id=delivery_id)
+        return DeliveryDetail.model_validate(delivery)
+
+
+@deliveries_router.post("/{delivery_id}/redeliver", response_model=DeliveryRead, status_code=202)
+def redeliver(delivery_id: str, principal: CurrentPrincipal) -> DeliveryRead:
+    """Queue a new delivery of the same event to the same endpoint (same `webhook-id` for dedupe)."""
+    with unit_of_work() as session:
+        copy = service.redeliver(session, organization_id=principal.organization_id, delivery_id=delivery_id)
+        return DeliveryRead.model_validate(copy)

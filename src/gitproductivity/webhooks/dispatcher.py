@@ -1,0 +1,232 @@
+"""The webhook dispatcher: claim due deliveries in batches, POST them concurrently, record outcomes in batches.
+
+- Wakes on commit: in-process through `core.wakeup`, across processes through PostgreSQL LISTEN/NOTIFY, and
+  otherwise sleeps only until the next delivery falls due (capped by `POLL_SECONDS`, which covers other
+  processes writing to a shared SQLite file).
+- Database work runs on one thread, in order: a claim, then a batch of outcomes, ... Outcomes pile up while a
+  transaction runs, so batches grow with load and there are a few transactions per batch, not per delivery.
+- Concurrency is capped overall (`webhook_concurrency`, also the claim size) and per endpoint
+  (`webhook_endpoint_concurrency`).
+- SIGTERM (the stop event): no new claims; POSTs in flight finish and are recorded; claimed deliveries that
+  had not started are handed back at once. A worker killed outright loses nothing either: its leases expire
+  and any worker takes those deliveries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from functools import partial
+from typing import TypeVar
+
+from sqlalchemy import make_url
+from sqlalchemy.orm import Session
+
+from gitproductivity.core import wakeup
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import Database, get_database
+from gitproductivity.core.settings import Settings, get_settings
+from gitproductivity.events.types import WEBHOOK_TEST
+from gitproductivity.webhooks import service
+from gitproductivity.webhooks.models import Webhook
+from gitproductivity.webhooks.sender import AiohttpSender, Sender
+from gitproductivity.webhooks.service import DISPATCH_CHANNEL, Job, Result
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+POLL_SECONDS = 2.0
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+async def send_one(sender: Sender, job: Job) -> Result:
+    headers = job.headers(int(time.time()))
+    outcome = await sender.post(job.url, job.body, headers)
+    return Result(job=job, headers=headers, outcome=outcome)
+
+
+class Dispatcher:
+    def __init__(self, *, database: Database | None = None, settings: Settings | None = None) -> None:
+        self.database = database or get_database()
+        self.settings = settings or get_settings()
+        self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitproductivity-dispatch-db")
+        self.inflight = 0
+        self.capacity = asyncio.Event()
+        self.results: list[Result] = []
+        self.results_ready = asyncio.Event()
+        self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
+        self.unsent: list[Job] = []
+        self.wake = asyncio.Event()
+
+    async def _db(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with self.database.session() as session:
+                return work(session)
+
+        return await asyncio.get_running_loop().run_in_executor(self.db_thread, run)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wake = self.wake = wakeup.subscribe(DISPATCH_CHANNEL)
+        listener = asyncio.create_task(self._listen(wake, stop)) if not self.database.is_sqlite else None
+        sender: Sender = AiohttpSender(self.settings)
+        tasks: set[asyncio.Task[None]] = set()
+        recorder = asyncio.create_task(self._record_loop(stop))
+        concurrency = self.settings.webhook_concurrency
+        batch = min(self.settings.webhook_batch_size, concurrency)
+        refill_at = concurrency - max(1, batch // 2)  # claim again once half a batch has room
+        next_prune = 0.0
+        log.info("webhook dispatcher started (concurrency %d, batch %d)", concurrency, batch)
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                    await self._prune()
+                wake.clear()
+                want = min(batch, concurrency - self.inflight)
+                jobs = await self._db(
+                    partial(service.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
+                )
+                for job in jobs:
+                    self.inflight += 1
+                    task = asyncio.create_task(self._deliver(sender, job, stop))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if self.inflight > refill_at:
+                    self.capacity.clear()
+                    await _wait_any(self.capacity, stop, timeout=None)
+                    continue
+                if len(jobs) == want:
+                    continue  # there may be more due right now
+                due = await self._db(service.next_due)
+                timeout = POLL_SECONDS
+                if due is not None:
+                    timeout = max(0.0, min(POLL_SECONDS, (due - utcnow()).total_seconds()))
+                if timeout > 0:
+                    await _wait_any(wake, stop, timeout=timeout)
+        finally:
+            stop.set()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            await recorder
+            if self.unsent:
+                await self._db(partial(service.release, jobs=self.unsent))
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+            wakeup.unsubscribe(DISPATCH_CHANNEL, wake)
+            await sender.close()
+            self.db_thread.shutdown(wait=True)
+            log.info("webhook dispatcher stopped")
+
+    async def _deliver(self, sender: Sender, job: Job, stop: asyncio.Event) -> None:
+        slots = self.endpoint_slots.get(job.webhook_id)
+        if slots is None:
+            slots = self.endpoint_slots[job.webhook_id] = asyncio.Semaphore(self.settings.webhook_endpoint_concurrency)
+        try:
+            async with slots:
+                if stop.is_set():
+                    self.unsent.append(job)
+                    return
+                result = await send_one(sender, job)
+            self.results.append(result)
+            self.results_ready.set()
+        finally:
+            self.inflight -= 1
+            self.capacity.set()
+
+    async def _record_loop(self, stop: asyncio.Event) -> None:
+        while True:
+            if not self.results:
+                if stop.is_set() and self.inflight == 0:
+                    return
+                self.results_ready.clear()
+                if stop.is_set():  # draining: the last POSTs are finishing
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self.results_ready.wait(), timeout=0.1)
+                else:
+                    await _wait_any(self.results_ready, stop, timeout=None)
+                continue
+            batch, self.results = self.results, []
+            try:
+                await self._db(partial(service.record, results=batch))
+                if not all(r.outcome.ok for r in batch):
+                    self.wake.set()  # a retry may fall due before the loop's current wait ends
+            except Exception:
+                # Leases protect the deliveries: they fall due again and are retried, never lost.
+                log.exception("could not record %d delivery outcomes; they will be retried after the lease", len(batch))
+
+    async def _prune(self) -> None:
+        cutoff = utcnow() - timedelta(days=self.settings.webhook_attempt_retention_days)
+        try:
+            removed = await self._db(lambda s: service.prune_attempts(s, older_than=cutoff))
+        except Exception:
+            log.exception("pruning old delivery attempts failed")
+            return
+        if removed:
+            log.info("pruned %d delivery attempts older than %s", removed, cutoff.isoformat())
+
+    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """LISTEN on PostgreSQL so commits in other processes wake this one; reconnects after errors."""
+        import psycopg
+
+        url = make_url(self.database.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {DISPATCH_CHANNEL}")
+                    wake.set()  # anything committed while we were not listening
+                    async for _note in conn.notifies():
+                        wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); polling until it is back", type(exc).__name__)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
+
+
+async def _wait_any(first: asyncio.Event, second: asyncio.Event, *, timeout: float | None) -> None:
+    waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+async def run(stop: asyncio.Event) -> None:
+    """The worker component (`gitproductivity worker`, or inside `serve`)."""
+    await Dispatcher().run(stop)
+
+
+async def _send_test(job: Job, settings: Settings) -> Result:
+    sender = AiohttpSender(settings, limit=1)
+    try:
+        return await send_one(sender, job)
+    finally:
+        await sender.close()
+
+
+def send_test_now(job: Job) -> Result:
+    """Send a test delivery from synchronous code (an API request thread or the CLI), at once."""
+    return asyncio.run(_send_test(job, get_settings()))
+
+
+def test_webhook(*, organization_id: str, webhook_id: str, event_type: str = WEBHOOK_TEST) -> Webhook:
+    """Send a test delivery to one endpoint now and keep its outcome on the endpoint (returned).
+
+    Three steps: the delivery is written (leased to us, so no dispatcher takes it), sent outside any
+    transaction, then recorded like any other attempt.
+    """
+    database = get_database()
+    with database.session() as session:
+        job = service.start_test(session, organization_id=organization_id, webhook_id=webhook_id, event_type=event_type)
+    result = send_test_now(job)
+    with database.session() as session:
+        return service.finish_test(session, result=result)

@@ -1,0 +1,82 @@
+"""The destination guard (SSRF): webhooks may only reach public addresses unless settings allow more.
+
+The check runs on the addresses aiohttp actually connects to: names are resolved by `GuardedResolver`, which
+drops every refused address (so a name that resolves, or re-resolves, to 127.0.0.1 or 169.254.169.254 gets no
+connection: DNS rebinding gains nothing), and IP literals, which aiohttp never passes to a resolver, are
+checked by `check_url` before the request. Proxies from the environment are never used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from gitproductivity.core.settings import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class DestinationRefused(OSError):
+    """The URL or its resolved address is not an allowed destination."""
+
+
+class Guard:
+    def __init__(self, *, allow_private: bool = False, allowed_networks: tuple[str, ...] = ()) -> None:
+        self.allow_private = allow_private
+        self.networks: list[Network] = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Guard:
+        return cls(
+            allow_private=settings.webhook_allow_private_destinations,
+            allowed_networks=settings.webhook_allowed_networks,
+        )
+
+    def allows(self, address: IPAddress | str) -> bool:
+        ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip in net for net in self.networks):
+            return True
+        if self.allow_private:
+            return not (ip.is_multicast or ip.is_unspecified)
+        return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local or ip.is_loopback)
+
+    def check_url(self, url: str) -> None:
+        """Refuse non-http(s) URLs and IP literals outside the allowed ranges (names are checked on resolve)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise DestinationRefused(f"only http and https URLs are allowed, not {parts.scheme or 'none'!r}")
+        if not parts.hostname:
+            raise DestinationRefused("the URL has no host")
+        try:
+            ip = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return
+        if not self.allows(ip):
+            raise DestinationRefused(f"destination {ip} is a private or reserved address")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then keeps only the addresses the guard allows."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.inner: AbstractResolver = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        results: list[ResolveResult] = await self.inner.resolve(host, port, family)
+        allowed = [r for r in results if self.guard.allows(r["host"])]
+        if not allowed:
+            refused = ", ".join(sorted({r["host"] for r in results}))
+            raise DestinationRefused(f"{host} resolves only to refused addresses ({refused})")
+        return allowed
+
+    async def close(self) -> None:
+        await self.inner.close()

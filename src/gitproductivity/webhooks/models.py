@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gitproductivity.core.db import Base
+from gitproductivity.core.types import UTCDateTime
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
+
+
+class Webhook(Base):
+    """An endpoint. `events` is a list of event types, or `["*"]` for all of them."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text())
+    description: Mapped[str] = mapped_column(String(500), default="")
+    events: Mapped[list[str]] = mapped_column(JSON())
+    secret: Mapped[str] = mapped_column(String(100))
+    # During a rotation's overlap window the previous secret still signs (Standard Webhooks header only).
+    previous_secret: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set at the first failure after a success; cleared by any success. Drives the auto-disable rule.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_test_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    last_test_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_test_latency_ms: Mapped[float | None] = mapped_column(nullable=True)
+    last_test_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    last_test_delivery_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Delivery(Base):
+    """One event for one endpoint. Due when `status == pending` and `next_attempt_at <= now`.
+
+    Claiming pushes `next_attempt_at` to the end of a lease and stamps `lease_token`; a worker that dies leaves
+    a delivery that simply becomes due again when the lease runs out. Results are recorded only by the holder
+    of the current lease token.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    # The event's id; test deliveries carry their own envelope in `payload` and are not in the feed.
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+
+    attempt_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.number", viewonly=True)
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
+    )
+
+
+class DeliveryAttempt(Base):
+    """One POST: what was sent and what came back (bodies truncated). Pruned after the retention setting."""
+
+    __tablename__ = "webhook_delivery_attempts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    duration_ms: Mapped[float] = mapped_column()
+    request_headers: Mapped[dict[str, str]] = mapped_column(JSON())
+    request_body: Mapped[str] = mapped_column(Text())
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON(), nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+
+    # One row per attempt number: a second worker can never record the same attempt again.
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gitproductivity.core.pagination import Page
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/webhooks"])
+    events: list[str] = Field(min_length=1, max_length=20, examples=[["developer.added", "metrics.updated"], ["*"]])
+    description: str = Field(default="", max_length=500)
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=20)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+
+
+class RotateSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overlap_seconds: float | None = Field(
+        default=None, ge=0, description="How long the old secret still signs (default: the server's setting, 24 h)"
+    )
+
+
+class TestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event: str = Field(default="webhook.test", description="Send a sample of this event type (data.test = true)")
+
+
+class Recover(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: datetime = Field(description="Re-send every delivery to this endpoint that failed since this time")
+
+
+class TestResult(BaseModel):
+    """The outcome of the test webhook sent when an endpoint is saved, or on request."""
+
+    delivery_id: str | None
+    ok: bool
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+    at: datetime | None
+
+
+class WebhookRead(BaseModel):
+    id: str
+    url: str
+    description: str
+    events: list[str]
+    status: Literal["enabled", "disabled"]
+    enabled: bool
+    disabled_reason: str | None
+    failing_since: datetime | None
+    secret_rotation_ends_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_test: TestResult | None
+
+
+class WebhookWithSecret(WebhookRead):
+    secret: str = Field(description="Verify signatures with this (`whsec_…`): HMAC key for both signature headers")
+
+
+class WebhookCreated(WebhookWithSecret):
+    test: TestResult
+
+
+class AttemptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    number: int
+    started_at: datetime
+    duration_ms: float
+    request_headers: dict[str, str]
+    request_body: str
+    response_status: int | None
+    response_headers: dict[str, str] | None
+    response_body: str | None
+    error_kind: str | None
+    error: str | None
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    is_test: bool
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+class DeliveryDetail(DeliveryRead):
+    attempt_log: list[AttemptRead] = Field(description="Every attempt, oldest first (pruned after the retention)")
+
+
+class RecoverResult(BaseModel):
+    redelivered: int
+    deliveries: list[DeliveryRead]
+
+
+WebhookPage = Page[WebhookRead]
+DeliveryPage = Page[DeliveryRead]
+
+
+def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) -> Any:
+    last = None
+    if hook.last_test_at is not None:
+        last = TestResult(
+            delivery_id=hook.last_test_delivery_id,
+            ok=bool(hook.last_test_ok),
+            status_code=hook.last_test_status_code,
+            latency_ms=hook.last_test_latency_ms,
+            error=hook.last_test_error,
+            at=hook.last_test_at,
+        )
+    fields: dict[str, Any] = {
+        "id": hook.id,
+        "url": hook.url,
+        "description": hook.description,
+        "events": hook.events,
+        "status": "enabled" if hook.enabled else "disabled",
+        "enabled": hook.enabled,
+        "disabled_reason": hook.disabled_reason,
+        "failing_since": hook.failing_since,
+        "secret_rotation_ends_at": hook.previous_secret_expires_at if hook.previous_secret else None,
+        "created_at": hook.created_at,
+        "updated_at": hook.updated_at,
+        "last_test": last,
+    }
+    if issubclass(cls, WebhookWithSecret):
+        fields["secret"] = hook.secret
+    return cls(**fields, **extra)
