@@ -165,7 +165,7 @@ def main() -> None:
     pd_time, pd_count = pydriller_totals(args.repo, args.pydriller_commits)
     pd_full = pd_time * (total - merges) / pd_count
     print(
-        f"PyDriller, newest {pd_count} commits:       {pd_time:.2f} s -> extrapolated to the whole history "
+        f"PyDriller, oldest {pd_count} commits:       {pd_time:.2f} s -> extrapolated to the whole history "
         f"{pd_full:.0f} s"
     )
     best_git, best_ours = min(gits), min(ours)
