@@ -72,3 +72,33 @@ def test_timeout_ends_git_and_what_it_started(tmp_path: Path) -> None:
     with pytest.raises(git.GitError, match="timed out"):
         git.run(repo.path, hang)
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GITPRODUCTIVITY_GIT_ALLOWED_PROTOCOLS", "https,ext"),
+        ("GITPRODUCTIVITY_BOT_PATTERNS", "[unclosed"),
+        ("GITPRODUCTIVITY_ANALYSIS_CONCURRENCY", "0"),
+        ("GITPRODUCTIVITY_GIT_TIMEOUT", "-1"),
+    ],
+)
+def test_bad_analysis_settings_are_refused(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        settings.configure()
+    monkeypatch.delenv(name)
+    settings.configure()
+
+
+def test_settings_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITPRODUCTIVITY_EXCLUDE_GLOBS", "docs/generated/, *.snap")
+    monkeypatch.setenv("GITPRODUCTIVITY_BOT_PATTERNS", "^ci-,deploy-bot")
+    loaded = settings.configure()
+    assert loaded.exclude_globs == ("docs/generated/", "*.snap")
+    assert loaded.bot_patterns == ("^ci-", "deploy-bot")
+    monkeypatch.delenv("GITPRODUCTIVITY_EXCLUDE_GLOBS")
+    monkeypatch.delenv("GITPRODUCTIVITY_BOT_PATTERNS")
+    settings.configure()

@@ -85,6 +85,20 @@ class Settings(BaseSettings):
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
         return value
 
+    @field_validator("analysis_concurrency", "analysis_min_shard")
+    @classmethod
+    def _check_analysis_at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator("analysis_shards", "analysis_recheck_interval")
+    @classmethod
+    def _check_analysis_not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+
     @field_validator("git_allowed_protocols")
     @classmethod
     def _check_protocols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
