@@ -3,28 +3,53 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
 
 from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
 from gitproductivity.core.pagination import MAX_LIMIT
 from gitproductivity.events import service
 from gitproductivity.events.schemas import EventPage, EventRead
 
+MAX_WAIT = 60
+
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=EventPage)
-def list_events(
+async def list_events(
     principal: CurrentPrincipal,
     after: Annotated[str | None, Query(description="The id of the last event you processed")] = None,
     type: Annotated[list[str] | None, Query(description="Only these types (repeat or comma-separate)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=MAX_WAIT, description="Long-poll: if nothing is new, wait up to this many seconds for it"),
+    ] = 0,
+    newest: Annotated[
+        bool, Query(description="Only the newest `limit` events (oldest first): a cursor to follow from now on")
+    ] = False,
 ) -> EventPage:
-    """The feed, in commit order: a consumer that saves the last id it saw never misses or repeats an event."""
+    """The feed, in commit order: a consumer that saves the last id it saw never misses or repeats an event.
+
+    With `wait`, an empty page is answered only after that many seconds; a new event answers at once.
+    """
     types = [t.strip() for value in type or [] for t in value.split(",") if t.strip()]
+    if wait and not newest:
+        # Waiting happens outside any transaction; the page is then read in its own unit of work.
+        await service.wait(organization_id=principal.organization_id, after=after, types=types, timeout=wait)
+    return await run_in_threadpool(_page, principal.organization_id, after, types, limit, newest)
+
+
+def _page(organization_id: str, after: str | None, types: list[str], limit: int, newest: bool) -> EventPage:
     with unit_of_work() as session:
-        rows = service.list_(
-            session, organization_id=principal.organization_id, after=after, types=types, limit=limit + 1
-        )
+        if newest:
+            rows = service.latest(session, organization_id=organization_id, limit=limit, types=types)
+            return EventPage(
+                data=[EventRead.model_validate(service.envelope(e)) for e in rows],
+                has_more=False,
+                next_cursor=rows[-1].id if rows else None,
+            )
+        rows = service.list_(session, organization_id=organization_id, after=after, types=types, limit=limit + 1)
     has_more = len(rows) > limit
     rows = rows[:limit]
     items = [EventRead.model_validate(service.envelope(e)) for e in rows]

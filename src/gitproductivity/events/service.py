@@ -9,7 +9,10 @@ one organisation commit in `seq` order.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,15 +21,20 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core import wakeup
 from gitproductivity.core.clock import isoformat_z, utcnow
-from gitproductivity.core.db import after_commit
+from gitproductivity.core.db import after_commit, get_database
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.webhooks import service as webhooks
 
 #: In-process wake-up channel and PostgreSQL NOTIFY channel fired when events commit.
 EVENTS_CHANNEL = "gitproductivity_events"
+#: How often a long-poll looks at the database when no in-process wake-up came (events committed by another
+#: process: a CLI command, another API server on the same PostgreSQL).
+WAIT_POLL_INTERVAL = 1.0
+_stopping = threading.Event()
 _LOCK_NAMESPACE = 0x6770  # first key of the two-key advisory lock ("gp")
 
 
@@ -87,12 +95,7 @@ def list_(
     limit: int = 100,
 ) -> list[Event]:
     """Events in commit order, strictly after the event `after` (a cursor a consumer saved)."""
-    unknown = [t for t in types if t not in EVENT_TYPES and t != WEBHOOK_TEST]
-    if unknown:
-        raise ValidationFailed(
-            f"unknown event type(s): {', '.join(unknown)}",
-            details=[{"field": "type", "message": f"must be one of {', '.join(EVENT_TYPES)}"}],
-        )
+    _check_types(types)
     stmt = select(Event).where(Event.organization_id == organization_id)
     if after:
         after_seq = session.scalar(select(Event.seq).where(Event.id == after, Event.organization_id == organization_id))
@@ -104,7 +107,63 @@ def list_(
     return list(session.scalars(stmt.order_by(Event.seq).limit(limit)))
 
 
-def latest(session: Session, *, organization_id: str, limit: int) -> list[Event]:
+def latest(session: Session, *, organization_id: str, limit: int, types: Sequence[str] = ()) -> list[Event]:
     """The newest `limit` events, oldest first (for people looking at what just happened)."""
-    stmt = select(Event).where(Event.organization_id == organization_id).order_by(Event.seq.desc()).limit(limit)
-    return list(reversed(list(session.scalars(stmt))))
+    _check_types(types)
+    stmt = select(Event).where(Event.organization_id == organization_id)
+    if types:
+        stmt = stmt.where(Event.type.in_(list(types)))
+    return list(reversed(list(session.scalars(stmt.order_by(Event.seq.desc()).limit(limit)))))
+
+
+def _check_types(types: Sequence[str]) -> None:
+    unknown = [t for t in types if t not in EVENT_TYPES and t != WEBHOOK_TEST]
+    if unknown:
+        raise ValidationFailed(
+            f"unknown event type(s): {', '.join(unknown)}",
+            details=[{"field": "type", "message": f"must be one of {', '.join(EVENT_TYPES)}"}],
+        )
+
+
+async def wait(
+    *,
+    organization_id: str,
+    after: str | None,
+    types: Sequence[str] = (),
+    timeout: float,
+    poll_interval: float | None = None,
+) -> bool:
+    """Return as soon as an event after `after` exists (True), or after `timeout` seconds (False).
+
+    `timeout` is capped by the `long_poll_max_wait` setting.
+    Woken at once by commits in this process (`core.wakeup`), and checks the database every `poll_interval`
+    for commits made elsewhere. Each check is its own short transaction: nothing is held open while waiting
+    (on SQLite every transaction takes the write lock).
+    """
+
+    def exists() -> bool:
+        with get_database().session() as session:
+            return bool(list_(session, organization_id=organization_id, after=after, types=types, limit=1))
+
+    interval = WAIT_POLL_INTERVAL if poll_interval is None else poll_interval
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(timeout, get_settings().long_poll_max_wait)
+    woken = wakeup.subscribe(EVENTS_CHANNEL)
+    try:
+        while True:
+            woken.clear()  # before looking, so a commit between the look and the wait still wakes us
+            if await asyncio.to_thread(exists):
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0 or _stopping.is_set():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), min(remaining, interval))
+    finally:
+        wakeup.unsubscribe(EVENTS_CHANNEL, woken)
+
+
+def stop_waiting() -> None:
+    """Answer every long-poll now: a server shutting down waits for open requests, and a waiting client reconnects."""
+    _stopping.set()
+    wakeup.fire(EVENTS_CHANNEL)

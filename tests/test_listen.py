@@ -1,0 +1,335 @@
+"""`gitproductivity listen` end to end: a real server (restarted midway), the real CLI, a real aiohttp receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from multidict import CIMultiDict
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from gitproductivity import receiver
+from gitproductivity.core.db import Database
+from gitproductivity.developers import service as developers
+from gitproductivity.events.models import Event
+from tests.conftest import Tenant
+
+EXE = str(Path(sys.executable).with_name("gitproductivity"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Receiver:
+    """An aiohttp server on 127.0.0.1 in its own thread, recording every POST; answers 500 for `fail_names`."""
+
+    def __init__(self, fail_names: tuple[str, ...] = ()) -> None:
+        self.fail_names = fail_names
+        self.received: list[tuple[CIMultiDict[str], bytes]] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.port = 0
+
+    def start(self) -> None:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/webhooks", self._handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append((CIMultiDict(request.headers), body))
+        failed = any(name.encode() in body for name in self.fail_names)
+        return web.json_response({"received": True}, status=500 if failed else 200)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class Server:
+    """`gitproductivity serve` in its own process, on a fixed port so it can be restarted at the same address."""
+
+    def __init__(self, database_url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "GITPRODUCTIVITY_DATABASE_URL": database_url,
+            "GITPRODUCTIVITY_DATA_DIR": str(data_dir),
+        }
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [EXE, "serve", "--no-workers", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    return bool(response.status == 200)
+            except OSError:
+                return False
+
+        eventually(healthy, "the server to start", timeout=60)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Listen:
+    """The real `gitproductivity listen` command, its output collected line by line."""
+
+    def __init__(self, *args: str, api_key: str) -> None:
+        env = {**os.environ, "GITPRODUCTIVITY_API_KEY": api_key, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [EXE, "listen", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.output.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"listen never printed {text!r}; it printed: {self.output}")
+
+    def stop(self) -> list[str]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        time.sleep(0.1)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return self.output
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    r = Receiver(fail_names=("Broken",))
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def server(database: Database, database_url: str, tmp_path: Path) -> Iterator[Server]:
+    s = Server(database_url, tmp_path / "data")
+    s.start()
+    yield s
+    s.stop()
+
+
+def add_via_api(server: Server, tenant: Tenant, name: str) -> None:
+    request = urllib.request.Request(
+        f"{server.url}/v1/developers",
+        data=f'{{"name": "{name}", "email": "{name.lower()}@example.com"}}'.encode(),
+        headers={**tenant.headers, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+def add_directly(database: Database, tenant: Tenant, name: str) -> None:
+    with database.session() as session:
+        developers.create(session, organization_id=tenant.organization_id, name=name, email=f"{name.lower()}@x.org")
+
+
+def feed_after(database: Database, event_id: str) -> list[Event]:
+    with database.session() as session:
+        after = session.scalar(select(Event.seq).where(Event.id == event_id))
+        return list(session.scalars(select(Event).where(Event.seq > after).order_by(Event.seq)))
+
+
+def test_listen_forwards_signed_events_and_resumes_after_a_server_restart(
+    server: Server, hook: Receiver, database: Database, tenant: Tenant
+) -> None:
+    add_directly(database, tenant, "Before")  # happened before listen started: not forwarded
+    listen = Listen(
+        "--forward-to", f"http://127.0.0.1:{hook.port}/webhooks", "--api-url", server.url,  # default 25 s polls
+        api_key=tenant.api_key,
+    )  # fmt: skip
+    try:
+        secret = listen.wait_for("Signing secret:").split(": ", 1)[1]
+        first_cursor = listen.wait_for("Following new events").split("after ", 1)[1].rstrip(").")
+        for name in ("Ada", "Grace", "Linus"):
+            add_via_api(server, tenant, name)
+        eventually(lambda: len(hook.received) == 3, "the first three forwards")
+
+        server.stop()
+        listen.wait_for("lost")
+        add_directly(database, tenant, "Ken")  # committed while the server is down
+        add_directly(database, tenant, "Barbara")
+        server.start()
+        listen.wait_for("Reconnected")
+        add_via_api(server, tenant, "Margaret")
+        eventually(lambda: len(hook.received) == 6, "the forwards after the restart")
+        time.sleep(1.5)  # one more long-poll round: nothing may arrive twice
+    finally:
+        output = listen.stop()
+
+    expected = feed_after(database, first_cursor)
+    assert [e.id for e in expected] and [e.type for e in expected] == ["developer.added"] * 6
+    assert [receiver.verify(body, headers, secret).id for headers, body in hook.received] == [e.id for e in expected]
+    for (headers, body), event in zip(hook.received, expected, strict=True):
+        assert body == event.payload.encode()  # byte for byte what a real delivery would send
+        assert Webhook(secret).verify(body, headers)["id"] == event.id
+        assert headers["X-GitProductivity-Event"] == "developer.added"
+        assert headers["X-GitProductivity-Delivery"].startswith("dlv_")
+        assert headers["User-Agent"].startswith("GitProductivity-Webhooks/")
+        assert headers["webhook-timestamp"] == headers["X-GitProductivity-Timestamp"]
+    forwarded = [line for line in output if "-> 200" in line]
+    assert [line.split()[3] for line in forwarded] == [e.id for e in expected]
+    assert output[-1] == f"Stopped; resume with --after {expected[-1].id}."
+    assert listen.proc.returncode == 0
+    assert tenant.api_key not in "\n".join(output)
+
+
+def test_listen_filters_replays_and_reports_failures(
+    server: Server, hook: Receiver, database: Database, tenant: Tenant
+) -> None:
+    add_directly(database, tenant, "Start")
+    with database.session() as session:
+        start = session.scalar(select(Event.id).order_by(Event.seq.desc()).limit(1))
+    assert start is not None
+    add_directly(database, tenant, "Broken")  # the receiver answers 500 for this one
+    add_directly(database, tenant, "Fine")
+    with database.session() as session:
+        dev = developers.find_by_email(session, organization_id=tenant.organization_id, email="fine@x.org")
+        assert dev is not None
+        developers.remove(session, organization_id=tenant.organization_id, developer_id=dev.id)
+    secret = receiver.generate_secret()
+    listen = Listen(
+        "--forward-to", f"http://127.0.0.1:{hook.port}/webhooks", "--api-url", server.url, "--wait", "1",
+        "--after", start, "--events", "developer.added", "--secret", secret,
+        api_key=tenant.api_key,
+    )  # fmt: skip
+    try:
+        assert listen.wait_for("Signing secret:").endswith(secret)
+        listen.wait_for("Replaying every event after")
+        eventually(lambda: len(hook.received) == 2, "two replayed forwards")
+        time.sleep(1.5)
+    finally:
+        output = listen.stop()
+    names = [receiver.verify(body, headers, secret).data["name"] for headers, body in hook.received]
+    assert names == ["Broken", "Fine"]  # the failed forward did not stop the next; removal was filtered out
+    lines = [line for line in output if "->" in line]
+    assert "!! developer.added" in lines[0] and "-> 500" in lines[0]
+    assert "ok developer.added" in lines[1] and "-> 200" in lines[1]
+
+
+def run_listen(*args: str, api_key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    if api_key:
+        env["GITPRODUCTIVITY_API_KEY"] = api_key
+    return subprocess.run([EXE, "listen", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--forward-to", "http://127.0.0.1:9/x"], "missing API key"),
+        (["--forward-to", "ftp://example/x"], "--forward-to must be an http(s) URL"),
+        (["--forward-to", "http://127.0.0.1:9/x", "--events", "developer.exploded"], "unknown event type"),
+        (["--forward-to", "http://127.0.0.1:9/x", "--secret", "hunter2"], "--secret is not a GitProductivity"),
+        (["--forward-to", "http://127.0.0.1:9/x", "--api-url", "127.0.0.1:8000"], "--api-url must be an http(s)"),
+    ],
+)
+def test_listen_argument_errors_are_one_line(args: list[str], message: str) -> None:
+    result = run_listen(*args, api_key=None if message == "missing API key" else "gpk_whatever")
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "hunter2" not in result.stderr
+
+
+def test_listen_with_a_refused_key_or_unknown_cursor_stops_with_an_error(server: Server, tenant: Tenant) -> None:
+    base = ["--forward-to", "http://127.0.0.1:9/x", "--api-url", server.url, "--wait", "1"]
+    refused = run_listen(*base, api_key="gpk_not_a_real_key")
+    assert refused.returncode == 1
+    assert "error: the server refused the API key" in refused.stderr
+    assert "gpk_not_a_real_key" not in refused.stderr + refused.stdout
+    unknown = run_listen(*base, "--after", "evt_missing", api_key=tenant.api_key)
+    assert unknown.returncode == 1
+    assert "cursor event evt_missing not found" in unknown.stderr
+
+
+def test_a_stopping_server_answers_long_polls_at_once(server: Server, tenant: Tenant) -> None:
+    result: dict[str, object] = {}
+
+    def poll() -> None:
+        request = urllib.request.Request(f"{server.url}/v1/events?wait=60", headers=tenant.headers)
+        with urllib.request.urlopen(request, timeout=90) as response:
+            result.update(status=response.status, body=json.loads(response.read()))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    server.stop()  # uvicorn waits for open requests before it exits
+    assert time.monotonic() - started < 20
+    thread.join(10)
+    assert result == {"status": 200, "body": {"data": [], "has_more": False, "next_cursor": None}}
