@@ -62,6 +62,8 @@ class Receiver:
     slow_seconds: float = 2.0
     flaky_failures: int = 2
     hang_seconds: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _runner: web.AppRunner | None = None
@@ -81,7 +83,12 @@ class Receiver:
         if path == "/redirect":
             raise web.HTTPFound(self.url("/ok"))
         if path == "/slow":
-            await asyncio.sleep(self.slow_seconds)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.slow_seconds)
+            finally:
+                self.in_flight -= 1
         if path == "/drop":
             assert request.transport is not None
             request.transport.close()
