@@ -294,3 +294,12 @@ def test_concurrency_caps_and_graceful_stop(
     with database.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.id.in_([d["id"] for d in pending]))).all()
     assert all(r.lease_token is None and r.next_attempt_at is not None and r.next_attempt_at <= utcnow() for r in rows)
+
+
+def test_untrusted_certificate_is_a_tls_error(api: TestClient, tls_receiver: Receiver, fast: Settings) -> None:
+    hook = add_hook(api, tls_receiver.url("/ok"))
+    assert hook["test"]["ok"] is False
+    [attempt] = api.get(f"/v1/deliveries/{hook['test']['delivery_id']}").json()["attempt_log"]
+    assert attempt["error_kind"] == "tls_error", attempt
+    assert "certificate" in attempt["error"].lower()
+    assert tls_receiver.requests == []
