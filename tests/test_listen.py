@@ -152,9 +152,9 @@ class Listen:
                 return line
         raise AssertionError(f"listen never printed {text!r}; it printed: {self.output}")
 
-    def stop(self) -> list[str]:
+    def stop(self, sig: int = signal.SIGINT) -> list[str]:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -273,7 +273,9 @@ def test_listen_filters_replays_and_reports_failures(
         eventually(lambda: len(hook.received) == 2, "two replayed forwards")
         time.sleep(1.5)
     finally:
-        output = listen.stop()
+        output = listen.stop(signal.SIGTERM)
+    assert listen.proc.returncode == 0
+    assert output[-1].startswith("Stopped; resume with --after evt_")
     names = [receiver.verify(body, headers, secret).data["name"] for headers, body in hook.received]
     assert names == ["Broken", "Fine"]  # the failed forward did not stop the next; removal was filtered out
     lines = [line for line in output if "->" in line]
