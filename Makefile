@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck fmt bench clean
+.PHONY: run test lint typecheck fmt bench clean screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -25,6 +25,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Re-take the README's screenshots (docs/screenshots/) from the UI tests, on SQLite.
+screenshots: $(STAMP)
+	GP_UPDATE_SCREENSHOTS=1 $(BIN)/pytest tests/web -q -k sqlite
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -8,19 +8,26 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gitproductivity
-from gitproductivity import worker
+from gitproductivity import web, worker
+from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.db import get_database
 from gitproductivity.core.http import BodySizeLimit, install_error_handlers
 from gitproductivity.core.settings import get_settings
+from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.metrics.api import router as metrics_router
+from gitproductivity.notifications import views as notifications_views
 from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import router as orgs_router
+from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
+from gitproductivity.web import views as web_views
+from gitproductivity.webhooks import views as webhooks_views
 from gitproductivity.webhooks.api import deliveries_router
 from gitproductivity.webhooks.api import router as webhooks_router
 
@@ -65,6 +72,8 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         webhooks_router,
         deliveries_router,
         notifications_router,
+        analysis_router,
+        metrics_router,
     ):
         app.include_router(router)
 
@@ -79,12 +88,16 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return (
-            "<!doctype html><html><head><title>GitProductivity</title></head><body>"
-            "<h1>GitProductivity</h1><p>The server is running. The API is documented at "
-            '<a href="/docs">/docs</a> (<a href="/openapi.json">OpenAPI</a>).</p></body></html>'
-        )
+    # The web UI (signed-cookie sessions; the cookie never authenticates /v1, which keeps requiring API keys).
+    web.install(
+        app,
+        routers=(
+            web_views.router,
+            developers_views.router,
+            repositories_views.router,
+            webhooks_views.router,
+            notifications_views.router,
+        ),
+    )
 
     return app

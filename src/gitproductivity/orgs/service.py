@@ -106,6 +106,13 @@ def authenticate_user(session: Session, *, email: str, password: str) -> User:
     return user
 
 
+def get_user(session: Session, *, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
 def get_organization(session: Session, *, organization_id: str) -> Organization:
     org = session.get(Organization, organization_id)
     if org is None:

@@ -1,0 +1,90 @@
+"""Developers pages: thin handlers over `developers.service`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from gitproductivity.core.errors import DomainError
+from gitproductivity.core.http import unit_of_work
+from gitproductivity.developers import service
+from gitproductivity.developers.schemas import DeveloperCreate, DeveloperRead
+from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
+from gitproductivity.web.security import csrf_protect
+
+router = APIRouter(prefix="/developers", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+PAGE_SIZE = 200
+
+
+def _page(
+    request: Request,
+    viewer: Viewer,
+    *,
+    after: str | None = None,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with unit_of_work() as session:
+        rows = service.list_(session, organization_id=viewer.organization_id, after=after, limit=PAGE_SIZE)
+        developers = [DeveloperRead.model_validate(d) for d in rows[:PAGE_SIZE]]
+    return render(
+        request,
+        "developers.html",
+        viewer,
+        status_code=status_code,
+        people=[d for d in developers if not d.is_bot],
+        bots=[d for d in developers if d.is_bot],
+        next_cursor=developers[-1].id if len(rows) > PAGE_SIZE else None,
+        form=form or {"name": "", "email": "", "aliases": ""},
+        errors=errors or {},
+    )
+
+
+@router.get("")
+def list_developers(request: Request, viewer: CurrentViewer, after: str | None = None) -> Response:
+    return _page(request, viewer, after=after)
+
+
+@router.post("")
+def add_developer(
+    request: Request,
+    viewer: CurrentViewer,
+    name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    aliases: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"name": name, "email": email, "aliases": aliases}
+    try:
+        body = DeveloperCreate(
+            name=name.strip(),
+            email=email.strip(),
+            aliases=re.split(r"[\s,;]+", aliases.strip()) if aliases.strip() else [],
+        )
+        with unit_of_work() as session:
+            dev = service.create(
+                session,
+                organization_id=viewer.organization_id,
+                name=body.name,
+                email=body.email,
+                aliases=body.aliases,
+            )
+            added = f"Added {dev.name} <{dev.email}>."
+    except (DomainError, ValidationError) as exc:
+        status = exc.status_code if isinstance(exc, DomainError) else 422
+        return _page(request, viewer, form=form, errors=field_errors(exc), status_code=status)
+    flash(request, added)
+    return redirect("/developers")
+
+
+@router.post("/{developer_id}/remove")
+def remove_developer(request: Request, developer_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        dev = service.remove(session, organization_id=viewer.organization_id, developer_id=developer_id)
+        flash(request, f"Removed {dev.name}. Their history is kept; adding {dev.email} again restores them.")
+    return redirect("/developers")

@@ -1,0 +1,76 @@
+"""Repositories pages: thin handlers over `repositories.service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from gitproductivity.core.errors import DomainError
+from gitproductivity.core.http import unit_of_work
+from gitproductivity.repositories import service
+from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryRead
+from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
+from gitproductivity.web.security import csrf_protect
+
+router = APIRouter(prefix="/repositories", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+PAGE_SIZE = 200
+
+
+def _page(
+    request: Request,
+    viewer: Viewer,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    with unit_of_work() as session:
+        rows = service.list_(session, organization_id=viewer.organization_id, limit=PAGE_SIZE)
+        repositories = [RepositoryRead.model_validate(r) for r in rows[:PAGE_SIZE]]
+    return render(
+        request,
+        "repositories.html",
+        viewer,
+        status_code=status_code,
+        connected=[r for r in repositories if r.status != "disconnected"],
+        disconnected=[r for r in repositories if r.status == "disconnected"],
+        form=form or {"url": "", "name": ""},
+        errors=errors or {},
+    )
+
+
+@router.get("")
+def list_repositories(request: Request, viewer: CurrentViewer) -> Response:
+    return _page(request, viewer)
+
+
+@router.post("")
+def connect_repository(
+    request: Request,
+    viewer: CurrentViewer,
+    url: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"url": url, "name": name}
+    try:
+        body = RepositoryCreate(url=url.strip(), name=name.strip() or None)
+        with unit_of_work() as session:
+            repo = service.connect(session, organization_id=viewer.organization_id, url=body.url, name=body.name)
+            message = f"Connected {repo.name}."
+    except (DomainError, ValidationError) as exc:
+        status = exc.status_code if isinstance(exc, DomainError) else 422
+        return _page(request, viewer, form=form, errors=field_errors(exc), status_code=status)
+    flash(request, message)
+    return redirect("/repositories")
+
+
+@router.post("/{repository_id}/disconnect")
+def disconnect_repository(request: Request, repository_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        repo = service.disconnect(session, organization_id=viewer.organization_id, repository_id=repository_id)
+        flash(request, f"Disconnected {repo.name}. Its history and metrics are kept.")
+    return redirect("/repositories")

@@ -1,0 +1,246 @@
+"""What every page shares: the signed-in viewer, rendering, flash messages, and errors in plain words."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, cast
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import gitproductivity
+from gitproductivity.core.errors import DomainError
+from gitproductivity.core.http import unit_of_work
+from gitproductivity.orgs import service as orgs_service
+from gitproductivity.orgs.service import Principal
+from gitproductivity.web.security import csrf_token
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+
+#: Sent with every page: scripts and styles only from this server, never framed by another site.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person; every page reads and writes only `organization_id`'s data."""
+
+    user_id: str
+    email: str
+    organization_id: str
+    organization_name: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(organization_id=self.organization_id, user_id=self.user_id)
+
+
+class SignInRequired(Exception):
+    """Raised by `current_viewer`; answered with a redirect to the sign-in page."""
+
+
+def current_viewer(request: Request) -> Viewer:
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, str):
+        raise SignInRequired
+    try:
+        with unit_of_work() as session:
+            user = orgs_service.get_user(session, user_id=user_id)
+            org = orgs_service.get_organization(session, organization_id=user.organization_id)
+            return Viewer(user.id, user.email, org.id, org.name)
+    except DomainError:
+        request.session.pop("user_id", None)  # the user was deleted: the cookie means nothing any more
+        raise SignInRequired from None
+
+
+CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def flash(request: Request, message: str, kind: str = "success") -> None:
+    """A message shown once, on the next page rendered (after a redirect)."""
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def render(
+    request: Request,
+    template: str,
+    viewer: Viewer | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    # Unexpected errors are answered outside the session middleware: render those without a session.
+    session: dict[str, Any] = request.session if "session" in request.scope else {}
+    flashes = session.pop("flash", []) if not template.startswith("partials/") else []
+    ctx = {
+        "viewer": viewer,
+        "csrf_token": csrf_token(session),
+        "flashes": flashes,
+        "version": gitproductivity.__version__,
+        "nav": request.url.path.strip("/").split("/", 1)[0],
+        "extensions": enabled_pages(),
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    response.headers.update({**SECURITY_HEADERS, **(headers or {})})
+    return response
+
+
+#: Which optional sections are mounted (filled by `web.install`); the navigation shows only those.
+PAGES: dict[str, bool] = {}
+
+
+def enabled_pages() -> dict[str, bool]:
+    return PAGES
+
+
+# --- errors in plain words ---------------------------------------------------------------------------------
+
+
+def field_errors(exc: DomainError | ValidationError) -> dict[str, str]:
+    """Error messages keyed by form field (`""` for the form as a whole), worded for a person."""
+    errors: dict[str, str] = {}
+    if isinstance(exc, ValidationError):
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int)) or ""
+            errors.setdefault(field, _plain_validation_message(err))
+        return errors
+    for detail in exc.details or []:
+        if isinstance(detail, dict) and detail.get("field"):
+            errors.setdefault(str(detail["field"]), str(detail.get("message") or exc.message))
+    if not errors:
+        errors[""] = exc.message
+    return errors
+
+
+def _plain_validation_message(err: Any) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "This field is required."
+    if kind == "missing":
+        return "This field is required."
+    if kind == "string_too_long":
+        return f"Use at most {ctx.get('max_length')} characters."
+    message = str(err.get("msg", "is not valid"))
+    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _is_ui(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/v1", "/openapi.json", "/docs", "/redoc", "/healthz")):
+        return False
+    return "text/html" in request.headers.get("accept", "") or "hx-request" in request.headers
+
+
+async def _delegate(handler: Any, request: Request, exc: Exception) -> Response:
+    result = handler(request, exc)
+    if inspect.isawaitable(result):
+        result = await result
+    return cast(Response, result)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """UI requests get an HTML page in plain words (never a stack trace); API requests keep the JSON shape."""
+    json_domain = app.exception_handlers[DomainError]
+    json_http = app.exception_handlers[StarletteHTTPException]
+    json_validation = app.exception_handlers[RequestValidationError]
+    json_unexpected = app.exception_handlers[Exception]
+
+    def error_page(request: Request, status: int, title: str, message: str) -> Response:
+        if "hx-request" in request.headers:  # htmx: show the message where the request came from
+            html = templates.get_template("partials/error.html").render(message=message)
+            return HTMLResponse(html, status_code=status, headers={"HX-Reswap": "innerHTML"})
+        return render(request, "error.html", None, status_code=status, title=title, message=message)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = "/login" if target == "/" else f"/login?next={quote(target)}"
+        if "hx-request" in request.headers:
+            return Response(status_code=204, headers={"HX-Redirect": url})
+        return redirect(url)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if not _is_ui(request):
+            return await _delegate(json_domain, request, exc)
+        titles = {403: "Not allowed", 404: "Not found", 409: "Conflict"}
+        return error_page(request, exc.status_code, titles.get(exc.status_code, "Something is wrong"), exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if not _is_ui(request):
+            return await _delegate(json_http, request, exc)
+        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return error_page(request, exc.status_code, "Not found" if exc.status_code == 404 else "Error", message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if not _is_ui(request):
+            return await _delegate(json_validation, request, exc)
+        return error_page(request, 422, "Invalid request", "The request was not valid. Go back and try again.")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        if not _is_ui(request):
+            return await _delegate(json_unexpected, request, exc)
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return error_page(
+            request, 500, "Something went wrong", "Something went wrong on our side. The details are in the server log."
+        )
+
+
+# --- template filters -------------------------------------------------------------------------------------------
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    seconds = int((datetime.now(UTC) - value).total_seconds())
+    if seconds < 0:
+        seconds = -seconds
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds >= size:
+                n = seconds // size
+                return f"in {n} {unit}{'s' if n != 1 else ''}"
+        return "in a moment"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["ago"] = _ago

@@ -1,0 +1,276 @@
+"""Settings → Webhooks: thin handlers over `webhooks.service` (and the dispatcher's test send)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from gitproductivity.core.errors import DomainError, ValidationFailed
+from gitproductivity.core.http import unit_of_work
+from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES
+from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
+from gitproductivity.web.security import csrf_protect
+from gitproductivity.webhooks import dispatcher, service
+from gitproductivity.webhooks.models import DELIVERY_STATUSES
+from gitproductivity.webhooks.schemas import (
+    DeliveryDetail,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookRead,
+    WebhookWithSecret,
+    webhook_read,
+)
+
+router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+RECENT = 50  # the success rate is over this many most recent finished deliveries
+
+
+def _success_rate(deliveries: list[Any]) -> tuple[int, int]:
+    finished = [d for d in deliveries if d.status != "pending"]
+    return sum(1 for d in finished if d.status == "succeeded"), len(finished)
+
+
+def _event_choices() -> list[tuple[str, str]]:
+    return [(name, EVENT_DESCRIPTIONS[name]) for name in EVENT_TYPES]
+
+
+@router.get("/webhooks")
+def list_webhooks(request: Request, viewer: CurrentViewer) -> Response:
+    rows: list[tuple[WebhookRead, tuple[int, int]]] = []
+    with unit_of_work() as session:
+        for hook in service.list_(session, organization_id=viewer.organization_id, limit=500)[:500]:
+            recent = service.list_deliveries(
+                session, organization_id=viewer.organization_id, webhook_id=hook.id, limit=RECENT
+            )
+            rows.append((webhook_read(hook), _success_rate(recent[:RECENT])))
+    return render(request, "webhooks/list.html", viewer, webhooks=rows)
+
+
+def _form_page(
+    request: Request, viewer: Viewer, form: dict[str, Any], errors: dict[str, str], status_code: int = 200
+) -> Response:
+    return render(
+        request,
+        "webhooks/new.html",
+        viewer,
+        status_code=status_code,
+        form=form,
+        errors=errors,
+        event_choices=_event_choices(),
+    )
+
+
+@router.get("/webhooks/new")
+def new_webhook(request: Request, viewer: CurrentViewer) -> Response:
+    return _form_page(request, viewer, {"url": "", "description": "", "events": [], "all_events": False}, {})
+
+
+def _selected(events: list[str], all_events: str) -> list[str]:
+    return ["*"] if all_events else events
+
+
+@router.post("/webhooks")
+def create_webhook(
+    request: Request,
+    viewer: CurrentViewer,
+    url: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    events: Annotated[list[str] | None, Form()] = None,
+    all_events: Annotated[str, Form()] = "",
+) -> Response:
+    chosen = _selected(events or [], all_events)
+    form = {"url": url, "description": description, "events": chosen, "all_events": bool(all_events)}
+    try:
+        if not chosen:
+            raise ValidationFailed(
+                "choose at least one event", details=[{"field": "events", "message": "Choose at least one event."}]
+            )
+        body = WebhookCreate(url=url.strip(), events=chosen, description=description.strip())
+        with unit_of_work() as session:
+            hook = service.create(
+                session,
+                organization_id=viewer.organization_id,
+                url=body.url,
+                events=body.events,
+                description=body.description,
+            )
+            hook_id = hook.id
+    except (DomainError, ValidationError) as exc:
+        status = exc.status_code if isinstance(exc, DomainError) else 422
+        return _form_page(request, viewer, form, field_errors(exc), status_code=status)
+    # Saved (committed); now the test webhook the docs promise, sent at once and shown on the next page.
+    dispatcher.test_webhook(organization_id=viewer.organization_id, webhook_id=hook_id)
+    return redirect(f"/settings/webhooks/{hook_id}?saved=1")
+
+
+def _parse_status(status: str | None) -> str | None:
+    return status if status in DELIVERY_STATUSES else None
+
+
+def _deliveries(viewer: Viewer, webhook_id: str, status: str | None, after: str | None) -> tuple[list[Any], bool]:
+    with unit_of_work() as session:
+        rows = service.list_deliveries(
+            session,
+            organization_id=viewer.organization_id,
+            webhook_id=webhook_id,
+            status=status,
+            after=after,
+            limit=RECENT,
+        )
+        return [DeliveryRead.model_validate(d) for d in rows[:RECENT]], len(rows) > RECENT
+
+
+@router.get("/webhooks/{webhook_id}")
+def show_webhook(
+    request: Request,
+    webhook_id: str,
+    viewer: CurrentViewer,
+    status: str | None = None,
+    after: str | None = None,
+    saved: int = 0,
+) -> Response:
+    with unit_of_work() as session:
+        hook = service.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
+        read: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
+    deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after)
+    return render(
+        request,
+        "webhooks/show.html",
+        viewer,
+        hook=read,
+        saved=bool(saved),
+        deliveries=deliveries,
+        more=more,
+        status=_parse_status(status),
+        statuses=DELIVERY_STATUSES,
+        event_choices=_event_choices(),
+        recover_default=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def deliveries_partial(
+    request: Request, webhook_id: str, viewer: CurrentViewer, status: str | None = None, after: str | None = None
+) -> Response:
+    """The deliveries table alone: htmx refreshes it while deliveries are pending."""
+    deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after)
+    return render(
+        request,
+        "webhooks/_deliveries.html",
+        viewer,
+        hook={"id": webhook_id},
+        deliveries=deliveries,
+        more=more,
+        status=_parse_status(status),
+    )
+
+
+def _test_message(hook: WebhookRead) -> tuple[str, str]:
+    test = hook.last_test
+    if test is None:
+        return "error", "The test webhook was not sent."
+    if test.ok:
+        return (
+            "success",
+            f"Test webhook delivered: your endpoint answered {test.status_code} in {test.latency_ms:.0f} ms.",
+        )
+    if test.status_code is not None:
+        return "error", f"Test webhook failed: your endpoint answered {test.status_code}, not a 2xx."
+    return "error", f"Test webhook failed: {test.error or 'no answer'}."
+
+
+@router.post("/webhooks/{webhook_id}/test")
+def send_test(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
+    hook = dispatcher.test_webhook(organization_id=viewer.organization_id, webhook_id=webhook_id)
+    kind, message = _test_message(webhook_read(hook))
+    flash(request, message, kind)
+    return redirect(f"/settings/webhooks/{webhook_id}")
+
+
+@router.post("/webhooks/{webhook_id}/rotate")
+def rotate_secret(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        hook = service.rotate_secret(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
+        until = hook.previous_secret_expires_at
+    when = until.strftime("%Y-%m-%d %H:%M UTC") if until else "now"
+    flash(request, f"New signing secret created. The old one keeps signing webhook-signature until {when}.")
+    return redirect(f"/settings/webhooks/{webhook_id}?saved=1")
+
+
+@router.post("/webhooks/{webhook_id}/events")
+def edit_events(
+    request: Request,
+    webhook_id: str,
+    viewer: CurrentViewer,
+    events: Annotated[list[str] | None, Form()] = None,
+    all_events: Annotated[str, Form()] = "",
+) -> Response:
+    chosen = _selected(events or [], all_events)
+    if not chosen:
+        flash(request, "Choose at least one event; nothing was changed.", "error")
+        return redirect(f"/settings/webhooks/{webhook_id}")
+    with unit_of_work() as session:
+        service.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, events=chosen)
+    flash(request, "Events saved.")
+    return redirect(f"/settings/webhooks/{webhook_id}")
+
+
+@router.post("/webhooks/{webhook_id}/enable")
+def enable(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        service.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, enabled=True)
+    flash(request, "Enabled. Deliveries held while it was disabled are being sent.")
+    return redirect(f"/settings/webhooks/{webhook_id}")
+
+
+@router.post("/webhooks/{webhook_id}/disable")
+def disable(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        service.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, enabled=False)
+    flash(request, "Disabled. Nothing new is sent to it; deliveries already queued wait until you enable it again.")
+    return redirect(f"/settings/webhooks/{webhook_id}")
+
+
+@router.post("/webhooks/{webhook_id}/delete")
+def delete(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        hook = service.delete_(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
+        flash(request, f"Deleted the webhook to {service.display_url(hook.url)}.")
+    return redirect("/settings/webhooks")
+
+
+@router.post("/webhooks/{webhook_id}/recover")
+def recover(request: Request, webhook_id: str, viewer: CurrentViewer, since: Annotated[str, Form()] = "") -> Response:
+    try:
+        start = datetime.fromisoformat(since).replace(tzinfo=UTC)
+    except ValueError:
+        flash(request, "Enter the date and time (UTC) to recover failed deliveries from.", "error")
+        return redirect(f"/settings/webhooks/{webhook_id}")
+    with unit_of_work() as session:
+        copies = service.recover(session, organization_id=viewer.organization_id, webhook_id=webhook_id, since=start)
+        count = len(copies)
+    flash(request, f"Re-sending {count} failed deliver{'y' if count == 1 else 'ies'} since {start:%Y-%m-%d %H:%M} UTC.")
+    return redirect(f"/settings/webhooks/{webhook_id}")
+
+
+@router.get("/deliveries/{delivery_id}")
+def show_delivery(request: Request, delivery_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        delivery = service.get_delivery(session, organization_id=viewer.organization_id, delivery_id=delivery_id)
+        detail = DeliveryDetail.model_validate(delivery)
+        hook = webhook_read(service.get(session, organization_id=viewer.organization_id, webhook_id=detail.webhook_id))
+    return render(request, "webhooks/delivery.html", viewer, delivery=detail, hook=hook)
+
+
+@router.post("/deliveries/{delivery_id}/redeliver")
+def redeliver(request: Request, delivery_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        copy = service.redeliver(session, organization_id=viewer.organization_id, delivery_id=delivery_id)
+        copy_id = copy.id
+    flash(request, "Queued a new delivery of the same event (same webhook-id, so receivers can dedupe).")
+    return redirect(f"/settings/deliveries/{copy_id}")
