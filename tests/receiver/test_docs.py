@@ -42,6 +42,7 @@ def test_the_documented_node_verifier_accepts_ours_and_never_throws(tmp_path: Pa
 def test_documented_payloads_have_the_fields_we_emit() -> None:
     from gitproductivity.developers.service import event_data as developer_data
     from gitproductivity.repositories.service import event_data as repository_data
+    from gitproductivity.webhooks.service import sample_data
 
     examples: dict[str, dict[str, object]] = {}
     for block in re.findall(r"```json\n(.*?)```", DOC, re.S):
@@ -54,6 +55,7 @@ def test_documented_payloads_have_the_fields_we_emit() -> None:
 
     assert set(examples["developer.removed"]) == set(developer_data(Row()))  # type: ignore[arg-type]
     assert set(examples["repository.connected"]) == set(repository_data(Row()))  # type: ignore[arg-type]
+    assert set(examples["webhook.test"]) == set(sample_data("webhook.test", webhook_id="wh_x"))
     documented = {t.strip("`") for t in re.findall(r"^\| (`[a-z]+\.[a-z]+`) \|", DOC, re.M)}
     from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 
