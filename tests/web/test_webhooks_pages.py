@@ -171,6 +171,10 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
     notes.first.get_by_role("button", name="Mark as read").click()
     expect(ui.page.locator("ul.notes li.unread")).to_have_count(1)
     expect(ui.page.locator("#unread-count")).to_have_text("1")
+    # Each notification links to what it is about: here, the failed delivery to the receiver.
+    ui.page.get_by_role("link", name=f"Webhook delivery failed: {receiver.url}").click()
+    expect(ui.page.get_by_role("heading", name="developer.added delivery")).to_be_visible()
+    expect(ui.page.locator("#attempt-3")).to_contain_text("HTTP 500")
 
 
 def test_webhook_pages_are_scoped_to_the_organisation(
