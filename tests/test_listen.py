@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import queue
 import signal
@@ -208,7 +209,7 @@ def test_listen_forwards_signed_events_and_resumes_after_a_server_restart(
 ) -> None:
     add_directly(database, tenant, "Before")  # happened before listen started: not forwarded
     listen = Listen(
-        "--forward-to", f"http://127.0.0.1:{hook.port}/webhooks", "--api-url", server.url, "--wait", "1",
+        "--forward-to", f"http://127.0.0.1:{hook.port}/webhooks", "--api-url", server.url,  # default 25 s polls
         api_key=tenant.api_key,
     )  # fmt: skip
     try:
@@ -314,3 +315,21 @@ def test_listen_with_a_refused_key_or_unknown_cursor_stops_with_an_error(server:
     unknown = run_listen(*base, "--after", "evt_missing", api_key=tenant.api_key)
     assert unknown.returncode == 1
     assert "cursor event evt_missing not found" in unknown.stderr
+
+
+def test_a_stopping_server_answers_long_polls_at_once(server: Server, tenant: Tenant) -> None:
+    result: dict[str, object] = {}
+
+    def poll() -> None:
+        request = urllib.request.Request(f"{server.url}/v1/events?wait=60", headers=tenant.headers)
+        with urllib.request.urlopen(request, timeout=90) as response:
+            result.update(status=response.status, body=json.loads(response.read()))
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    server.stop()  # uvicorn waits for open requests before it exits
+    assert time.monotonic() - started < 20
+    thread.join(10)
+    assert result == {"status": 200, "body": {"data": [], "has_more": False, "next_cursor": None}}

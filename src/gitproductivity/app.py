@@ -13,12 +13,14 @@ from sqlalchemy import text
 
 import gitproductivity
 from gitproductivity import web, worker
+from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.db import get_database
 from gitproductivity.core.http import BodySizeLimit, install_error_handlers
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.notifications import views as notifications_views
 from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import router as orgs_router
@@ -70,6 +72,8 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         webhooks_router,
         deliveries_router,
         notifications_router,
+        analysis_router,
+        metrics_router,
     ):
         app.include_router(router)
 

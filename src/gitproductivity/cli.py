@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,7 +142,25 @@ def serve(
         )
     bind_host, bind_port = host or settings.host, port or settings.port
     err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {_safe_db_label()})")
-    uvicorn.run(create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower()
+    )
+    _server_class()(config).run()
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from gitproductivity.events import service as events
+
+    class Server(uvicorn.Server):
+        """Ends long-polls at shutdown, which otherwise waits for them (up to their `wait`) before exiting."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            events.stop_waiting()
+            await super().shutdown(sockets)
+
+    return Server
 
 
 def _safe_db_label() -> str:
@@ -640,6 +659,133 @@ def listen(
     except KeyboardInterrupt:
         resume = f"; resume with --after {listener.cursor}" if listener.cursor else ""
         print(f"Stopped{resume}.", flush=True)
+
+
+# --- analysis and metrics ---------------------------------------------------------------------------------
+
+
+@repositories_app.command("analyze")
+def repositories_analyze(
+    repository_id: str,
+    full: Annotated[bool, typer.Option("--full", help="Read the whole history again, not only new commits.")] = False,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Analyse a repository now, in this process, with a progress bar (emits the same events as a worker)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gitproductivity.analysis import service
+    from gitproductivity.analysis.schemas import AnalysisRead
+
+    ensure_schema()
+    with session_scope() as session:
+        org_id = resolve_org(session, org)
+        from gitproductivity.repositories import service as repositories
+
+        repositories.get(session, organization_id=org_id, repository_id=repository_id)
+    columns = (
+        TextColumn("[bold]analysing[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("commits"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=as_json, transient=False) as progress:
+        task = progress.add_task("analyse", total=None, rate="")
+        started = time.monotonic()
+
+        def on_progress(done: int, total: int) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=done, total=total or None, rate=f"{done / elapsed:,.0f}/s")
+
+        analysis_id = service.run_now(
+            organization_id=org_id, repository_id=repository_id, full=full, trigger="cli", on_progress=on_progress
+        )
+    with session_scope() as session:
+        result = AnalysisRead.model_validate(service.get(session, organization_id=org_id, analysis_id=analysis_id))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    if result.status != "succeeded":
+        raise CliError(f"analysis {result.id} failed: {result.error}")
+    if not as_json:
+        console.print(
+            f"{result.id} {result.status}: {result.mode}"
+            f"{f' ({result.reason})' if result.reason else ''}, {result.commits_analysed} commits read, "
+            f"{result.new_commits} new, {result.developers_updated} developers updated, head {result.head_commit}"
+        )
+
+
+@app.command("metrics")
+def metrics_cmd(
+    repository: Annotated[str | None, typer.Option("--repository", help="Only this repository id.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD.")] = None,
+    bots: Annotated[bool, typer.Option("--bots", help="Include bots.")] = False,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print per-developer totals (commits, merges, lines, files, active days)."""
+    from datetime import date
+
+    from gitproductivity.metrics import service
+
+    def parse_day(value: str | None, option: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise CliError(f"{option} must be a date like 2026-03-19, not {value!r}") from None
+
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+
+    def work(session: Session, org_id: str) -> list[dict[str, Any]]:
+        rows = service.developers_summary(
+            session, organization_id=org_id, repository_id=repository, start=first, end=last, include_bots=bots
+        )
+        return [
+            {"developer_id": d.id, "name": d.name, "email": d.email, **service.public(t.as_dict())} for d, t in rows
+        ]
+
+    rows = in_org(org, work)
+    if as_json:
+        print_json(rows)
+        return
+    keys = ["commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days"]
+    print_table(
+        "Developer metrics",
+        ["developer", "email", *[k.replace("_", " ") for k in keys], "last commit"],
+        [[r["name"], r["email"], *[r[k] for k in keys], r["last_commit_at"]] for r in rows],
+    )
+
+
+@developers_app.command("alias")
+def developers_alias(
+    developer_id: str,
+    email: str,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the alias instead of adding it.")] = False,
+    org: OrgOption = None,
+) -> None:
+    """Add (or --remove) another email of a developer."""
+    from gitproductivity.developers import service
+
+    change = service.remove_alias if remove else service.add_alias
+    dev = in_org(org, lambda s, o: change(s, organization_id=o, developer_id=developer_id, email=email))
+    console.print(f"{dev.id} {dev.name} <{dev.email}> aliases: {', '.join(dev.aliases) or '-'}")
+
+
+@developers_app.command("merge")
+def developers_merge(
+    developer_id: Annotated[str, typer.Argument(help="The developer to keep")],
+    other_id: Annotated[str, typer.Argument(help="The developer folded into it (then removed)")],
+    org: OrgOption = None,
+) -> None:
+    """Merge two developers: emails become aliases, metrics are added together."""
+    from gitproductivity.developers import service
+
+    dev = in_org(org, lambda s, o: service.merge(s, organization_id=o, developer_id=developer_id, other_id=other_id))
+    console.print(f"merged {other_id} into {dev.id} {dev.name} <{dev.email}>")
 
 
 def main() -> None:

@@ -1,16 +1,20 @@
 """Imports every model so `Base.metadata` is complete (migrations, the schema test)."""
 
+from gitproductivity.analysis.models import Analysis
 from gitproductivity.core.db import Base
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
+from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.notifications.models import Notification
 from gitproductivity.orgs.models import ApiKey, Organization, User
 from gitproductivity.repositories.models import Repository
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 
 __all__ = [
+    "Analysis",
     "ApiKey",
     "Base",
+    "DailyRollup",
     "Delivery",
     "DeliveryAttempt",
     "Developer",

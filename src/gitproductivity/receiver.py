@@ -92,7 +92,7 @@ class Event:
 
 
 def verify(
-    body: bytes | bytearray | memoryview | str, headers: Headers, secret: Secrets, *, tolerance: int = 300
+    body: bytes | bytearray | memoryview | str, headers: Headers, secret: Secrets, *, tolerance: int = DEFAULT_TOLERANCE
 ) -> Event:
     """Check the signature (and, with Standard Webhooks headers, the timestamp) and return the event.
 
@@ -316,6 +316,7 @@ class SQLiteStore:
         self.max_age = max_age
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
+        self._claims = 0
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS processed_events (id TEXT PRIMARY KEY, at REAL NOT NULL)")
@@ -326,7 +327,8 @@ class SQLiteStore:
             inserted = self._db.execute(
                 "INSERT OR IGNORE INTO processed_events (id, at) VALUES (?, ?)", (key, now)
             ).rowcount
-            if inserted and int(now) % 97 == 0:  # now and then, forget ids older than any retry could be
+            self._claims += 1
+            if self._claims % 1000 == 0:  # now and then, forget ids older than any retry could be
                 self._db.execute("DELETE FROM processed_events WHERE at < ?", (now - self.max_age,))
         return inserted == 1
 

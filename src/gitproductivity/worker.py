@@ -19,9 +19,10 @@ Component = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 def components() -> dict[str, Component]:
     """The background components, by name. Domains add theirs here, explicitly."""
+    from gitproductivity.analysis import tasks as analysis_tasks
     from gitproductivity.webhooks import dispatcher
 
-    found: dict[str, Component] = {"dispatcher": dispatcher.run}
+    found: dict[str, Component] = {"dispatcher": dispatcher.run, "analysis": analysis_tasks.run}
     return found
 
 

@@ -6,13 +6,24 @@ one error shape.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from gitproductivity.app import create_app
+from gitproductivity.core import settings as app_settings
+from gitproductivity.core.db import Database
 from tests.conftest import Tenant
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(run_workers=False))
+
+
+@pytest.fixture(autouse=True)
+def short_long_polls(database: Database, database_url: str, tmp_path: Path) -> None:
+    """Generated `GET /v1/events?wait=…` would otherwise wait up to a minute per example."""
+    app_settings.configure(database_url=database_url, data_dir=tmp_path / "data", long_poll_max_wait=0.05)
 
 
 @schema.parametrize()

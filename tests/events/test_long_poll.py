@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from gitproductivity.developers import service as developers
 from gitproductivity.events import service as events_service
@@ -106,3 +107,10 @@ def test_bad_waits_and_cursors_are_clear_errors(api: TestClient, other_tenant: T
     # Another organisation's events never wake or fill this one's poll.
     add(database, other_tenant, "stranger")
     assert api.get("/v1/events", params={"wait": 0.5}).json()["data"] == []
+
+
+def test_the_wait_is_capped_by_the_setting(api: TestClient, database_url: str, tmp_path: Path) -> None:
+    settings.configure(database_url=database_url, data_dir=tmp_path / "data", long_poll_max_wait=0.2)
+    started = time.monotonic()
+    assert api.get("/v1/events", params={"wait": 30}).json()["data"] == []
+    assert time.monotonic() - started < 10

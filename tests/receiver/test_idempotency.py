@@ -82,3 +82,13 @@ def test_sqlite_store_is_shared_across_processes_and_restarts(tmp_path: Path) ->
     reopened.release("evt_2")
     assert reopened.claim("evt_2")
     reopened.close()
+
+
+def test_sqlite_store_forgets_ids_older_than_max_age(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "seen.db", max_age=-1)  # everything is "old": the next prune forgets it all
+    assert store.claim("evt_old")
+    for i in range(998):
+        store.claim(f"evt_{i}")
+    assert not store.claim("evt_old")  # the 1000th claim: still known, then pruned with the rest
+    assert store.claim("evt_old")
+    store.close()

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     max_body_bytes: int = 1_048_576
     run_workers_in_server: bool = True
+    long_poll_max_wait: float = 60.0  # cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts)
     log_level: str = "INFO"
 
     # Webhook delivery
@@ -51,6 +52,53 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_ssl: bool = False
     smtp_timeout: float = 10.0
+
+    # Git analysis (see docs/metrics.md for what these change)
+    analysis_recheck_interval: float = 3600.0  # seconds between scheduled re-checks of each repository; 0 = never
+    analysis_poll_interval: float = 5.0  # how often idle analysis workers look for jobs (besides wake-ups)
+    analysis_lease: float = 300.0  # a running job whose worker stopped renewing this long ago is taken again
+    analysis_concurrency: int = 1  # analyses run at once by one worker process
+    analysis_shards: int = 0  # git processes per analysis; 0 = one per CPU core
+    analysis_min_shard: int = 2000  # fewer commits than this per shard are read by one process
+    analysis_first_parent: bool = False  # count only the default branch's first-parent chain
+    bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
+    exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
+    git_timeout: float = 600.0  # seconds any single git command may run
+    git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")
+
+    @field_validator("bot_patterns", "exclude_globs", "git_allowed_protocols", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @field_validator("bot_patterns")
+    @classmethod
+    def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("git_allowed_protocols")
+    @classmethod
+    def _check_protocols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = {"ext", "fd"} & {p.lower() for p in value}
+        if refused:
+            raise ValueError(f"{', '.join(sorted(refused))} must never be allowed (they run commands)")
+        return value
+
+    @field_validator("git_timeout", "analysis_lease", "analysis_poll_interval")
+    @classmethod
+    def _check_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be positive")
+        return value
 
     @field_validator("retry_schedule", mode="before")
     @classmethod

@@ -7,7 +7,13 @@ from fastapi import APIRouter, Query
 from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.developers import service
-from gitproductivity.developers.schemas import DeveloperCreate, DeveloperPage, DeveloperRead
+from gitproductivity.developers.schemas import (
+    AliasCreate,
+    DeveloperCreate,
+    DeveloperMerge,
+    DeveloperPage,
+    DeveloperRead,
+)
 
 router = APIRouter(prefix="/v1/developers", tags=["developers"], responses=ERROR_RESPONSES)
 
@@ -54,4 +60,33 @@ def get_developer(developer_id: str, principal: CurrentPrincipal) -> DeveloperRe
 def remove_developer(developer_id: str, principal: CurrentPrincipal) -> DeveloperRead:
     with unit_of_work() as session:
         dev = service.remove(session, organization_id=principal.organization_id, developer_id=developer_id)
+        return DeveloperRead.model_validate(dev)
+
+
+@router.post("/{developer_id}/aliases", status_code=201, response_model=DeveloperRead)
+def add_alias(developer_id: str, body: AliasCreate, principal: CurrentPrincipal) -> DeveloperRead:
+    """Add an email; commits under it count for this developer from the next analysis on."""
+    with unit_of_work() as session:
+        dev = service.add_alias(
+            session, organization_id=principal.organization_id, developer_id=developer_id, email=body.email
+        )
+        return DeveloperRead.model_validate(dev)
+
+
+@router.delete("/{developer_id}/aliases/{email}", response_model=DeveloperRead)
+def remove_alias(developer_id: str, email: str, principal: CurrentPrincipal) -> DeveloperRead:
+    with unit_of_work() as session:
+        dev = service.remove_alias(
+            session, organization_id=principal.organization_id, developer_id=developer_id, email=email
+        )
+        return DeveloperRead.model_validate(dev)
+
+
+@router.post("/{developer_id}/merge", response_model=DeveloperRead)
+def merge_developers(developer_id: str, body: DeveloperMerge, principal: CurrentPrincipal) -> DeveloperRead:
+    """Fold another developer into this one: emails become aliases, metrics are added, the other is removed."""
+    with unit_of_work() as session:
+        dev = service.merge(
+            session, organization_id=principal.organization_id, developer_id=developer_id, other_id=body.developer_id
+        )
         return DeveloperRead.model_validate(dev)

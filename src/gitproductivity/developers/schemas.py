@@ -26,3 +26,13 @@ class DeveloperRead(BaseModel):
 
 
 DeveloperPage = Page[DeveloperRead]
+
+
+class AliasCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320, description="Another email of this developer")
+
+
+class DeveloperMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    developer_id: str = Field(description="The developer to fold into this one (it is removed afterwards)")

@@ -14,7 +14,7 @@ from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED
+from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED, METRICS_UPDATED
 
 
 def event_data(developer: Developer) -> dict[str, object]:
@@ -130,4 +130,78 @@ def remove(session: Session, *, organization_id: str, developer_id: str) -> Deve
         session.flush()
         if not dev.is_bot:
             events.emit(session, organization_id=organization_id, type=DEVELOPER_REMOVED, data=event_data(dev))
+    return dev
+
+
+def add_alias(session: Session, *, organization_id: str, developer_id: str, email: str) -> Developer:
+    """Add an address; commits analysed from now on under it count for this developer.
+
+    An address already seen in history belongs to the developer made for it: merge the two instead.
+    """
+    dev = get(session, organization_id=organization_id, developer_id=developer_id)
+    address = normalize_email(email)
+    owner = find_by_email(session, organization_id=organization_id, email=address)
+    if owner is not None:
+        if owner.id == dev.id:
+            return dev
+        raise Conflict(
+            f"{address} belongs to developer {owner.id}; merge that developer into {dev.id} instead",
+            details=[{"field": "email", "developer_id": owner.id}],
+        )
+    dev.emails.append(DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=address))
+    session.flush()
+    return dev
+
+
+def remove_alias(session: Session, *, organization_id: str, developer_id: str, email: str) -> Developer:
+    """Remove an alias (not the primary email). Metrics already counted stay until a full re-analysis."""
+    dev = get(session, organization_id=organization_id, developer_id=developer_id)
+    address = email.strip().lower()
+    for item in dev.emails:
+        if item.email == address:
+            if item.is_primary:
+                raise Conflict(f"{address} is the primary email of {dev.id}; it cannot be removed")
+            dev.emails.remove(item)
+            session.flush()
+            return dev
+    raise NotFound(f"{address} is not an alias of developer {dev.id}")
+
+
+def merge(session: Session, *, organization_id: str, developer_id: str, other_id: str) -> Developer:
+    """Fold `other_id` into `developer_id`: its emails become aliases, its metrics are added, it is removed.
+
+    Emits `metrics.updated` for each repository where the kept developer's totals changed (with
+    `analysis_id: null`), then `developer.removed` for the merged-away developer.
+    """
+    from gitproductivity.metrics import service as metrics
+
+    if developer_id == other_id:
+        raise Conflict("a developer cannot be merged into itself")
+    dev = get(session, organization_id=organization_id, developer_id=developer_id)
+    other = get(session, organization_id=organization_id, developer_id=other_id)
+    repo_ids = metrics.repositories_of(session, developer_id=other.id)
+    before = {r: metrics.repository_totals(session, repository_id=r, developer_ids=[dev.id]) for r in repo_ids}
+    for item in list(other.emails):
+        other.emails.remove(item)
+        session.flush()
+        dev.emails.append(DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=item.email))
+    session.flush()
+    metrics.move_developer(session, source_id=other.id, target_id=dev.id)
+    for repo_id in sorted(repo_ids):
+        old = before[repo_id].get(dev.id, metrics.Totals())
+        new = metrics.repository_totals(session, repository_id=repo_id, developer_ids=[dev.id])[dev.id]
+        if not dev.is_bot:
+            events.emit(
+                session,
+                organization_id=organization_id,
+                type=METRICS_UPDATED,
+                data={
+                    **event_data(dev),
+                    "repository_id": repo_id,
+                    "analysis_id": None,
+                    "totals": metrics.public(new.as_dict()),
+                    "delta": new.delta(old),
+                },
+            )
+    remove(session, organization_id=organization_id, developer_id=other.id)
     return dev

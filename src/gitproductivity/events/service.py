@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from gitproductivity.core.clock import isoformat_z, utcnow
 from gitproductivity.core.db import after_commit, get_database
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.webhooks import service as webhooks
@@ -32,6 +34,7 @@ EVENTS_CHANNEL = "gitproductivity_events"
 #: How often a long-poll looks at the database when no in-process wake-up came (events committed by another
 #: process: a CLI command, another API server on the same PostgreSQL).
 WAIT_POLL_INTERVAL = 1.0
+_stopping = threading.Event()
 _LOCK_NAMESPACE = 0x6770  # first key of the two-key advisory lock ("gp")
 
 
@@ -132,6 +135,7 @@ async def wait(
 ) -> bool:
     """Return as soon as an event after `after` exists (True), or after `timeout` seconds (False).
 
+    `timeout` is capped by the `long_poll_max_wait` setting.
     Woken at once by commits in this process (`core.wakeup`), and checks the database every `poll_interval`
     for commits made elsewhere. Each check is its own short transaction: nothing is held open while waiting
     (on SQLite every transaction takes the write lock).
@@ -143,7 +147,7 @@ async def wait(
 
     interval = WAIT_POLL_INTERVAL if poll_interval is None else poll_interval
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + min(timeout, get_settings().long_poll_max_wait)
     woken = wakeup.subscribe(EVENTS_CHANNEL)
     try:
         while True:
@@ -151,9 +155,15 @@ async def wait(
             if await asyncio.to_thread(exists):
                 return True
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or _stopping.is_set():
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), min(remaining, interval))
     finally:
         wakeup.unsubscribe(EVENTS_CHANNEL, woken)
+
+
+def stop_waiting() -> None:
+    """Answer every long-poll now: a server shutting down waits for open requests, and a waiting client reconnects."""
+    _stopping.set()
+    wakeup.fire(EVENTS_CHANNEL)

@@ -24,6 +24,13 @@ class Repository(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Analysis state: the branch asked for (None: the default branch), the default branch found in the
+    # repository, the last analysed head commit and a fingerprint of the counting rules it was analysed with.
+    branch: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    default_branch: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rules_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         Index("ix_repositories_org_id", "organization_id", "id"),

@@ -73,6 +73,9 @@ def connect(session: Session, *, organization_id: str, url: str, name: str | Non
         session.add(repo)
     session.flush()
     events.emit(session, organization_id=organization_id, type=REPOSITORY_CONNECTED, data=event_data(repo))
+    from gitproductivity.analysis import service as analysis  # analysis builds on repositories
+
+    analysis.enqueue(session, organization_id=organization_id, repository_id=repo.id, trigger="connect")
     return repo
 
 

@@ -79,7 +79,7 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record_loop(stop))
         concurrency = self.settings.webhook_concurrency
         batch = min(self.settings.webhook_batch_size, concurrency)
-        refill_at = concurrency - max(1, batch // 4)  # claim again once a quarter batch has room
+        refill_at = concurrency - max(1, batch // 2)  # claim again once half a batch has room
         next_prune = 0.0
         log.info("webhook dispatcher started (concurrency %d, batch %d)", concurrency, batch)
         try:

@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import wakeup
@@ -37,6 +37,8 @@ from gitproductivity.webhooks.sender import Outcome
 DISPATCH_CHANNEL = "gitproductivity_events"
 ALL_EVENTS = "*"
 MAX_URL_LENGTH = 2000
+DELIVERIES = cast(Table, Delivery.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 
 
 # --- endpoints ------------------------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def fan_out(session: Session, *, event: Event) -> int:
         return 0
     now = utcnow()
     session.execute(
-        insert(Delivery),
+        insert(DELIVERIES),  # Core insert: no ORM bookkeeping per row
         [
             {
                 "id": new_id("dlv"),
@@ -435,7 +437,7 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     kept = set(recorded)
     rows = [_attempt_row(r) for r in results if r.job.delivery_id in kept]
     if rows:
-        session.execute(insert(DeliveryAttempt), rows)
+        session.execute(insert(ATTEMPTS), rows)  # Core insert: no ORM bookkeeping per row
     _update_health(session, results=[r for r in results if r.job.delivery_id in kept], now=now)
     _notify_failed(session, exhausted=exhausted)
     return recorded

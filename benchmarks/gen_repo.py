@@ -1,0 +1,122 @@
+"""Generate a realistic git repository with `git fast-import` (used by benchmarks/analysis.py).
+
+Many files in nested directories, 200 authors with a long-tailed activity distribution, diff sizes from one
+line to a few hundred, a few binary, vendored and lock files, and side branches merged back with real merge
+commits while the main line keeps moving.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma".split()  # noqa: SIM905
+
+
+def _line(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8))) + "\n"
+
+
+def generate(path: Path, *, commits: int = 50_000, authors: int = 200, files: int = 4_000, seed: int = 7) -> Path:
+    """Create a bare repository at `path` (replacing nothing: callers check for an existing one)."""
+    rng = random.Random(seed)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
+    people = [(f"Developer {i}", f"dev{i}@example.com") for i in range(authors)]
+    weights = [1.0 / (i + 1) ** 0.8 for i in range(authors)]  # a few very active people, a long tail
+    dirs = [f"src/pkg{d}/mod{m}" for d in range(40) for m in range(5)]
+    exts = [".py", ".js", ".go", ".md", ".c"]
+    names = [f"{rng.choice(dirs)}/file{i}{rng.choice(exts)}" for i in range(files)]
+    names += [f"vendor/lib{i}/lib.js" for i in range(20)] + ["package-lock.json", "web/app.min.js"]
+    content: dict[str, list[str]] = {}
+    proc = subprocess.Popen(
+        ["git", "-C", str(path), "fast-import", "--quiet", "--done"], stdin=subprocess.PIPE, bufsize=1 << 20
+    )
+    assert proc.stdin is not None
+    out = proc.stdin
+    t0 = 1_600_000_000
+    mark = 0
+    main_tip = 0
+    side: tuple[int, set[str]] | None = None  # (tip mark, files touched on the side branch)
+
+    def write_commit(ref: str, parents: list[int], changed: dict[str, bytes | None], when: int, msg: str) -> int:
+        nonlocal mark
+        mark += 1
+        name, email = rng.choices(people, weights)[0]
+        out.write(f"commit {ref}\nmark :{mark}\n".encode())
+        out.write(f"author {name} <{email}> {when} +0000\ncommitter {name} <{email}> {when} +0000\n".encode())
+        data = msg.encode()
+        out.write(b"data %d\n%s\n" % (len(data), data))
+        if parents:
+            out.write(b"from :%d\n" % parents[0])
+        for p in parents[1:]:
+            out.write(b"merge :%d\n" % p)
+        for file, blob in changed.items():
+            if blob is None:
+                out.write(f"D {file}\n".encode())
+            else:
+                out.write(f"M 100644 inline {file}\n".encode() + b"data %d\n" % len(blob) + blob + b"\n")
+        out.write(b"\n")
+        return mark
+
+    def edit(file: str) -> bytes:
+        lines = content.get(file)
+        if lines is None:
+            lines = [_line(rng) for _ in range(rng.randint(5, 120))]
+        else:
+            size = rng.choice([1, 1, 2, 3, 5, 8, 20, 60, 200])
+            at = rng.randint(0, len(lines))
+            removed = rng.randint(0, min(size, len(lines) - at))
+            lines[at : at + removed] = [_line(rng) for _ in range(rng.randint(0, size))]
+            if len(lines) > 400:
+                del lines[: len(lines) - 300]
+        content[file] = lines
+        return "".join(lines).encode()
+
+    for i in range(commits):
+        when = t0 + i * 600 + rng.randint(0, 500)
+        on_side = side is not None and rng.random() < 0.5
+        touched = side[1] if side else set()
+        changed: dict[str, bytes | None] = {}
+        for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4, 6, 10])):
+            file = rng.choice(names)
+            if not on_side and file in touched:
+                continue
+            changed[file] = edit(file)
+            if on_side:
+                touched.add(file)
+        if rng.random() < 0.01:  # a binary asset now and then
+            changed[f"assets/img{rng.randint(0, 50)}.png"] = bytes(rng.getrandbits(8) for _ in range(300)) + b"\0"
+        if rng.random() < 0.003 and content:  # renames keep their history
+            old = rng.choice(sorted(content))
+            new = old.replace("file", "renamed", 1) + f".r{i}"
+            if old not in touched and new not in content:
+                content[new] = content.pop(old)
+                if old in names:
+                    names[names.index(old)] = new
+                changed[old] = None
+                changed[new] = "".join(content[new]).encode()
+        if on_side and side is not None:
+            side = (write_commit("refs/heads/side", [side[0]], changed, when, f"side work {i}"), touched)
+        else:
+            main_tip = write_commit("refs/heads/main", [main_tip] if main_tip else [], changed, when, f"change {i}")
+        if side is None and rng.random() < 0.05 and main_tip:
+            side = (main_tip, set())
+        elif side is not None and side[0] != main_tip and rng.random() < 0.1:
+            merged = {f: "".join(content[f]).encode() for f in side[1] if f in content}
+            main_tip = write_commit("refs/heads/main", [main_tip, side[0]], merged, when + 1, "Merge branch side")
+            side = None
+    out.write(b"done\n")
+    out.close()
+    if proc.wait() != 0:
+        raise RuntimeError("git fast-import failed")
+    subprocess.run(["git", "-C", str(path), "update-ref", "-d", "refs/heads/side"], check=False)
+    return path
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 50_000
+    generate(target, commits=count)
+    print(target)

@@ -1,0 +1,218 @@
+"""Running the git binary safely.
+
+Every call gets the same hardening, because local repositories are not ours and remote URLs come from users:
+no system or global config (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`), no prompts
+(`GIT_TERMINAL_PROMPT=0`, no askpass), only the transports in `git_allowed_protocols` (never `ext::` or
+`fd::`, which run commands), `safe.directory=*` so repositories owned by another user can be read in place,
+`core.fsmonitor` and hooks off (a repository's own config could otherwise make git run a program), no
+external diff drivers or textconv, and a timeout after which the process is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from gitproductivity.core.settings import get_settings
+
+SAFE_CONFIG = (
+    "safe.directory=*",
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null",
+    "protocol.ext.allow=never",
+    "protocol.fd.allow=never",
+    "credential.helper=",
+    "log.showSignature=false",
+    "core.quotePath=false",
+)
+
+
+_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+class GitError(Exception):
+    """git failed or timed out; the message never contains URL credentials."""
+
+
+def git_env() -> dict[str, str]:
+    settings = get_settings()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        {
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_ATTR_NOSYSTEM": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ASKPASS": "true",
+            "SSH_ASKPASS": "true",
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            "GIT_ALLOW_PROTOCOL": ":".join(settings.git_allowed_protocols),
+            "GIT_PROTOCOL_FROM_USER": "0",
+            "GIT_OPTIONAL_LOCKS": "0",
+            "LC_ALL": "C",
+        }
+    )
+    return env
+
+
+def command(repo: Path | None, args: Sequence[str]) -> list[str]:
+    cmd = ["git"]
+    for item in SAFE_CONFIG:
+        cmd += ["-c", item]
+    if repo is not None:
+        cmd += ["-C", str(repo)]
+    return cmd + list(args)
+
+
+def run(repo: Path | None, args: Sequence[str], *, input: bytes | None = None, timeout: float | None = None) -> bytes:
+    """Run git and return its stdout; GitError (with git's own message) when it fails or times out."""
+    limit = timeout or get_settings().git_timeout
+    proc = subprocess.Popen(
+        command(repo, args),
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=git_env(),
+        start_new_session=True,  # its own process group: a timeout also ends helpers git started (ssh, …)
+    )
+    try:
+        out, err = proc.communicate(input, timeout=limit)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        proc.communicate()
+        raise GitError(f"git {args[0]} timed out after {limit:g} s") from None
+    if proc.returncode != 0:
+        raise GitError(_message(args, err))
+    return out
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _message(args: Sequence[str], stderr: bytes) -> str:
+    """git's last stderr line, with `user:secret@` in any URL replaced by `***@`."""
+    lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    detail = _CREDENTIALS.sub(r"\1***@", lines[-1] if lines else "failed")
+    return f"git {args[0]}: {detail}"
+
+
+@contextmanager
+def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> Iterator[Iterator[bytes]]:
+    """Yield git's stdout in chunks as it is produced (nothing is buffered whole); killed at the timeout."""
+    limit = get_settings().git_timeout
+    proc = subprocess.Popen(
+        command(repo, args),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=git_env(),
+        start_new_session=True,
+    )
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        _kill(proc)
+
+    timer = threading.Timer(limit, kill)
+    timer.daemon = True
+    timer.start()
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read() if proc.stderr else b""), daemon=True)
+    drain.start()
+    feeder = None
+    if stdin is not None:
+
+        def feed() -> None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+
+    def chunks() -> Iterator[bytes]:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read(1 << 20):
+            yield chunk
+
+    finished = False
+    try:
+        yield chunks()
+        finished = True
+    finally:
+        if not finished:
+            _kill(proc)  # the reader gave up: do not let git run on
+        code = proc.wait()
+        timer.cancel()
+        drain.join()
+        if feeder is not None:
+            feeder.join()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if finished and timed_out.is_set():
+            raise GitError(f"git {args[0]} timed out after {limit:g} s")
+        if finished and code != 0:
+            raise GitError(_message(args, b"".join(errors)))
+
+
+def rev_parse(repo: Path, rev: str) -> str | None:
+    try:
+        return run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]).decode().strip()
+    except GitError:
+        return None
+
+
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    try:
+        run(repo, ["merge-base", "--is-ancestor", ancestor, descendant])
+    except GitError:
+        return False
+    return True
+
+
+def default_branch(repo: Path) -> str | None:
+    """The branch HEAD points at (a bare clone's HEAD is the remote's default branch)."""
+    try:
+        ref = run(repo, ["symbolic-ref", "--quiet", "HEAD"]).decode().strip()
+    except GitError:
+        return None
+    return ref.removeprefix("refs/heads/")
+
+
+def blob_id(repo: Path, commit: str, path: str) -> str:
+    """The blob id of `path` at `commit`, or "" when there is none (cheap fingerprint of .mailmap etc.)."""
+    return rev_parse_object(repo, f"{commit}:{path}")
+
+
+def rev_parse_object(repo: Path, spec: str) -> str:
+    try:
+        return run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", spec]).decode().strip()
+    except GitError:
+        return ""
+
+
+def clone_or_fetch(url: str, dest: Path) -> None:
+    """Keep a bare mirror of a remote's branches in `dest`: clone the first time, fetch afterwards."""
+    if (dest / "HEAD").is_file():
+        run(dest, ["fetch", "--quiet", "--prune", "--force", "--no-tags", "--", url, "+refs/heads/*:refs/heads/*"])
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    run(None, ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(partial)])
+    partial.rename(dest)

@@ -1,0 +1,36 @@
+"""Who a commit belongs to, after `.mailmap` (applied by git itself through `--use-mailmap`).
+
+An identity is its email folded to lower case; GitHub's two `noreply` spellings of one account
+(`12345+login@users.noreply.github.com` and `login@users.noreply.github.com`) are one identity. Aliases
+(several addresses of one developer) are resolved against the developers table by the analysis service.
+Bots are recognised by name or email, never counted as developers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gitproductivity.core.emails import fold_email
+
+#: Always treated as bots; `GITPRODUCTIVITY_BOT_PATTERNS` adds more (regular expressions, case-insensitive).
+DEFAULT_BOT_PATTERNS = (r"\[bot\]", r"dependabot", r"renovate", r"github-actions")
+
+_NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[^@+]+)@users\.noreply\.github\.com$")
+
+
+def canonical_email(email: str) -> str:
+    folded = fold_email(email)
+    match = _NOREPLY.match(folded)
+    if match:
+        return f"{match.group('login')}@users.noreply.github.com"
+    return folded
+
+
+class BotMatcher:
+    def __init__(self, extra_patterns: Sequence[str] = ()) -> None:
+        patterns = [*DEFAULT_BOT_PATTERNS, *extra_patterns]
+        self._regex = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+    def __call__(self, name: str, email: str) -> bool:
+        return bool(self._regex.search(name) or self._regex.search(email))

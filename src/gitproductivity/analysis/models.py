@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gitproductivity.core.db import Base
+from gitproductivity.core.types import UTCDateTime
+
+
+class Analysis(Base):
+    """One analysis job of one repository: queued, then claimed by a worker under a lease, then finished.
+
+    A worker renews `lease_expires_at` while it works; once the lease has expired any worker may take the job
+    again (a crashed worker's job is not lost). `mode` says what the run did: a `full` read of the history, an
+    `incremental` read of new commits only, or nothing new (`up_to_date`); `reason` says why a full read.
+    """
+
+    __tablename__ = "analyses"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | succeeded | failed
+    trigger: Mapped[str] = mapped_column(String(20))  # connect | api | cli | schedule
+    full: Mapped[bool] = mapped_column(Boolean, default=False)  # a full re-analysis was asked for
+    mode: Mapped[str | None] = mapped_column(String(20), nullable=True)  # full | incremental | up_to_date
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # why a full read (first, force_push…)
+    branch: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    base_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    head_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    commits_total: Mapped[int] = mapped_column(Integer, default=0)
+    commits_done: Mapped[int] = mapped_column(Integer, default=0)
+    commits_analysed: Mapped[int] = mapped_column(Integer, default=0)
+    new_commits: Mapped[int] = mapped_column(Integer, default=0)
+    developers_updated: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    fetch_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    read_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    store_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_analyses_status_created", "status", "created_at"),
+        Index("ix_analyses_repo_created", "repository_id", "created_at"),
+    )

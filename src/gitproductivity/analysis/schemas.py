@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gitproductivity.core.pagination import Page
+
+
+class AnalysisCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full: bool = Field(default=False, description="Read the whole history again instead of only new commits")
+
+
+class AnalysisRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    repository_id: str
+    status: str = Field(description="queued | running | succeeded | failed")
+    trigger: str
+    full: bool
+    mode: str | None = Field(description="full | incremental | up_to_date (once finished)")
+    reason: str | None = Field(
+        description="Why the history was read in full: first, requested, rules_changed, force_push"
+    )
+    branch: str | None
+    base_commit: str | None
+    head_commit: str | None
+    commits_total: int = Field(description="Commits to read in this run (known once reading starts)")
+    commits_done: int
+    commits_analysed: int
+    new_commits: int
+    developers_updated: int
+    attempts: int
+    error: str | None
+    fetch_ms: int | None
+    read_ms: int | None
+    store_ms: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+AnalysisPage = Page[AnalysisRead]

@@ -1,0 +1,100 @@
+"""The analysis worker component: claim jobs (batch, lease), run them in threads, re-check on a schedule.
+
+Wakes on an in-process signal when a job is queued here, on PostgreSQL NOTIFY when queued by another process,
+and otherwise polls every `analysis_poll_interval` seconds. A semaphore caps the analyses run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from gitproductivity.analysis import service
+from gitproductivity.core import wakeup
+from gitproductivity.core.db import get_database
+from gitproductivity.core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def run(stop: asyncio.Event) -> None:
+    settings = get_settings()
+    worker = service.worker_name()
+    slots = asyncio.Semaphore(max(1, settings.analysis_concurrency))
+    woken = wakeup.subscribe(service.ANALYSIS_CHANNEL)
+    listener = asyncio.create_task(_listen(woken, stop))
+    running: set[asyncio.Task[None]] = set()
+    last_schedule = 0.0
+    loop = asyncio.get_running_loop()
+    try:
+        while not stop.is_set():
+            woken.clear()
+            if loop.time() - last_schedule >= min(settings.analysis_poll_interval, 60.0):
+                last_schedule = loop.time()
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(_schedule)
+            free = settings.analysis_concurrency - len(running)
+            if free > 0:
+                try:
+                    claimed = await asyncio.to_thread(_claim, worker, free)
+                except Exception:
+                    log.exception("could not claim analysis jobs")
+                    claimed = []
+                for analysis_id in claimed:
+                    await slots.acquire()
+                    task = asyncio.create_task(_execute(analysis_id, worker, slots))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if claimed:
+                    continue
+            waits: list[asyncio.Task[bool]] = [asyncio.create_task(woken.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waits, timeout=settings.analysis_poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits:
+                waiter.cancel()
+    finally:
+        wakeup.unsubscribe(service.ANALYSIS_CHANNEL, woken)
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)  # let running analyses finish (graceful)
+
+
+def _schedule() -> None:
+    with get_database().session() as session:
+        service.schedule_rechecks(session)
+
+
+def _claim(worker: str, limit: int) -> list[str]:
+    with get_database().session() as session:
+        return [a.id for a in service.claim(session, worker=worker, limit=limit)]
+
+
+async def _execute(analysis_id: str, worker: str, slots: asyncio.Semaphore) -> None:
+    try:
+        status = await asyncio.to_thread(service.execute, analysis_id=analysis_id, worker=worker)
+        log.info("analysis %s %s", analysis_id, status)
+    except Exception:
+        log.exception("analysis %s crashed", analysis_id)
+    finally:
+        slots.release()
+
+
+async def _listen(woken: asyncio.Event, stop: asyncio.Event) -> None:
+    """PostgreSQL: LISTEN for jobs queued by other processes (SQLite has only this process)."""
+    database = get_database()
+    if database.is_sqlite:
+        return
+    import psycopg
+
+    url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {service.ANALYSIS_CHANNEL}")
+                async for _notice in conn.notifies():
+                    woken.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("analysis LISTEN connection lost; polling until it is back")
+            await asyncio.sleep(5)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class MetricTotals(BaseModel):
+    commits: int
+    merges: int
+    lines_added: int
+    lines_deleted: int
+    files_changed: int
+    active_days: int
+    first_commit_at: datetime | None
+    last_commit_at: datetime | None
+
+
+class DeveloperMetrics(BaseModel):
+    developer_id: str
+    name: str
+    email: str
+    is_bot: bool
+    totals: MetricTotals
+
+
+class DeveloperMetricsList(BaseModel):
+    repository_id: str | None
+    start: date | None = Field(serialization_alias="from")
+    end: date | None = Field(serialization_alias="to")
+    data: list[DeveloperMetrics]
+
+
+class MetricBucket(MetricTotals):
+    start: date
+
+
+class DeveloperSeries(BaseModel):
+    developer_id: str
+    name: str
+    email: str
+    granularity: str
+    repository_id: str | None
+    totals: MetricTotals
+    buckets: list[MetricBucket]

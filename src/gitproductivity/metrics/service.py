@@ -1,0 +1,198 @@
+"""Metrics are sums of daily rollups, so any range and any granularity is one query over small rows.
+
+`active_days` is the number of distinct UTC days with at least one commit or merge, across whatever is being
+summed (two repositories on the same day are one active day). Bots are left out unless asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.clock import isoformat_z
+from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.developers import service as developers
+from gitproductivity.developers.models import Developer
+from gitproductivity.metrics.models import DailyRollup
+from gitproductivity.repositories import service as repositories
+
+COUNTERS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed")
+GRANULARITIES = ("day", "week", "month")
+
+
+@dataclass
+class Totals:
+    commits: int = 0
+    merges: int = 0
+    lines_added: int = 0
+    lines_deleted: int = 0
+    files_changed: int = 0
+    active_days: int = 0
+    first_commit_at: datetime | None = None
+    last_commit_at: datetime | None = None
+    days: set[date] = field(default_factory=set, repr=False)
+
+    def add_row(self, row: DailyRollup) -> None:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(row, name))
+        self.days.add(row.day)
+        self.active_days = len(self.days)
+        if self.first_commit_at is None or row.first_commit_at < self.first_commit_at:
+            self.first_commit_at = row.first_commit_at
+        if self.last_commit_at is None or row.last_commit_at > self.last_commit_at:
+            self.last_commit_at = row.last_commit_at
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in (*COUNTERS, "active_days")}
+        out["first_commit_at"] = self.first_commit_at
+        out["last_commit_at"] = self.last_commit_at
+        return out
+
+    def delta(self, before: Totals) -> dict[str, int]:
+        return {name: getattr(self, name) - getattr(before, name) for name in (*COUNTERS, "active_days")}
+
+
+def repository_totals(
+    session: Session, *, repository_id: str, developer_ids: Iterable[str] | None = None
+) -> dict[str, Totals]:
+    """Per-developer totals in one repository (for `metrics.updated`)."""
+    stmt = select(DailyRollup).where(DailyRollup.repository_id == repository_id)
+    if developer_ids is not None:
+        stmt = stmt.where(DailyRollup.developer_id.in_(list(developer_ids)))
+    out: dict[str, Totals] = {}
+    for row in session.scalars(stmt):
+        out.setdefault(row.developer_id, Totals()).add_row(row)
+    return out
+
+
+def _check_range(start: date | None, end: date | None) -> None:
+    if start and end and start > end:
+        raise ValidationFailed("from must not be after to", details=[{"field": "from", "message": "after to"}])
+
+
+def developers_summary(
+    session: Session,
+    *,
+    organization_id: str,
+    repository_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    include_bots: bool = False,
+) -> list[tuple[Developer, Totals]]:
+    """Every developer with activity in the range (inclusive UTC days), most commits first."""
+    _check_range(start, end)
+    if repository_id:
+        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    stmt = (
+        select(DailyRollup, Developer)
+        .join(Developer, Developer.id == DailyRollup.developer_id)
+        .where(DailyRollup.organization_id == organization_id)
+    )
+    if repository_id:
+        stmt = stmt.where(DailyRollup.repository_id == repository_id)
+    if start:
+        stmt = stmt.where(DailyRollup.day >= start)
+    if end:
+        stmt = stmt.where(DailyRollup.day <= end)
+    if not include_bots:
+        stmt = stmt.where(Developer.is_bot.is_(False))
+    found: dict[str, tuple[Developer, Totals]] = {}
+    for row, dev in session.execute(stmt):
+        found.setdefault(dev.id, (dev, Totals()))[1].add_row(row)
+    return sorted(found.values(), key=lambda item: (-item[1].commits, item[0].name, item[0].id))
+
+
+def bucket_start(day: date, granularity: str) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def developer_series(
+    session: Session,
+    *,
+    organization_id: str,
+    developer_id: str,
+    granularity: str = "day",
+    repository_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> tuple[Developer, Totals, list[tuple[date, Totals]]]:
+    """One developer's totals and their buckets (only buckets with activity), oldest first."""
+    if granularity not in GRANULARITIES:
+        raise ValidationFailed(
+            f"granularity must be one of {', '.join(GRANULARITIES)}",
+            details=[{"field": "granularity", "message": f"one of {', '.join(GRANULARITIES)}"}],
+        )
+    _check_range(start, end)
+    dev = developers.get(session, organization_id=organization_id, developer_id=developer_id)
+    if repository_id:
+        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    stmt = select(DailyRollup).where(
+        DailyRollup.organization_id == organization_id, DailyRollup.developer_id == developer_id
+    )
+    if repository_id:
+        stmt = stmt.where(DailyRollup.repository_id == repository_id)
+    if start:
+        stmt = stmt.where(DailyRollup.day >= start)
+    if end:
+        stmt = stmt.where(DailyRollup.day <= end)
+    total = Totals()
+    buckets: dict[date, Totals] = {}
+    for row in session.scalars(stmt.order_by(DailyRollup.day)):
+        total.add_row(row)
+        buckets.setdefault(bucket_start(row.day, granularity), Totals()).add_row(row)
+    return dev, total, sorted(buckets.items())
+
+
+def move_developer(session: Session, *, source_id: str, target_id: str) -> set[str]:
+    """Add every rollup of `source_id` into `target_id` (merging two developers); the repositories touched."""
+    rows = list(session.scalars(select(DailyRollup).where(DailyRollup.developer_id == source_id)))
+    if not rows:
+        return set()
+    existing = {
+        (r.repository_id, r.day): r
+        for r in session.scalars(select(DailyRollup).where(DailyRollup.developer_id == target_id))
+    }
+    moved: list[dict[str, Any]] = []
+    for row in rows:
+        mine = existing.get((row.repository_id, row.day))
+        if mine is None:
+            moved.append({c: getattr(row, c) for c in _COLUMNS} | {"developer_id": target_id})
+            continue
+        for name in COUNTERS:
+            setattr(mine, name, getattr(mine, name) + getattr(row, name))
+        mine.first_commit_at = min(mine.first_commit_at, row.first_commit_at)
+        mine.last_commit_at = max(mine.last_commit_at, row.last_commit_at)
+    session.execute(delete(DailyRollup).where(DailyRollup.developer_id == source_id))
+    if moved:
+        session.add_all(DailyRollup(**values) for values in moved)
+    session.flush()
+    return {r.repository_id for r in rows}
+
+
+_COLUMNS = (
+    "repository_id",
+    "developer_id",
+    "day",
+    "organization_id",
+    *COUNTERS,
+    "first_commit_at",
+    "last_commit_at",
+)
+
+
+def repositories_of(session: Session, *, developer_id: str) -> set[str]:
+    return set(session.scalars(select(DailyRollup.repository_id).where(DailyRollup.developer_id == developer_id)))
+
+
+def public(values: dict[str, Any]) -> dict[str, Any]:
+    """Totals as they appear in event payloads (timestamps in the envelope's `…Z` form)."""
+    return {k: isoformat_z(v) if isinstance(v, datetime) else v for k, v in values.items()}

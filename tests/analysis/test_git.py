@@ -1,0 +1,74 @@
+"""The git runner's safety: no command-running transports, no prompts, a timeout, no leaked credentials."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from gitproductivity.analysis import git
+from gitproductivity.core import settings
+from tests.analysis.gitrepo import Repo, lines
+
+
+def test_ext_transport_never_runs_a_command(tmp_path: Path) -> None:
+    settings.configure(data_dir=tmp_path)
+    marker = tmp_path / "pwned"
+    with pytest.raises(git.GitError):
+        git.clone_or_fetch(f"ext::sh -c touch% {marker}", tmp_path / "clone.git")
+    assert not marker.exists()
+
+
+def test_clone_then_fetch_keeps_a_bare_mirror(tmp_path: Path) -> None:
+    settings.configure(data_dir=tmp_path, git_allowed_protocols=("file",))  # loopback stand-in for https
+    origin = Repo(tmp_path / "origin")
+    origin.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
+    mirror = tmp_path / "mirror.git"
+    git.clone_or_fetch(f"file://{origin.path}", mirror)
+    assert git.rev_parse(mirror, "refs/heads/main") == origin.head()
+    assert git.default_branch(mirror) == "main"
+    origin.commit("A <a@example.com>", "2026-01-02T00:00:00Z", {"a": lines(2)})
+    git.clone_or_fetch(f"file://{origin.path}", mirror)
+    assert git.rev_parse(mirror, "refs/heads/main") == origin.head()
+
+
+def test_transports_outside_the_allowed_list_are_refused(tmp_path: Path) -> None:
+    settings.configure(data_dir=tmp_path)  # default: https and ssh only
+    origin = Repo(tmp_path / "origin")
+    origin.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
+    with pytest.raises(git.GitError, match="transport 'file' not allowed"):
+        git.clone_or_fetch(f"file://{origin.path}", tmp_path / "mirror.git")
+
+
+def test_credentials_never_appear_in_errors(tmp_path: Path) -> None:
+    settings.configure(data_dir=tmp_path, git_timeout=20)
+    with pytest.raises(git.GitError) as caught:
+        git.clone_or_fetch("https://user:s3cret@127.0.0.1:9/nothing.git", tmp_path / "m.git")
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_hostile_repository_config_runs_nothing(tmp_path: Path) -> None:
+    settings.configure(data_dir=tmp_path)
+    repo = Repo(tmp_path / "r")
+    repo.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
+    marker = tmp_path / "ran"
+    repo.git("config", "core.fsmonitor", f"touch {marker}; false")
+    repo.git("config", "diff.external", f"touch {marker}")
+    git.run(repo.path, ["log", "--numstat", "--format=%H"])
+    git.run(repo.path, ["status"])
+    assert not marker.exists()
+
+
+def test_timeout_ends_git_and_what_it_started(tmp_path: Path) -> None:
+    settings.configure(data_dir=tmp_path, git_timeout=0.5)
+    repo = Repo(tmp_path / "r")
+    repo.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
+    hang = ["-c", "alias.hang=!sleep 30", "hang"]  # stands in for a stuck transfer; sleep is git's child
+    started = time.monotonic()
+    with pytest.raises(git.GitError, match="timed out"), git.stream(repo.path, hang) as out:
+        for _chunk in out:
+            pass
+    with pytest.raises(git.GitError, match="timed out"):
+        git.run(repo.path, hang)
+    assert time.monotonic() - started < 10

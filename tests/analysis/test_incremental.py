@@ -1,0 +1,226 @@
+"""New commits only, force-pushes, rule changes, and the jobs that run analyses."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from gitproductivity.analysis import service
+from gitproductivity.core import settings
+from gitproductivity.core.db import Database
+from tests.analysis.gitrepo import Repo, drain, lines
+from tests.conftest import Tenant
+
+ALICE = "Alice <alice@example.com>"
+BOB = "Bob <bob@example.com>"
+
+
+def events(api: TestClient, type: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in api.get("/v1/events", params={"type": type, "limit": 500}).json()["data"]]
+
+
+def team(api: TestClient) -> dict[str, tuple[int, ...]]:
+    data = api.get("/v1/metrics/developers").json()["data"]
+    keys = ("commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days")
+    return {d["email"]: tuple(d["totals"][k] for k in keys) for d in data}
+
+
+def latest(api: TestClient, repo_id: str) -> dict[str, Any]:
+    return api.get(f"/v1/repositories/{repo_id}/analyses").json()["data"][0]  # type: ignore[no-any-return]
+
+
+def test_incremental_then_force_push(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(5)})
+    repo.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(3)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    drain()
+    assert team(api) == {"alice@example.com": (1, 0, 5, 0, 1, 1), "bob@example.com": (1, 0, 3, 0, 1, 1)}
+
+    # Nothing new: up to date, no metrics.updated, but an analysis.complete all the same.
+    api.post(f"/v1/repositories/{repo_id}/analyses")
+    drain()
+    assert latest(api, repo_id)["mode"] == "up_to_date"
+    assert len(events(api, "metrics.updated")) == 2
+    assert len(events(api, "analysis.complete")) == 2
+
+    # One new commit: only it is read; one metrics.updated with the delta.
+    keep = repo.head()
+    repo.commit(BOB, "2026-02-03T10:00:00Z", {"b.txt": lines(7)})
+    resp = api.post(f"/v1/repositories/{repo_id}/analyses")
+    assert resp.status_code == 202 and resp.json()["status"] == "queued"
+    assert api.post(f"/v1/repositories/{repo_id}/analyses").json()["id"] == resp.json()["id"]  # one job
+    drain()
+    run = latest(api, repo_id)
+    assert (run["mode"], run["commits_analysed"], run["new_commits"], run["base_commit"]) == (
+        "incremental",
+        1,
+        1,
+        keep,
+    )
+    assert team(api)["bob@example.com"] == (2, 0, 7, 0, 2, 2)
+    update = events(api, "metrics.updated")[-1]
+    assert update["email"] == "bob@example.com"
+    assert update["delta"] == {
+        "commits": 1,
+        "merges": 0,
+        "lines_added": 4,
+        "lines_deleted": 0,
+        "files_changed": 1,
+        "active_days": 1,
+    }
+    assert update["totals"]["commits"] == 2
+
+    # Force-push: the analysed head is no longer an ancestor -> full re-analysis, right numbers, deltas < 0.
+    repo.git("reset", "-q", "--hard", keep)
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    repo.commit(ALICE, "2026-02-04T10:00:00Z", {"a.txt": lines(6)})
+    api.post(f"/v1/repositories/{repo_id}/analyses")
+    drain()
+    run = latest(api, repo_id)
+    assert (run["mode"], run["reason"], run["commits_analysed"], run["new_commits"]) == ("full", "force_push", 2, 1)
+    assert team(api) == {"alice@example.com": (2, 0, 6, 0, 2, 2)}
+    bob = [u for u in events(api, "metrics.updated") if u["email"] == "bob@example.com"][-1]
+    assert bob["delta"]["commits"] == -2 and bob["totals"]["commits"] == 0
+    final = events(api, "analysis.complete")[-1]
+    assert final["mode"] == "full" and final["head_commit"] == repo.head()
+
+
+def test_mailmap_change_reads_history_again(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit("Al <al@home.example>", "2026-02-01T10:00:00Z", {"a.txt": lines(5)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    drain()
+    assert set(team(api)) == {"al@home.example"}
+    repo.commit(ALICE, "2026-02-02T10:00:00Z", {".mailmap": "Alice <alice@example.com> <al@home.example>\n"})
+    api.post(f"/v1/repositories/{repo_id}/analyses")
+    drain()
+    run = latest(api, repo_id)
+    assert (run["mode"], run["reason"]) == ("full", "rules_changed")
+    assert team(api) == {"alice@example.com": (2, 0, 6, 0, 2, 2)}
+
+
+def test_failed_analysis_reports_why(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(1)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    # The branch it should read does not exist.
+    with api_db_session() as session:
+        from gitproductivity.repositories.models import Repository
+
+        row = session.get(Repository, repo_id)
+        assert row is not None
+        row.branch = "nope"
+    assert drain() == ["failed"]
+    run = latest(api, repo_id)
+    assert run["status"] == "failed" and "nope" in run["error"]
+    complete = events(api, "analysis.complete")
+    assert [(c["status"], c["analysis_id"]) for c in complete] == [("failed", run["id"])]
+    assert "nope" in complete[0]["error"]
+    assert events(api, "metrics.updated") == []
+
+
+def api_db_session() -> Any:
+    from gitproductivity.core.db import get_database
+
+    return get_database().session()
+
+
+def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_lease=0.3)
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    from gitproductivity.repositories import service as repositories
+
+    with database.session() as session:
+        repo_id = repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
+    with database.session() as session:
+        first = service.claim(session, worker="crashed", limit=5)
+        assert [a.repository_id for a in first] == [repo_id]
+        analysis_id = first[0].id
+    with database.session() as session:
+        assert service.claim(session, worker="other", limit=5) == []  # leased: nobody else takes it
+    time.sleep(0.4)  # the "crashed" worker never renews its lease
+    with database.session() as session:
+        again = service.claim(session, worker="rescuer", limit=5)
+        assert [(a.id, a.attempts) for a in again] == [(analysis_id, 2)]
+    assert service.execute(analysis_id=analysis_id, worker="crashed") == "lost"  # the old worker may not finish it
+    assert service.execute(analysis_id=analysis_id, worker="rescuer") == "succeeded"
+    with database.session() as session:
+        assert service.get(session, organization_id=tenant.organization_id, analysis_id=analysis_id).status == (
+            "succeeded"
+        )
+
+
+def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+    import asyncio
+
+    from gitproductivity.analysis import tasks
+    from gitproductivity.repositories import service as repositories
+
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=0.1)
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+
+    async def scenario() -> str:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(tasks.run(stop))
+        await asyncio.sleep(0.05)
+        with database.session() as session:
+            analysis = service.enqueue(
+                session,
+                organization_id=tenant.organization_id,
+                repository_id=repositories.connect(
+                    session, organization_id=tenant.organization_id, url=str(repo.path)
+                ).id,
+                trigger="api",
+            )
+        deadline = time.monotonic() + 15
+        status = "queued"
+        while time.monotonic() < deadline and status in ("queued", "running"):
+            await asyncio.sleep(0.05)
+            with database.session() as session:
+                status = service.get(session, organization_id=tenant.organization_id, analysis_id=analysis.id).status
+        stop.set()
+        await runner
+        return status
+
+    assert asyncio.run(scenario()) == "succeeded"
+
+
+def test_scheduled_recheck_queues_due_repositories(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_recheck_interval=0.2)
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    from gitproductivity.repositories import service as repositories
+
+    with database.session() as session:
+        repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
+    with database.session() as session:
+        assert service.schedule_rechecks(session) == 0  # one is already queued
+    drain()
+    with database.session() as session:
+        assert service.schedule_rechecks(session) == 0  # just analysed
+    time.sleep(0.3)
+    with database.session() as session:
+        assert service.schedule_rechecks(session) == 1
+    assert drain() == ["succeeded"]
+
+
+def test_analyses_of_other_organisations_are_404(
+    api: TestClient, client: TestClient, other_tenant: Tenant, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    analysis_id = latest(api, repo_id)["id"]
+    other = other_tenant.headers
+    assert client.get(f"/v1/analyses/{analysis_id}", headers=other).status_code == 404
+    assert client.post(f"/v1/repositories/{repo_id}/analyses", headers=other).status_code == 404
+    assert client.get("/v1/metrics/developers", params={"repository_id": repo_id}, headers=other).status_code == 404
+    api.delete(f"/v1/repositories/{repo_id}")
+    refused = api.post(f"/v1/repositories/{repo_id}/analyses")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"

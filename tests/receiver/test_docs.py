@@ -1,0 +1,61 @@
+"""docs/webhooks.md stays true: its Node verifier works on our signatures, its payloads match what we emit."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from gitproductivity import receiver
+from tests.receiver.test_verify import BODY, EVENT_ID, OTHER, SECRET
+
+DOC = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+
+
+def test_the_documented_node_verifier_accepts_ours_and_never_throws(tmp_path: Path) -> None:
+    match = re.search(r"^function verifySignature\(.*?^}$", DOC, re.S | re.M)
+    assert match, "docs/webhooks.md lost its verifySignature example"
+    script = tmp_path / "verify.mjs"
+    script.write_text(
+        "import crypto from 'crypto';\n"
+        + match.group(0)
+        + "\nconst cases = JSON.parse(process.argv[2]);\n"
+        + "console.log(JSON.stringify(cases.map(([body, sig, secret]) => {\n"
+        + "  try { return String(verifySignature(Buffer.from(body, 'utf8'), sig, secret)); }\n"
+        + "  catch (err) { return 'threw: ' + err.message; }\n"
+        + "})));\n"
+    )
+    good = receiver.sign(BODY, SECRET, event_id=EVENT_ID)["X-GitProductivity-Signature"]
+    body = BODY.decode()
+    cases = [
+        [body, good, SECRET],
+        [body.replace("zoe@", "eve@"), good, SECRET],
+        [body, good, OTHER],
+        [body, good[:-3], SECRET],  # truncated: the spec's version throws here
+        [body, None, SECRET],  # header missing
+    ]
+    out = subprocess.run(["node", str(script), json.dumps(cases)], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == ["true", "false", "false", "false", "false"]
+
+
+def test_documented_payloads_have_the_fields_we_emit() -> None:
+    from gitproductivity.developers.service import event_data as developer_data
+    from gitproductivity.repositories.service import event_data as repository_data
+
+    examples: dict[str, dict[str, object]] = {}
+    for block in re.findall(r"```json\n(.*?)```", DOC, re.S):
+        envelope = json.loads(block)
+        assert set(envelope) == {"id", "type", "created_at", "data"}
+        examples[envelope["type"]] = envelope["data"]
+
+    class Row:
+        id, name, email, display_url, kind = "x", "n", "e", "u", "k"
+
+    assert set(examples["developer.removed"]) == set(developer_data(Row()))  # type: ignore[arg-type]
+    assert set(examples["repository.connected"]) == set(repository_data(Row()))  # type: ignore[arg-type]
+    documented = {t.strip("`") for t in re.findall(r"^\| (`[a-z]+\.[a-z]+`) \|", DOC, re.M)}
+    from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
+
+    assert documented == {*EVENT_TYPES, WEBHOOK_TEST}
+    assert {*EVENT_TYPES, WEBHOOK_TEST} - {"developer.added", "repository.disconnected"} <= set(examples)
