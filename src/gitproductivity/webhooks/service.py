@@ -55,8 +55,15 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _no_control_characters(value: str, field: str) -> str:
+    """NUL and other control characters are never meaningful here, and PostgreSQL text cannot hold NUL."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationFailed(f"{field}: must not contain control characters", details=[{"field": field}])
+    return value
+
+
 def _check_url(url: str) -> str:
-    url = url.strip()
+    url = _no_control_characters(url.strip(), "url")
     if len(url) > MAX_URL_LENGTH:
         raise ValidationFailed(f"url: longer than {MAX_URL_LENGTH} characters", details=[{"field": "url"}])
     try:
@@ -103,7 +110,7 @@ def create(
         id=new_id("wh"),
         organization_id=organization_id,
         url=_check_url(url),
-        description=description.strip(),
+        description=_no_control_characters(description.strip(), "description"),
         events=_check_events(events),
         secret=signing.generate_secret(),
         enabled=True,
@@ -132,7 +139,7 @@ def update_(
     if events is not None:
         hook.events = _check_events(events)
     if description is not None:
-        hook.description = description.strip()
+        hook.description = _no_control_characters(description.strip(), "description")
     if enabled is not None and enabled != hook.enabled:
         hook.enabled = enabled
         hook.disabled_reason = None if enabled else "disabled by a user"
