@@ -23,9 +23,10 @@ def link_for(subject_id: str | None) -> str | None:
         return None
     prefix = subject_id.split("_", 1)[0]
     return {
-        "whk": f"/settings/webhooks/{subject_id}",
+        "wh": f"/settings/webhooks/{subject_id}",
         "dlv": f"/settings/deliveries/{subject_id}",
         "repo": "/repositories",
+        "ana": "/repositories",
         "dev": "/developers",
     }.get(prefix)
 
