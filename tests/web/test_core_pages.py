@@ -177,3 +177,6 @@ def test_phone_width_and_accessible_labels(ui: UI, tenant: Tenant, tmp_path: Pat
     for field in ("Name", "Email", "Other emails (optional)"):
         expect(ui.page.get_by_label(field, exact=True)).to_be_visible()
     ui.screenshot("developers-phone", tmp_path)
+    for path in ("/repositories", "/settings/webhooks/new", "/notifications", "/dashboard"):
+        ui.goto(path)
+        assert ui.page.evaluate("document.documentElement.scrollWidth") <= 390, path

@@ -179,6 +179,19 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
     expect(ui.page.get_by_role("heading", name="developer.added delivery")).to_be_visible()
     expect(ui.page.locator("#attempt-3")).to_contain_text("HTTP 500")
 
+    # The receiver is fixed: recover everything that failed since yesterday, and it arrives.
+    receiver.status = 200
+    before = len(receiver.requests)
+    ui.page.goto(webhook_url)
+    ui.page.get_by_text("Recover failed deliveries").click()
+    ui.page.get_by_role("button", name="Recover").click()
+    expect(ui.page.get_by_role("status")).to_contain_text("Re-sending 1 failed delivery since")
+    recovered = receiver.wait_for(before + 1)[before]
+    assert json.loads(recovered.body)["data"]["email"] == "grace@example.com"
+    newest = ui.page.locator("#deliveries tbody tr").first  # newest first; refreshed while pending
+    expect(newest).to_contain_text("developer.added")
+    expect(newest).to_contain_text("succeeded")
+
 
 def test_webhook_pages_are_scoped_to_the_organisation(
     ui: UI, tenant: Tenant, other_tenant: Tenant, database: Database

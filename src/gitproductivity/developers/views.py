@@ -15,9 +15,9 @@ from gitproductivity.developers import service
 from gitproductivity.developers.schemas import AliasCreate, DeveloperCreate, DeveloperRead
 from gitproductivity.metrics import service as metrics
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/developers", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/developers", include_in_schema=False, dependencies=[Depends(guard)])
 
 PAGE_SIZE = 200
 

@@ -15,9 +15,9 @@ from gitproductivity.developers import service as developers
 from gitproductivity.metrics import service
 from gitproductivity.repositories import service as repositories
 from gitproductivity.web.helpers import CurrentViewer, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(guard)])
 
 TOP = 10  # contributors in the top chart
 LINES = 6  # developers drawn in the per-developer chart

@@ -9,9 +9,9 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.notifications import service
 from gitproductivity.notifications.schemas import NotificationRead
 from gitproductivity.web.helpers import CurrentViewer, redirect, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/notifications", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/notifications", include_in_schema=False, dependencies=[Depends(guard)])
 
 PAGE_SIZE = 50
 BADGE_CAP = 99  # the bell shows "99+" beyond this

@@ -16,9 +16,9 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.repositories import service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryRead
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/repositories", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/repositories", include_in_schema=False, dependencies=[Depends(guard)])
 
 PAGE_SIZE = 200
 

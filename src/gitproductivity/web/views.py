@@ -11,9 +11,9 @@ from gitproductivity.core.errors import Unauthorized
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.web.helpers import PAGES, CurrentViewer, redirect, render
-from gitproductivity.web.security import csrf_protect, csrf_token
+from gitproductivity.web.security import csrf_token, guard
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def _safe_next(target: str | None) -> str:
