@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -308,10 +309,11 @@ def repositories_list(org: OrgOption = None, as_json: JsonOption = False) -> Non
 def repositories_connect(
     url: Annotated[str, typer.Argument(help="Local path, file://, https://, ssh:// or user@host:path")],
     name: Annotated[str | None, typer.Option(help="Display name (default: from the URL)")] = None,
+    branch: Annotated[str | None, typer.Option(help="Analyse this branch (default: the default branch)")] = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Connect a repository (emits repository.connected)."""
+    """Connect a repository (emits repository.connected and queues its first analysis)."""
     from gitproductivity.repositories import service
     from gitproductivity.repositories.schemas import RepositoryRead
 
@@ -319,7 +321,9 @@ def repositories_connect(
         url = str(Path(url).resolve())  # a relative path is relative to where the command runs
     repo = in_org(
         org,
-        lambda s, o: RepositoryRead.model_validate(service.connect(s, organization_id=o, url=url, name=name)),
+        lambda s, o: RepositoryRead.model_validate(
+            service.connect(s, organization_id=o, url=url, name=name, branch=branch)
+        ),
     )
     if as_json:
         print_json(repo.model_dump(mode="json"))
@@ -650,6 +654,11 @@ def listen(
         )
     except (receiver.WebhookVerificationError, listening.ListenError) as exc:
         raise CliError(str(exc).replace("the secret", "--secret")) from None
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a container stopping) ends it like Ctrl-C: with the resume hint
+
+    signal.signal(signal.SIGTERM, interrupt)
     print(f"Forwarding {', '.join(types) or 'all events'} to {forward_to}", flush=True)
     print(f"Signing secret: {signing}", flush=True)
     try:

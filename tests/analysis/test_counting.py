@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.analysis.gitrepo import Repo, drain, lines
@@ -137,28 +136,3 @@ def test_every_counting_rule(api: TestClient, tmp_path: Path) -> None:
     assert [(b["start"], b["commits"], b["merges"], b["active_days"]) for b in series["buckets"]] == [
         ("2026-01-05", 4, 1, 5)
     ]
-
-
-@pytest.mark.parametrize("granularity", ["day", "week", "month"])
-def test_series_granularities(api: TestClient, tmp_path: Path, granularity: str) -> None:
-    repo = Repo(tmp_path / "r")
-    for when in ("2026-01-30T10:00:00Z", "2026-01-31T10:00:00Z", "2026-02-02T10:00:00Z", "2026-02-02T11:00:00Z"):
-        repo.commit(ALICE, when, {"f.txt": lines(int(when[8:10]) + int(when[11:13]))})
-    api.post("/v1/repositories", json={"url": str(repo.path)})
-    drain()
-    dev_id = api.get("/v1/developers").json()["data"][0]["id"]
-    body = api.get(f"/v1/developers/{dev_id}/metrics", params={"granularity": granularity}).json()
-    got = [(b["start"], b["commits"], b["active_days"]) for b in body["buckets"]]
-    expected = {
-        "day": [("2026-01-30", 1, 1), ("2026-01-31", 1, 1), ("2026-02-02", 2, 1)],
-        "week": [("2026-01-26", 2, 2), ("2026-02-02", 2, 1)],  # Monday 26 Jan; Monday 2 Feb
-        "month": [("2026-01-01", 2, 2), ("2026-02-01", 2, 1)],
-    }[granularity]
-    assert got == expected
-    assert body["totals"]["commits"] == 4 and body["totals"]["active_days"] == 3
-    ranged = api.get(f"/v1/developers/{dev_id}/metrics", params={"from": "2026-01-31", "to": "2026-02-01"}).json()
-    assert ranged["totals"]["commits"] == 1
-    bad = api.get(f"/v1/developers/{dev_id}/metrics", params={"granularity": "year"})
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
-    backwards = api.get("/v1/metrics/developers", params={"from": "2026-02-01", "to": "2026-01-01"})
-    assert backwards.status_code == 422

@@ -224,3 +224,123 @@ def test_analyses_of_other_organisations_are_404(
     api.delete(f"/v1/repositories/{repo_id}")
     refused = api.post(f"/v1/repositories/{repo_id}/analyses")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+
+
+def test_another_branch_when_asked(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    repo.git("checkout", "-q", "-b", "develop")
+    repo.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(3)})
+    repo.git("checkout", "-q", "main")
+    bad = api.post("/v1/repositories", json={"url": str(repo.path), "branch": "--upload-pack=evil"})
+    assert bad.status_code == 422
+    created = api.post("/v1/repositories", json={"url": str(repo.path), "branch": "develop"}).json()
+    assert created["branch"] == "develop"
+    drain()
+    assert team(api) == {"alice@example.com": (1, 0, 2, 0, 1, 1), "bob@example.com": (1, 0, 3, 0, 1, 1)}
+    shown = api.get(f"/v1/repositories/{created['id']}").json()
+    assert shown["last_commit"] == repo.git("rev-parse", "develop") and shown["last_analysed_at"] is not None
+
+
+def test_job_of_a_disconnected_repository_fails_cleanly(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    api.delete(f"/v1/repositories/{repo_id}")
+    assert drain() == ["failed"]
+    assert "disconnected" in latest(api, repo_id)["error"]
+    assert events(api, "metrics.updated") == []
+
+
+def test_postgres_workers_claim_different_jobs(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+    """FOR UPDATE SKIP LOCKED: while one worker's claim transaction is open, another takes the next job."""
+    if database.is_sqlite:
+        return  # SQLite serialises whole transactions (BEGIN IMMEDIATE); nothing to skip
+    from gitproductivity.repositories import service as repositories
+
+    for name in ("one", "two"):
+        repo = Repo(tmp_path / name)
+        repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+        with database.session() as session:
+            repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
+    with database.session() as first:
+        mine = service.claim(first, worker="w1", limit=1)
+        with database.session() as second:
+            theirs = service.claim(second, worker="w2", limit=1)
+        assert len(mine) == len(theirs) == 1 and mine[0].id != theirs[0].id
+    assert sorted(drain()) == []  # both are running under live leases: nothing left to claim
+
+
+def test_remote_repository_is_cloned_then_fetched(api: TestClient, tmp_path: Path, database_url: str) -> None:
+    """A remote is mirrored bare into the data dir. file:// stands in for https:// (network stays on this host)."""
+    settings.configure(database_url=database_url, data_dir=tmp_path / "data", git_allowed_protocols=("file",))
+    origin = Repo(tmp_path / "origin")
+    origin.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    repo_id = api.post("/v1/repositories", json={"url": str(origin.path)}).json()["id"]
+    with api_db_session() as session:
+        from gitproductivity.repositories.models import Repository
+
+        row = session.get(Repository, repo_id)
+        assert row is not None
+        row.kind, row.url = "remote", f"file://{origin.path}"
+    drain()
+    mirror = tmp_path / "data" / "repositories" / f"{repo_id}.git"
+    assert (mirror / "HEAD").is_file() and not (mirror / ".git").exists()
+    assert team(api) == {"alice@example.com": (1, 0, 2, 0, 1, 1)}
+    origin.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(3)})
+    api.post(f"/v1/repositories/{repo_id}/analyses")
+    drain()
+    run = latest(api, repo_id)
+    assert (run["mode"], run["commits_analysed"], run["head_commit"]) == ("incremental", 1, origin.head())
+    assert run["fetch_ms"] is not None
+    assert team(api)["bob@example.com"] == (1, 0, 3, 0, 1, 1)
+
+
+def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
+    database: Database, tenant: Tenant, tmp_path: Path, database_url: str
+) -> None:
+    """A job queued by another process reaches an idle worker through NOTIFY, long before its next poll."""
+    if database.is_sqlite:
+        return  # SQLite has one process; the in-process wake-up is covered by the worker test
+    import asyncio
+    import subprocess
+    import sys
+
+    from gitproductivity.analysis import tasks
+    from gitproductivity.repositories import service as repositories
+
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=60)
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    with database.session() as session:
+        repo_id = repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
+    drain()
+    repo.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(1)})
+    script = (
+        "import gitproductivity.models; from gitproductivity.core import settings;"
+        "from gitproductivity.core.db import get_database;"
+        "from gitproductivity.analysis import service;"
+        f"settings.configure(database_url={database_url!r});"
+        "s = get_database().session().__enter__();"
+        f"a = service.enqueue(s, organization_id={tenant.organization_id!r}, repository_id={repo_id!r}, trigger='api');"
+        "s.commit(); print(a.id)"
+    )
+
+    async def scenario() -> str:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(tasks.run(stop))
+        await asyncio.sleep(2.0)  # the worker has polled and listens; its next poll is 60 s away
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=subprocess.PIPE)
+        out, _ = await proc.communicate()
+        analysis_id = out.decode().strip()
+        deadline = time.monotonic() + 20
+        status = "queued"
+        while time.monotonic() < deadline and status != "succeeded":
+            await asyncio.sleep(0.1)
+            with database.session() as session:
+                status = service.get(session, organization_id=tenant.organization_id, analysis_id=analysis_id).status
+        stop.set()
+        await runner
+        return status
+
+    assert asyncio.run(scenario()) == "succeeded"

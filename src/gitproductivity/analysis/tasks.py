@@ -91,6 +91,7 @@ async def _listen(woken: asyncio.Event, stop: asyncio.Event) -> None:
         try:
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {service.ANALYSIS_CHANNEL}")
+                woken.set()  # look once more: a job may have been queued while we were not listening
                 async for _notice in conn.notifies():
                     woken.set()
         except asyncio.CancelledError:

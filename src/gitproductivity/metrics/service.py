@@ -6,12 +6,12 @@ summed (two repositories on the same day are one active day). Bots are left out 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import isoformat_z
@@ -60,14 +60,20 @@ class Totals:
 def repository_totals(
     session: Session, *, repository_id: str, developer_ids: Iterable[str] | None = None
 ) -> dict[str, Totals]:
-    """Per-developer totals in one repository (for `metrics.updated`)."""
-    stmt = select(DailyRollup).where(DailyRollup.repository_id == repository_id)
+    """Per-developer totals in one repository (for `metrics.updated`), summed by the database.
+
+    Within one repository a developer has at most one row per day, so the row count is the active days.
+    """
+    stmt = select(
+        DailyRollup.developer_id,
+        *[func.sum(getattr(DailyRollup, name)) for name in COUNTERS],
+        func.count(),
+        func.min(DailyRollup.first_commit_at),
+        func.max(DailyRollup.last_commit_at),
+    ).where(DailyRollup.repository_id == repository_id)
     if developer_ids is not None:
         stmt = stmt.where(DailyRollup.developer_id.in_(list(developer_ids)))
-    out: dict[str, Totals] = {}
-    for row in session.scalars(stmt):
-        out.setdefault(row.developer_id, Totals()).add_row(row)
-    return out
+    return {dev_id: _totals(values) for dev_id, *values in session.execute(stmt.group_by(DailyRollup.developer_id))}
 
 
 def _check_range(start: date | None, end: date | None) -> None:
@@ -88,11 +94,14 @@ def developers_summary(
     _check_range(start, end)
     if repository_id:
         repositories.get(session, organization_id=organization_id, repository_id=repository_id)
-    stmt = (
-        select(DailyRollup, Developer)
-        .join(Developer, Developer.id == DailyRollup.developer_id)
-        .where(DailyRollup.organization_id == organization_id)
-    )
+    stmt = select(
+        Developer,
+        *[func.sum(getattr(DailyRollup, name)) for name in COUNTERS],
+        func.count(func.distinct(DailyRollup.day)),
+        func.min(DailyRollup.first_commit_at),
+        func.max(DailyRollup.last_commit_at),
+    ).join(Developer, Developer.id == DailyRollup.developer_id)
+    stmt = stmt.where(DailyRollup.organization_id == organization_id)
     if repository_id:
         stmt = stmt.where(DailyRollup.repository_id == repository_id)
     if start:
@@ -101,10 +110,25 @@ def developers_summary(
         stmt = stmt.where(DailyRollup.day <= end)
     if not include_bots:
         stmt = stmt.where(Developer.is_bot.is_(False))
-    found: dict[str, tuple[Developer, Totals]] = {}
-    for row, dev in session.execute(stmt):
-        found.setdefault(dev.id, (dev, Totals()))[1].add_row(row)
-    return sorted(found.values(), key=lambda item: (-item[1].commits, item[0].name, item[0].id))
+    found = [
+        (dev, _totals(values))
+        for dev, *values in session.execute(stmt.group_by(Developer.id))  # one row per developer
+    ]
+    return sorted(found, key=lambda item: (-item[1].commits, item[0].name, item[0].id))
+
+
+def _totals(values: Sequence[Any]) -> Totals:
+    commits, merges, added, deleted, files, days, first, last = values
+    return Totals(
+        commits=int(commits),
+        merges=int(merges),
+        lines_added=int(added),
+        lines_deleted=int(deleted),
+        files_changed=int(files),
+        active_days=int(days),
+        first_commit_at=first,
+        last_commit_at=last,
+    )
 
 
 def bucket_start(day: date, granularity: str) -> date:

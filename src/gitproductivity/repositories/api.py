@@ -15,7 +15,9 @@ router = APIRouter(prefix="/v1/repositories", tags=["repositories"], responses=E
 @router.post("", status_code=201, response_model=RepositoryRead)
 def connect_repository(body: RepositoryCreate, principal: CurrentPrincipal) -> RepositoryRead:
     with unit_of_work() as session:
-        repo = service.connect(session, organization_id=principal.organization_id, url=body.url, name=body.name)
+        repo = service.connect(
+            session, organization_id=principal.organization_id, url=body.url, name=body.name, branch=body.branch
+        )
         return RepositoryRead.model_validate(repo)
 
 

@@ -43,8 +43,13 @@ def list_(
     return list(session.scalars(stmt.order_by(Repository.id).limit(limit + 1)))
 
 
-def connect(session: Session, *, organization_id: str, url: str, name: str | None = None) -> Repository:
-    """Connect a repository. Connecting a disconnected one again reuses its record (and history)."""
+def connect(
+    session: Session, *, organization_id: str, url: str, name: str | None = None, branch: str | None = None
+) -> Repository:
+    """Connect a repository. Connecting a disconnected one again reuses its record (and history).
+
+    `branch` analyses that branch instead of the default one; connecting again may change it.
+    """
     location = urls.parse(url)
     existing = session.scalar(
         select(Repository).where(Repository.organization_id == organization_id, Repository.url == location.url)
@@ -59,6 +64,9 @@ def connect(session: Session, *, organization_id: str, url: str, name: str | Non
         repo.disconnected_at = None
         if name:
             repo.name = name.strip()
+        if branch and branch != repo.branch:
+            repo.branch = branch
+            repo.rules_fingerprint = None  # another branch: its history is read in full
     else:
         repo = Repository(
             id=new_id("repo"),
@@ -69,6 +77,7 @@ def connect(session: Session, *, organization_id: str, url: str, name: str | Non
             status="connected",
             created_at=now,
             connected_at=now,
+            branch=branch,
         )
         session.add(repo)
     session.flush()
