@@ -118,3 +118,17 @@ def test_dashboard_empty_state(ui: UI, tenant: Tenant) -> None:
     expect(ui.page).to_have_url(ui.base + "/dashboard")  # the home page once metrics exist
     expect(ui.page.get_by_text("No activity to show")).to_be_visible()
     expect(ui.page.get_by_role("link", name="Connect a repository")).to_be_visible()
+
+
+def test_a_failed_analysis_is_explained(ui: UI, tenant: Tenant, tmp_path: Path) -> None:
+    import shutil
+
+    repo = Repo(tmp_path / "fragile")
+    repo.commit(JANE, "2026-01-05T10:00:00Z", {"a.txt": "a\n"})
+    ui.sign_in(tenant)
+    connect_and_wait(ui, tmp_path / "fragile", "fragile")
+    shutil.rmtree(tmp_path / "fragile")  # the repository goes away under us
+    ui.page.get_by_role("row", name="fragile").get_by_role("button", name="Analyse now").click()
+    cell = ui.page.get_by_role("row", name="fragile").locator(".analysis")
+    expect(cell).to_contain_text("failed", timeout=30_000)
+    expect(cell.locator(".field-error")).to_contain_text("is no longer there")  # the reason, in words
