@@ -7,13 +7,16 @@ A receiver runs in its own process on 127.0.0.1 and notes when each request arri
 1. ceiling: one aiohttp ClientSession signs (both signature headers) and POSTs the same bodies at
    concurrency 64;
 2. one endpoint: N events are committed (with their deliveries), then a dispatcher starts; time from its start
-   until every delivery is recorded `succeeded` in the database;
+   until every delivery is recorded `succeeded` in the database. The ceiling is measured again just before
+   each such run and the ratio is to that figure (other load on a shared machine drifts during a run);
 3. fan-out: N/100 `metrics.updated` events to 100 endpoints (N deliveries), timed the same way;
 4. trickle: events committed one per transaction at 100/s for 10 s with the dispatcher running; latency is
    from each commit to the receiver seeing the POST.
 
 Each engine scenario runs in a fresh process (peak RSS is that process's) on a fresh database, on SQLite and
-on PostgreSQL. Figures are printed; docs/benchmarks.md has the write-up.
+on PostgreSQL. Each throughput scenario runs `--repeat` times (default 3), each time right after its own
+ceiling run, and the median ratio is reported. CPU time per delivery (all threads of the process) is printed
+next to the rates: on a shared machine it is the steadier figure. docs/benchmarks.md has the write-up.
 """
 
 from __future__ import annotations
@@ -82,6 +85,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads (the dispatcher's database thread included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _percentiles(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
@@ -128,20 +137,27 @@ def _ceiling(port: int, n: int, out: Any) -> None:
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
             return time.perf_counter() - t0
 
+    cpu0 = _cpu_seconds()
     elapsed = asyncio.run(main())
+    cpu_us = (_cpu_seconds() - cpu0) / n * 1e6
     _get(f"http://127.0.0.1:{port}/dump", "POST")
-    out.put({"rate": n / elapsed, "seconds": elapsed, "rss_mb": _peak_rss_mb()})
+    out.put({"rate": n / elapsed, "seconds": elapsed, "cpu_us": cpu_us, "rss_mb": _peak_rss_mb()})
 
 
 # --- the engine ---------------------------------------------------------------------------------------------
 
 
-def _setup(url: str) -> tuple[Any, str]:
+def _setup(url: str, concurrency: int) -> tuple[Any, str]:
     from gitproductivity.core import migrate, settings
     from gitproductivity.core.db import Database, set_database
     from gitproductivity.orgs import service as orgs
 
-    settings.configure(database_url=url, webhook_allowed_networks="127.0.0.0/8", log_level="WARNING")
+    settings.configure(
+        database_url=url,
+        webhook_allowed_networks="127.0.0.0/8",
+        webhook_concurrency=concurrency,
+        log_level="WARNING",
+    )
     db = Database(url)
     migrate.upgrade(db.engine)
     set_database(db)
@@ -206,8 +222,8 @@ async def _run_until(db: Any, receiver: str, deliveries: int, work: Any = None) 
     return start, end
 
 
-def _engine(url: str, port: int, scenario: str, n: int, out: Any) -> None:
-    db, org = _setup(url)
+def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: Any) -> None:
+    db, org = _setup(url, concurrency)
     receiver = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
     if scenario in ("one", "fanout"):
@@ -216,7 +232,9 @@ def _engine(url: str, port: int, scenario: str, n: int, out: Any) -> None:
         t0 = time.time()
         _emit_many(db, org, n // endpoints)
         result["emit_seconds"] = time.time() - t0
+        cpu0 = _cpu_seconds()
         start, end = asyncio.run(_run_until(db, receiver, n))
+        result["cpu_us"] = (_cpu_seconds() - cpu0) / n * 1e6
         seen = json.loads(_get(f"{receiver}/dump", "POST"))
         lat = [(t - start) * 1000 for _, t in seen]
         result.update(rate=n / (end - start), seconds=end - start, received=len(seen))
@@ -269,6 +287,10 @@ def main() -> None:
         "--postgres", default=os.environ.get("GP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the median ratio is reported")
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="the engine's WEBHOOK_CONCURRENCY (default: the ceiling's)"
+    )
     args = parser.parse_args()
     n = args.events
 
@@ -280,33 +302,44 @@ def main() -> None:
     ready.wait(30)
     time.sleep(0.5)
     try:
-        print(f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, deliveries per run: {n}")
-        ceiling = _in_child(_ceiling, port, n)
         print(
-            f"ceiling (plain aiohttp sign+POST, concurrency {CONCURRENCY}): {ceiling['rate']:,.0f}/s "
-            f"({ceiling['seconds']:.2f} s, peak RSS {ceiling['rss_mb']:.0f} MB)"
+            f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, deliveries per run: {n}, "
+            f"engine concurrency {args.concurrency}"
         )
         for backend in args.backends.split(","):
             with tempfile.TemporaryDirectory() as tmp:
-                for scenario in ("one", "fanout", "trickle"):
-                    url, drop = _database(backend, args.postgres, Path(tmp) / f"{scenario}.db")
-                    try:
-                        r = _in_child(_engine, url, port, scenario, n)
-                    finally:
-                        drop()
-                    if scenario == "trickle":
+                for scenario in ("one", "fanout"):
+                    label = "1 endpoint" if scenario == "one" else "100 endpoints"
+                    ratios = []
+                    for rep in range(args.repeat):
+                        # The ceiling just before each engine run: other load on a shared machine drifts.
+                        ceiling = _in_child(_ceiling, port, n)
+                        url, drop = _database(backend, args.postgres, Path(tmp) / f"{scenario}{rep}.db")
+                        try:
+                            r = _in_child(_engine, url, port, scenario, n, args.concurrency)
+                        finally:
+                            drop()
+                        ratios.append(r["rate"] / ceiling["rate"])
                         print(
-                            f"{backend:10} trickle 100 events/s: commit->receipt p50 {r['p50_ms']:.1f} ms, "
-                            f"p99 {r['p99_ms']:.1f} ms ({r['received']} received), peak RSS {r['rss_mb']:.0f} MB"
+                            f"{backend:10} {label:13} run {rep + 1}: ceiling {ceiling['rate']:,.0f}/s "
+                            f"({ceiling['cpu_us']:.0f} us CPU each) | engine {r['rate']:,.0f} deliveries/s "
+                            f"({r['cpu_us']:.0f} us CPU each), ratio {ratios[-1]:.2f}; start->receipt "
+                            f"p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms; peak RSS {r['rss_mb']:.0f} MB "
+                            f"(ceiling {ceiling['rss_mb']:.0f} MB); "
+                            f"committing the events took {r['emit_seconds']:.1f} s",
+                            flush=True,
                         )
-                    else:
-                        label = "1 endpoint " if scenario == "one" else "100 endpoints"
-                        ratio = r["rate"] / ceiling["rate"]
-                        print(
-                            f"{backend:10} {label}: {r['rate']:,.0f} deliveries/s, ratio {ratio:.2f} "
-                            f"({r['seconds']:.2f} s; start->receipt p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms; "
-                            f"committing the events took {r['emit_seconds']:.1f} s), peak RSS {r['rss_mb']:.0f} MB"
-                        )
+                    print(f"{backend:10} {label:13} median ratio {statistics.median(ratios):.2f}", flush=True)
+                url, drop = _database(backend, args.postgres, Path(tmp) / "trickle.db")
+                try:
+                    r = _in_child(_engine, url, port, "trickle", n, args.concurrency)
+                finally:
+                    drop()
+                print(
+                    f"{backend:10} trickle 100 events/s: commit->receipt p50 {r['p50_ms']:.1f} ms, "
+                    f"p99 {r['p99_ms']:.1f} ms ({r['received']} received), peak RSS {r['rss_mb']:.0f} MB",
+                    flush=True,
+                )
     finally:
         receiver.terminate()
         receiver.join(10)

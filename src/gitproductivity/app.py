@@ -20,6 +20,7 @@ from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.metrics import views as metrics_views
 from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.notifications import views as notifications_views
 from gitproductivity.notifications.api import router as notifications_router
@@ -97,6 +98,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
             repositories_views.router,
             webhooks_views.router,
             notifications_views.router,
+            metrics_views.router,
         ),
     )
 

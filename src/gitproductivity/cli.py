@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -653,6 +654,11 @@ def listen(
         )
     except (receiver.WebhookVerificationError, listening.ListenError) as exc:
         raise CliError(str(exc).replace("the secret", "--secret")) from None
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a container stopping) ends it like Ctrl-C: with the resume hint
+
+    signal.signal(signal.SIGTERM, interrupt)
     print(f"Forwarding {', '.join(types) or 'all events'} to {forward_to}", flush=True)
     print(f"Signing secret: {signing}", flush=True)
     try:

@@ -80,3 +80,28 @@ def test_healthz_openapi_and_docs(client: TestClient) -> None:
         assert path in spec["paths"]
     assert "ErrorBody" in spec["components"]["schemas"]
     assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_nul_characters_are_a_clear_error_on_every_backend(api: TestClient) -> None:
+    """PostgreSQL cannot store NUL in text: that must be a 4xx in the error shape, never a 500."""
+    for resp in (
+        api.get("/v1/repositories", params={"after": "\x00"}),
+        api.get("/v1/developers/dev_%00"),
+        api.post("/v1/developers", json={"name": "Nul\x00Name", "email": "nul@example.com"}),
+    ):
+        assert resp.status_code < 500, resp.text
+        if resp.status_code >= 400:
+            assert set(resp.json()["error"]) == {"code", "message", "details"}
+    names = [d["name"] for d in api.get("/v1/developers").json()["data"]]
+    assert names in ([], ["Nul\x00Name"])  # stored as given (SQLite) or refused whole (PostgreSQL)
+
+
+def test_database_errors_never_carry_bound_values(database) -> None:  # type: ignore[no-untyped-def]
+    """Logged database errors must not quote the values of a statement (they may be secrets)."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as info, database.engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table WHERE x = :secret"), {"secret": "whsec_TOPSECRET"})
+    assert "TOPSECRET" not in str(info.value)

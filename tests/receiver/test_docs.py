@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from gitproductivity import receiver
 from tests.receiver.test_verify import BODY, EVENT_ID, OTHER, SECRET
 
@@ -42,6 +44,7 @@ def test_the_documented_node_verifier_accepts_ours_and_never_throws(tmp_path: Pa
 def test_documented_payloads_have_the_fields_we_emit() -> None:
     from gitproductivity.developers.service import event_data as developer_data
     from gitproductivity.repositories.service import event_data as repository_data
+    from gitproductivity.webhooks.service import sample_data
 
     examples: dict[str, dict[str, object]] = {}
     for block in re.findall(r"```json\n(.*?)```", DOC, re.S):
@@ -54,8 +57,26 @@ def test_documented_payloads_have_the_fields_we_emit() -> None:
 
     assert set(examples["developer.removed"]) == set(developer_data(Row()))  # type: ignore[arg-type]
     assert set(examples["repository.connected"]) == set(repository_data(Row()))  # type: ignore[arg-type]
+    assert set(examples["webhook.test"]) == set(sample_data("webhook.test", webhook_id="wh_x"))
     documented = {t.strip("`") for t in re.findall(r"^\| (`[a-z]+\.[a-z]+`) \|", DOC, re.M)}
     from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 
     assert documented == {*EVENT_TYPES, WEBHOOK_TEST}
     assert {*EVENT_TYPES, WEBHOOK_TEST} - {"developer.added", "repository.disconnected"} <= set(examples)
+
+
+def keys(value: object) -> object:
+    """The shape of a payload: its keys, recursively (values differ from run to run)."""
+    return {k: keys(v) for k, v in value.items()} if isinstance(value, dict) else None
+
+
+def test_documented_analysis_payloads_match_a_real_analysis(api: TestClient, git_repo: Path) -> None:
+    from tests.analysis.gitrepo import drain
+
+    examples = {json.loads(b)["type"]: json.loads(b)["data"] for b in re.findall(r"```json\n(.*?)```", DOC, re.S)}
+    api.post("/v1/repositories", json={"url": str(git_repo)})
+    drain()
+    for type_ in ("analysis.complete", "metrics.updated", "developer.added"):
+        [event] = api.get("/v1/events", params={"type": type_}).json()["data"]
+        documented = examples.get(type_, examples["developer.removed"])
+        assert keys(event["data"]) == keys(documented), type_

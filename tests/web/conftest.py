@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -106,7 +105,7 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
                 with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
                     if resp.status == 200:
                         break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset, or a read timeout while it starts (URLError is an OSError)
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("server did not start:\n" + log.read_text())

@@ -53,7 +53,7 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
     expect(ui.page.get_by_role("status")).to_contain_text("Added Jane Doe")
     row = ui.page.get_by_role("row", name="Jane Doe")
     expect(row).to_contain_text("jd@example.com")
-    ui.screenshot("developers", tmp_path)
+    ui.screenshot("developers-add", tmp_path)
 
     # The same address again: the service's conflict is shown in words, next to the email field.
     ui.page.get_by_label("Name").fill("Jane Again")
@@ -102,7 +102,7 @@ def test_connect_and_disconnect_repository(ui: UI, tenant: Tenant, git_repo: Pat
     expect(ui.page.get_by_role("status")).to_contain_text("Connected sample")
     row = ui.page.get_by_role("row", name="sample")
     expect(row).to_contain_text(str(git_repo))
-    ui.screenshot("repositories", tmp_path)
+    ui.screenshot("repositories-connect", tmp_path)
 
     row.get_by_role("button", name="Disconnect").click()
     expect(ui.page.get_by_role("status")).to_contain_text("Disconnected sample")
@@ -177,3 +177,6 @@ def test_phone_width_and_accessible_labels(ui: UI, tenant: Tenant, tmp_path: Pat
     for field in ("Name", "Email", "Other emails (optional)"):
         expect(ui.page.get_by_label(field, exact=True)).to_be_visible()
     ui.screenshot("developers-phone", tmp_path)
+    for path in ("/repositories", "/settings/webhooks/new", "/notifications", "/dashboard"):
+        ui.goto(path)
+        assert ui.page.evaluate("document.documentElement.scrollWidth") <= 390, path

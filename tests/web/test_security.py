@@ -48,3 +48,23 @@ def test_sign_in_cookie_is_signed(client: TestClient, tenant: Tenant) -> None:
     resp = client.get("/developers", follow_redirects=False)
     assert resp.status_code == 303
     assert resp.headers["location"] == "/login?next=/developers"
+
+
+def test_nul_characters_are_refused_in_words_not_a_server_error(client: TestClient, tenant: Tenant) -> None:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    html = {"Accept": "text/html"}
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/developers").text)
+    assert fresh is not None
+    token = fresh
+    bad = client.post(
+        "/developers", data={"name": "x\x00y", "email": "n@example.com", "csrf_token": token.group(1)}, headers=html
+    )
+    assert bad.status_code == 422
+    assert "NUL" in bad.text and "Traceback" not in bad.text
+    assert client.get("/developers?after=%00", headers=html).status_code == 422
+    assert client.post("/developers/a%00b/remove", data={"csrf_token": token.group(1)}, headers=html).status_code == 422
+    assert "n@example.com" not in client.get("/developers").text

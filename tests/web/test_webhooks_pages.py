@@ -154,12 +154,15 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
     ui.page.get_by_label("Name").fill("Grace Hopper")
     ui.page.get_by_label("Email", exact=True).fill("grace@example.com")
     ui.page.get_by_role("button", name="Add developer").click()
-    expect(ui.page.locator("#unread-count")).to_have_text("2", timeout=20_000)  # the bell, refreshed by htmx
-
-    ui.page.goto(webhook_url + "?status=failed")
+    ui.page.goto(webhook_url)
+    row = ui.page.get_by_role("row", name="developer.added")
+    expect(row).to_contain_text("failed", timeout=15_000)  # htmx refreshes the table while it is pending
+    expect(row).to_contain_text("HTTP 500")
+    ui.page.get_by_role("link", name="Failed", exact=True).click()
     row = ui.page.get_by_role("row", name="developer.added")
     expect(row).to_contain_text("failed")
-    expect(row).to_contain_text("HTTP 500")
+    # The bell: both endpoints failed (it refreshes every 15 s, in case the second failed after this page loaded).
+    expect(ui.page.locator("#unread-count")).to_have_text("2", timeout=20_000)
     row.get_by_role("link", name="developer.added").click()
     expect(ui.page.locator("#attempt-3")).to_contain_text("HTTP 500")  # first try and two retries
 
@@ -171,6 +174,23 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
     notes.first.get_by_role("button", name="Mark as read").click()
     expect(ui.page.locator("ul.notes li.unread")).to_have_count(1)
     expect(ui.page.locator("#unread-count")).to_have_text("1")
+    # Each notification links to what it is about: here, the failed delivery to the receiver.
+    ui.page.get_by_role("link", name=f"Webhook delivery failed: {receiver.url}").click()
+    expect(ui.page.get_by_role("heading", name="developer.added delivery")).to_be_visible()
+    expect(ui.page.locator("#attempt-3")).to_contain_text("HTTP 500")
+
+    # The receiver is fixed: recover everything that failed since yesterday, and it arrives.
+    receiver.status = 200
+    before = len(receiver.requests)
+    ui.page.goto(webhook_url)
+    ui.page.get_by_text("Recover failed deliveries").click()
+    ui.page.get_by_role("button", name="Recover").click()
+    expect(ui.page.get_by_role("status")).to_contain_text("Re-sending 1 failed delivery since")
+    recovered = receiver.wait_for(before + 1)[before]
+    assert json.loads(recovered.body)["data"]["email"] == "grace@example.com"
+    newest = ui.page.locator("#deliveries tbody tr").first  # newest first; refreshed while pending
+    expect(newest).to_contain_text("developer.added")
+    expect(newest).to_contain_text("succeeded")
 
 
 def test_webhook_pages_are_scoped_to_the_organisation(

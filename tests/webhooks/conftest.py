@@ -62,12 +62,16 @@ class Receiver:
     slow_seconds: float = 2.0
     flaky_failures: int = 2
     hang_seconds: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    ssl_context: Any = None
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _runner: web.AppRunner | None = None
 
     def url(self, path: str = "/ok", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def on(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path == path]
@@ -81,7 +85,12 @@ class Receiver:
         if path == "/redirect":
             raise web.HTTPFound(self.url("/ok"))
         if path == "/slow":
-            await asyncio.sleep(self.slow_seconds)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                await asyncio.sleep(self.slow_seconds)
+            finally:
+                self.in_flight -= 1
         if path == "/drop":
             assert request.transport is not None
             request.transport.close()
@@ -100,7 +109,7 @@ class Receiver:
             app.router.add_route("*", "/{tail:.*}", self._handle)
             self._runner = web.AppRunner(app, handle_signals=False)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
             await site.start()
             server = site._server
             assert server is not None
@@ -124,6 +133,41 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[Receiver]:
+    """An HTTPS receiver with a self-signed certificate (made by the openssl binary), which clients must refuse."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    r = Receiver(ssl_context=context)
     r.start()
     yield r
     r.stop()

@@ -267,3 +267,39 @@ def test_old_attempts_are_pruned(api: TestClient, receiver: Receiver, database: 
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 0
         assert session.scalar(select(func.count()).select_from(Delivery)) == 1
+
+
+def test_concurrency_caps_and_graceful_stop(
+    api: TestClient, tenant: Tenant, receiver: Receiver, database: Database, database_url: str, tmp_path: Path
+) -> None:
+    """At most `webhook_endpoint_concurrency` POSTs to one endpoint at a time; on stop, the POSTs in flight finish
+    and are recorded, and claimed deliveries that had not started are handed back at once."""
+    configure(database_url, tmp_path, webhook_endpoint_concurrency=2, webhook_timeout=2, webhook_lease_seconds=60)
+    receiver.slow_seconds = 0.4
+    hook = add_hook(api, receiver.url("/slow"), ["developer.added"])
+    with database.session() as session:
+        for n in range(8):
+            events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"n": n})
+    running = RunningDispatcher(database)
+    try:
+        wait_for(lambda: len(receiver.on("/slow")) >= 5, what="some deliveries")  # 1 test + 4 real
+    finally:
+        running.stop()
+    assert receiver.max_in_flight == 2
+    sent = len(receiver.on("/slow")) - 1
+    done = real(api, hook["id"], status="succeeded")
+    assert len(done) == sent  # every POST that started was recorded
+    pending = real(api, hook["id"], status="pending")
+    assert len(pending) == 8 - sent > 0
+    with database.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_([d["id"] for d in pending]))).all()
+    assert all(r.lease_token is None and r.next_attempt_at is not None and r.next_attempt_at <= utcnow() for r in rows)
+
+
+def test_untrusted_certificate_is_a_tls_error(api: TestClient, tls_receiver: Receiver, fast: Settings) -> None:
+    hook = add_hook(api, tls_receiver.url("/ok"))
+    assert hook["test"]["ok"] is False
+    [attempt] = api.get(f"/v1/deliveries/{hook['test']['delivery_id']}").json()["attempt_log"]
+    assert attempt["error_kind"] == "tls_error", attempt
+    assert "certificate" in attempt["error"].lower()
+    assert tls_receiver.requests == []

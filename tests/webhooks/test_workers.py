@@ -33,7 +33,7 @@ class Workers:
             "GITPRODUCTIVITY_DATABASE_URL": database_url,
             "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
             "GITPRODUCTIVITY_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "GITPRODUCTIVITY_LOG_LEVEL": "WARNING",
+            "GITPRODUCTIVITY_LOG_LEVEL": "INFO",
             **env,
         }
         self.tmp_path = tmp_path
@@ -111,6 +111,8 @@ def test_worker_killed_mid_delivery_loses_nothing(
 ) -> None:
     receiver.hang_seconds = 0.8  # the first POST is still in flight when its worker dies
     hook_id = make_hook(database, tenant, receiver.url("/hang-once"))
+    with database.session() as session:
+        secret = service.get(session, organization_id=tenant.organization_id, webhook_id=hook_id).secret
     first = workers.start()
     with database.session() as session:
         event = events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"a": 1})
@@ -134,3 +136,4 @@ def test_worker_killed_mid_delivery_loses_nothing(
         attempts = session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == done.id)).all()
     assert [(a.number, a.response_status) for a in attempts] == [(1, 200)]
     assert workers.stop_all()[1:] == [0]
+    assert secret not in workers.logs() and "Traceback" not in workers.logs()

@@ -230,3 +230,41 @@ def repositories_of(session: Session, *, developer_id: str) -> set[str]:
 def public(values: dict[str, Any]) -> dict[str, Any]:
     """Totals as they appear in event payloads (timestamps in the envelope's `…Z` form)."""
     return {k: isoformat_z(v) if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def team_series(
+    session: Session,
+    *,
+    organization_id: str,
+    granularity: str = "week",
+    repository_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[str, list[tuple[date, Totals]]]:
+    """Every (non-bot) developer's buckets over a range in one query: `{developer_id: [(bucket, totals)]}`.
+
+    The dashboard's team and per-developer charts are sums and slices of this.
+    """
+    if granularity not in GRANULARITIES:
+        raise ValidationFailed(
+            f"granularity must be one of {', '.join(GRANULARITIES)}",
+            details=[{"field": "granularity", "message": f"one of {', '.join(GRANULARITIES)}"}],
+        )
+    _check_range(start, end)
+    if repository_id:
+        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    stmt = (
+        select(DailyRollup)
+        .join(Developer, Developer.id == DailyRollup.developer_id)
+        .where(DailyRollup.organization_id == organization_id, Developer.is_bot.is_(False))
+    )
+    if repository_id:
+        stmt = stmt.where(DailyRollup.repository_id == repository_id)
+    if start:
+        stmt = stmt.where(DailyRollup.day >= start)
+    if end:
+        stmt = stmt.where(DailyRollup.day <= end)
+    found: dict[str, dict[date, Totals]] = {}
+    for row in session.scalars(stmt.order_by(DailyRollup.day)):
+        found.setdefault(row.developer_id, {}).setdefault(bucket_start(row.day, granularity), Totals()).add_row(row)
+    return {dev_id: sorted(buckets.items()) for dev_id, buckets in found.items()}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
@@ -16,7 +16,9 @@ router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses
 def list_notifications(
     principal: CurrentPrincipal,
     unread: bool = False,
-    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    after: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[\w-]+$", description="Cursor: the last id of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> NotificationPage:
     """Newest first: failed deliveries, endpoints disabled automatically."""
@@ -28,7 +30,9 @@ def list_notifications(
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead)
-def mark_notification_read(notification_id: str, principal: CurrentPrincipal) -> NotificationRead:
+def mark_notification_read(
+    notification_id: Annotated[str, Path(max_length=64, pattern=r"^[\w-]+$")], principal: CurrentPrincipal
+) -> NotificationRead:
     with unit_of_work() as session:
         note = service.mark_read(session, organization_id=principal.organization_id, notification_id=notification_id)
         return NotificationRead.model_validate(note)

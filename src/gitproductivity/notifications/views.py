@@ -9,9 +9,9 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.notifications import service
 from gitproductivity.notifications.schemas import NotificationRead
 from gitproductivity.web.helpers import CurrentViewer, redirect, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/notifications", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/notifications", include_in_schema=False, dependencies=[Depends(guard)])
 
 PAGE_SIZE = 50
 BADGE_CAP = 99  # the bell shows "99+" beyond this
@@ -23,9 +23,10 @@ def link_for(subject_id: str | None) -> str | None:
         return None
     prefix = subject_id.split("_", 1)[0]
     return {
-        "whk": f"/settings/webhooks/{subject_id}",
+        "wh": f"/settings/webhooks/{subject_id}",
         "dlv": f"/settings/deliveries/{subject_id}",
         "repo": "/repositories",
+        "ana": "/repositories",
         "dev": "/developers",
     }.get(prefix)
 

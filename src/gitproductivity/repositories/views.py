@@ -7,15 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
+from gitproductivity.analysis import service as analysis
+from gitproductivity.analysis.schemas import AnalysisRead
 from gitproductivity.core.errors import DomainError
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.repositories import service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryRead
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/repositories", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/repositories", include_in_schema=False, dependencies=[Depends(guard)])
 
 PAGE_SIZE = 200
 
@@ -31,6 +34,7 @@ def _page(
     with unit_of_work() as session:
         rows = service.list_(session, organization_id=viewer.organization_id, limit=PAGE_SIZE)
         repositories = [RepositoryRead.model_validate(r) for r in rows[:PAGE_SIZE]]
+        latest = {r.id: _latest(session, viewer, r.id) for r in repositories if r.status != "disconnected"}
     return render(
         request,
         "repositories.html",
@@ -38,9 +42,15 @@ def _page(
         status_code=status_code,
         connected=[r for r in repositories if r.status != "disconnected"],
         disconnected=[r for r in repositories if r.status == "disconnected"],
+        analysis=latest,
         form=form or {"url": "", "name": ""},
         errors=errors or {},
     )
+
+
+def _latest(session: Session, viewer: Viewer, repository_id: str) -> AnalysisRead | None:
+    rows = analysis.list_(session, organization_id=viewer.organization_id, repository_id=repository_id, limit=1)
+    return AnalysisRead.model_validate(rows[0]) if rows else None
 
 
 @router.get("")
@@ -73,4 +83,23 @@ def disconnect_repository(request: Request, repository_id: str, viewer: CurrentV
     with unit_of_work() as session:
         repo = service.disconnect(session, organization_id=viewer.organization_id, repository_id=repository_id)
         flash(request, f"Disconnected {repo.name}. Its history and metrics are kept.")
+    return redirect("/repositories")
+
+
+@router.get("/{repository_id}/analysis")
+def analysis_status(request: Request, repository_id: str, viewer: CurrentViewer) -> Response:
+    """The status cell alone: htmx polls it while an analysis is queued or running."""
+    with unit_of_work() as session:
+        repo = RepositoryRead.model_validate(
+            service.get(session, organization_id=viewer.organization_id, repository_id=repository_id)
+        )
+        latest = _latest(session, viewer, repository_id)
+    return render(request, "partials/analysis_status.html", viewer, r=repo, analysis={repo.id: latest})
+
+
+@router.post("/{repository_id}/analyse")
+def analyse_now(request: Request, repository_id: str, viewer: CurrentViewer) -> Response:
+    with unit_of_work() as session:
+        analysis.enqueue(session, organization_id=viewer.organization_id, repository_id=repository_id, trigger="ui")
+    flash(request, "Analysis queued. Progress shows in the list.")
     return redirect("/repositories")

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from gitproductivity.core.errors import Unauthorized
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.orgs import service as orgs_service
-from gitproductivity.web.helpers import CurrentViewer, redirect, render
-from gitproductivity.web.security import csrf_protect, csrf_token
+from gitproductivity.web.helpers import PAGES, CurrentViewer, redirect, render
+from gitproductivity.web.security import csrf_token, guard
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
 
 def _safe_next(target: str | None) -> str:
@@ -64,4 +64,4 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def home(request: Request, viewer: CurrentViewer) -> Response:
-    return redirect("/developers")
+    return redirect("/dashboard" if PAGES.get("dashboard") else "/developers")

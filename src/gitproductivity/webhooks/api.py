@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 
 from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
@@ -24,6 +24,13 @@ from gitproductivity.webhooks.schemas import (
     WebhookWithSecret,
     webhook_read,
 )
+
+#: Ids and cursors are word characters; anything else (a NUL byte, say) is a 422, never a database error.
+WebhookId = Annotated[str, Path(max_length=64, pattern=r"^[\w-]+$")]
+DeliveryId = Annotated[str, Path(max_length=64, pattern=r"^[\w-]+$")]
+Cursor = Annotated[
+    str | None, Query(max_length=64, pattern=r"^[\w-]+$", description="Cursor: the last id of the previous page")
+]
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
 deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"], responses=ERROR_RESPONSES)
@@ -49,7 +56,7 @@ def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookC
 @router.get("", response_model=WebhookPage)
 def list_webhooks(
     principal: CurrentPrincipal,
-    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> WebhookPage:
     with unit_of_work() as session:
@@ -58,7 +65,7 @@ def list_webhooks(
 
 
 @router.get("/{webhook_id}", response_model=WebhookWithSecret)
-def get_webhook(webhook_id: str, principal: CurrentPrincipal) -> WebhookWithSecret:
+def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWithSecret:
     with unit_of_work() as session:
         hook = service.get(session, organization_id=principal.organization_id, webhook_id=webhook_id)
         result: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
@@ -66,7 +73,7 @@ def get_webhook(webhook_id: str, principal: CurrentPrincipal) -> WebhookWithSecr
 
 
 @router.patch("/{webhook_id}", response_model=WebhookRead)
-def update_webhook(webhook_id: str, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
+def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
     """Change the URL, events, description, or `enabled` (enabling resumes held deliveries)."""
     with unit_of_work() as session:
         hook = service.update_(
@@ -83,7 +90,7 @@ def update_webhook(webhook_id: str, body: WebhookUpdate, principal: CurrentPrinc
 
 
 @router.delete("/{webhook_id}", response_model=WebhookRead)
-def delete_webhook(webhook_id: str, principal: CurrentPrincipal) -> WebhookRead:
+def delete_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookRead:
     """Remove the endpoint, its deliveries and their log."""
     with unit_of_work() as session:
         hook = service.delete_(session, organization_id=principal.organization_id, webhook_id=webhook_id)
@@ -93,7 +100,7 @@ def delete_webhook(webhook_id: str, principal: CurrentPrincipal) -> WebhookRead:
 
 @router.post("/{webhook_id}/test", response_model=TestResult)
 def test_webhook(
-    webhook_id: str, principal: CurrentPrincipal, body: Annotated[TestRequest | None, Body()] = None
+    webhook_id: WebhookId, principal: CurrentPrincipal, body: Annotated[TestRequest | None, Body()] = None
 ) -> TestResult:
     """Send a test delivery now: `webhook.test`, or a sample of `event` with `data.test = true`."""
     event = body.event if body else "webhook.test"
@@ -105,7 +112,7 @@ def test_webhook(
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
 def rotate_secret(
-    webhook_id: str, principal: CurrentPrincipal, body: Annotated[RotateSecret | None, Body()] = None
+    webhook_id: WebhookId, principal: CurrentPrincipal, body: Annotated[RotateSecret | None, Body()] = None
 ) -> WebhookWithSecret:
     """A new secret now; the old one also signs `webhook-signature` until `secret_rotation_ends_at`."""
     with unit_of_work() as session:
@@ -121,10 +128,10 @@ def rotate_secret(
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
 def list_deliveries(
-    webhook_id: str,
+    webhook_id: WebhookId,
     principal: CurrentPrincipal,
     status: Literal["pending", "succeeded", "failed"] | None = None,
-    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DeliveryPage:
     """Newest first."""
@@ -141,7 +148,7 @@ def list_deliveries(
 
 
 @router.post("/{webhook_id}/recover", response_model=RecoverResult, status_code=202)
-def recover(webhook_id: str, body: Recover, principal: CurrentPrincipal) -> RecoverResult:
+def recover(webhook_id: WebhookId, body: Recover, principal: CurrentPrincipal) -> RecoverResult:
     """Re-send every event whose delivery to this endpoint failed since `since`."""
     with unit_of_work() as session:
         copies = service.recover(
@@ -151,14 +158,14 @@ def recover(webhook_id: str, body: Recover, principal: CurrentPrincipal) -> Reco
 
 
 @deliveries_router.get("/{delivery_id}", response_model=DeliveryDetail)
-def get_delivery(delivery_id: str, principal: CurrentPrincipal) -> DeliveryDetail:
+def get_delivery(delivery_id: DeliveryId, principal: CurrentPrincipal) -> DeliveryDetail:
     with unit_of_work() as session:
         delivery = service.get_delivery(session, organization_id=principal.organization_id, delivery_id=delivery_id)
         return DeliveryDetail.model_validate(delivery)
 
 
 @deliveries_router.post("/{delivery_id}/redeliver", response_model=DeliveryRead, status_code=202)
-def redeliver(delivery_id: str, principal: CurrentPrincipal) -> DeliveryRead:
+def redeliver(delivery_id: DeliveryId, principal: CurrentPrincipal) -> DeliveryRead:
     """Queue a new delivery of the same event to the same endpoint (same `webhook-id` for dedupe)."""
     with unit_of_work() as session:
         copy = service.redeliver(session, organization_id=principal.organization_id, delivery_id=delivery_id)

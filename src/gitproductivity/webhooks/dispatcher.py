@@ -3,10 +3,10 @@
 - Wakes on commit: in-process through `core.wakeup`, across processes through PostgreSQL LISTEN/NOTIFY, and
   otherwise sleeps only until the next delivery falls due (capped by `POLL_SECONDS`, which covers other
   processes writing to a shared SQLite file).
-- Database work runs on one thread, in order: a claim, then a batch of outcomes, ... Outcomes pile up while a
-  transaction runs, so batches grow with load and there are a few transactions per batch, not per delivery.
-- Concurrency is capped overall (`webhook_concurrency`, also the claim size) and per endpoint
-  (`webhook_endpoint_concurrency`).
+- Database work runs on one thread (two on PostgreSQL: a claim and a batch of outcomes side by side). Outcomes
+  pile up while a transaction runs, so batches grow with load: a few transactions per batch, not per delivery.
+- Concurrency is capped overall (`webhook_concurrency`) and per endpoint (`webhook_endpoint_concurrency`);
+  claims (`webhook_batch_size` at most) keep up to two batches ready beyond what is being sent.
 - SIGTERM (the stop event): no new claims; POSTs in flight finish and are recorded; claimed deliveries that
   had not started are handed back at once. A worker killed outright loses nothing either: its leases expire
   and any worker takes those deliveries again.
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POLL_SECONDS = 2.0
+#: A small batch of outcomes waits this long for company before it is written.
+RECORD_GATHER_SECONDS = 0.005
 PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -55,7 +57,10 @@ class Dispatcher:
     def __init__(self, *, database: Database | None = None, settings: Settings | None = None) -> None:
         self.database = database or get_database()
         self.settings = settings or get_settings()
-        self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitproductivity-dispatch-db")
+        # SQLite has one writer anyway; on PostgreSQL a claim and a batch of outcomes can be written at once.
+        self.db_thread = ThreadPoolExecutor(
+            max_workers=1 if self.database.is_sqlite else 2, thread_name_prefix="gitproductivity-dispatch-db"
+        )
         self.inflight = 0
         self.capacity = asyncio.Event()
         self.results: list[Result] = []
@@ -63,6 +68,10 @@ class Dispatcher:
         self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
         self.unsent: list[Job] = []
         self.wake = asyncio.Event()
+        self.sending = asyncio.Semaphore(self.settings.webhook_concurrency)
+        self.refill_at = 0
+        # A POST starts only if it will end (or time out) this long before its lease does.
+        self.lease_margin = min(1.0, (self.settings.webhook_lease_seconds - self.settings.webhook_timeout) / 2)
 
     async def _db(self, work: Callable[[Session], T]) -> T:
         def run() -> T:
@@ -78,8 +87,12 @@ class Dispatcher:
         tasks: set[asyncio.Task[None]] = set()
         recorder = asyncio.create_task(self._record_loop(stop))
         concurrency = self.settings.webhook_concurrency
-        batch = min(self.settings.webhook_batch_size, concurrency)
-        refill_at = concurrency - max(1, batch // 2)  # claim again once half a batch has room
+        batch = self.settings.webhook_batch_size
+        # Hold up to two batches beyond what is being sent, so POSTs never wait for a claim (which may queue
+        # behind a batch of outcomes being written), and claim again once half a batch has room: claims stay
+        # large, a few transactions per batch.
+        max_held = concurrency + 2 * batch
+        self.refill_at = max_held - max(1, batch // 2)
         next_prune = 0.0
         log.info("webhook dispatcher started (concurrency %d, batch %d)", concurrency, batch)
         try:
@@ -87,8 +100,12 @@ class Dispatcher:
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                     await self._prune()
+                if self.inflight > self.refill_at:  # enough in hand: wait for room for half a batch
+                    self.capacity.clear()
+                    await _wait_any(self.capacity, stop, timeout=None)
+                    continue
                 wake.clear()
-                want = min(batch, concurrency - self.inflight)
+                want = min(batch, max_held - self.inflight)
                 jobs = await self._db(
                     partial(service.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
                 )
@@ -97,10 +114,6 @@ class Dispatcher:
                     task = asyncio.create_task(self._deliver(sender, job, stop))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                if self.inflight > refill_at:
-                    self.capacity.clear()
-                    await _wait_any(self.capacity, stop, timeout=None)
-                    continue
                 if len(jobs) == want:
                     continue  # there may be more due right now
                 due = await self._db(service.next_due)
@@ -129,16 +142,22 @@ class Dispatcher:
         if slots is None:
             slots = self.endpoint_slots[job.webhook_id] = asyncio.Semaphore(self.settings.webhook_endpoint_concurrency)
         try:
-            async with slots:
+            async with slots, self.sending:
                 if stop.is_set():
                     self.unsent.append(job)
+                    return
+                if time.monotonic() + self.settings.webhook_timeout + self.lease_margin > job.lease_until:
+                    # Waited so long for a slot that the lease could run out mid-POST and another worker take
+                    # the delivery: leave it; it falls due again when the lease ends.
+                    log.warning("delivery %s waited past its lease; it will be retried", job.delivery_id)
                     return
                 result = await send_one(sender, job)
             self.results.append(result)
             self.results_ready.set()
         finally:
             self.inflight -= 1
-            self.capacity.set()
+            if self.inflight <= self.refill_at:
+                self.capacity.set()
 
     async def _record_loop(self, stop: asyncio.Event) -> None:
         while True:
@@ -152,6 +171,8 @@ class Dispatcher:
                 else:
                     await _wait_any(self.results_ready, stop, timeout=None)
                 continue
+            if len(self.results) < self.settings.webhook_batch_size // 2 and not stop.is_set():
+                await asyncio.sleep(RECORD_GATHER_SECONDS)
             batch, self.results = self.results, []
             try:
                 await self._db(partial(service.record, results=batch))

@@ -9,6 +9,7 @@ batch rather than one per delivery.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import wakeup
@@ -54,8 +55,15 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _no_control_characters(value: str, field: str) -> str:
+    """NUL and other control characters are never meaningful here, and PostgreSQL text cannot hold NUL."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationFailed(f"{field}: must not contain control characters", details=[{"field": field}])
+    return value
+
+
 def _check_url(url: str) -> str:
-    url = url.strip()
+    url = _no_control_characters(url.strip(), "url")
     if len(url) > MAX_URL_LENGTH:
         raise ValidationFailed(f"url: longer than {MAX_URL_LENGTH} characters", details=[{"field": "url"}])
     try:
@@ -102,7 +110,7 @@ def create(
         id=new_id("wh"),
         organization_id=organization_id,
         url=_check_url(url),
-        description=description.strip(),
+        description=_no_control_characters(description.strip(), "description"),
         events=_check_events(events),
         secret=signing.generate_secret(),
         enabled=True,
@@ -131,7 +139,7 @@ def update_(
     if events is not None:
         hook.events = _check_events(events)
     if description is not None:
-        hook.description = description.strip()
+        hook.description = _no_control_characters(description.strip(), "description")
     if enabled is not None and enabled != hook.enabled:
         hook.enabled = enabled
         hook.disabled_reason = None if enabled else "disabled by a user"
@@ -245,6 +253,7 @@ class Job:
     old_secrets: tuple[str, ...]
     number: int  # this attempt's number, 1-based
     lease_token: str
+    lease_until: float  # time.monotonic() when the lease ends
     is_test: bool = False
 
     def headers(self, timestamp: int) -> dict[str, str]:
@@ -266,7 +275,7 @@ class Result:
     outcome: Outcome
 
 
-def _jobs(session: Session, *, ids: Sequence[str], token: str, now: datetime) -> list[Job]:
+def _jobs(session: Session, *, ids: Sequence[str], token: str, now: datetime, lease_seconds: float) -> list[Job]:
     if not ids:
         return []
     rows = session.execute(
@@ -290,6 +299,7 @@ def _jobs(session: Session, *, ids: Sequence[str], token: str, now: datetime) ->
         .order_by(Delivery.id)
     )
     jobs = []
+    lease_until = time.monotonic() + lease_seconds
     for r in rows:
         old = (r[10],) if r[10] and r[11] is not None and r[11] > now else ()
         jobs.append(
@@ -306,6 +316,7 @@ def _jobs(session: Session, *, ids: Sequence[str], token: str, now: datetime) ->
                 secret=r[9],
                 old_secrets=old,
                 lease_token=token,
+                lease_until=lease_until,
             )
         )
     return jobs
@@ -335,7 +346,7 @@ def claim(session: Session, *, limit: int, lease_seconds: float) -> list[Job]:
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     )
-    return _jobs(session, ids=[r[0] for r in claimed], token=token, now=now)
+    return _jobs(session, ids=[r[0] for r in claimed], token=token, now=now, lease_seconds=lease_seconds)
 
 
 def next_due(session: Session) -> datetime | None:
@@ -446,25 +457,27 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
 def _update_health(session: Session, *, results: Sequence[Result], now: datetime) -> None:
     """Track how long each endpoint has failed; disable it when that passes the auto-disable setting.
 
-    The common case (all succeeded, endpoint healthy) costs one UPDATE that matches nothing.
+    Only endpoints whose state may change are read, locked in id order (workers recording outcomes for the
+    same endpoints at once queue, never deadlock); while every endpoint is healthy that is nothing at all.
     """
     last: dict[str, bool] = {}
     for r in results:
         last[r.job.webhook_id] = r.outcome.ok
+    if not last:
+        return
     healthy = [hook_id for hook_id, ok in last.items() if ok]
     failing = [hook_id for hook_id, ok in last.items() if not ok]
-    if healthy:
-        session.execute(
-            update(Webhook)
-            .where(Webhook.id.in_(healthy), Webhook.failing_since.is_not(None))
-            .values(failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
-    if not failing:
-        return
+    changing = (
+        select(Webhook)
+        .where(or_(and_(Webhook.id.in_(healthy), Webhook.failing_since.is_not(None)), Webhook.id.in_(failing)))
+        .order_by(Webhook.id)
+        .with_for_update()
+    )
     limit = get_settings().webhook_auto_disable_after
-    for hook in session.scalars(select(Webhook).where(Webhook.id.in_(failing))):
-        if hook.failing_since is None:
+    for hook in session.scalars(changing):
+        if last[hook.id]:
+            hook.failing_since = None
+        elif hook.failing_since is None:
             hook.failing_since = now
         elif limit > 0 and hook.enabled and (now - hook.failing_since).total_seconds() >= limit:
             _auto_disable(session, hook=hook, now=now)
@@ -538,6 +551,7 @@ def start_test(session: Session, *, organization_id: str, webhook_id: str, event
         ensure_ascii=False,
     )
     token = new_id("lse")
+    lease = get_settings().webhook_lease_seconds
     delivery = Delivery(
         id=new_id("dlv"),
         organization_id=organization_id,
@@ -548,13 +562,13 @@ def start_test(session: Session, *, organization_id: str, webhook_id: str, event
         is_test=True,
         status=PENDING,
         attempts=0,
-        next_attempt_at=now + timedelta(seconds=get_settings().webhook_lease_seconds),
+        next_attempt_at=now + timedelta(seconds=lease),
         lease_token=token,
         created_at=now,
     )
     session.add(delivery)
     session.flush()
-    return _jobs(session, ids=[delivery.id], token=token, now=now)[0]
+    return _jobs(session, ids=[delivery.id], token=token, now=now, lease_seconds=lease)[0]
 
 
 def sample_data(event_type: str, *, webhook_id: str) -> dict[str, Any]:

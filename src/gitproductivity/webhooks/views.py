@@ -13,7 +13,7 @@ from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
-from gitproductivity.web.security import csrf_protect
+from gitproductivity.web.security import guard
 from gitproductivity.webhooks import dispatcher, service
 from gitproductivity.webhooks.models import DELIVERY_STATUSES
 from gitproductivity.webhooks.schemas import (
@@ -25,7 +25,7 @@ from gitproductivity.webhooks.schemas import (
     webhook_read,
 )
 
-router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(guard)])
 
 RECENT = 50  # the success rate is over this many most recent finished deliveries
 

@@ -45,7 +45,7 @@
       labels: data.labels,
       datasets: data.per_developer.map(function (d, i) {
         return { label: d.name, data: d.commits, borderColor: palette[i % palette.length],
-          backgroundColor: palette[i % palette.length], tension: 0.25, pointRadius: 2 };
+          backgroundColor: palette[i % palette.length], cubicInterpolationMode: "monotone", pointRadius: 2 };
       }),
     },
     options: { scales: axes },
