@@ -94,3 +94,14 @@ def test_nul_characters_are_a_clear_error_on_every_backend(api: TestClient) -> N
             assert set(resp.json()["error"]) == {"code", "message", "details"}
     names = [d["name"] for d in api.get("/v1/developers").json()["data"]]
     assert names in ([], ["Nul\x00Name"])  # stored as given (SQLite) or refused whole (PostgreSQL)
+
+
+def test_database_errors_never_carry_bound_values(database) -> None:  # type: ignore[no-untyped-def]
+    """Logged database errors must not quote the values of a statement (they may be secrets)."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as info, database.engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table WHERE x = :secret"), {"secret": "whsec_TOPSECRET"})
+    assert "TOPSECRET" not in str(info.value)

@@ -68,3 +68,19 @@ def test_metrics_of_other_organisations_are_hidden(
     assert client.get("/v1/metrics/developers", headers=other).json()["data"] == []
     assert client.get(f"/v1/developers/{dev_id}/metrics", headers=other).status_code == 404
     assert client.get("/v1/metrics/developers", headers={"Authorization": "Bearer gpk_nope"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/metrics/developers?repository_id=repo_%00",
+        "/v1/developers/dev_%00/metrics",
+        "/v1/analyses/ana_%00x",
+        "/v1/repositories/repo_%00/analyses",
+    ],
+)
+def test_malformed_ids_are_404_not_server_errors(api: TestClient, path: str) -> None:
+    resp = api.get(path)
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
+    assert api.post("/v1/developers/dev_%00/merge", json={"developer_id": "dev_x"}).status_code == 404
+    assert api.post("/v1/developers/dev_%00/aliases", json={"email": "a@example.com"}).status_code == 404

@@ -138,6 +138,9 @@ def add_alias(session: Session, *, organization_id: str, developer_id: str, emai
 
     An address already seen in history belongs to the developer made for it: merge the two instead.
     """
+    from gitproductivity.metrics.service import require_id
+
+    require_id(developer_id, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
     address = normalize_email(email)
     owner = find_by_email(session, organization_id=organization_id, email=address)
@@ -155,6 +158,9 @@ def add_alias(session: Session, *, organization_id: str, developer_id: str, emai
 
 def remove_alias(session: Session, *, organization_id: str, developer_id: str, email: str) -> Developer:
     """Remove an alias (not the primary email). Metrics already counted stay until a full re-analysis."""
+    from gitproductivity.metrics.service import require_id
+
+    require_id(developer_id, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
     address = email.strip().lower()
     for item in dev.emails:
@@ -177,6 +183,8 @@ def merge(session: Session, *, organization_id: str, developer_id: str, other_id
 
     if developer_id == other_id:
         raise Conflict("a developer cannot be merged into itself")
+    for value in (developer_id, other_id):
+        metrics.require_id(value, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
     other = get(session, organization_id=organization_id, developer_id=other_id)
     repo_ids = metrics.repositories_of(session, developer_id=other.id)

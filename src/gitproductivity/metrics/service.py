@@ -15,7 +15,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import isoformat_z
-from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.core.errors import NotFound, ValidationFailed
+from gitproductivity.core.ids import has_prefix
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer
 from gitproductivity.metrics.models import DailyRollup
@@ -76,6 +77,12 @@ def repository_totals(
     return {dev_id: _totals(values) for dev_id, *values in session.execute(stmt.group_by(DailyRollup.developer_id))}
 
 
+def require_id(value: str, prefix: str, what: str) -> None:
+    """A malformed id cannot exist: 404 at once (and PostgreSQL never sees a NUL byte from a URL)."""
+    if not (has_prefix(value, prefix) and value.replace("_", "").isalnum()):
+        raise NotFound(f"{what} {value!r} not found")
+
+
 def _check_range(start: date | None, end: date | None) -> None:
     if start and end and start > end:
         raise ValidationFailed("from must not be after to", details=[{"field": "from", "message": "after to"}])
@@ -93,6 +100,7 @@ def developers_summary(
     """Every developer with activity in the range (inclusive UTC days), most commits first."""
     _check_range(start, end)
     if repository_id:
+        require_id(repository_id, "repo", "repository")
         repositories.get(session, organization_id=organization_id, repository_id=repository_id)
     stmt = select(
         Developer,
@@ -156,8 +164,10 @@ def developer_series(
             details=[{"field": "granularity", "message": f"one of {', '.join(GRANULARITIES)}"}],
         )
     _check_range(start, end)
+    require_id(developer_id, "dev", "developer")
     dev = developers.get(session, organization_id=organization_id, developer_id=developer_id)
     if repository_id:
+        require_id(repository_id, "repo", "repository")
         repositories.get(session, organization_id=organization_id, repository_id=repository_id)
     stmt = select(DailyRollup).where(
         DailyRollup.organization_id == organization_id, DailyRollup.developer_id == developer_id

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import wakeup
@@ -457,25 +457,27 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
 def _update_health(session: Session, *, results: Sequence[Result], now: datetime) -> None:
     """Track how long each endpoint has failed; disable it when that passes the auto-disable setting.
 
-    The common case (all succeeded, endpoint healthy) costs one UPDATE that matches nothing.
+    Only endpoints whose state may change are read, locked in id order (workers recording outcomes for the
+    same endpoints at once queue, never deadlock); while every endpoint is healthy that is nothing at all.
     """
     last: dict[str, bool] = {}
     for r in results:
         last[r.job.webhook_id] = r.outcome.ok
+    if not last:
+        return
     healthy = [hook_id for hook_id, ok in last.items() if ok]
     failing = [hook_id for hook_id, ok in last.items() if not ok]
-    if healthy:
-        session.execute(
-            update(Webhook)
-            .where(Webhook.id.in_(healthy), Webhook.failing_since.is_not(None))
-            .values(failing_since=None)
-            .execution_options(synchronize_session=False)
-        )
-    if not failing:
-        return
+    changing = (
+        select(Webhook)
+        .where(or_(and_(Webhook.id.in_(healthy), Webhook.failing_since.is_not(None)), Webhook.id.in_(failing)))
+        .order_by(Webhook.id)
+        .with_for_update()
+    )
     limit = get_settings().webhook_auto_disable_after
-    for hook in session.scalars(select(Webhook).where(Webhook.id.in_(failing))):
-        if hook.failing_since is None:
+    for hook in session.scalars(changing):
+        if last[hook.id]:
+            hook.failing_since = None
+        elif hook.failing_since is None:
             hook.failing_since = now
         elif limit > 0 and hook.enabled and (now - hook.failing_since).total_seconds() >= limit:
             _auto_disable(session, hook=hook, now=now)
