@@ -44,6 +44,7 @@ def test_add_webhook_test_result_deliveries_redeliver_rotate_disable(
     expect(ui.page.locator("#e-events")).to_contain_text("Choose at least one event")
     expect(ui.page.get_by_label("Endpoint URL")).to_have_value(receiver.url)
     assert receiver.requests == []
+    ui.screenshot("webhook-new", tmp_path)
 
     add_webhook(ui, receiver.url, ["developer.added", "developer.removed"])
     # After saving, the page shows the test webhook's result and the secret with a copy button.
