@@ -121,6 +121,10 @@ def test_failed_analysis_reports_why(api: TestClient, tmp_path: Path) -> None:
     assert [(c["status"], c["analysis_id"]) for c in complete] == [("failed", run["id"])]
     assert "nope" in complete[0]["error"]
     assert events(api, "metrics.updated") == []
+    # The owners are told, in the app (and by e-mail when SMTP is configured).
+    notes = api.get("/v1/notifications").json()["data"]
+    assert [(n["kind"], n["subject_id"]) for n in notes] == [("analysis.failed", run["id"])]
+    assert "nope" in notes[0]["body"] and notes[0]["read_at"] is None
 
 
 def api_db_session() -> Any:

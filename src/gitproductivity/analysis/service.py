@@ -40,6 +40,7 @@ from gitproductivity.events import service as events
 from gitproductivity.events.types import ANALYSIS_COMPLETE, METRICS_UPDATED
 from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
+from gitproductivity.notifications import service as notifications
 from gitproductivity.repositories import service as repositories
 from gitproductivity.repositories.models import Repository
 
@@ -298,6 +299,16 @@ def _finish_failed(session: Session, analysis: Analysis, message: str, *, durati
     analysis.lease_expires_at = None
     seconds = duration if duration is not None else (now - (analysis.started_at or now)).total_seconds()
     session.flush()
+    repo = session.get(Repository, analysis.repository_id)
+    name = repo.name if repo is not None else analysis.repository_id
+    notifications.create(
+        session,
+        organization_id=analysis.organization_id,
+        kind="analysis.failed",
+        subject=f"Analysis of {name} failed",
+        body=f"The analysis {analysis.id} of repository {name} failed: {analysis.error}",
+        subject_id=analysis.id,
+    )
     events.emit(
         session,
         organization_id=analysis.organization_id,
