@@ -632,6 +632,38 @@ def list_deliveries(
     return list(session.scalars(stmt.order_by(Delivery.id.desc()).limit(limit + 1)))
 
 
+def success_rates(
+    session: Session, *, organization_id: str, webhook_ids: Sequence[str], recent: int = 50
+) -> dict[str, tuple[int, int]]:
+    """For each endpoint: (succeeded, finished) among its `recent` newest finished deliveries, in one query."""
+    if not webhook_ids:
+        return {}
+    ranked = (
+        select(
+            Delivery.webhook_id,
+            Delivery.status,
+            func.row_number().over(partition_by=Delivery.webhook_id, order_by=Delivery.id.desc()).label("n"),
+        )
+        .join(Webhook, Webhook.id == Delivery.webhook_id)
+        .where(
+            Webhook.organization_id == organization_id,
+            Delivery.webhook_id.in_(list(webhook_ids)),
+            Delivery.status != PENDING,
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked.c.webhook_id, ranked.c.status, func.count())
+        .where(ranked.c.n <= recent)
+        .group_by(ranked.c.webhook_id, ranked.c.status)
+    )
+    rates = {webhook_id: (0, 0) for webhook_id in webhook_ids}
+    for webhook_id, status, count in rows:
+        ok, finished = rates[webhook_id]
+        rates[webhook_id] = (ok + (count if status == SUCCEEDED else 0), finished + count)
+    return rates
+
+
 def _again(session: Session, original: Delivery, now: datetime) -> Delivery:
     copy = Delivery(
         id=new_id("dlv"),

@@ -30,24 +30,18 @@ router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[De
 RECENT = 50  # the success rate is over this many most recent finished deliveries
 
 
-def _success_rate(deliveries: list[Any]) -> tuple[int, int]:
-    finished = [d for d in deliveries if d.status != "pending"]
-    return sum(1 for d in finished if d.status == "succeeded"), len(finished)
-
-
 def _event_choices() -> list[tuple[str, str]]:
     return [(name, EVENT_DESCRIPTIONS[name]) for name in EVENT_TYPES]
 
 
 @router.get("/webhooks")
 def list_webhooks(request: Request, viewer: CurrentViewer) -> Response:
-    rows: list[tuple[WebhookRead, tuple[int, int]]] = []
     with unit_of_work() as session:
-        for hook in service.list_(session, organization_id=viewer.organization_id, limit=500)[:500]:
-            recent = service.list_deliveries(
-                session, organization_id=viewer.organization_id, webhook_id=hook.id, limit=RECENT
-            )
-            rows.append((webhook_read(hook), _success_rate(recent[:RECENT])))
+        hooks = service.list_(session, organization_id=viewer.organization_id, limit=500)[:500]
+        rates = service.success_rates(
+            session, organization_id=viewer.organization_id, webhook_ids=[h.id for h in hooks], recent=RECENT
+        )
+        rows = [(webhook_read(hook), rates[hook.id]) for hook in hooks]
     return render(request, "webhooks/list.html", viewer, webhooks=rows)
 
 
