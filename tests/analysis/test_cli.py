@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, lines
 from tests.test_cli import run
@@ -15,8 +13,6 @@ from tests.test_cli import run
 def test_analyze_with_progress_then_metrics_table(
     database: Database, database_url: str, tmp_path: Path, backend: str
 ) -> None:
-    if backend == "postgresql":
-        pytest.skip("the CLI calls the same services as the API, whose tests run on both backends; saves ~30 s")
     repo = Repo(tmp_path / "r")
     repo.commit("Jane Doe <jane@example.com>", "2026-05-01T10:00:00Z", {"a.txt": lines(4)})
     repo.commit("Sam Roe <sam@example.com>", "2026-05-02T10:00:00Z", {"a.txt": lines(6), "b.txt": lines(1)})

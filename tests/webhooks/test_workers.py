@@ -74,11 +74,10 @@ def make_hook(database: Database, tenant: Tenant, url: str) -> str:
         return service.create(session, organization_id=tenant.organization_id, url=url, events=["*"]).id
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # several worker processes share work through PostgreSQL
 def test_many_workers_on_postgres_never_send_an_attempt_twice(
     backend: str, database: Database, tenant: Tenant, receiver: Receiver, workers: Workers
 ) -> None:
-    if backend != "postgresql":
-        pytest.skip("several worker processes share work through PostgreSQL")
     hook_id = make_hook(database, tenant, receiver.url("/ok"))
     for _ in range(3):
         workers.start()
