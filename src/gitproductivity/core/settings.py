@@ -85,33 +85,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
         return value
 
-    @field_validator("analysis_concurrency", "analysis_min_shard")
-    @classmethod
-    def _check_analysis_at_least_one(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be at least 1")
-        return value
-
-    @field_validator("analysis_shards", "analysis_recheck_interval")
-    @classmethod
-    def _check_analysis_not_negative(cls, value: float) -> float:
-        if value < 0:
-            raise ValueError("must not be negative")
-        return value
-
     @field_validator("git_allowed_protocols")
     @classmethod
     def _check_protocols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         refused = {"ext", "fd"} & {p.lower() for p in value}
         if refused:
             raise ValueError(f"{', '.join(sorted(refused))} must never be allowed (they run commands)")
-        return value
-
-    @field_validator("git_timeout", "analysis_lease", "analysis_poll_interval")
-    @classmethod
-    def _check_positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be positive")
         return value
 
     @field_validator("retry_schedule", mode="before")
@@ -132,21 +111,36 @@ class Settings(BaseSettings):
             raise ValueError("retry delays must not be negative")
         return value
 
-    @field_validator("webhook_timeout", "webhook_lease_seconds", "webhook_attempt_retention_days")
+    @field_validator(
+        "webhook_timeout",
+        "webhook_lease_seconds",
+        "webhook_attempt_retention_days",
+        "git_timeout",
+        "analysis_lease",
+        "analysis_poll_interval",
+    )
     @classmethod
-    def _check_timeout(cls, value: float) -> float:
+    def _check_positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be positive")
         return value
 
-    @field_validator("webhook_concurrency", "webhook_endpoint_concurrency", "webhook_batch_size")
+    @field_validator(
+        "webhook_concurrency",
+        "webhook_endpoint_concurrency",
+        "webhook_batch_size",
+        "analysis_concurrency",
+        "analysis_min_shard",
+    )
     @classmethod
-    def _check_positive_int(cls, value: int) -> int:
+    def _check_at_least_one(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be at least 1")
         return value
 
-    @field_validator("webhook_auto_disable_after", "webhook_secret_overlap")
+    @field_validator(
+        "webhook_auto_disable_after", "webhook_secret_overlap", "analysis_shards", "analysis_recheck_interval"
+    )
     @classmethod
     def _check_not_negative(cls, value: float) -> float:
         if value < 0:
