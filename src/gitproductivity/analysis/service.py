@@ -32,7 +32,7 @@ from gitproductivity.core import wakeup
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import after_commit, get_database
 from gitproductivity.core.errors import Conflict, NotFound
-from gitproductivity.core.ids import new_id
+from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer, DeveloperEmail
@@ -71,7 +71,7 @@ def enqueue(
     session: Session, *, organization_id: str, repository_id: str, trigger: str, full: bool = False
 ) -> Analysis:
     """Queue an analysis; a repository with one already queued gets that one back (asking twice is one job)."""
-    metrics.require_id(repository_id, "repo", "repository")
+    require_id(repository_id, "repo", "repository")
     repo = repositories.get(session, organization_id=organization_id, repository_id=repository_id)
     if repo.status != "connected":
         raise Conflict(f"repository {repo.id} is disconnected; connect it again to analyse it")
@@ -106,7 +106,7 @@ def _notify(session: Session) -> None:
 
 
 def get(session: Session, *, organization_id: str, analysis_id: str) -> Analysis:
-    metrics.require_id(analysis_id, "ana", "analysis")
+    require_id(analysis_id, "ana", "analysis")
     analysis = session.scalar(
         select(Analysis).where(Analysis.id == analysis_id, Analysis.organization_id == organization_id)
     )
@@ -119,9 +119,9 @@ def list_(
     session: Session, *, organization_id: str, repository_id: str, after: str | None = None, limit: int = 50
 ) -> list[Analysis]:
     """A repository's analyses, newest first (ids sort by creation, so the cursor is an id)."""
-    metrics.require_id(repository_id, "repo", "repository")
+    require_id(repository_id, "repo", "repository")
     if after:
-        metrics.require_id(after, "ana", "cursor analysis")
+        require_id(after, "ana", "cursor analysis")
     repositories.get(session, organization_id=organization_id, repository_id=repository_id)
     stmt = select(Analysis).where(Analysis.repository_id == repository_id)
     if after:

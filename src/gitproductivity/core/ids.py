@@ -10,6 +10,8 @@ import os
 import threading
 import time
 
+from gitproductivity.core.errors import NotFound
+
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _lock = threading.Lock()
 _last_ms = 0
@@ -43,3 +45,9 @@ def new_id(prefix: str) -> str:
 
 def has_prefix(value: str, prefix: str) -> bool:
     return value.startswith(prefix + "_") and len(value) == len(prefix) + 27
+
+
+def require_id(value: str, prefix: str, what: str) -> None:
+    """A malformed id cannot exist: 404 at once (and PostgreSQL never sees a NUL byte from a URL)."""
+    if not (has_prefix(value, prefix) and value.replace("_", "").isalnum()):
+        raise NotFound(f"{what} {value!r} not found")

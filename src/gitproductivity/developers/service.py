@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.emails import normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
-from gitproductivity.core.ids import new_id
+from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED, METRICS_UPDATED
@@ -138,8 +138,6 @@ def add_alias(session: Session, *, organization_id: str, developer_id: str, emai
 
     An address already seen in history belongs to the developer made for it: merge the two instead.
     """
-    from gitproductivity.metrics.service import require_id
-
     require_id(developer_id, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
     address = normalize_email(email)
@@ -158,8 +156,6 @@ def add_alias(session: Session, *, organization_id: str, developer_id: str, emai
 
 def remove_alias(session: Session, *, organization_id: str, developer_id: str, email: str) -> Developer:
     """Remove an alias (not the primary email). Metrics already counted stay until a full re-analysis."""
-    from gitproductivity.metrics.service import require_id
-
     require_id(developer_id, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
     address = email.strip().lower()
@@ -184,7 +180,7 @@ def merge(session: Session, *, organization_id: str, developer_id: str, other_id
     if developer_id == other_id:
         raise Conflict("a developer cannot be merged into itself")
     for value in (developer_id, other_id):
-        metrics.require_id(value, "dev", "developer")
+        require_id(value, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
     other = get(session, organization_id=organization_id, developer_id=other_id)
     repo_ids = metrics.repositories_of(session, developer_id=other.id)

@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import isoformat_z
-from gitproductivity.core.errors import NotFound, ValidationFailed
-from gitproductivity.core.ids import has_prefix
+from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.core.ids import require_id
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer
 from gitproductivity.metrics.models import DailyRollup
@@ -75,12 +75,6 @@ def repository_totals(
     if developer_ids is not None:
         stmt = stmt.where(DailyRollup.developer_id.in_(list(developer_ids)))
     return {dev_id: _totals(values) for dev_id, *values in session.execute(stmt.group_by(DailyRollup.developer_id))}
-
-
-def require_id(value: str, prefix: str, what: str) -> None:
-    """A malformed id cannot exist: 404 at once (and PostgreSQL never sees a NUL byte from a URL)."""
-    if not (has_prefix(value, prefix) and value.replace("_", "").isalnum()):
-        raise NotFound(f"{what} {value!r} not found")
 
 
 def _check_range(start: date | None, end: date | None) -> None:
