@@ -34,7 +34,7 @@ from gitproductivity.core.settings import Settings, get_settings
 from gitproductivity.events.types import WEBHOOK_TEST
 from gitproductivity.webhooks import service
 from gitproductivity.webhooks.models import Webhook
-from gitproductivity.webhooks.sender import AiohttpSender, Sender
+from gitproductivity.webhooks.sender import HttpSender, Sender
 from gitproductivity.webhooks.service import DISPATCH_CHANNEL, Job, Result
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         wake = self.wake = wakeup.subscribe(DISPATCH_CHANNEL)
         listener = asyncio.create_task(self._listen(wake, stop)) if not self.database.is_sqlite else None
-        sender: Sender = AiohttpSender(self.settings)
+        sender: Sender = HttpSender(self.settings)
         tasks: set[asyncio.Task[None]] = set()
         recorder = asyncio.create_task(self._record_loop(stop))
         concurrency = self.settings.webhook_concurrency
@@ -227,7 +227,7 @@ async def run(stop: asyncio.Event) -> None:
 
 
 async def _send_test(job: Job, settings: Settings) -> Result:
-    sender = AiohttpSender(settings, limit=1)
+    sender = HttpSender(settings)
     try:
         return await send_one(sender, job)
     finally:

@@ -1,20 +1,15 @@
 """The destination guard (SSRF): webhooks may only reach public addresses unless settings allow more.
 
-The check runs on the addresses aiohttp actually connects to: names are resolved by `GuardedResolver`, which
-drops every refused address (so a name that resolves, or re-resolves, to 127.0.0.1 or 169.254.169.254 gets no
-connection: DNS rebinding gains nothing), and IP literals, which aiohttp never passes to a resolver, are
-checked by `check_url` before the request. Proxies from the environment are never used.
+The check runs on the addresses actually connected to: `client.HttpClient` resolves names itself and keeps
+only the addresses `Guard.allows` (so a name that resolves, or re-resolves, to 127.0.0.1 or 169.254.169.254
+gets no connection: DNS rebinding gains nothing), then connects to exactly those; IP literals are checked
+before connecting. `check_url` is the early check when an endpoint is saved. No proxy is ever used.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
-from typing import Any
 from urllib.parse import urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from gitproductivity.core.settings import Settings
 
@@ -61,22 +56,3 @@ class Guard:
             return
         if not self.allows(ip):
             raise DestinationRefused(f"destination {ip} is a private or reserved address")
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp's default resolver, then keeps only the addresses the guard allows."""
-
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
-        self.inner: AbstractResolver = DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
-        results: list[ResolveResult] = await self.inner.resolve(host, port, family)
-        allowed = [r for r in results if self.guard.allows(r["host"])]
-        if not allowed:
-            refused = ", ".join(sorted({r["host"] for r in results}))
-            raise DestinationRefused(f"{host} resolves only to refused addresses ({refused})")
-        return allowed
-
-    async def close(self) -> None:
-        await self.inner.close()
