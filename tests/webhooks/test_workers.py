@@ -95,7 +95,10 @@ def test_many_workers_on_postgres_never_send_an_attempt_twice(
             states = session.scalars(select(Delivery.status).where(Delivery.webhook_id == hook_id)).all()
         return len(states) == total and set(states) == {"succeeded"}
 
-    wait_for(all_done, timeout=30, what="all deliveries recorded")
+    try:
+        wait_for(all_done, timeout=30, what="all deliveries recorded")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the workers' logs:\n{workers.logs()}") from None
     assert workers.stop_all() == [0, 0, 0], workers.logs()
     per_delivery = Counter(r.headers["X-GitProductivity-Delivery"] for r in receiver.requests)
     assert len(per_delivery) == total and set(per_delivery.values()) == {1}

@@ -109,6 +109,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.idle_since = 0.0
         self.received = 0  # bytes received since the current request was written
+        self.timed_out = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -132,8 +133,17 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def time_out(self) -> None:
+        self.timed_out = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TimeoutError("no complete answer within the timeout"))
+        self.close()
+
     async def more(self) -> None:
-        """Wait for more bytes; raise if the server has closed the connection."""
+        """Wait for more bytes; raise if the server has closed the connection or the deadline passed."""
+        if self.timed_out:
+            raise TimeoutError("no complete answer within the timeout")
         if self.closed:
             raise ConnectionDropped("the server closed the connection before a complete answer")
         self.waiter = asyncio.get_running_loop().create_future()
@@ -254,11 +264,12 @@ class HttpClient:
             collections.deque
         )
         self.dns: dict[tuple[str, int], tuple[float, list[tuple[socket.AddressFamily, str]]]] = {}
+        self.allowed_ips: dict[str, bool] = {}
         self.next_sweep = 0.0
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], *, keep: int = 4096) -> Response:
         t = target(url)
-        if t.ip is not None and not self.guard.allows(t.ip):
+        if t.ip is not None and not self._allows(t.ip):
             raise DestinationRefused(f"destination {t.ip} is a private or reserved address")
         request = b"".join(
             (
@@ -268,18 +279,31 @@ class HttpClient:
                 body,
             )
         )
-        async with asyncio.timeout(self.timeout):
-            conn = self._idle_connection(t.key)
-            if conn is not None:
-                try:
-                    return await self._exchange(t, conn, request, keep)
-                except ConnectionDropped:
-                    if conn.received:  # the server started answering: that was this request's answer
-                        raise
-                    # closed while idle, before it saw this request: once more on a fresh connection
-            return await self._exchange(t, await self._connect(t), request, keep)
+        # One deadline for the whole exchange. A timer per request, not `asyncio.timeout` (which cost more
+        # than the rest of a keep-alive POST): it fails the connection's waiter and closes the connection.
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        conn = self._idle_connection(t.key)
+        if conn is not None:
+            try:
+                return await self._exchange(t, conn, request, keep, deadline)
+            except ConnectionDropped:
+                if conn.received:  # the server started answering: that was this request's answer
+                    raise
+                # closed while idle, before it saw this request: once more on a fresh connection
+        async with asyncio.timeout_at(deadline):
+            conn = await self._connect(t)
+        return await self._exchange(t, conn, request, keep, deadline)
 
-    async def _exchange(self, t: Target, conn: _Connection, request: bytes, keep: int) -> Response:
+    def _allows(self, ip: str) -> bool:
+        allowed = self.allowed_ips.get(ip)
+        if allowed is None:
+            if len(self.allowed_ips) > 4096:
+                self.allowed_ips.clear()
+            allowed = self.allowed_ips[ip] = self.guard.allows(ip)
+        return allowed
+
+    async def _exchange(self, t: Target, conn: _Connection, request: bytes, keep: int, deadline: float) -> Response:
+        timer = asyncio.get_running_loop().call_at(deadline, conn.time_out)
         try:
             assert conn.transport is not None
             conn.received = 0
@@ -288,6 +312,8 @@ class HttpClient:
         except BaseException:
             conn.close()
             raise
+        finally:
+            timer.cancel()
         if reusable and not conn.closed and not conn.buffer:
             conn.idle_since = time.monotonic()
             idle = self.idle[t.key]
