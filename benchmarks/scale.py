@@ -131,6 +131,12 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Processes:
     """Every child process of the run, stopped by its own pid (SIGTERM, then SIGKILL after a grace period)."""
 
@@ -211,10 +217,12 @@ async def _make_events(api: str, key: str, prefix: str, count: int, rate: float 
 
 
 class Run:
-    def __init__(self, args: argparse.Namespace, procs: Processes, api: str, key: str, receiver: str, db: str) -> None:
+    def __init__(
+        self, args: argparse.Namespace, procs: Processes, api: tuple[str, int], key: str, receiver: str, db: str
+    ) -> None:
         self.args = args
         self.procs = procs
-        self.api = api
+        self.api, self.api_pid = api
         self.key = key
         self.receiver = receiver
         self.db = db
@@ -253,14 +261,17 @@ class Run:
         # 1. backlog: made through the API while the workers are frozen, then drained by all N at once.
         for w in workers:
             os.kill(w.pid, signal.SIGSTOP)
-        t0 = time.time()
+        t0, api_cpu = time.time(), _cpu_seconds(self.api_pid)
         made = asyncio.run(_make_events(self.api, self.key, f"b{n}", self.args.backlog, None))
         out["api_events_per_s"] = len(made) / (time.time() - t0)
+        out["api_cpu_ms"] = (_cpu_seconds(self.api_pid) - api_cpu) / len(made) * 1000
         total = len(made) * endpoints
+        cpu0 = sum(_cpu_seconds(w.pid) for w in workers)
         resumed = time.time()
         for w in workers:
             os.kill(w.pid, signal.SIGCONT)
         end = self.settle(total, base)
+        out["worker_cpu_us"] = (sum(_cpu_seconds(w.pid) for w in workers) - cpu0) / total * 1e6
         seen = self.dump()
         out["backlog_rate"] = total / (end - resumed)
         out["backlog_deliveries"] = total
@@ -358,7 +369,7 @@ def main() -> None:
             key = json.loads(init.stdout)["api_key"]
             env_api = {**env, "GITPRODUCTIVITY_LOG_LEVEL": "WARNING"}  # no access log line per request
             procs.env = env_api
-            procs.start("api", "serve", "--no-workers", "--host", "127.0.0.1", "--port", str(api_port))
+            api_proc = procs.start("api", "serve", "--no-workers", "--host", "127.0.0.1", "--port", str(api_port))
             procs.env = env
             api = f"http://127.0.0.1:{api_port}"
 
@@ -378,7 +389,7 @@ def main() -> None:
                 )
                 if not hook["test"]["ok"]:
                     raise RuntimeError(f"the receiver did not answer the test delivery: {hook['test']}")
-            run = Run(args, procs, api, key, f"http://127.0.0.1:{port}", db_url)
+            run = Run(args, procs, (api, api_proc.pid), key, f"http://127.0.0.1:{port}", db_url)
             print(
                 f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}; {args.endpoints} endpoints per event; "
                 f"backlog {args.backlog} events, live {args.live} events, steady {args.rate:g} events/s for "
@@ -390,7 +401,8 @@ def main() -> None:
                 print(
                     f"N={n}: backlog {r['backlog_deliveries']:,} deliveries drained at {r['backlog_rate']:,.0f}/s "
                     f"(API made the events at {r['api_events_per_s']:.0f}/s = "
-                    f"{r['api_events_per_s'] * args.endpoints:,.0f} deliveries/s); live {r['live_rate']:,.0f} "
+                    f"{r['api_events_per_s'] * args.endpoints:,.0f} deliveries/s, {r['api_cpu_ms']:.1f} ms API CPU "
+                    f"per event; workers' CPU {r['worker_cpu_us']:.0f} us per delivery); live {r['live_rate']:,.0f} "
                     f"deliveries/s, commit->receipt p50 {r['live_p50']:.0f} ms p99 {r['live_p99']:.0f} ms; steady "
                     f"{args.rate * args.endpoints:g} deliveries/s: p50 {r['steady_p50']:.1f} ms p99 "
                     f"{r['steady_p99']:.1f} ms; peak RSS per worker "
