@@ -1,7 +1,8 @@
 """Scale-out on PostgreSQL: 1 API process + N `gitproductivity worker` processes on one database, N = 1, 2, 4.
 
     .venv/bin/python benchmarks/scale.py [--workers 1,2,4] [--endpoints 20] [--backlog 500] [--live 500]
-                                         [--rate 10] [--seconds 10] [--postgres postgresql://postgres@127.0.0.1/postgres]
+                                         [--rate 10] [--seconds 10] [--repeat 1]
+                                         [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 
 Processes, all on 127.0.0.1: a fresh PostgreSQL database (created here, dropped at the end); `gitproductivity
 serve --no-workers` with GITPRODUCTIVITY_RUN_WORKERS_IN_SERVER=false (the API process, no dispatcher inside);
@@ -249,10 +250,10 @@ class Run:
         _wait(lambda: self.succeeded() >= before + total, f"{total} deliveries recorded")
         return time.time()
 
-    def measure(self, n: int) -> dict[str, Any]:
+    def measure(self, n: int, round_: int = 0) -> dict[str, Any]:
         endpoints = self.args.endpoints
-        workers = [self.procs.start(f"worker-{n}-{i}", "worker", "--only", "dispatcher") for i in range(n)]
-        names = [f"worker-{n}-{i}" for i in range(n)]
+        names = [f"worker-{n}-{i}-r{round_}" for i in range(n)]
+        workers = [self.procs.start(name, "worker", "--only", "dispatcher") for name in names]
         _wait(lambda: all("webhook dispatcher started" in self.procs.log(name) for name in names), "workers ready", 60)
         time.sleep(0.5)
         out: dict[str, Any] = {"n": n}
@@ -262,7 +263,7 @@ class Run:
         for w in workers:
             os.kill(w.pid, signal.SIGSTOP)
         t0, api_cpu = time.time(), _cpu_seconds(self.api_pid)
-        made = asyncio.run(_make_events(self.api, self.key, f"b{n}", self.args.backlog, None))
+        made = asyncio.run(_make_events(self.api, self.key, f"b{n}r{round_}", self.args.backlog, None))
         out["api_events_per_s"] = len(made) / (time.time() - t0)
         out["api_cpu_ms"] = (_cpu_seconds(self.api_pid) - api_cpu) / len(made) * 1000
         total = len(made) * endpoints
@@ -280,7 +281,7 @@ class Run:
 
         # 2. live: as fast as the API answers, workers running.
         t0 = time.time()
-        made = asyncio.run(_make_events(self.api, self.key, f"l{n}", self.args.live, None))
+        made = asyncio.run(_make_events(self.api, self.key, f"l{n}r{round_}", self.args.live, None))
         total = len(made) * endpoints
         self.settle(total, base)
         seen = self.dump()
@@ -292,7 +293,7 @@ class Run:
 
         # 3. steady: a fixed offered rate the workers keep up with.
         count = int(self.args.rate * self.args.seconds)
-        made = asyncio.run(_make_events(self.api, self.key, f"s{n}", count, self.args.rate))
+        made = asyncio.run(_make_events(self.api, self.key, f"s{n}r{round_}", count, self.args.rate))
         total = len(made) * endpoints
         self.settle(total, base)
         seen = self.dump()
@@ -333,6 +334,7 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=500, help="events in the live phase")
     parser.add_argument("--rate", type=float, default=10.0, help="events/s in the steady phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the steady phase")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over all N (interleaved); medians at the end")
     parser.add_argument(
         "--postgres", default=os.environ.get("GP_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     )
@@ -396,18 +398,36 @@ def main() -> None:
                 f"{args.seconds:g} s",
                 flush=True,
             )
-            for n in (int(x) for x in args.workers.split(",")):
-                r = run.measure(n)
+            counts = [int(x) for x in args.workers.split(",")]
+            results: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
+            for round_ in range(args.repeat):  # interleaved, so drifting load on a shared machine hits every N
+                for n in counts:
+                    r = run.measure(n, round_)
+                    results[n].append(r)
+                    print(
+                        f"N={n} run {round_ + 1}: backlog {r['backlog_deliveries']:,} deliveries drained at "
+                        f"{r['backlog_rate']:,.0f}/s (API made the events at {r['api_events_per_s']:.0f}/s = "
+                        f"{r['api_events_per_s'] * args.endpoints:,.0f} deliveries/s, {r['api_cpu_ms']:.1f} ms API "
+                        f"CPU per event; workers' CPU {r['worker_cpu_us']:.0f} us per delivery); live "
+                        f"{r['live_rate']:,.0f} deliveries/s, commit->receipt p50 {r['live_p50']:.0f} ms p99 "
+                        f"{r['live_p99']:.0f} ms; steady {args.rate * args.endpoints:g} deliveries/s: p50 "
+                        f"{r['steady_p50']:.1f} ms p99 {r['steady_p99']:.1f} ms; peak RSS per worker "
+                        f"{', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB; duplicates {r['duplicates']}; "
+                        f"exit codes {r['exit_codes']}",
+                        flush=True,
+                    )
+            for n in counts:
+
+                def med(key: str, n: int = n) -> float:
+                    return statistics.median(r[key] for r in results[n])
+
                 print(
-                    f"N={n}: backlog {r['backlog_deliveries']:,} deliveries drained at {r['backlog_rate']:,.0f}/s "
-                    f"(API made the events at {r['api_events_per_s']:.0f}/s = "
-                    f"{r['api_events_per_s'] * args.endpoints:,.0f} deliveries/s, {r['api_cpu_ms']:.1f} ms API CPU "
-                    f"per event; workers' CPU {r['worker_cpu_us']:.0f} us per delivery); live {r['live_rate']:,.0f} "
-                    f"deliveries/s, commit->receipt p50 {r['live_p50']:.0f} ms p99 {r['live_p99']:.0f} ms; steady "
-                    f"{args.rate * args.endpoints:g} deliveries/s: p50 {r['steady_p50']:.1f} ms p99 "
-                    f"{r['steady_p99']:.1f} ms; peak RSS per worker "
-                    f"{', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB; duplicates {r['duplicates']}; "
-                    f"exit codes {r['exit_codes']}",
+                    f"N={n} median of {args.repeat}: backlog {med('backlog_rate'):,.0f} deliveries/s "
+                    f"({med('worker_cpu_us'):.0f} us worker CPU each); live {med('live_rate'):,.0f} deliveries/s, "
+                    f"p50 {med('live_p50'):.0f} ms p99 {med('live_p99'):.0f} ms; steady p50 "
+                    f"{med('steady_p50'):.1f} ms p99 {med('steady_p99'):.1f} ms; API {med('api_events_per_s'):.0f} "
+                    f"events/s; peak RSS per worker up to {max(max(r['rss_mb']) for r in results[n]):.0f} MB; "
+                    f"duplicates {sum(r['duplicates'] for r in results[n])}",
                     flush=True,
                 )
         finally:
