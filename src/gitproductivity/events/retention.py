@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 EVERY_SECONDS = 3600.0
 CHUNK = 5000
-_LOCK = (0x6770, 2)  # ("gp", 2): one pruner at a time on PostgreSQL
+_LOCK = (0x6771, 1)  # one pruner at a time on PostgreSQL (its own namespace: emit locks (0x6770, org hash))
 
 
 @dataclass
