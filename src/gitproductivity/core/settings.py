@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     webhook_auto_disable_after: float = 5 * 86400.0
     webhook_secret_overlap: float = 86400.0
     webhook_attempt_retention_days: float = 30.0
+    #: Delete finished deliveries and events older than this (days; 0 keeps them forever; see events.retention).
+    event_retention_days: float = 0.0
 
     # E-mail (notifications are sent only when smtp_host is set)
     smtp_host: str | None = None
@@ -139,7 +141,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "webhook_auto_disable_after", "webhook_secret_overlap", "analysis_shards", "analysis_recheck_interval"
+        "webhook_auto_disable_after",
+        "webhook_secret_overlap",
+        "analysis_shards",
+        "analysis_recheck_interval",
+        "event_retention_days",
     )
     @classmethod
     def _check_not_negative(cls, value: float) -> float:
