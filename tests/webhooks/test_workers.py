@@ -23,7 +23,7 @@ from gitproductivity.events import service as events
 from gitproductivity.webhooks import dispatcher as dispatcher_module
 from gitproductivity.webhooks import service
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
-from gitproductivity.webhooks.sender import AiohttpSender, Outcome
+from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
@@ -146,7 +146,7 @@ def test_worker_killed_mid_delivery_loses_nothing(
     assert secret not in workers.logs() and "Traceback" not in workers.logs()
 
 
-class TaggedSender(AiohttpSender):
+class TaggedSender(HttpSender):
     """The real sender, plus a header naming the dispatcher thread that sends (the receiver counts per worker)."""
 
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
@@ -179,7 +179,7 @@ def test_several_dispatchers_split_the_work(
         webhook_lease_seconds=30.0,
     )
     receiver.slow_seconds = 0.3
-    monkeypatch.setattr(dispatcher_module, "AiohttpSender", TaggedSender)
+    monkeypatch.setattr(dispatcher_module, "HttpSender", TaggedSender)
     hook_id = make_hook(database, tenant, receiver.url("/slow"))
     databases = [Database(database_url) for _ in range(3)]  # own pools, own connections, own LISTEN
     running = [RunningDispatcher(db) for db in databases]
