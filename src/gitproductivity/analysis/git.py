@@ -146,7 +146,7 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
 
     def chunks() -> Iterator[bytes]:
         assert proc.stdout is not None
-        while chunk := proc.stdout.read(1 << 20):
+        while chunk := proc.stdout.read1(1 << 20):  # what is there (read() would wait for a whole MiB)
             yield chunk
 
     finished = False
