@@ -11,6 +11,7 @@ external diff drivers or textconv, and a timeout after which the process is kill
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -145,7 +146,7 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         feeder.start()
 
     def chunks() -> Iterator[bytes]:
-        assert proc.stdout is not None
+        assert isinstance(proc.stdout, io.BufferedReader)
         while chunk := proc.stdout.read1(1 << 20):  # what is there (read() would wait for a whole MiB)
             yield chunk
 
