@@ -223,3 +223,54 @@ def listeners(database: Database) -> int:
             )
             or 0
         )
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # two worker processes share the work through PostgreSQL
+def test_workers_killed_again_and_again_lose_nothing(
+    backend: str, database: Database, tenant: Tenant, receiver: Receiver, workers: Workers
+) -> None:
+    """A small benchmarks/faults.py worker-crash: 1,000 events, two workers, one SIGKILLed (in turn) twice."""
+    make_hook(database, tenant, receiver.url("/ok"))
+
+    def started(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
+        log = workers.tmp_path / f"worker-{workers.procs.index(proc)}.log"
+        wait_for(lambda: "webhook dispatcher started" in log.read_text(), timeout=60, what="a worker to start")
+        return proc
+
+    running = [started(workers.start()), started(workers.start())]
+    emitted: list[str] = []
+    in_flight = 0
+    for kill in range(2):
+        with database.session() as session:
+            for n in range(500):
+                emitted.append(
+                    events.emit(
+                        session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n}
+                    ).id
+                )
+        wait_for(lambda: len(receiver.requests) >= len(emitted) - 400, timeout=30, what="deliveries under way")
+        running[kill].send_signal(signal.SIGKILL)
+        running[kill].wait(10)
+        # Answered but not recorded: the only POSTs that can be sent again (the dead worker's among them).
+        got = {r.headers["webhook-id"] for r in list(receiver.requests)}
+        with database.session() as session:
+            sent = set(session.scalars(select(Delivery.event_id).where(Delivery.status == "succeeded")))
+        in_flight += len(got - sent)
+        running[kill] = workers.start()  # the next kill is of the other, long-running worker
+
+    def all_sent() -> bool:
+        with database.session() as session:
+            states = Counter(session.scalars(select(Delivery.status)))
+        return states == Counter({"succeeded": len(emitted)})
+
+    wait_for(all_sent, timeout=60, what="every delivery recorded")
+    for proc in running:
+        started(proc)  # so that SIGTERM finds its handler installed
+    received = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(received) == set(emitted)  # nothing lost
+    duplicates = sum(received.values()) - len(received)
+    assert duplicates <= in_flight
+    with database.session() as session:
+        numbers = Counter(session.scalars(select(DeliveryAttempt.number)))
+    assert numbers == Counter({1: len(emitted)})  # a POST whose outcome died with its worker is not logged
+    assert workers.stop_all()[-2:] == [0, 0], workers.logs()
