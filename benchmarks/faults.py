@@ -481,6 +481,7 @@ def _server_crash(args: argparse.Namespace, tmp: Path, receiver: Receiver) -> di
     result = summary(events, got)
     result.update(
         kills=args.kills,
+        committed_but_unanswered=max(0, len(events) - state["sent"]),
         requests_accepted=state["sent"],
         requests_failed=state["refused"],
         seconds=round(elapsed, 1),
