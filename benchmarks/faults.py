@@ -370,9 +370,12 @@ def _worker_crash(args: argparse.Namespace, tmp: Path, url: str, receiver: Recei
     org, _ = prepare(url, receiver)
     procs = Procs(tmp, base_env(url, tmp), ["worker"])
     truth = Truth(url)
+    t_start = time.monotonic()
     workers = [procs.start("worker"), procs.start("worker")]
+    startup = (time.monotonic() - t_start) / 2  # a restarted worker takes this long to claim again
     # Spread the events over the whole kill schedule, so there is always work in flight when one dies.
-    producer = Producer(url, org, args.events, rate=args.events / (args.kills * (args.every + 3) + 2))
+    schedule = args.kills * (args.every + 0.3 + startup)
+    producer = Producer(url, org, args.events, rate=args.events / schedule)
     t0 = time.monotonic()
     producer.start()
     in_flight: list[int] = []
@@ -402,6 +405,7 @@ def _worker_crash(args: argparse.Namespace, tmp: Path, url: str, receiver: Recei
     result = summary(events, got)
     result.update(
         kills=args.kills,
+        worker_start_seconds=round(startup, 1),
         duplicate_bound=sum(in_flight),
         in_flight_max=max(in_flight, default=0),
         seconds=round(elapsed, 1),
@@ -608,7 +612,7 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, help="database restarts (db-restart)")
     parser.add_argument("--every", type=float, help="seconds between faults")
     parser.add_argument("--wave", type=int, default=500, help="db-restart: events each worker delivers alone after")
-    parser.add_argument("--receiver-delay", type=float, default=0.005, help="seconds the receiver takes per POST")
+    parser.add_argument("--receiver-delay", type=float, default=0.05, help="seconds the receiver takes per POST")
     parser.add_argument("--logs", help="copy the processes' logs into this directory")
     parser.add_argument("--timeout", type=float, default=300, help="hard limit for each scenario, seconds")
     parser.add_argument(
