@@ -375,7 +375,7 @@ def _worker_crash(args: argparse.Namespace, tmp: Path, url: str, receiver: Recei
     startup = (time.monotonic() - t_start) / 2  # a restarted worker takes this long to claim again
     # Spread the events over the whole kill schedule, so there is always work in flight when one dies.
     schedule = args.kills * (args.every + 0.3 + startup)
-    producer = Producer(url, org, args.events, rate=args.events / schedule)
+    producer = Producer(url, org, args.events, rate=args.events / schedule, chunk=10)  # a steady flow
     t0 = time.monotonic()
     producer.start()
     in_flight: list[int] = []

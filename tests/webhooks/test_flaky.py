@@ -29,8 +29,8 @@ from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Mailbox, Received, Receiver, RunningDispatcher, configure, wait_for
 
-TIMEOUT = 1.5  # compressed WEBHOOK_TIMEOUT; the slow answers take SLOW seconds
-SLOW = 2.5
+TIMEOUT = 2.0  # compressed WEBHOOK_TIMEOUT; the slow answers take SLOW seconds
+SLOW = 3.0
 SCHEDULE = "0.05,0.05"  # three tries in all
 TRIES = 3
 ENDPOINTS = 2
