@@ -172,7 +172,7 @@ def test_large_bodies_are_truncated_and_the_connection_dropped_not_drained() -> 
     run(main())
 
 
-def test_idle_connection_closed_by_the_server_is_retried_once_on_a_fresh_one() -> None:
+def test_idle_connection_closed_by_the_server_is_not_reused() -> None:
     async def one_request_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server) -> None:
         await s.read_request(reader)
         writer.write(OK)  # keep-alive promised, but the server closes right after (an idle timeout race)
@@ -187,6 +187,27 @@ def test_idle_connection_closed_by_the_server_is_retried_once_on_a_fresh_one() -
             await http.close()
         assert server.connections == 3
         assert len(server.requests) == 3
+
+    run(main())
+
+
+def test_a_reused_connection_dropped_without_an_answer_is_a_failed_try_not_a_second_post() -> None:
+    async def answer_once_then_read_and_close(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, s: Server
+    ) -> None:
+        await s.read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await s.read_request(reader)  # the whole second POST arrives; the receiver dies without answering
+
+    async def main() -> None:
+        async with Server(answer_once_then_read_and_close) as server:
+            http = HttpClient(guard=LOOPBACK, timeout=5)
+            assert (await http.post(server.url(), b"{}", {})).status == 200
+            with pytest.raises(ConnectionDropped):
+                await http.post(server.url(), b"{}", {})  # on the kept-alive connection
+            await http.close()
+        assert len(server.requests) == 2, "one POST per try: the dropped one is not sent again"
 
     run(main())
 

@@ -8,8 +8,9 @@ What it does: resolves names itself and connects only to addresses the guard all
 the address connected to, so DNS rebinding gains nothing); TLS with certificate and host name checks (SNI);
 writes the request in one call; reads the response (Content-Length, chunked, or until close; informational
 1xx skipped) keeping the first `keep` bytes of the body; reuses the connection when the answer allows it,
-draining at most `DRAIN_LIMIT` bytes of body (a larger one closes the connection instead). A reused
-connection that the server closed while idle is retried once on a fresh one, before any answer arrived.
+draining at most `DRAIN_LIMIT` bytes of body (a larger one closes the connection instead). A connection that
+drops before an answer is a failed try (`connection_dropped`), never re-sent within the try: one POST per
+logged attempt (tests/webhooks/test_flaky.py).
 """
 
 from __future__ import annotations
@@ -282,16 +283,14 @@ class HttpClient:
         # One deadline for the whole exchange. A timer per request, not `asyncio.timeout` (which cost more
         # than the rest of a keep-alive POST): it fails the connection's waiter and closes the connection.
         deadline = asyncio.get_running_loop().time() + self.timeout
+        # A reused connection that drops before any answer is this try's failure, never silently sent again:
+        # the server may have read the whole POST (a receiver that crashed or closed without answering), and
+        # a second POST would be a try missing from the attempt log. Connections the server closed while idle
+        # are not reused (`_idle_connection`), so only a close racing our request gets here.
         conn = self._idle_connection(t.key)
-        if conn is not None:
-            try:
-                return await self._exchange(t, conn, request, keep, deadline)
-            except ConnectionDropped:
-                if conn.received:  # the server started answering: that was this request's answer
-                    raise
-                # closed while idle, before it saw this request: once more on a fresh connection
-        async with asyncio.timeout_at(deadline):
-            conn = await self._connect(t)
+        if conn is None:
+            async with asyncio.timeout_at(deadline):
+                conn = await self._connect(t)
         return await self._exchange(t, conn, request, keep, deadline)
 
     def _allows(self, ip: str) -> bool:
