@@ -109,7 +109,6 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.waiter: asyncio.Future[None] | None = None
         self.idle_since = 0.0
-        self.received = 0  # bytes received since the current request was written
         self.timed_out = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -117,7 +116,6 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        self.received += len(data)
         self._wake()
 
     def eof_received(self) -> bool:
@@ -305,7 +303,6 @@ class HttpClient:
         timer = asyncio.get_running_loop().call_at(deadline, conn.time_out)
         try:
             assert conn.transport is not None
-            conn.received = 0
             conn.transport.write(request)
             response, reusable = await conn.read_response(keep)
         except BaseException:
