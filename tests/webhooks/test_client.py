@@ -8,6 +8,7 @@ import base64
 import ssl
 import subprocess
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,9 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 def run(coro: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(coro, 20))
+    """On its own loop in its own thread: after the UI tests, Playwright keeps a loop running in the main one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(coro, 20)).result(timeout=60)
 
 
 def test_request_on_the_wire_and_keep_alive() -> None:
