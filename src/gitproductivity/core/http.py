@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -21,7 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitproductivity.core.db import get_database
-from gitproductivity.core.errors import DomainError, Unauthorized
+from gitproductivity.core.errors import DomainError, RateLimited, Unauthorized
+from gitproductivity.core.ratelimit import RateLimiter
+from gitproductivity.core.settings import Settings
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.orgs.service import Principal
 
@@ -40,7 +43,7 @@ class ErrorBody(BaseModel):
 
 #: Declared on routers so the OpenAPI document shows the error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)
 }
 
 
@@ -72,6 +75,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -161,6 +166,30 @@ def unit_of_work() -> Iterator[Session]:
         yield session
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The app's rate limiters (on `app.state.limits`): a bucket per API key, one per address for failed
+    sign-ins. In-process; see `core.ratelimit`."""
+
+    api_keys: RateLimiter
+    sign_in: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            RateLimiter(settings.sign_in_rate_limit_per_minute, settings.sign_in_rate_limit_burst),
+        )
+
+
+_NO_LIMITS = Limits(RateLimiter(0, 1), RateLimiter(0, 1))
+
+
+def limits(request: Request) -> Limits:
+    found = getattr(request.app.state, "limits", None)
+    return found if isinstance(found, Limits) else _NO_LIMITS
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gpk_…`")
 
 
@@ -174,7 +203,9 @@ def require_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
     with unit_of_work() as session:
-        return orgs_service.authenticate_api_key(session, raw_key=credentials.credentials)
+        principal = orgs_service.authenticate_api_key(session, raw_key=credentials.credentials)
+    limits(request).api_keys.check(f"key:{principal.api_key_id}", "API key")
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
