@@ -6,8 +6,8 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -78,7 +78,7 @@ def test_bucket_refills_at_the_rate_and_never_above_the_burst() -> None:
     assert limiter.take("other") is None
 
 
-def _sign_in(client: TestClient, email: str, password: str) -> httpx.Response:
+def _sign_in(client: TestClient, email: str, password: str) -> Any:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
