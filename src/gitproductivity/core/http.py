@@ -11,18 +11,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitproductivity.core.db import get_database
-from gitproductivity.core.errors import DomainError, RateLimited, Unauthorized
+from gitproductivity.core.errors import DomainError, NotFound, RateLimited, Unauthorized
 from gitproductivity.core.ratelimit import RateLimiter
 from gitproductivity.core.settings import Settings
 from gitproductivity.orgs import service as orgs_service
@@ -157,6 +157,22 @@ class BodySizeLimit:
             413, "payload_too_large", f"request body is larger than the limit of {self.max_bytes} bytes"
         )
         await response(scope, receive, send)
+
+
+def _well_formed_id(value: str) -> str:
+    """An id that cannot exist (not `prefix_` and letters and digits, or too long; a NUL byte, say) is "not found"
+    at once, exactly like an id that does not exist: the database never sees it."""
+    if not (len(value) <= 64 and value.isascii() and "_" in value and value.replace("_", "").isalnum()):
+        raise NotFound(f"{value!r} not found")
+    return value
+
+
+PathId = Annotated[
+    str,
+    Path(description="A resource id (`dev_…`, `wh_…`, …). A malformed id is 404, like an unknown one."),
+    AfterValidator(_well_formed_id),
+]
+"""The type of every id in a route's path: one rule, one status code (404) for malformed ids."""
 
 
 @contextmanager
