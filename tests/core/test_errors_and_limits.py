@@ -119,7 +119,10 @@ def test_malformed_path_ids_are_404_on_every_operation(api: TestClient) -> None:
             continue
         for method in item:
             for bad in ("dev_%00", "no-underscore", "x_" + "a" * 80, "wh_a%2Fb", "%C3%A9t%C3%A9_1"):
-                url = re.sub(r"{([^}]+)}", lambda m: bad if m.group(1) in names else "a@example.com", path)
+                url = path
+                for name in names:
+                    url = url.replace("{" + name + "}", bad)
+                url = re.sub(r"{[^}]+}", "a@example.com", url)  # the alias email in one path
                 resp = api.request(method.upper(), url, json={})
                 assert resp.status_code == 404, (method, url, resp.text)
                 assert resp.json()["error"]["code"] == "not_found"
