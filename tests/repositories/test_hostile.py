@@ -223,13 +223,13 @@ def _big_history(path: Path, commits: int) -> None:
 def test_a_history_too_big_for_the_git_timeout_fails_cleanly(
     api: TestClient, database: Database, database_url: str, tmp_path: Path
 ) -> None:
-    """The git timeout, compressed to 50 ms, bounds an analysis of a large history: it fails with a clear error
-    and writes nothing; with the default timeout the same repository is analysed."""
+    """The git timeout, compressed to 20 ms, bounds an analysis of a large history (read by one git process):
+    it fails with a clear error and writes nothing; with the default timeout the same repository is analysed."""
     _big_history(tmp_path / "big", 6000)
-    settings.configure(database_url=database_url, data_dir=tmp_path / "data", git_timeout=0.05)
+    settings.configure(database_url=database_url, data_dir=tmp_path / "data", git_timeout=0.02, analysis_shards=1)
     created = api.post("/v1/repositories", json={"url": str(tmp_path / "big")}).json()
     assert drain() == ["failed"]
-    assert "timed out after 0.05 s" in _failed_analysis(api, created["id"])["error"]
+    assert "timed out after 0.02 s" in _failed_analysis(api, created["id"])["error"]
     _nothing_counted(api, database)
 
     settings.configure(database_url=database_url, data_dir=tmp_path / "data")

@@ -129,7 +129,11 @@ def outside_allowed_roots(path: Path) -> str | None:
     roots = [Path(r).resolve() for r in get_settings().git_allowed_roots]
     if not roots:
         return None
-    for candidate in [path, *_pointed_at(path.resolve())]:
+    try:
+        pointed = _pointed_at(path.resolve())
+    except OSError as exc:
+        return f"{path} cannot be checked against the allowed local roots ({exc.strerror or exc})"
+    for candidate in [path, *pointed]:
         resolved = candidate.resolve()
         if not any(resolved.is_relative_to(root) for root in roots):
             what = "" if candidate == path else f" (the repository points git at {resolved})"
