@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp.abc import AbstractResolver
@@ -20,6 +22,8 @@ from gitproductivity.core.settings import Settings
 from gitproductivity.webhooks.guard import Guard, GuardedResolver, literal_address
 from gitproductivity.webhooks.sender import AiohttpSender, Outcome
 from tests.webhooks.conftest import Receiver, configure
+
+T = TypeVar("T")
 
 #: Hosts that reach this machine's loopback when connected to.
 LOOPBACK = [
@@ -82,7 +86,14 @@ def _post(settings: Settings, url: str, resolver: AbstractResolver | None = None
         finally:
             await sender.close()
 
-    return asyncio.run(go())
+    return _run(go)
+
+
+def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on its own event loop in its own thread (the UI tests' Playwright keeps a loop running
+    in the main thread, where `asyncio.run` refuses to start)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result(timeout=60)
 
 
 @pytest.mark.parametrize("host", LOOPBACK)
@@ -150,7 +161,7 @@ def test_refused_addresses_among_a_names_answers_are_dropped() -> None:
         resolver.inner = _Zone(["127.0.0.1", "169.254.169.254", "93.184.216.34"])
         return await resolver.resolve("rebind.test", 80)
 
-    assert [r["host"] for r in asyncio.run(go())] == ["93.184.216.34"]
+    assert [r["host"] for r in _run(go)] == ["93.184.216.34"]
 
 
 def test_api_refuses_every_form_and_records_refused_destination(
