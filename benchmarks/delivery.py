@@ -5,7 +5,8 @@
 A receiver runs in its own process on 127.0.0.1 and notes when each request arrives. In one run, side by side:
 
 1. ceiling: one aiohttp ClientSession signs (both signature headers) and POSTs the same bodies at
-   concurrency 64;
+   concurrency 64; the same loop through our own client (`webhooks/client.py`, which the engine uses) is
+   measured too, so the engine's own cost (database, scheduling, logging) shows apart from the client's;
 2. one endpoint: N events are committed (with their deliveries), then a dispatcher starts; time from its start
    until every delivery is recorded `succeeded` in the database. The ceiling is measured again just before
    each such run and the ratio is to that figure (other load on a shared machine drifts during a run);
@@ -101,10 +102,14 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
 # --- the ceiling --------------------------------------------------------------------------------------------
 
 
-def _ceiling(port: int, n: int, out: Any) -> None:
+def _ceiling(port: int, n: int, client: str, out: Any) -> None:
+    """The same sign-and-POST loop through aiohttp's ClientSession (the issue's ceiling) or through our own
+    `webhooks.client.HttpClient` (what the engine would do with no database at all)."""
     import aiohttp
 
     from gitproductivity.webhooks import signing
+    from gitproductivity.webhooks.client import HttpClient
+    from gitproductivity.webhooks.guard import Guard
 
     secret = signing.generate_secret()
     bodies = [
@@ -114,9 +119,11 @@ def _ceiling(port: int, n: int, out: Any) -> None:
         ).encode()
         for i in range(n)
     ]
+    url = f"http://127.0.0.1:{port}/ceiling"
 
     async def main() -> float:
         queue = iter(enumerate(bodies))
+        ours = HttpClient(guard=Guard(allowed_networks=("127.0.0.0/8",)), timeout=30)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
 
             async def worker() -> None:
@@ -129,13 +136,18 @@ def _ceiling(port: int, n: int, out: Any) -> None:
                         secret=secret,
                         timestamp=int(time.time()),
                     )
-                    async with session.post(f"http://127.0.0.1:{port}/ceiling", data=body, headers=headers) as r:
+                    if client == "ours":
+                        assert (await ours.post(url, body, headers)).status == 200
+                        continue
+                    async with session.post(url, data=body, headers=headers) as r:
                         await r.read()
                         assert r.status == 200
 
             t0 = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-            return time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+        await ours.close()
+        return elapsed
 
     cpu0 = _cpu_seconds()
     elapsed = asyncio.run(main())
@@ -310,26 +322,34 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 for scenario in ("one", "fanout"):
                     label = "1 endpoint" if scenario == "one" else "100 endpoints"
-                    ratios = []
+                    ratios, own_ratios = [], []
                     for rep in range(args.repeat):
-                        # The ceiling just before each engine run: other load on a shared machine drifts.
-                        ceiling = _in_child(_ceiling, port, n)
+                        # The ceilings just before each engine run: other load on a shared machine drifts.
+                        ceiling = _in_child(_ceiling, port, n, "aiohttp")
+                        own = _in_child(_ceiling, port, n, "ours")
                         url, drop = _database(backend, args.postgres, Path(tmp) / f"{scenario}{rep}.db")
                         try:
                             r = _in_child(_engine, url, port, scenario, n, args.concurrency)
                         finally:
                             drop()
                         ratios.append(r["rate"] / ceiling["rate"])
+                        own_ratios.append(r["rate"] / own["rate"])
                         print(
                             f"{backend:10} {label:13} run {rep + 1}: ceiling {ceiling['rate']:,.0f}/s "
-                            f"({ceiling['cpu_us']:.0f} us CPU each) | engine {r['rate']:,.0f} deliveries/s "
-                            f"({r['cpu_us']:.0f} us CPU each), ratio {ratios[-1]:.2f}; start->receipt "
+                            f"({ceiling['cpu_us']:.0f} us CPU each; our client alone {own['rate']:,.0f}/s, "
+                            f"{own['cpu_us']:.0f} us) | engine {r['rate']:,.0f} deliveries/s "
+                            f"({r['cpu_us']:.0f} us CPU each), ratio {ratios[-1]:.2f} (to our client alone "
+                            f"{own_ratios[-1]:.2f}); start->receipt "
                             f"p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms; peak RSS {r['rss_mb']:.0f} MB "
                             f"(ceiling {ceiling['rss_mb']:.0f} MB); "
                             f"committing the events took {r['emit_seconds']:.1f} s",
                             flush=True,
                         )
-                    print(f"{backend:10} {label:13} median ratio {statistics.median(ratios):.2f}", flush=True)
+                    print(
+                        f"{backend:10} {label:13} median ratio {statistics.median(ratios):.2f} "
+                        f"(to our client alone {statistics.median(own_ratios):.2f})",
+                        flush=True,
+                    )
                 url, drop = _database(backend, args.postgres, Path(tmp) / "trickle.db")
                 try:
                     r = _in_child(_engine, url, port, "trickle", n, args.concurrency)

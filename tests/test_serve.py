@@ -56,3 +56,36 @@ def test_serve_bootstraps_and_answers(tmp_path: Path) -> None:
     key = re.search(r"API key\s+(gpk_\S+)", output)
     assert key is not None, output
     assert "Traceback" not in output
+
+
+def test_serve_leaves_the_workers_to_worker_processes_when_told(tmp_path: Path) -> None:
+    """GITPRODUCTIVITY_RUN_WORKERS_IN_SERVER=false: the API process runs no dispatcher (`gitproductivity worker`
+    processes do that work), exactly as with --no-workers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
+        "GITPRODUCTIVITY_PORT": str(port),
+        "GITPRODUCTIVITY_LOG_LEVEL": "INFO",
+        "GITPRODUCTIVITY_RUN_WORKERS_IN_SERVER": "false",
+    }
+    env.pop("GITPRODUCTIVITY_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [EXE, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("server did not start")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert "Application startup complete" in output
+    assert "worker running" not in output and "webhook dispatcher started" not in output, output

@@ -120,7 +120,13 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run the background workers here.")] = True,
+    workers: Annotated[
+        bool | None,
+        typer.Option(
+            "--workers/--no-workers",
+            help="Run the background workers here (default: GITPRODUCTIVITY_RUN_WORKERS_IN_SERVER, true).",
+        ),
+    ] = None,
 ) -> None:
     """Start the API, the web UI and (unless --no-workers) the background workers in one process."""
     import uvicorn

@@ -20,9 +20,14 @@ Component = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 def components() -> dict[str, Component]:
     """The background components, by name. Domains add theirs here, explicitly."""
     from gitproductivity.analysis import tasks as analysis_tasks
+    from gitproductivity.events import retention
     from gitproductivity.webhooks import dispatcher
 
-    found: dict[str, Component] = {"dispatcher": dispatcher.run, "analysis": analysis_tasks.run}
+    found: dict[str, Component] = {
+        "dispatcher": dispatcher.run,
+        "analysis": analysis_tasks.run,
+        "retention": retention.run,
+    }
     return found
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp.abc import AbstractResolver
 from fastapi.testclient import TestClient
 
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
-from gitproductivity.webhooks.guard import Guard, GuardedResolver, literal_address
-from gitproductivity.webhooks.sender import AiohttpSender, Outcome
+from gitproductivity.webhooks.client import Addresses, HttpClient, Lookup
+from gitproductivity.webhooks.guard import Guard, literal_address
+from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.webhooks.conftest import Receiver, configure
 
 T = TypeVar("T")
@@ -75,12 +75,11 @@ PRIVATE = [
 ]
 
 
-def _post(settings: Settings, url: str, resolver: AbstractResolver | None = None) -> Outcome:
+def _post(settings: Settings, url: str, lookup: Lookup | None = None) -> Outcome:
     async def go() -> Outcome:
-        sender = AiohttpSender(settings)
-        if resolver is not None:
-            connector: Any = sender.session.connector
-            connector._resolver.inner = resolver
+        sender = HttpSender(settings)
+        if lookup is not None:
+            sender.client.lookup = lookup
         try:
             return await sender.post(url, b"{}", {"Content-Type": "application/json"})
         finally:
@@ -104,10 +103,9 @@ def test_every_spelling_of_loopback_is_refused_at_connect_time(receiver: Receive
     assert receiver.requests == []
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "0x7f000001", "localhost"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "0x7f000001", "2130706433", "0177.0.0.1", "localhost"])
 def test_loopback_is_reached_once_allowed(receiver: Receiver, host: str) -> None:
-    """The same URLs do reach the receiver when loopback is allowed: the refusals above are the guard's. (aiohttp
-    itself refuses to connect to some spellings, `127.1` or `2130706433`; the guard refuses them first.)"""
+    """The same URLs do reach the receiver when loopback is allowed: the refusals above are the guard's."""
     outcome = _post(Settings(webhook_timeout=2, webhook_allowed_networks="127.0.0.0/8"), receiver.url("/ok", host))
     assert outcome.ok, outcome
     assert len(receiver.requests) == 1
@@ -126,42 +124,34 @@ def test_public_addresses_pass_the_guard(host: str) -> None:
     assert ip is not None and Guard().allows(ip)
 
 
-class _Zone(AbstractResolver):
-    """A DNS zone we control: `rebind.test` resolves to loopback (plus an address that is not refused when
-    `mixed` is set). The real sender resolves through it, behind the guard."""
+def _zone(addresses: list[str]) -> Lookup:
+    """A DNS zone we control: `rebind.test` resolves to `addresses`. The real sender resolves through it, and the
+    guard judges what it answers."""
 
-    def __init__(self, addresses: list[str]) -> None:
-        self.addresses = addresses
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+    async def lookup(host: str, port: int) -> Addresses:
         assert host == "rebind.test"
-        return [
-            {"hostname": host, "host": a, "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}
-            for a in self.addresses
-        ]
+        return [(socket.AF_INET, a) for a in addresses]
 
-    async def close(self) -> None:
-        pass
+    return lookup
 
 
 def test_a_name_resolving_to_a_private_address_is_refused(receiver: Receiver) -> None:
     url = f"http://rebind.test:{receiver.port}/ok"
-    outcome = _post(Settings(webhook_timeout=2), url, _Zone(["127.0.0.1"]))
+    outcome = _post(Settings(webhook_timeout=2), url, _zone(["127.0.0.1"]))
     assert outcome.error_kind == "refused_destination" and "rebind.test" in (outcome.error or "")
     assert receiver.requests == []
     # Allowed, the same name connects: the zone is really used by the real sender.
     allowed = Settings(webhook_timeout=2, webhook_allowed_networks="127.0.0.0/8")
-    assert _post(allowed, url, _Zone(["127.0.0.1"])).ok
+    assert _post(allowed, url, _zone(["127.0.0.1"])).ok
     assert len(receiver.requests) == 1
 
 
 def test_refused_addresses_among_a_names_answers_are_dropped() -> None:
-    async def go() -> list[Any]:
-        resolver = GuardedResolver(Guard())
-        resolver.inner = _Zone(["127.0.0.1", "169.254.169.254", "93.184.216.34"])
-        return await resolver.resolve("rebind.test", 80)
+    async def go() -> Addresses:
+        client = HttpClient(guard=Guard(), timeout=2, lookup=_zone(["127.0.0.1", "169.254.169.254", "93.184.216.34"]))
+        return await client._resolve("rebind.test", 80)
 
-    assert [r["host"] for r in _run(go)] == ["93.184.216.34"]
+    assert _run(go) == [(socket.AF_INET, "93.184.216.34")]
 
 
 def test_api_refuses_every_form_and_records_refused_destination(

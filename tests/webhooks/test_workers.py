@@ -1,5 +1,6 @@
 """Real `gitproductivity worker` processes: several share PostgreSQL without sending an attempt twice, one
-killed mid-delivery loses nothing, and SIGTERM stops them cleanly."""
+killed mid-delivery loses nothing, and SIGTERM stops them cleanly. Several dispatchers, each with its own
+connections, split a backlog between them."""
 
 from __future__ import annotations
 
@@ -7,20 +8,24 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
+from gitproductivity.webhooks import dispatcher as dispatcher_module
 from gitproductivity.webhooks import service
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
+from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.conftest import Tenant
-from tests.webhooks.conftest import Receiver, wait_for
+from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
@@ -95,7 +100,10 @@ def test_many_workers_on_postgres_never_send_an_attempt_twice(
             states = session.scalars(select(Delivery.status).where(Delivery.webhook_id == hook_id)).all()
         return len(states) == total and set(states) == {"succeeded"}
 
-    wait_for(all_done, timeout=30, what="all deliveries recorded")
+    try:
+        wait_for(all_done, timeout=30, what="all deliveries recorded")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the workers' logs:\n{workers.logs()}") from None
     assert workers.stop_all() == [0, 0, 0], workers.logs()
     per_delivery = Counter(r.headers["X-GitProductivity-Delivery"] for r in receiver.requests)
     assert len(per_delivery) == total and set(per_delivery.values()) == {1}
@@ -136,3 +144,133 @@ def test_worker_killed_mid_delivery_loses_nothing(
     assert [(a.number, a.response_status) for a in attempts] == [(1, 200)]
     assert workers.stop_all()[1:] == [0]
     assert secret not in workers.logs() and "Traceback" not in workers.logs()
+
+
+class TaggedSender(HttpSender):
+    """The real sender, plus a header naming the dispatcher thread that sends (the receiver counts per worker)."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.tag = threading.current_thread().name
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+        return await super().post(url, body, {**headers, "X-Test-Worker": self.tag})
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # dispatchers with their own connections share PostgreSQL
+def test_several_dispatchers_split_the_work(
+    backend: str,
+    database: Database,
+    database_url: str,
+    tenant: Tenant,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each dispatcher holds at most 4 + 2 * 2 deliveries and sends 4 at a time; a POST takes 0.3 s. A dispatcher
+    # can therefore not take the whole backlog at once, and every one of them gets a share however the machine
+    # schedules their threads. The timeout is generous so a slow answer is never retried (that would be a resend).
+    configure(
+        database_url,
+        tmp_path,
+        webhook_concurrency=4,
+        webhook_batch_size=2,
+        webhook_timeout=10.0,
+        webhook_lease_seconds=30.0,
+    )
+    receiver.slow_seconds = 0.3
+    monkeypatch.setattr(dispatcher_module, "HttpSender", TaggedSender)
+    hook_id = make_hook(database, tenant, receiver.url("/slow"))
+    databases = [Database(database_url) for _ in range(3)]  # own pools, own connections, own LISTEN
+    running = [RunningDispatcher(db) for db in databases]
+    try:
+        wait_for(lambda: listeners(database) >= 3, timeout=30, what="three dispatchers listening")
+        total = 90
+        with database.session() as session:  # one commit: all dispatchers are woken by the same NOTIFY
+            for n in range(total):
+                events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n})
+        wait_for(lambda: len(receiver.requests) >= total, timeout=60, what=f"{total} deliveries")
+
+        def all_done() -> bool:
+            with database.session() as session:
+                states = session.scalars(select(Delivery.status).where(Delivery.webhook_id == hook_id)).all()
+            return len(states) == total and set(states) == {"succeeded"}
+
+        wait_for(all_done, timeout=30, what="all deliveries recorded")
+    finally:
+        for r in running:
+            r.stop()
+        for db in databases:
+            db.dispose()
+    per_delivery = Counter(r.headers["X-GitProductivity-Delivery"] for r in receiver.requests)
+    assert len(per_delivery) == total and set(per_delivery.values()) == {1}
+    per_worker = Counter(r.headers["X-Test-Worker"] for r in receiver.requests)
+    assert set(per_worker) == {r.thread.name for r in running}
+    assert min(per_worker.values()) > total // 10, per_worker  # every worker did a substantial share
+    with database.session() as session:
+        numbers = session.scalars(select(DeliveryAttempt.number)).all()
+    assert sorted(numbers) == [1] * total
+
+
+def listeners(database: Database) -> int:
+    """Connections of this database that have run LISTEN (each dispatcher's wake-up connection)."""
+    with database.session() as session:
+        return int(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+                )
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # two worker processes share the work through PostgreSQL
+def test_workers_killed_again_and_again_lose_nothing(
+    backend: str, database: Database, tenant: Tenant, receiver: Receiver, workers: Workers
+) -> None:
+    """A small benchmarks/faults.py worker-crash: 1,000 events, two workers, one SIGKILLed (in turn) twice."""
+    make_hook(database, tenant, receiver.url("/ok"))
+
+    def started(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
+        log = workers.tmp_path / f"worker-{workers.procs.index(proc)}.log"
+        wait_for(lambda: "webhook dispatcher started" in log.read_text(), timeout=60, what="a worker to start")
+        return proc
+
+    running = [started(workers.start()), started(workers.start())]
+    emitted: list[str] = []
+    in_flight = 0
+    for kill in range(2):
+        with database.session() as session:
+            for n in range(500):
+                emitted.append(
+                    events.emit(
+                        session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n}
+                    ).id
+                )
+        wait_for(lambda: len(receiver.requests) >= len(emitted) - 400, timeout=30, what="deliveries under way")
+        running[kill].send_signal(signal.SIGKILL)
+        running[kill].wait(10)
+        # Answered but not recorded: the only POSTs that can be sent again (the dead worker's among them).
+        got = {r.headers["webhook-id"] for r in list(receiver.requests)}
+        with database.session() as session:
+            sent = set(session.scalars(select(Delivery.event_id).where(Delivery.status == "succeeded")))
+        in_flight += len(got - sent)
+        running[kill] = workers.start()  # the next kill is of the other, long-running worker
+
+    def all_sent() -> bool:
+        with database.session() as session:
+            states = Counter(session.scalars(select(Delivery.status)))
+        return states == Counter({"succeeded": len(emitted)})
+
+    wait_for(all_sent, timeout=60, what="every delivery recorded")
+    for proc in running:
+        started(proc)  # so that SIGTERM finds its handler installed
+    received = Counter(r.headers["webhook-id"] for r in receiver.requests)
+    assert set(received) == set(emitted)  # nothing lost
+    duplicates = sum(received.values()) - len(received)
+    assert duplicates <= in_flight
+    with database.session() as session:
+        numbers = Counter(session.scalars(select(DeliveryAttempt.number)))
+    assert numbers == Counter({1: len(emitted)})  # a POST whose outcome died with its worker is not logged
+    assert workers.stop_all()[-2:] == [0, 0], workers.logs()

@@ -11,6 +11,7 @@ external diff drivers or textconv, and a timeout after which the process is kill
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -156,8 +157,8 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         feeder.start()
 
     def chunks() -> Iterator[bytes]:
-        assert proc.stdout is not None
-        while chunk := proc.stdout.read(1 << 20):
+        assert isinstance(proc.stdout, io.BufferedReader)
+        while chunk := proc.stdout.read1(1 << 20):  # what is there (read() would wait for a whole MiB)
             yield chunk
 
     finished = False

@@ -10,13 +10,14 @@ instead of failing when a read transaction later tries to write.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,45 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: `COPY` on PostgreSQL, the driver's `executemany` on SQLite.
+
+    Every value goes through its column's own bind processor, so what is stored is what an ORM insert would
+    store; only SQLAlchemy's per-row statement machinery is skipped (for the webhook attempt log that was
+    70 us a row on PostgreSQL against 29 us with COPY). JSON columns get `json.dumps` text directly (the
+    psycopg wrapper that the processor returns cost more than the rest of the row); None is SQL NULL. Rows
+    must all have the same keys, and no defaults run.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = [
+        json.dumps if isinstance(table.c[name].type, JSON) else table.c[name].type._cached_bind_processor(dialect)
+        for name in names
+    ]
+    values = [
+        [
+            value if proc is None or value is None else proc(value)
+            for proc, value in zip(processors, row.values(), strict=True)
+        ]
+        for row in rows
+    ]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    # Names come from the Table (an unknown key raised KeyError above), quoted by the dialect: no user input.
+    quote = dialect.identifier_preparer
+    into = f"{quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)})"
+    if dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as copy:
+            for row_values in values:
+                copy.write_row(row_values)
+    else:
+        marks = ", ".join("?" for _ in names)
+        driver.executemany(f"INSERT INTO {into} VALUES ({marks})", values)  # noqa: S608 (see above)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

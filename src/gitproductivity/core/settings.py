@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     webhook_auto_disable_after: float = 5 * 86400.0
     webhook_secret_overlap: float = 86400.0
     webhook_attempt_retention_days: float = 30.0
+    #: Delete finished deliveries and events older than this (days; 0 keeps them forever; see events.retention).
+    event_retention_days: float = 0.0
 
     # E-mail (notifications are sent only when smtp_host is set)
     smtp_host: str | None = None
@@ -163,6 +165,7 @@ class Settings(BaseSettings):
         "analysis_recheck_interval",
         "rate_limit_per_minute",
         "sign_in_rate_limit_per_minute",
+        "event_retention_days",
     )
     @classmethod
     def _check_not_negative(cls, value: float) -> float:

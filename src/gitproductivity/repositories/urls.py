@@ -79,7 +79,11 @@ def parse(raw: str) -> Location:
             raise _refuse("has no repository path")
         return Location(url=url, kind="remote", default_name=_name_from(parts.path))
     if url.startswith(("/", "~")):
-        return _local(Path(url).expanduser(), raw)
+        try:
+            path = Path(url).expanduser()
+        except RuntimeError:  # `~someone` for a user this machine does not have
+            raise _refuse(f"{url.split('/', 1)[0]!r} is not a home directory on this machine") from None
+        return _local(path, raw)
     scp = _SCP.match(url)
     if scp:
         if scp.group("host").startswith("-") or "@-" in url.split(":", 1)[0]:

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
@@ -34,7 +34,7 @@ from gitproductivity.core.settings import Settings, get_settings
 from gitproductivity.events.types import WEBHOOK_TEST
 from gitproductivity.webhooks import service
 from gitproductivity.webhooks.models import Webhook
-from gitproductivity.webhooks.sender import AiohttpSender, Sender
+from gitproductivity.webhooks.sender import HttpSender, Sender
 from gitproductivity.webhooks.service import DISPATCH_CHANNEL, Job, Result
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         wake = self.wake = wakeup.subscribe(DISPATCH_CHANNEL)
         listener = asyncio.create_task(self._listen(wake, stop)) if not self.database.is_sqlite else None
-        sender: Sender = AiohttpSender(self.settings)
+        sender: Sender = HttpSender(self.settings)
         tasks: set[asyncio.Task[None]] = set()
         recorder = asyncio.create_task(self._record_loop(stop))
         concurrency = self.settings.webhook_concurrency
@@ -106,9 +106,16 @@ class Dispatcher:
                     continue
                 wake.clear()
                 want = min(batch, max_held - self.inflight)
-                jobs = await self._db(
-                    partial(service.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
-                )
+                try:
+                    jobs = await self._db(
+                        partial(service.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
+                    )
+                except Exception as exc:
+                    # The database is away (restarting, say): nothing was claimed. Keep trying; never exit.
+                    log.warning("could not claim deliveries (%s); trying again", type(exc).__name__)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
+                    continue
                 for job in jobs:
                     self.inflight += 1
                     task = asyncio.create_task(self._deliver(sender, job, stop))
@@ -116,7 +123,7 @@ class Dispatcher:
                     task.add_done_callback(tasks.discard)
                 if len(jobs) == want:
                     continue  # there may be more due right now
-                due = await self._db(service.next_due)
+                due = await _or_none(self._db(service.next_due))
                 timeout = POLL_SECONDS
                 if due is not None:
                     timeout = max(0.0, min(POLL_SECONDS, (due - utcnow()).total_seconds()))
@@ -212,6 +219,14 @@ class Dispatcher:
                     await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
 
 
+async def _or_none(work: Awaitable[T]) -> T | None:
+    try:
+        return await work
+    except Exception as exc:
+        log.warning("could not read when the next delivery is due (%s)", type(exc).__name__)
+        return None
+
+
 async def _wait_any(first: asyncio.Event, second: asyncio.Event, *, timeout: float | None) -> None:
     waits = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
     try:
@@ -227,7 +242,7 @@ async def run(stop: asyncio.Event) -> None:
 
 
 async def _send_test(job: Job, settings: Settings) -> Result:
-    sender = AiohttpSender(settings, limit=1)
+    sender = HttpSender(settings)
     try:
         return await send_one(sender, job)
     finally:

@@ -1,22 +1,18 @@
 """The destination guard (SSRF): webhooks may only reach public addresses unless settings allow more.
 
-The check runs on the addresses aiohttp actually connects to: names are resolved by `GuardedResolver`, which
-drops every refused address (so a name that resolves, or re-resolves, to 127.0.0.1 or 169.254.169.254 gets no
-connection: DNS rebinding gains nothing), and IP literals, which aiohttp never passes to a resolver, are
-checked by `check_url` before the request, in every spelling the C library accepts (`127.1`, `2130706433`,
-`0x7f000001`, `0177.0.0.1`). IPv6 addresses that stand for an IPv4 address (`::ffff:a.b.c.d`, NAT64, 6to4)
-are judged by that IPv4 address. Proxies from the environment are never used.
+The check runs on the addresses actually connected to: `client.HttpClient` resolves names itself and keeps
+only the addresses `Guard.allows` (so a name that resolves, or re-resolves, to 127.0.0.1 or 169.254.169.254
+gets no connection: DNS rebinding gains nothing), then connects to exactly those. IP literals are judged in
+every spelling the C library accepts (`127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`), and IPv6 addresses
+that stand for an IPv4 address (`::ffff:a.b.c.d`, NAT64, 6to4) by that IPv4 address. `check_url` is the early
+check when an endpoint is saved. No proxy is ever used.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
 from urllib.parse import urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from gitproductivity.core.settings import Settings
 
@@ -45,8 +41,7 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 def literal_address(host: str) -> IPAddress | None:
     """The address a host names by itself, in every spelling the C library connects to: `127.0.0.1`, but also
-    `127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.0.0.1.` (aiohttp passes several of these straight
-    to `connect`, never to the resolver, so they must be judged here). None for a DNS name."""
+    `127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.0.0.1.`. None for a DNS name."""
     host = host.strip("[]")
     candidates = [host, host[:-1]] if host.endswith(".") else [host]
     for candidate in candidates:
@@ -94,22 +89,3 @@ class Guard:
             return
         if not self.allows(ip):
             raise DestinationRefused(f"destination {ip} is a private or reserved address")
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolves like aiohttp's default resolver, then keeps only the addresses the guard allows."""
-
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
-        self.inner: AbstractResolver = DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
-        results: list[ResolveResult] = await self.inner.resolve(host, port, family)
-        allowed = [r for r in results if self.guard.allows(r["host"])]
-        if not allowed:
-            refused = ", ".join(sorted({r["host"] for r in results}))
-            raise DestinationRefused(f"{host} resolves only to refused addresses ({refused})")
-        return allowed
-
-    async def close(self) -> None:
-        await self.inner.close()

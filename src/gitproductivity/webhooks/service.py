@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core import wakeup
 from gitproductivity.core.clock import isoformat_z, utcnow
-from gitproductivity.core.db import after_commit
+from gitproductivity.core.db import after_commit, bulk_insert
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
@@ -448,7 +448,7 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     kept = set(recorded)
     rows = [_attempt_row(r) for r in results if r.job.delivery_id in kept]
     if rows:
-        session.execute(insert(ATTEMPTS), rows)  # Core insert: no ORM bookkeeping per row
+        bulk_insert(session, ATTEMPTS, rows)  # COPY on PostgreSQL: the attempt log is the biggest write
     _update_health(session, results=[r for r in results if r.job.delivery_id in kept], now=now)
     _notify_failed(session, exhausted=exhausted)
     return recorded

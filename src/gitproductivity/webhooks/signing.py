@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 
 import gitproductivity
 
@@ -24,14 +24,19 @@ def generate_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode("ascii")
 
 
+@lru_cache(maxsize=4096)
+def _keys(secret: str) -> tuple[bytes, bytes]:
+    """(the body signature's key: the secret string's UTF-8 bytes, the Standard Webhooks key: base64-decoded)."""
+    return secret.encode("utf-8"), base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
 def body_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.digest(_keys(secret)[0], body, "sha256").hex()
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+    return "v1," + base64.b64encode(hmac.digest(_keys(secret)[1], signed, "sha256")).decode("ascii")
 
 
 def headers(
