@@ -15,7 +15,7 @@ import gitproductivity
 from gitproductivity import web, worker
 from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.db import get_database
-from gitproductivity.core.http import BodySizeLimit, install_error_handlers
+from gitproductivity.core.http import BodySizeLimit, Limits, install_error_handlers
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
@@ -64,6 +64,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.limits = Limits.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     for router in (
         orgs_router,

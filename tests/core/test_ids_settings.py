@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from gitproductivity.core import settings
 from gitproductivity.core.ids import has_prefix, new_id
 from gitproductivity.core.settings import Settings
 
@@ -29,3 +30,31 @@ def test_retry_schedule_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITPRODUCTIVITY_WEBHOOK_TIMEOUT", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS", "/srv/git,relative/repos"),
+        ("GITPRODUCTIVITY_RATE_LIMIT_PER_MINUTE", "-1"),
+        ("GITPRODUCTIVITY_RATE_LIMIT_BURST", "0"),
+        ("GITPRODUCTIVITY_SIGN_IN_RATE_LIMIT_PER_MINUTE", "-5"),
+    ],
+)
+def test_bad_security_settings_are_refused(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        settings.configure()
+    monkeypatch.delenv(name)
+    settings.configure()
+
+
+def test_security_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS", "/srv/git, /home/shared/repos/")
+    monkeypatch.setenv("GITPRODUCTIVITY_RATE_LIMIT_PER_MINUTE", "0")
+    loaded = settings.configure()
+    assert loaded.git_allowed_roots == ("/srv/git", "/home/shared/repos")
+    assert loaded.rate_limit_per_minute == 0 and loaded.rate_limit_burst == 600
+    monkeypatch.delenv("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS")
+    monkeypatch.delenv("GITPRODUCTIVITY_RATE_LIMIT_PER_MINUTE")
+    assert settings.configure().git_allowed_roots == ()

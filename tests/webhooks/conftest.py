@@ -53,7 +53,8 @@ class Received:
 
 @dataclass
 class Receiver:
-    """An aiohttp server in its own thread. Paths: /ok, /fail (500), /redirect (302 to /ok), /slow (sleeps
+    """An aiohttp server in its own thread. Paths: /ok, /fail (500), /redirect (302 to /ok), /redirect-metadata
+    (302 to the cloud metadata address), /slow (sleeps
     `slow_seconds`), /drop (closes the connection without answering), /flaky (500 `flaky_failures` times, then
     200), /hang-once (the first request sleeps `hang_seconds`, then 200s)."""
 
@@ -84,6 +85,8 @@ class Receiver:
             return web.Response(status=500, text="internal trouble")
         if path == "/redirect":
             raise web.HTTPFound(self.url("/ok"))
+        if path == "/redirect-metadata":
+            raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
         if path == "/slow":
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -161,18 +161,23 @@ def test_rotation_signs_with_old_and_new_during_the_overlap(
         StandardWebhook(new).verify(receiver.on("/ok")[-1].body, last)
 
 
-def test_nul_bytes_and_control_characters_are_422_not_database_errors(api: TestClient, fast: Settings) -> None:
+def test_nul_bytes_and_control_characters_are_clear_errors_not_database_errors(api: TestClient, fast: Settings) -> None:
     for method, path in [
-        ("GET", "/v1/webhooks/wh_%00"),
         ("GET", "/v1/webhooks?after=%00"),
         ("GET", "/v1/webhooks/wh_x/deliveries?after=a%00b"),
-        ("POST", "/v1/deliveries/dlv_%00/redeliver"),
         ("GET", "/v1/notifications?after=%00"),
-        ("POST", "/v1/notifications/ntf_%00/read"),
     ]:
         resp = api.request(method, path)
         assert resp.status_code == 422, (path, resp.text)
         assert resp.json()["error"]["code"] == "validation_error"
+    for method, path in [  # an id in the path that cannot exist is not found, like any unknown id
+        ("GET", "/v1/webhooks/wh_%00"),
+        ("POST", "/v1/deliveries/dlv_%00/redeliver"),
+        ("POST", "/v1/notifications/ntf_%00/read"),
+    ]:
+        resp = api.request(method, path)
+        assert resp.status_code == 404, (path, resp.text)
+        assert resp.json()["error"]["code"] == "not_found"
     for body in (
         {"url": "https://example.com/a\x00b", "events": ["*"]},
         {"url": "https://example.com/a", "events": ["*"], "description": "x\x00y"},

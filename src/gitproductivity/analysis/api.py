@@ -6,14 +6,16 @@ from fastapi import APIRouter, Query
 
 from gitproductivity.analysis import service
 from gitproductivity.analysis.schemas import AnalysisCreate, AnalysisPage, AnalysisRead
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 
 router = APIRouter(tags=["analyses"], responses=ERROR_RESPONSES)
 
 
 @router.post("/v1/repositories/{repository_id}/analyses", status_code=202, response_model=AnalysisRead)
-def queue_analysis(repository_id: str, principal: CurrentPrincipal, body: AnalysisCreate | None = None) -> AnalysisRead:
+def queue_analysis(
+    repository_id: PathId, principal: CurrentPrincipal, body: AnalysisCreate | None = None
+) -> AnalysisRead:
     """Queue an analysis (only new commits unless `full`); an already queued one is returned instead."""
     with unit_of_work() as session:
         analysis = service.enqueue(
@@ -28,7 +30,7 @@ def queue_analysis(repository_id: str, principal: CurrentPrincipal, body: Analys
 
 @router.get("/v1/repositories/{repository_id}/analyses", response_model=AnalysisPage)
 def list_analyses(
-    repository_id: str,
+    repository_id: PathId,
     principal: CurrentPrincipal,
     after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -42,7 +44,7 @@ def list_analyses(
 
 
 @router.get("/v1/analyses/{analysis_id}", response_model=AnalysisRead)
-def get_analysis(analysis_id: str, principal: CurrentPrincipal) -> AnalysisRead:
+def get_analysis(analysis_id: PathId, principal: CurrentPrincipal) -> AnalysisRead:
     with unit_of_work() as session:
         analysis = service.get(session, organization_id=principal.organization_id, analysis_id=analysis_id)
         return AnalysisRead.model_validate(analysis)

@@ -36,11 +36,22 @@ SAFE_CONFIG = (
 )
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
 class GitError(Exception):
-    """git failed or timed out; the message never contains URL credentials."""
+    """git failed or timed out; the message never contains URL credentials. `returncode` is git's exit status
+    (None after a timeout)."""
+
+    def __init__(self, message: str, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode
+
+    @property
+    def is_no(self) -> bool:
+        """git answered "no" (exit status 1: not found, not an ancestor), rather than failing."""
+        return self.returncode == 1
 
 
 def git_env() -> dict[str, str]:
@@ -91,7 +102,7 @@ def run(repo: Path | None, args: Sequence[str], *, input: bytes | None = None, t
         proc.communicate()
         raise GitError(f"git {args[0]} timed out after {limit:g} s") from None
     if proc.returncode != 0:
-        raise GitError(_message(args, err))
+        raise GitError(_message(args, err), proc.returncode)
     return out
 
 
@@ -167,21 +178,30 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         if finished and timed_out.is_set():
             raise GitError(f"git {args[0]} timed out after {limit:g} s")
         if finished and code != 0:
-            raise GitError(_message(args, b"".join(errors)))
+            raise GitError(_message(args, b"".join(errors)), code)
 
 
 def rev_parse(repo: Path, rev: str) -> str | None:
+    """The commit `rev` names, or None when it names nothing. A name that points at an object which is missing
+    or not a commit (a damaged repository), a corrupt object store and a timeout raise GitError."""
     try:
         return run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]).decode().strip()
-    except GitError:
-        return None
+    except GitError as exc:
+        if not exc.is_no:
+            raise
+    target = "" if _OBJECT_ID.fullmatch(rev) else rev_parse_object(repo, rev)
+    if target:
+        raise GitError(f"git rev-parse: {rev} points at {target}, which is not a commit in the repository")
+    return None
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
     try:
         run(repo, ["merge-base", "--is-ancestor", ancestor, descendant])
-    except GitError:
-        return False
+    except GitError as exc:
+        if exc.is_no:
+            return False
+        raise
     return True
 
 
@@ -189,8 +209,10 @@ def default_branch(repo: Path) -> str | None:
     """The branch HEAD points at (a bare clone's HEAD is the remote's default branch)."""
     try:
         ref = run(repo, ["symbolic-ref", "--quiet", "HEAD"]).decode().strip()
-    except GitError:
-        return None
+    except GitError as exc:
+        if exc.is_no:  # a detached HEAD
+            return None
+        raise
     return ref.removeprefix("refs/heads/")
 
 
@@ -202,8 +224,10 @@ def blob_id(repo: Path, commit: str, path: str) -> str:
 def rev_parse_object(repo: Path, spec: str) -> str:
     try:
         return run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", spec]).decode().strip()
-    except GitError:
-        return ""
+    except GitError as exc:
+        if exc.is_no:
+            return ""
+        raise
 
 
 def clone_or_fetch(url: str, dest: Path) -> None:
@@ -215,5 +239,9 @@ def clone_or_fetch(url: str, dest: Path) -> None:
     partial = dest.with_name(dest.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    run(None, ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(partial)])
+    try:
+        run(None, ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(partial)])
+    except GitError:
+        shutil.rmtree(partial, ignore_errors=True)  # a failed or timed-out clone leaves nothing behind
+        raise
     partial.rename(dest)

@@ -42,6 +42,7 @@ from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.notifications import service as notifications
 from gitproductivity.repositories import service as repositories
+from gitproductivity.repositories import urls
 from gitproductivity.repositories.models import Repository
 
 log = logging.getLogger(__name__)
@@ -347,6 +348,8 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
         git.clone_or_fetch(job.url, path)
     elif not path.is_dir():
         raise git.GitError(f"{path} is no longer there")
+    elif refusal := urls.outside_allowed_roots(path):
+        raise git.GitError(refusal)
     fetch_ms = int((time.monotonic() - t0) * 1000)
     for _attempt in range(3):
         with get_database().session() as session:

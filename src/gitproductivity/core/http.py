@@ -8,20 +8,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitproductivity.core.db import get_database
-from gitproductivity.core.errors import DomainError, Unauthorized
+from gitproductivity.core.errors import DomainError, NotFound, RateLimited, Unauthorized
+from gitproductivity.core.ratelimit import RateLimiter
+from gitproductivity.core.settings import Settings
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.orgs.service import Principal
 
@@ -40,7 +43,7 @@ class ErrorBody(BaseModel):
 
 #: Declared on routers so the OpenAPI document shows the error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)
 }
 
 
@@ -72,6 +75,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -154,11 +159,51 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+def _well_formed_id(value: str) -> str:
+    """An id that cannot exist (not `prefix_` and letters and digits, or too long; a NUL byte, say) is "not found"
+    at once, exactly like an id that does not exist: the database never sees it."""
+    if not (len(value) <= 64 and value.isascii() and "_" in value and value.replace("_", "").isalnum()):
+        raise NotFound(f"{value!r} not found")
+    return value
+
+
+PathId = Annotated[
+    str,
+    Path(description="A resource id (`dev_…`, `wh_…`, …). A malformed id is 404, like an unknown one."),
+    AfterValidator(_well_formed_id),
+]
+"""The type of every id in a route's path: one rule, one status code (404) for malformed ids."""
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """One transaction for one request: committed when the block ends, before the response is built."""
     with get_database().session() as session:
         yield session
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The app's rate limiters (on `app.state.limits`): a bucket per API key, one per address for failed
+    sign-ins. In-process; see `core.ratelimit`."""
+
+    api_keys: RateLimiter
+    sign_in: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            RateLimiter(settings.sign_in_rate_limit_per_minute, settings.sign_in_rate_limit_burst),
+        )
+
+
+_NO_LIMITS = Limits(RateLimiter(0, 1), RateLimiter(0, 1))
+
+
+def limits(request: Request) -> Limits:
+    found = getattr(request.app.state, "limits", None)
+    return found if isinstance(found, Limits) else _NO_LIMITS
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gpk_…`")
@@ -174,7 +219,9 @@ def require_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
     with unit_of_work() as session:
-        return orgs_service.authenticate_api_key(session, raw_key=credentials.credentials)
+        principal = orgs_service.authenticate_api_key(session, raw_key=credentials.credentials)
+    limits(request).api_keys.check(f"key:{principal.api_key_id}", "API key")
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     run_workers_in_server: bool = True
     long_poll_max_wait: float = 60.0  # cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts)
     log_level: str = "INFO"
+    #: Requests per minute per API key (token bucket refill) and the bucket size; 0 turns the limit off.
+    rate_limit_per_minute: float = 1200.0
+    rate_limit_burst: int = 600
+    #: Failed sign-ins per minute per client address, and how many may come at once; 0 turns the limit off.
+    sign_in_rate_limit_per_minute: float = 5.0
+    sign_in_rate_limit_burst: int = 10
 
     # Webhook delivery
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_SCHEDULE
@@ -67,8 +73,10 @@ class Settings(BaseSettings):
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     git_timeout: float = 600.0  # seconds any single git command may run
     git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")
+    #: When set, local repositories (paths and file://) must lie under one of these directories.
+    git_allowed_roots: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("bot_patterns", "exclude_globs", "git_allowed_protocols", mode="before")
+    @field_validator("bot_patterns", "exclude_globs", "git_allowed_protocols", "git_allowed_roots", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -94,6 +102,14 @@ class Settings(BaseSettings):
         if refused:
             raise ValueError(f"{', '.join(sorted(refused))} must never be allowed (they run commands)")
         return value
+
+    @field_validator("git_allowed_roots")
+    @classmethod
+    def _check_roots(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        relative = [r for r in value if not Path(r).expanduser().is_absolute()]
+        if relative:
+            raise ValueError(f"allowed roots must be absolute paths, not {', '.join(relative)}")
+        return tuple(str(Path(r).expanduser()) for r in value)
 
     @field_validator("retry_schedule", mode="before")
     @classmethod
@@ -133,6 +149,8 @@ class Settings(BaseSettings):
         "webhook_batch_size",
         "analysis_concurrency",
         "analysis_min_shard",
+        "rate_limit_burst",
+        "sign_in_rate_limit_burst",
     )
     @classmethod
     def _check_at_least_one(cls, value: int) -> int:
@@ -145,6 +163,8 @@ class Settings(BaseSettings):
         "webhook_secret_overlap",
         "analysis_shards",
         "analysis_recheck_interval",
+        "rate_limit_per_minute",
+        "sign_in_rate_limit_per_minute",
         "event_retention_days",
     )
     @classmethod

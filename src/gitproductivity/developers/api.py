@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.developers import service
 from gitproductivity.developers.schemas import (
@@ -50,21 +50,21 @@ def list_developers(
 
 
 @router.get("/{developer_id}", response_model=DeveloperRead)
-def get_developer(developer_id: str, principal: CurrentPrincipal) -> DeveloperRead:
+def get_developer(developer_id: PathId, principal: CurrentPrincipal) -> DeveloperRead:
     with unit_of_work() as session:
         dev = service.get(session, organization_id=principal.organization_id, developer_id=developer_id)
         return DeveloperRead.model_validate(dev)
 
 
 @router.delete("/{developer_id}", response_model=DeveloperRead)
-def remove_developer(developer_id: str, principal: CurrentPrincipal) -> DeveloperRead:
+def remove_developer(developer_id: PathId, principal: CurrentPrincipal) -> DeveloperRead:
     with unit_of_work() as session:
         dev = service.remove(session, organization_id=principal.organization_id, developer_id=developer_id)
         return DeveloperRead.model_validate(dev)
 
 
 @router.post("/{developer_id}/aliases", status_code=201, response_model=DeveloperRead)
-def add_alias(developer_id: str, body: AliasCreate, principal: CurrentPrincipal) -> DeveloperRead:
+def add_alias(developer_id: PathId, body: AliasCreate, principal: CurrentPrincipal) -> DeveloperRead:
     """Add an email; commits under it count for this developer from the next analysis on."""
     with unit_of_work() as session:
         dev = service.add_alias(
@@ -74,7 +74,7 @@ def add_alias(developer_id: str, body: AliasCreate, principal: CurrentPrincipal)
 
 
 @router.delete("/{developer_id}/aliases/{email}", response_model=DeveloperRead)
-def remove_alias(developer_id: str, email: str, principal: CurrentPrincipal) -> DeveloperRead:
+def remove_alias(developer_id: PathId, email: str, principal: CurrentPrincipal) -> DeveloperRead:
     with unit_of_work() as session:
         dev = service.remove_alias(
             session, organization_id=principal.organization_id, developer_id=developer_id, email=email
@@ -83,7 +83,7 @@ def remove_alias(developer_id: str, email: str, principal: CurrentPrincipal) -> 
 
 
 @router.post("/{developer_id}/merge", response_model=DeveloperRead)
-def merge_developers(developer_id: str, body: DeveloperMerge, principal: CurrentPrincipal) -> DeveloperRead:
+def merge_developers(developer_id: PathId, body: DeveloperMerge, principal: CurrentPrincipal) -> DeveloperRead:
     """Fold another developer into this one: emails become aliases, metrics are added, the other is removed."""
     with unit_of_work() as session:
         dev = service.merge(

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.core.pagination import MAX_LIMIT
 from gitproductivity.events import service
 from gitproductivity.events.schemas import EventPage, EventRead
@@ -58,7 +58,7 @@ def _page(organization_id: str, after: str | None, types: list[str], limit: int,
 
 
 @router.get("/{event_id}", response_model=EventRead)
-def get_event(event_id: str, principal: CurrentPrincipal) -> EventRead:
+def get_event(event_id: PathId, principal: CurrentPrincipal) -> EventRead:
     with unit_of_work() as session:
         event = service.get(session, organization_id=principal.organization_id, event_id=event_id)
         return EventRead.model_validate(service.envelope(event))

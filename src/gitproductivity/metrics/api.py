@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.metrics import service
 from gitproductivity.metrics.schemas import (
     DeveloperMetrics,
@@ -54,7 +54,7 @@ def developers_metrics(
 
 @router.get("/v1/developers/{developer_id}/metrics", response_model=DeveloperSeries)
 def developer_metrics(
-    developer_id: str,
+    developer_id: PathId,
     principal: CurrentPrincipal,
     granularity: Literal["day", "week", "month"] = "day",
     repository_id: str | None = None,

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.notifications import service
 from gitproductivity.notifications.schemas import NotificationPage, NotificationRead
@@ -30,9 +30,7 @@ def list_notifications(
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead)
-def mark_notification_read(
-    notification_id: Annotated[str, Path(max_length=64, pattern=r"^[\w-]+$")], principal: CurrentPrincipal
-) -> NotificationRead:
+def mark_notification_read(notification_id: PathId, principal: CurrentPrincipal) -> NotificationRead:
     with unit_of_work() as session:
         note = service.mark_read(session, organization_id=principal.organization_id, notification_id=notification_id)
         return NotificationRead.model_validate(note)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.orgs import service
 from gitproductivity.orgs.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, OrganizationRead
 
@@ -31,7 +31,7 @@ def create_api_key(body: ApiKeyCreate, principal: CurrentPrincipal) -> ApiKeyCre
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead)
-def revoke_api_key(key_id: str, principal: CurrentPrincipal) -> ApiKeyRead:
+def revoke_api_key(key_id: PathId, principal: CurrentPrincipal) -> ApiKeyRead:
     with unit_of_work() as session:
         key = service.revoke_api_key(session, organization_id=principal.organization_id, key_id=key_id)
         return ApiKeyRead.model_validate(key)

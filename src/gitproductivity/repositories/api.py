@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.repositories import service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryPage, RepositoryRead
@@ -36,14 +36,14 @@ def list_repositories(
 
 
 @router.get("/{repository_id}", response_model=RepositoryRead)
-def get_repository(repository_id: str, principal: CurrentPrincipal) -> RepositoryRead:
+def get_repository(repository_id: PathId, principal: CurrentPrincipal) -> RepositoryRead:
     with unit_of_work() as session:
         repo = service.get(session, organization_id=principal.organization_id, repository_id=repository_id)
         return RepositoryRead.model_validate(repo)
 
 
 @router.delete("/{repository_id}", response_model=RepositoryRead)
-def disconnect_repository(repository_id: str, principal: CurrentPrincipal) -> RepositoryRead:
+def disconnect_repository(repository_id: PathId, principal: CurrentPrincipal) -> RepositoryRead:
     with unit_of_work() as session:
         repo = service.disconnect(session, organization_id=principal.organization_id, repository_id=repository_id)
         return RepositoryRead.model_validate(repo)

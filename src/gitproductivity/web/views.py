@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from gitproductivity.core.errors import Unauthorized
-from gitproductivity.core.http import unit_of_work
+from gitproductivity.core.http import limits, unit_of_work
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.web.helpers import PAGES, CurrentViewer, redirect, render
 from gitproductivity.web.security import csrf_token, guard
@@ -37,11 +37,25 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    # Failed sign-ins are limited per client address (a password guesser is slowed down to a few a minute).
+    address = f"addr:{request.client.host if request.client else 'unknown'}"
+    wait = limits(request).sign_in.retry_after(address)
+    if wait is not None:
+        return render(
+            request,
+            "login.html",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+            next=_safe_next(next),
+            email=email,
+            error=f"Too many failed sign-ins from your address. Try again in {wait} seconds.",
+        )
     try:
         with unit_of_work() as session:
             user = orgs_service.authenticate_user(session, email=email, password=password)
             user_id = user.id
     except Unauthorized:
+        limits(request).sign_in.take(address)
         return render(
             request,
             "login.html",

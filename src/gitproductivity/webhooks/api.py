@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.webhooks import dispatcher, service
 from gitproductivity.webhooks.schemas import (
@@ -26,8 +26,8 @@ from gitproductivity.webhooks.schemas import (
 )
 
 #: Ids and cursors are word characters; anything else (a NUL byte, say) is a 422, never a database error.
-WebhookId = Annotated[str, Path(max_length=64, pattern=r"^[\w-]+$")]
-DeliveryId = Annotated[str, Path(max_length=64, pattern=r"^[\w-]+$")]
+WebhookId = PathId
+DeliveryId = PathId
 Cursor = Annotated[
     str | None, Query(max_length=64, pattern=r"^[\w-]+$", description="Cursor: the last id of the previous page")
 ]

@@ -18,17 +18,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import ipaddress
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote
 
 from yarl import URL
 
-from gitproductivity.webhooks.guard import DestinationRefused, Guard
+from gitproductivity.webhooks.guard import DestinationRefused, Guard, literal_address
 
 #: Response head (status line + headers) larger than this is refused.
 MAX_HEAD_BYTES = 64 * 1024
@@ -77,10 +77,8 @@ def target(url: str) -> Target:
         raise DestinationRefused(f"only http and https URLs are allowed, not {parsed.scheme or 'none'!r}")
     if not host or port is None:
         raise DestinationRefused("the URL has no host")
-    try:
-        ip: str | None = str(ipaddress.ip_address(host))
-    except ValueError:
-        ip = None
+    literal = literal_address(host)  # `127.1`, `2130706433`, `0177.0.0.1` ... are addresses, not names
+    ip = str(literal) if literal is not None else None
     default_port = 443 if parsed.scheme == "https" else 80
     host_header = f"[{host}]" if ip and ":" in host else host
     if port != default_port:
@@ -93,6 +91,16 @@ def target(url: str) -> Target:
     if any(ord(c) < 33 and c not in " \r\n" for c in head) or any(ord(c) > 126 for c in head):
         raise InvalidURL("the URL has characters that cannot be sent")
     return Target(scheme=parsed.scheme, host=host, port=port, ip=ip, head=head.encode("ascii"))
+
+
+Addresses = list[tuple[socket.AddressFamily, str]]
+#: How names are resolved: (family, address) pairs for a host and port. Tests inject a zone of their own.
+Lookup = Callable[[str, int], Awaitable[Addresses]]
+
+
+async def system_lookup(host: str, port: int) -> Addresses:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys((family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos))
 
 
 @dataclass
@@ -255,8 +263,16 @@ class _Connection(asyncio.Protocol):
 class HttpClient:
     """POSTs with keep-alive connections per (scheme, host, port); every new connection passes the guard."""
 
-    def __init__(self, *, guard: Guard, timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        guard: Guard,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+        lookup: Lookup = system_lookup,
+    ) -> None:
         self.guard = guard
+        self.lookup = lookup
         self.timeout = timeout
         self.ssl_context = ssl_context
         self.idle: dict[tuple[str, str, int], collections.deque[_Connection]] = collections.defaultdict(
@@ -348,10 +364,7 @@ class HttpClient:
         cached = self.dns.get((host, port))
         if cached is not None and cached[0] > now:
             return cached[1]
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        found: list[tuple[socket.AddressFamily, str]] = list(
-            dict.fromkeys((family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos)
-        )
+        found = await self.lookup(host, port)
         allowed: list[tuple[socket.AddressFamily, str]] = [
             (family, address) for family, address in found if self.guard.allows(address)
         ]
