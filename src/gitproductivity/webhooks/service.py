@@ -14,10 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import String, Table, and_, any_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Integer, String, Table, and_, any_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -343,32 +344,43 @@ def claim(session: Session, *, limit: int, lease_seconds: float) -> list[Job]:
     """
     now = utcnow()
     token = new_id("lse")
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    params = {"now": now, "limit": limit, "lease_until": now + timedelta(seconds=lease_seconds), "token": token}
+    if postgresql:
+        rows = session.execute(_claim_statement(postgresql=True), params)
+        return _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
+    ids = session.scalars(_claim_statement(postgresql=False), params).all()
+    return _jobs(session, ids=ids, token=token, now=now, lease_seconds=lease_seconds)
+
+
+@lru_cache(maxsize=2)
+def _claim_statement(*, postgresql: bool) -> Any:
+    """Built once, run with `now`, `limit`, `lease_until` and `token`: building it (two CTEs) cost more than
+    running it, and the claim is on every delivery's path."""
     due = (
         select(Delivery.id)
         .join(Webhook, Webhook.id == Delivery.webhook_id)
-        .where(Delivery.status == PENDING, Delivery.next_attempt_at <= now, Webhook.enabled.is_(True))
+        .where(Delivery.status == PENDING, Delivery.next_attempt_at <= bindparam("now"), Webhook.enabled.is_(True))
         .order_by(Delivery.next_attempt_at)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True, of=Delivery)
         .cte("due")
     )
     claiming = (
         update(Delivery)
         .where(Delivery.id == due.c.id)
-        .values(next_attempt_at=now + timedelta(seconds=lease_seconds), lease_token=token)
+        .values(next_attempt_at=bindparam("lease_until"), lease_token=bindparam("token"))
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if postgresql:
         claimed = claiming.returning(*DELIVERIES.c).cte("claimed")
-        rows = session.execute(
+        return (
             select(*_job_columns(claimed))
             .select_from(claimed)
             .join(Webhook, Webhook.id == claimed.c.webhook_id)
             .outerjoin(Event, Event.id == claimed.c.event_id)
             .order_by(claimed.c.id)
         )
-        return _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
-    ids = session.scalars(claiming.returning(Delivery.id).execution_options(synchronize_session=False)).all()
-    return _jobs(session, ids=ids, token=token, now=now, lease_seconds=lease_seconds)
+    return claiming.returning(Delivery.id).execution_options(synchronize_session=False)
 
 
 def next_due(session: Session) -> datetime | None:
@@ -389,6 +401,29 @@ def release(session: Session, *, jobs: Sequence[Job]) -> None:
             .values(next_attempt_at=utcnow(), lease_token=None)
             .execution_options(synchronize_session=False)
         )
+
+
+@lru_cache(maxsize=2)
+def _succeed_statement(*, postgresql: bool) -> Any:
+    """Built once, run with `ids`, `token`, `now` and `code` (the HTTP status) for a batch of successes."""
+    ids = bindparam("ids", type_=ARRAY(String)) if postgresql else bindparam("ids", expanding=True)
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == any_(ids) if postgresql else Delivery.id.in_(ids), Delivery.lease_token == bindparam("token")
+        )
+        .values(
+            status=SUCCEEDED,
+            attempts=Delivery.attempts + 1,
+            next_attempt_at=None,
+            lease_token=None,
+            completed_at=bindparam("now"),
+            last_status_code=bindparam("code"),
+            last_error=None,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _among(session: Session, column: Any, ids: Sequence[str]) -> Any:
@@ -430,22 +465,9 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     for r in results:
         if r.outcome.ok:
             ok_by_code[(r.outcome.status_code, r.job.lease_token)].append(r.job.delivery_id)
+    succeed = _succeed_statement(postgresql=session.get_bind().dialect.name == "postgresql")
     for (code, token), ids in ok_by_code.items():
-        done = session.execute(
-            update(Delivery)
-            .where(_among(session, Delivery.id, ids), Delivery.lease_token == token)
-            .values(
-                status=SUCCEEDED,
-                attempts=Delivery.attempts + 1,
-                next_attempt_at=None,
-                lease_token=None,
-                completed_at=now,
-                last_status_code=code,
-                last_error=None,
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
+        done = session.execute(succeed, {"ids": ids, "token": token, "now": now, "code": code})
         recorded.extend(row[0] for row in done)
     exhausted: list[Result] = []
     for r in results:
