@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,3 +169,20 @@ def git_repo(tmp_path: Path) -> Path:
     subprocess.run(["git", "-C", str(path), "add", "."], check=True, env=env)
     subprocess.run(["git", "-C", str(path), "commit", "-q", "-m", "first"], check=True, env=env)
     return path
+
+
+def wait_until_serving(
+    url: str, proc: subprocess.Popen[str], *, timeout: float = 60.0, describe: Callable[[], str] = lambda: ""
+) -> None:
+    """Wait for `gitproductivity serve` at `url` to answer `/healthz`; fail at once if it exits, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:  # refused, reset, or a read timeout while it starts (URLError is an OSError)
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("server did not start\n" + describe())
+        time.sleep(0.1)

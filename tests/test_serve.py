@@ -8,10 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from tests.conftest import wait_until_serving
 
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
@@ -35,16 +34,7 @@ def test_serve_bootstraps_and_answers(tmp_path: Path) -> None:
     )
     output = ""
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:  # URLError included: not up yet, or too slow to answer under load
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
+        wait_until_serving(f"http://127.0.0.1:{port}", proc)
         assert (tmp_path / "gitproductivity.db").exists()  # the default: ./gitproductivity.db
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -74,16 +64,7 @@ def test_serve_leaves_the_workers_to_worker_processes_when_told(tmp_path: Path) 
         [EXE, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("server did not start")
+        wait_until_serving(f"http://127.0.0.1:{port}", proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=30)[0]

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant, _in_ci
+from tests.conftest import Tenant, _in_ci, wait_until_serving
 
 CHROMIUM = os.environ.get("GP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -99,17 +98,7 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:  # refused, reset, or a read timeout while it starts (URLError is an OSError)
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("server did not start:\n" + log.read_text())
-            time.sleep(0.1)
+        wait_until_serving(url, proc, timeout=30, describe=log.read_text)
         yield Server(url, proc, log)
     finally:
         proc.send_signal(signal.SIGTERM)
