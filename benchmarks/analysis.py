@@ -78,6 +78,9 @@ def pydriller_totals(path: Path, limit: int) -> tuple[float, int]:
 
 
 def main() -> None:
+    from gitproductivity import startup
+
+    startup.install()  # webhooks hears every event, as in the service
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", type=Path, default=Path(tempfile.gettempdir()) / "gp-bench-repo.git")
     parser.add_argument("--commits", type=int, default=50_000)
@@ -111,24 +114,25 @@ def main() -> None:
         log_level="WARNING",
         analysis_shards=args.shards,
     )
-    from gitproductivity.analysis import service
+    from gitproductivity.analysis import jobs
+    from gitproductivity.analysis import run as runner
     from gitproductivity.analysis.models import Analysis
     from gitproductivity.core import migrate
     from gitproductivity.orgs import service as orgs
-    from gitproductivity.repositories import service as repositories
+    from gitproductivity.repositories import flows
 
     migrate.upgrade(get_database().engine)
     with get_database().session() as session:
         org_id = orgs.bootstrap(session, email="bench@example.com").organization.id
-        repo_id = repositories.connect(session, organization_id=org_id, url=str(args.repo)).id
+        repo_id = flows.connect(session, organization_id=org_id, url=str(args.repo)).id
 
     def analyse(full: bool = False) -> tuple[float, float, Analysis]:
         cpu0 = cpu_seconds()
         started = time.perf_counter()
-        analysis_id = service.run_now(organization_id=org_id, repository_id=repo_id, trigger="cli", full=full)
+        analysis_id = runner.run_now(organization_id=org_id, repository_id=repo_id, trigger="cli", full=full)
         elapsed = time.perf_counter() - started
         with get_database().session() as session:
-            return elapsed, cpu_seconds() - cpu0, service.get(session, organization_id=org_id, analysis_id=analysis_id)
+            return elapsed, cpu_seconds() - cpu0, jobs.get(session, organization_id=org_id, analysis_id=analysis_id)
 
     print(f"repository: {total} commits ({merges} merges), {args.repo}", flush=True)
     # Interleaved rounds (git log, ours, git log, ours …): the load other work puts on the machine changes by

@@ -179,11 +179,11 @@ def _setup(url: str, concurrency: int) -> tuple[Any, str]:
 
 
 def _hooks(db: Any, org: str, port: int, count: int, events: list[str]) -> None:
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import endpoints
 
     with db.session() as session:
         for i in range(count):
-            service.create(session, organization_id=org, url=f"http://127.0.0.1:{port}/h/{i}", events=events)
+            endpoints.create(session, organization_id=org, url=f"http://127.0.0.1:{port}/h/{i}", events=events)
 
 
 def _emit_many(db: Any, org: str, n: int, chunk: int = 1000) -> dict[str, float]:
@@ -293,6 +293,9 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    from gitproductivity import startup
+
+    startup.install()  # webhooks hears every event, as in the service
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument(

@@ -221,7 +221,7 @@ def prepare(url: str, receiver: Receiver) -> tuple[str, str]:
     from gitproductivity.core import migrate, settings
     from gitproductivity.core.db import Database
     from gitproductivity.orgs import service as orgs
-    from gitproductivity.webhooks import service as webhooks
+    from gitproductivity.webhooks import endpoints
 
     settings.configure(database_url=url, webhook_allowed_networks="127.0.0.0/8", log_level="WARNING")
     db = Database(url, pool_size=2)
@@ -230,7 +230,7 @@ def prepare(url: str, receiver: Receiver) -> tuple[str, str]:
         with db.session() as session:
             created = orgs.bootstrap(session, email="faults@example.com")
             org = created.organization.id
-            webhooks.create(session, organization_id=org, url=receiver.url, events=["*"])
+            endpoints.create(session, organization_id=org, url=receiver.url, events=["*"])
     finally:
         db.dispose()
     return org, created.api_key
@@ -610,6 +610,9 @@ SCENARIOS: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], dict[
 
 
 def main() -> None:
+    from gitproductivity import startup
+
+    startup.install()  # webhooks hears every event, as in the service
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
     parser.add_argument("--events", type=int, help="events committed during the faults (default per scenario)")

@@ -327,6 +327,9 @@ def _create_database(admin_url: str) -> tuple[str, Any]:
 
 
 def main() -> None:
+    from gitproductivity import startup
+
+    startup.install()  # webhooks hears every event, as in the service
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     parser.add_argument("--endpoints", type=int, default=20, help="webhooks subscribed to developer.added")

@@ -26,8 +26,11 @@ for _name in list(os.environ):
     if _name.startswith("GITPRODUCTIVITY_"):
         del os.environ[_name]
 
+from gitproductivity import startup  # noqa: E402
 from gitproductivity.core import migrate, settings  # noqa: E402
 from gitproductivity.core.db import Base, Database, set_database  # noqa: E402
+
+startup.install()  # as every entry point does: webhooks hears every event
 
 PG_ADMIN_URL = os.environ.get("GP_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]

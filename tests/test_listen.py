@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from gitproductivity import receiver
 from gitproductivity.core.db import Database
-from gitproductivity.developers import service as developers
+from gitproductivity.developers import service
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
 
@@ -194,7 +194,7 @@ def add_via_api(server: Server, tenant: Tenant, name: str) -> None:
 
 def add_directly(database: Database, tenant: Tenant, name: str) -> None:
     with database.session() as session:
-        developers.create(session, organization_id=tenant.organization_id, name=name, email=f"{name.lower()}@x.org")
+        service.create(session, organization_id=tenant.organization_id, name=name, email=f"{name.lower()}@x.org")
 
 
 def feed_after(database: Database, event_id: str) -> list[Event]:
@@ -259,9 +259,9 @@ def test_listen_filters_replays_reports_failures_and_stops_on_fatal_errors(
     add_directly(database, tenant, "Broken")  # the receiver answers 500 for this one
     add_directly(database, tenant, "Fine")
     with database.session() as session:
-        dev = developers.find_by_email(session, organization_id=tenant.organization_id, email="fine@x.org")
+        dev = service.find_by_email(session, organization_id=tenant.organization_id, email="fine@x.org")
         assert dev is not None
-        developers.remove(session, organization_id=tenant.organization_id, developer_id=dev.id)
+        service.remove(session, organization_id=tenant.organization_id, developer_id=dev.id)
     secret = receiver.generate_secret()
     listen = Listen(
         "--forward-to", f"http://127.0.0.1:{hook.port}/webhooks", "--api-url", server.url, "--wait", "1",

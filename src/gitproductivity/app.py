@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gitproductivity
-from gitproductivity import web, worker
+from gitproductivity import startup, web, worker
 from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.db import get_database
 from gitproductivity.core.http import BodySizeLimit, Limits, install_error_handlers
@@ -42,6 +42,7 @@ Every error has the body `{"error": {"code", "message", "details"}}`.
 
 
 def create_app(*, run_workers: bool | None = None) -> FastAPI:
+    startup.install()
     settings = get_settings()
     if run_workers is None:
         run_workers = settings.run_workers_in_server

@@ -48,6 +48,14 @@ app.add_typer(notifications_app, name="notifications")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+
+@app.callback()
+def _start() -> None:
+    """Per-developer metrics from git history, delivered through signed, retried webhooks."""
+    from gitproductivity import startup
+
+    startup.install()
+
 OrgOption = Annotated[
     str | None,
     typer.Option("--org", envvar="GITPRODUCTIVITY_ORG", help="Organisation id (needed only when there are several)."),
@@ -320,7 +328,7 @@ def repositories_connect(
     as_json: JsonOption = False,
 ) -> None:
     """Connect a repository (emits repository.connected and queues its first analysis)."""
-    from gitproductivity.repositories import service
+    from gitproductivity.repositories import flows
     from gitproductivity.repositories.schemas import RepositoryRead
 
     if not url.startswith("-") and "://" not in url and "::" not in url and Path(url).exists():
@@ -328,7 +336,7 @@ def repositories_connect(
     repo = in_org(
         org,
         lambda s, o: RepositoryRead.model_validate(
-            service.connect(s, organization_id=o, url=url, name=name, branch=branch)
+            flows.connect(s, organization_id=o, url=url, name=name, branch=branch)
         ),
     )
     if as_json:
@@ -409,15 +417,13 @@ def webhooks_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add an endpoint, then send it a test webhook at once; prints the secret."""
-    from gitproductivity.webhooks import dispatcher, service
+    from gitproductivity.webhooks import endpoints, testing
 
     types = [t.strip() for t in events.split(",") if t.strip()]
     created = in_org(
-        org, lambda s, o: service.create(s, organization_id=o, url=url, events=types, description=description)
+        org, lambda s, o: endpoints.create(s, organization_id=o, url=url, events=types, description=description)
     )
-    hook = _hook_json(
-        dispatcher.test_webhook(organization_id=created.organization_id, webhook_id=created.id), secret=True
-    )
+    hook = _hook_json(testing.test_webhook(organization_id=created.organization_id, webhook_id=created.id), secret=True)
     if as_json:
         print_json(hook)
         return
@@ -428,9 +434,9 @@ def webhooks_add(
 @webhooks_app.command("list")
 def webhooks_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
     """List endpoints."""
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import endpoints
 
-    hooks = in_org(org, lambda s, o: [_hook_json(h) for h in service.list_(s, organization_id=o, limit=100_000)])
+    hooks = in_org(org, lambda s, o: [_hook_json(h) for h in endpoints.list_(s, organization_id=o, limit=100_000)])
     if as_json:
         print_json(hooks)
         return
@@ -453,10 +459,10 @@ def webhooks_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
 @webhooks_app.command("show")
 def webhooks_show(webhook_id: str, org: OrgOption = None) -> None:
     """Show one endpoint as JSON (with its secret)."""
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import endpoints
 
     print_json(
-        in_org(org, lambda s, o: _hook_json(service.get(s, organization_id=o, webhook_id=webhook_id), secret=True))
+        in_org(org, lambda s, o: _hook_json(endpoints.get(s, organization_id=o, webhook_id=webhook_id), secret=True))
     )
 
 
@@ -467,10 +473,10 @@ def webhooks_test(
     org: OrgOption = None,
 ) -> None:
     """Send a test delivery now and print the outcome (exit 1 when it failed)."""
-    from gitproductivity.webhooks import dispatcher, service
+    from gitproductivity.webhooks import endpoints, testing
 
-    org_id = in_org(org, lambda s, o: service.get(s, organization_id=o, webhook_id=webhook_id).organization_id)
-    hook = _hook_json(dispatcher.test_webhook(organization_id=org_id, webhook_id=webhook_id, event_type=event))
+    org_id = in_org(org, lambda s, o: endpoints.get(s, organization_id=o, webhook_id=webhook_id).organization_id)
+    hook = _hook_json(testing.test_webhook(organization_id=org_id, webhook_id=webhook_id, event_type=event))
     _print_test(hook["last_test"])
     if not hook["last_test"]["ok"]:
         raise typer.Exit(1)
@@ -483,22 +489,22 @@ def webhooks_rotate(
     org: OrgOption = None,
 ) -> None:
     """Issue a new secret; the old one also signs until the overlap ends."""
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import endpoints
 
     hook = in_org(
         org,
         lambda s, o: _hook_json(
-            service.rotate_secret(s, organization_id=o, webhook_id=webhook_id, overlap_seconds=overlap), secret=True
+            endpoints.rotate_secret(s, organization_id=o, webhook_id=webhook_id, overlap_seconds=overlap), secret=True
         ),
     )
     console.print(f"new secret  {hook['secret']}\nold secret valid until {hook['secret_rotation_ends_at'] or 'now'}")
 
 
 def _set_enabled(webhook_id: str, enabled: bool, org: str | None) -> None:
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import endpoints
 
     hook = in_org(
-        org, lambda s, o: _hook_json(service.update_(s, organization_id=o, webhook_id=webhook_id, enabled=enabled))
+        org, lambda s, o: _hook_json(endpoints.update_(s, organization_id=o, webhook_id=webhook_id, enabled=enabled))
     )
     console.print(f"{hook['id']} {hook['status']}")
 
@@ -518,9 +524,9 @@ def webhooks_enable(webhook_id: str, org: OrgOption = None) -> None:
 @webhooks_app.command("remove")
 def webhooks_remove(webhook_id: str, org: OrgOption = None) -> None:
     """Remove an endpoint with its deliveries and their log."""
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import endpoints
 
-    hook = in_org(org, lambda s, o: service.delete_(s, organization_id=o, webhook_id=webhook_id))
+    hook = in_org(org, lambda s, o: endpoints.delete_(s, organization_id=o, webhook_id=webhook_id))
     console.print(f"removed {hook.id}")
 
 
@@ -533,19 +539,17 @@ def webhooks_deliveries(
     as_json: JsonOption = False,
 ) -> None:
     """The newest deliveries of an endpoint."""
-    from gitproductivity.webhooks import service
-    from gitproductivity.webhooks.models import DELIVERY_STATUSES
+    from gitproductivity.webhooks import deliveries
+    from gitproductivity.webhooks.models import DeliveryStatus
     from gitproductivity.webhooks.schemas import DeliveryRead
 
-    if status is not None and status not in DELIVERY_STATUSES:
-        raise CliError(f"--status must be one of {', '.join(DELIVERY_STATUSES)}")
+    if status is not None and status not in tuple(DeliveryStatus):
+        raise CliError(f"--status must be one of {', '.join(tuple(DeliveryStatus))}")
     rows = in_org(
         org,
         lambda s, o: [
             DeliveryRead.model_validate(d).model_dump(mode="json")
-            for d in service.list_deliveries(s, organization_id=o, webhook_id=webhook_id, status=status, limit=limit)[
-                :limit
-            ]
+            for d in deliveries.list_(s, organization_id=o, webhook_id=webhook_id, status=status, limit=limit)[:limit]
         ],
     )
     if as_json:
@@ -571,9 +575,9 @@ def webhooks_deliveries(
 @webhooks_app.command("redeliver")
 def webhooks_redeliver(delivery_id: str, org: OrgOption = None) -> None:
     """Queue the same event again for the same endpoint (a worker or the server sends it)."""
-    from gitproductivity.webhooks import service
+    from gitproductivity.webhooks import deliveries
 
-    copy = in_org(org, lambda s, o: service.redeliver(s, organization_id=o, delivery_id=delivery_id))
+    copy = in_org(org, lambda s, o: deliveries.redeliver(s, organization_id=o, delivery_id=delivery_id))
     console.print(f"queued {copy.id} (event {copy.event_id})")
 
 
@@ -689,7 +693,7 @@ def repositories_analyze(
     """Analyse a repository now, in this process, with a progress bar (emits the same events as a worker)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gitproductivity.analysis import service
+    from gitproductivity.analysis import jobs, run
     from gitproductivity.analysis.schemas import AnalysisRead
 
     ensure_schema()
@@ -714,11 +718,11 @@ def repositories_analyze(
             elapsed = max(time.monotonic() - started, 1e-6)
             progress.update(task, completed=done, total=total or None, rate=f"{done / elapsed:,.0f}/s")
 
-        analysis_id = service.run_now(
+        analysis_id = run.run_now(
             organization_id=org_id, repository_id=repository_id, full=full, trigger="cli", on_progress=on_progress
         )
     with session_scope() as session:
-        result = AnalysisRead.model_validate(service.get(session, organization_id=org_id, analysis_id=analysis_id))
+        result = AnalysisRead.model_validate(jobs.get(session, organization_id=org_id, analysis_id=analysis_id))
     if as_json:
         print_json(result.model_dump(mode="json"))
     if result.status != "succeeded":
@@ -797,9 +801,9 @@ def developers_merge(
     org: OrgOption = None,
 ) -> None:
     """Merge two developers: emails become aliases, metrics are added together."""
-    from gitproductivity.developers import service
+    from gitproductivity.developers import flows
 
-    dev = in_org(org, lambda s, o: service.merge(s, organization_id=o, developer_id=developer_id, other_id=other_id))
+    dev = in_org(org, lambda s, o: flows.merge(s, organization_id=o, developer_id=developer_id, other_id=other_id))
     console.print(f"merged {other_id} into {dev.id} {dev.name} <{dev.email}>")
 
 

@@ -20,8 +20,7 @@ Component = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 def components() -> dict[str, Component]:
     """The background components, by name. Domains add theirs here, explicitly."""
     from gitproductivity.analysis import tasks as analysis_tasks
-    from gitproductivity.events import retention
-    from gitproductivity.webhooks import dispatcher
+    from gitproductivity.webhooks import dispatcher, retention
 
     found: dict[str, Component] = {
         "dispatcher": dispatcher.run,
@@ -32,6 +31,9 @@ def components() -> dict[str, Component]:
 
 
 async def run(stop: asyncio.Event, *, only: set[str] | None = None) -> None:
+    from gitproductivity import startup
+
+    startup.install()
     selected = {name: c for name, c in components().items() if only is None or name in only}
     if not selected:
         log.info("no background components to run; waiting for shutdown")

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from gitproductivity.analysis import service
+from gitproductivity.analysis import jobs, run
 from gitproductivity.core.db import get_database
 
 
@@ -73,7 +73,7 @@ def drain(worker: str = "test-worker") -> list[str]:
     statuses = []
     while True:
         with get_database().session() as session:
-            claimed = [a.id for a in service.claim(session, worker=worker, limit=1)]
+            claimed = [a.id for a in jobs.claim(session, worker=worker, limit=1)]
         if not claimed:
             return statuses
-        statuses.append(service.execute(analysis_id=claimed[0], worker=worker))
+        statuses.append(run.execute(analysis_id=claimed[0], worker=worker))

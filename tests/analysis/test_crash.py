@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gitproductivity.analysis import service as analysis
+from gitproductivity.analysis import jobs, run
 from gitproductivity.analysis.models import Analysis
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import configure
 from gitproductivity.events.models import Event
 from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
+from gitproductivity.repositories import flows
 from gitproductivity.repositories import service as repositories
 from tests.conftest import Tenant
 from tests.webhooks.conftest import wait_for
@@ -96,11 +97,11 @@ def test_worker_killed_mid_analysis_leaves_nothing_half_written(
 ) -> None:
     # The clean run: the same repository, analysed in this process for another organisation.
     with database.session() as session:
-        clean_repo = repositories.connect(session, organization_id=other_tenant.organization_id, url=str(big_repo)).id
+        clean_repo = flows.connect(session, organization_id=other_tenant.organization_id, url=str(big_repo)).id
     with database.session() as session:  # connecting queued a job; run it here instead of in a worker
         [queued] = session.scalars(select(Analysis).where(Analysis.repository_id == clean_repo))
-        analysis.claim(session, worker="clean", only=queued.id)
-    assert analysis.execute(analysis_id=queued.id, worker="clean") == "succeeded"
+        jobs.claim(session, worker="clean", only=queued.id)
+    assert run.execute(analysis_id=queued.id, worker="clean") == "succeeded"
     clean = totals(database, other_tenant.organization_id)
     assert sum(int(t["commits"]) for t in clean.values()) == COMMITS  # type: ignore[call-overload]
 
@@ -128,7 +129,7 @@ def test_worker_killed_mid_analysis_leaves_nothing_half_written(
     second: subprocess.Popen[bytes] | None = None
     try:
         with database.session() as session:
-            repo = repositories.connect(session, organization_id=tenant.organization_id, url=str(big_repo)).id
+            repo = flows.connect(session, organization_id=tenant.organization_id, url=str(big_repo)).id
 
         def reading() -> Analysis | None:
             with database.session() as session:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from gitproductivity.analysis import service
+from gitproductivity.analysis import jobs, run
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
@@ -137,24 +137,24 @@ def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, 
     settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_lease=0.3)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
-    from gitproductivity.repositories import service as repositories
+    from gitproductivity.repositories import flows
 
     with database.session() as session:
-        repo_id = repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
+        repo_id = flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
     with database.session() as session:
-        first = service.claim(session, worker="crashed", limit=5)
+        first = jobs.claim(session, worker="crashed", limit=5)
         assert [a.repository_id for a in first] == [repo_id]
         analysis_id = first[0].id
     with database.session() as session:
-        assert service.claim(session, worker="other", limit=5) == []  # leased: nobody else takes it
+        assert jobs.claim(session, worker="other", limit=5) == []  # leased: nobody else takes it
     time.sleep(0.4)  # the "crashed" worker never renews its lease
     with database.session() as session:
-        again = service.claim(session, worker="rescuer", limit=5)
+        again = jobs.claim(session, worker="rescuer", limit=5)
         assert [(a.id, a.attempts) for a in again] == [(analysis_id, 2)]
-    assert service.execute(analysis_id=analysis_id, worker="crashed") == "lost"  # the old worker may not finish it
-    assert service.execute(analysis_id=analysis_id, worker="rescuer") == "succeeded"
+    assert run.execute(analysis_id=analysis_id, worker="crashed") == "lost"  # the old worker may not finish it
+    assert run.execute(analysis_id=analysis_id, worker="rescuer") == "succeeded"
     with database.session() as session:
-        assert service.get(session, organization_id=tenant.organization_id, analysis_id=analysis_id).status == (
+        assert jobs.get(session, organization_id=tenant.organization_id, analysis_id=analysis_id).status == (
             "succeeded"
         )
 
@@ -163,7 +163,7 @@ def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, t
     import asyncio
 
     from gitproductivity.analysis import tasks
-    from gitproductivity.repositories import service as repositories
+    from gitproductivity.repositories import flows
 
     settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=0.1)
     repo = Repo(tmp_path / "r")
@@ -174,12 +174,10 @@ def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, t
         runner = asyncio.create_task(tasks.run(stop))
         await asyncio.sleep(0.05)
         with database.session() as session:
-            analysis = service.enqueue(
+            analysis = jobs.enqueue(
                 session,
                 organization_id=tenant.organization_id,
-                repository_id=repositories.connect(
-                    session, organization_id=tenant.organization_id, url=str(repo.path)
-                ).id,
+                repository_id=flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id,
                 trigger="api",
             )
         deadline = time.monotonic() + 15
@@ -187,7 +185,7 @@ def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, t
         while time.monotonic() < deadline and status in ("queued", "running"):
             await asyncio.sleep(0.05)
             with database.session() as session:
-                status = service.get(session, organization_id=tenant.organization_id, analysis_id=analysis.id).status
+                status = jobs.get(session, organization_id=tenant.organization_id, analysis_id=analysis.id).status
         stop.set()
         await runner
         return status
@@ -199,18 +197,18 @@ def test_scheduled_recheck_queues_due_repositories(database: Database, tenant: T
     settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_recheck_interval=0.2)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
-    from gitproductivity.repositories import service as repositories
+    from gitproductivity.repositories import flows
 
     with database.session() as session:
-        repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
+        flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
     with database.session() as session:
-        assert service.schedule_rechecks(session) == 0  # one is already queued
+        assert jobs.schedule_rechecks(session) == 0  # one is already queued
     drain()
     with database.session() as session:
-        assert service.schedule_rechecks(session) == 0  # just analysed
+        assert jobs.schedule_rechecks(session) == 0  # just analysed
     time.sleep(0.3)
     with database.session() as session:
-        assert service.schedule_rechecks(session) == 1
+        assert jobs.schedule_rechecks(session) == 1
     assert drain() == ["succeeded"]
 
 
@@ -260,17 +258,17 @@ def test_postgres_workers_claim_different_jobs(database: Database, tenant: Tenan
     """FOR UPDATE SKIP LOCKED: while one worker's claim transaction is open, another takes the next job."""
     if database.is_sqlite:
         return  # SQLite serialises whole transactions (BEGIN IMMEDIATE); nothing to skip
-    from gitproductivity.repositories import service as repositories
+    from gitproductivity.repositories import flows
 
     for name in ("one", "two"):
         repo = Repo(tmp_path / name)
         repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
         with database.session() as session:
-            repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
+            flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path))
     with database.session() as first:
-        mine = service.claim(first, worker="w1", limit=1)
+        mine = jobs.claim(first, worker="w1", limit=1)
         with database.session() as second:
-            theirs = service.claim(second, worker="w2", limit=1)
+            theirs = jobs.claim(second, worker="w2", limit=1)
         assert len(mine) == len(theirs) == 1 and mine[0].id != theirs[0].id
     assert sorted(drain()) == []  # both are running under live leases: nothing left to claim
 
@@ -311,13 +309,13 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
     import sys
 
     from gitproductivity.analysis import tasks
-    from gitproductivity.repositories import service as repositories
+    from gitproductivity.repositories import flows
 
     settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=60)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
     with database.session() as session:
-        repo_id = repositories.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
+        repo_id = flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
     drain()
     repo.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(1)})
     script = (
@@ -326,7 +324,7 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
         "from gitproductivity.analysis import service;"
         f"settings.configure(database_url={database_url!r});"
         "s = get_database().session().__enter__();"
-        f"a = service.enqueue(s, organization_id={tenant.organization_id!r}, repository_id={repo_id!r}, trigger='api');"
+        f"a = jobs.enqueue(s, organization_id={tenant.organization_id!r}, repository_id={repo_id!r}, trigger='api');"
         "s.commit(); print(a.id)"
     )
 
@@ -342,7 +340,7 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
         while time.monotonic() < deadline and status != "succeeded":
             await asyncio.sleep(0.1)
             with database.session() as session:
-                status = service.get(session, organization_id=tenant.organization_id, analysis_id=analysis_id).status
+                status = jobs.get(session, organization_id=tenant.organization_id, analysis_id=analysis_id).status
         stop.set()
         await runner
         return status

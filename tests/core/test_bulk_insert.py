@@ -10,7 +10,7 @@ from sqlalchemy import Table, insert, select
 
 from gitproductivity.core.db import Database, bulk_insert
 from gitproductivity.events import service as events
-from gitproductivity.webhooks import service as webhooks
+from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 
@@ -42,7 +42,7 @@ def _rows(delivery_id: str, numbers: range) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("count", [1, 300])
 def test_bulk_insert_round_trips_like_a_core_insert(database: Database, tenant: Tenant, count: int) -> None:
     with database.session() as session:
-        webhooks.create(session, organization_id=tenant.organization_id, url="https://example.com/hook", events=["*"])
+        endpoints.create(session, organization_id=tenant.organization_id, url="https://example.com/hook", events=["*"])
         events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"x": 1})
     with database.session() as session:
         delivery_id = session.scalars(select(Delivery.id)).one()

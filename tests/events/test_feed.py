@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gitproductivity.core.db import Database
-from gitproductivity.developers import service as developers
+from gitproductivity.developers import service
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
 
@@ -59,17 +59,15 @@ def test_event_exists_if_and_only_if_change_committed(database: Database, tenant
         pass
 
     with pytest.raises(Boom), database.session() as session:
-        developers.create(session, organization_id=tenant.organization_id, name="Ghost", email="ghost@example.com")
+        service.create(session, organization_id=tenant.organization_id, name="Ghost", email="ghost@example.com")
         assert session.scalar(select(func.count()).select_from(Event)) == 1  # written in the same transaction
         raise Boom
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 0
-        assert (
-            developers.find_by_email(session, organization_id=tenant.organization_id, email="ghost@example.com") is None
-        )
+        assert service.find_by_email(session, organization_id=tenant.organization_id, email="ghost@example.com") is None
 
     with database.session() as session:
-        developers.create(session, organization_id=tenant.organization_id, name="Real", email="real@example.com")
+        service.create(session, organization_id=tenant.organization_id, name="Real", email="real@example.com")
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Event)) == 1
 
@@ -82,7 +80,7 @@ def test_concurrent_writers_commit_events_in_feed_order(database: Database, tena
         try:
             for j in range(5):
                 with database.session() as session:
-                    developers.create(
+                    service.create(
                         session, organization_id=tenant.organization_id, name=f"W{n}-{j}", email=f"w{n}-{j}@example.com"
                     )
         except BaseException as exc:  # pragma: no cover - reported below

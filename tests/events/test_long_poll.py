@@ -15,14 +15,14 @@ from fastapi.testclient import TestClient
 
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database
-from gitproductivity.developers import service as developers
+from gitproductivity.developers import service
 from gitproductivity.events import service as events_service
 from tests.conftest import Tenant
 
 
 def add(database: Database, tenant: Tenant, name: str) -> None:
     with database.session() as session:
-        developers.create(session, organization_id=tenant.organization_id, name=name, email=f"{name}@example.com")
+        service.create(session, organization_id=tenant.organization_id, name=name, email=f"{name}@example.com")
 
 
 def poll_in_thread(api: TestClient, params: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:

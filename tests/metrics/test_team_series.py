@@ -11,7 +11,7 @@ from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.developers import service as developers
 from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
-from gitproductivity.repositories import service as repositories
+from gitproductivity.repositories import flows
 from tests.conftest import Tenant
 
 
@@ -39,8 +39,8 @@ def test_team_series_buckets_filters_and_scoping(
     (tmp_path / "a" / ".git").mkdir(parents=True)
     (tmp_path / "b" / ".git").mkdir(parents=True)
     with database.session() as session:
-        a = repositories.connect(session, organization_id=org, url=str(tmp_path / "a")).id
-        b = repositories.connect(session, organization_id=org, url=str(tmp_path / "b")).id
+        a = flows.connect(session, organization_id=org, url=str(tmp_path / "a")).id
+        b = flows.connect(session, organization_id=org, url=str(tmp_path / "b")).id
         jane = developers.create(session, organization_id=org, name="Jane", email="jane@example.com").id
         bob = developers.create(session, organization_id=org, name="Bob", email="bob@example.com").id
         bot = developers.create(session, organization_id=org, name="ci[bot]", email="ci@bot.example", is_bot=True).id

@@ -44,7 +44,7 @@ def test_the_documented_node_verifier_accepts_ours_and_never_throws(tmp_path: Pa
 def test_documented_payloads_have_the_fields_we_emit() -> None:
     from gitproductivity.developers.service import event_data as developer_data
     from gitproductivity.repositories.service import event_data as repository_data
-    from gitproductivity.webhooks.service import sample_data
+    from gitproductivity.webhooks.testing import sample_data
 
     examples: dict[str, dict[str, object]] = {}
     for block in re.findall(r"```json\n(.*?)```", DOC, re.S):

@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from gitproductivity.core.db import Database
-from gitproductivity.developers import service as developers
+from gitproductivity.developers import service
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
 from tests.web.conftest import UI
@@ -62,7 +62,7 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
     expect(ui.page.locator("#e-email")).to_contain_text("already belongs to developer")
 
     with database.session() as session:
-        (dev,) = developers.list_(session, organization_id=tenant.organization_id)
+        (dev,) = service.list_(session, organization_id=tenant.organization_id)
         assert sorted(dev.aliases) == ["jane@users.noreply.example.org", "jd@example.com"]
         types = [e.type for e in session.query(Event).filter_by(organization_id=tenant.organization_id)]
     assert types == ["developer.added"]
@@ -71,12 +71,12 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
     expect(ui.page.get_by_role("status")).to_contain_text("Removed Jane Doe")
     expect(ui.page.get_by_role("row", name="Jane Doe")).to_have_count(0)
     with database.session() as session:
-        assert developers.get(session, organization_id=tenant.organization_id, developer_id=dev.id).removed_at
+        assert service.get(session, organization_id=tenant.organization_id, developer_id=dev.id).removed_at
 
 
 def test_remove_can_be_cancelled(ui: UI, tenant: Tenant, database: Database) -> None:
     with database.session() as session:
-        developers.create(session, organization_id=tenant.organization_id, name="Sam Stays", email="sam@example.com")
+        service.create(session, organization_id=tenant.organization_id, name="Sam Stays", email="sam@example.com")
     ui.sign_in(tenant)
     ui.goto("/developers")
     ui.page.remove_listener("dialog", ui.accept_dialogs)
@@ -84,7 +84,7 @@ def test_remove_can_be_cancelled(ui: UI, tenant: Tenant, database: Database) -> 
     ui.page.get_by_role("row", name="Sam Stays").get_by_role("button", name="Remove").click()
     expect(ui.page.get_by_role("row", name="Sam Stays")).to_be_visible()
     with database.session() as session:
-        assert developers.find_by_email(session, organization_id=tenant.organization_id, email="sam@example.com")
+        assert service.find_by_email(session, organization_id=tenant.organization_id, email="sam@example.com")
 
 
 def test_connect_and_disconnect_repository(ui: UI, tenant: Tenant, git_repo: Path, tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_forms_without_csrf_token_are_refused(ui: UI, tenant: Tenant, database: 
     )
     assert ok.status == 200
     with database.session() as session:
-        emails = [d.email for d in developers.list_(session, organization_id=tenant.organization_id)]
+        emails = [d.email for d in service.list_(session, organization_id=tenant.organization_id)]
     assert emails == ["ok@example.com"]
     # The session cookie never authenticates the API: /v1 still wants an API key.
     assert ui.page.request.get(ui.base + "/v1/developers").status == 401
@@ -148,10 +148,10 @@ def test_pages_are_scoped_to_the_users_organisation(
     ui: UI, tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
     with database.session() as session:
-        theirs = developers.create(
+        theirs = service.create(
             session, organization_id=other_tenant.organization_id, name="Their Dev", email="dev@other.example"
         )
-        developers.create(session, organization_id=tenant.organization_id, name="Our Dev", email="dev@ours.example")
+        service.create(session, organization_id=tenant.organization_id, name="Our Dev", email="dev@ours.example")
     ui.sign_in(tenant)
     ui.goto("/developers")
     expect(ui.page.get_by_role("row", name="Our Dev")).to_be_visible()
@@ -163,7 +163,7 @@ def test_pages_are_scoped_to_the_users_organisation(
     assert "not found" in resp.text()
     with database.session() as session:
         assert (
-            developers.get(session, organization_id=other_tenant.organization_id, developer_id=theirs.id).removed_at
+            service.get(session, organization_id=other_tenant.organization_id, developer_id=theirs.id).removed_at
             is None
         )
 

@@ -197,10 +197,10 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
 def test_webhook_pages_are_scoped_to_the_organisation(
     ui: UI, tenant: Tenant, other_tenant: Tenant, database: Database
 ) -> None:
-    from gitproductivity.webhooks import service as webhooks
+    from gitproductivity.webhooks import endpoints
 
     with database.session() as session:
-        theirs = webhooks.create(
+        theirs = endpoints.create(
             session, organization_id=other_tenant.organization_id, url="https://example.com/theirs", events=["*"]
         )
     ui.sign_in(tenant)
@@ -215,5 +215,5 @@ def test_webhook_pages_are_scoped_to_the_organisation(
         r = ui.page.request.post(ui.base + f"/settings/webhooks/{theirs.id}/{action}", form={"csrf_token": token})
         assert r.status == 404
     with database.session() as session:
-        kept = webhooks.get(session, organization_id=other_tenant.organization_id, webhook_id=theirs.id)
+        kept = endpoints.get(session, organization_id=other_tenant.organization_id, webhook_id=theirs.id)
         assert kept.enabled and kept.secret == theirs.secret

@@ -18,7 +18,7 @@ from sqlalchemy import make_url, select
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
-from gitproductivity.webhooks import service
+from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, free_port, wait_for
@@ -99,7 +99,7 @@ def test_dispatcher_survives_the_database_going_away(
 ) -> None:
     through_proxy = Database(make_url(database_url).set(port=proxy.port).render_as_string(hide_password=False))
     with database.session() as session:
-        hook = service.create(session, organization_id=tenant.organization_id, url=receiver.url("/ok"), events=["*"])
+        hook = endpoints.create(session, organization_id=tenant.organization_id, url=receiver.url("/ok"), events=["*"])
     running = RunningDispatcher(through_proxy)
     try:
 

@@ -17,7 +17,7 @@ from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
-from gitproductivity.webhooks import service
+from gitproductivity.webhooks import deliveries as delivery_log
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Mailbox, Receiver, RunningDispatcher, configure, wait_for
@@ -261,9 +261,9 @@ def test_guard_refuses_private_destinations_by_default(
 def test_old_attempts_are_pruned(api: TestClient, receiver: Receiver, database: Database, fast: Settings) -> None:
     add_hook(api, receiver.url("/ok"))
     with database.session() as session:
-        assert service.prune_attempts(session, older_than=utcnow() - timedelta(days=1)) == 0
+        assert delivery_log.prune_attempts(session, older_than=utcnow() - timedelta(days=1)) == 0
     with database.session() as session:
-        assert service.prune_attempts(session, older_than=utcnow() + timedelta(seconds=1)) == 1
+        assert delivery_log.prune_attempts(session, older_than=utcnow() + timedelta(seconds=1)) == 1
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 0
         assert session.scalar(select(func.count()).select_from(Delivery)) == 1

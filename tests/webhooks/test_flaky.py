@@ -24,7 +24,7 @@ from sqlalchemy import select
 from gitproductivity.core.db import Database
 from gitproductivity.events import service as events
 from gitproductivity.notifications.models import Notification
-from gitproductivity.webhooks import service
+from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Mailbox, Received, Receiver, RunningDispatcher, configure, wait_for
@@ -110,7 +110,7 @@ def test_flaky_receivers_end_exactly_as_the_schedule_says(
     try:
         with database.session() as session:
             hooks = [
-                service.create(
+                endpoints.create(
                     session, organization_id=tenant.organization_id, url=receiver.url(f"/flaky/{i}"), events=["*"]
                 ).id
                 for i in range(ENDPOINTS)

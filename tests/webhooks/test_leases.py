@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gitproductivity.core.db import Database
 from gitproductivity.events import service as events
-from gitproductivity.webhooks import service
+from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
@@ -36,7 +36,7 @@ def test_a_delivery_that_waited_past_its_lease_is_not_sent_until_the_lease_ends(
     )
     receiver.slow_seconds = SLOW
     with database.session() as session:
-        hook_id = service.create(
+        hook_id = endpoints.create(
             session, organization_id=tenant.organization_id, url=receiver.url("/slow"), events=["*"]
         ).id
     caplog.set_level(logging.WARNING, logger="gitproductivity.webhooks.dispatcher")

@@ -21,7 +21,7 @@ from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
 from gitproductivity.webhooks import dispatcher as dispatcher_module
-from gitproductivity.webhooks import service
+from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.conftest import Tenant
@@ -76,7 +76,7 @@ def workers(fast: Settings, database: Database, database_url: str, tmp_path: Pat
 
 def make_hook(database: Database, tenant: Tenant, url: str) -> str:
     with database.session() as session:
-        return service.create(session, organization_id=tenant.organization_id, url=url, events=["*"]).id
+        return endpoints.create(session, organization_id=tenant.organization_id, url=url, events=["*"]).id
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # several worker processes share work through PostgreSQL
@@ -119,7 +119,7 @@ def test_worker_killed_mid_delivery_loses_nothing(
     receiver.hang_seconds = 0.8  # the first POST is still in flight when its worker dies
     hook_id = make_hook(database, tenant, receiver.url("/hang-once"))
     with database.session() as session:
-        secret = service.get(session, organization_id=tenant.organization_id, webhook_id=hook_id).secret
+        secret = endpoints.get(session, organization_id=tenant.organization_id, webhook_id=hook_id).secret
     first = workers.start()
     with database.session() as session:
         event = events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"a": 1})

@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.analysis import service
+from gitproductivity.analysis import jobs
 from gitproductivity.analysis.schemas import AnalysisCreate, AnalysisPage, AnalysisRead
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
+from gitproductivity.orgs.auth import CurrentPrincipal
 
 router = APIRouter(tags=["analyses"], responses=ERROR_RESPONSES)
 
@@ -18,7 +19,7 @@ def queue_analysis(
 ) -> AnalysisRead:
     """Queue an analysis (only new commits unless `full`); an already queued one is returned instead."""
     with unit_of_work() as session:
-        analysis = service.enqueue(
+        analysis = jobs.enqueue(
             session,
             organization_id=principal.organization_id,
             repository_id=repository_id,
@@ -37,7 +38,7 @@ def list_analyses(
 ) -> AnalysisPage:
     """A repository's analyses, newest first."""
     with unit_of_work() as session:
-        rows = service.list_(
+        rows = jobs.list_(
             session, organization_id=principal.organization_id, repository_id=repository_id, after=after, limit=limit
         )
         return page_of([AnalysisRead.model_validate(a) for a in rows], limit=limit)
@@ -46,5 +47,5 @@ def list_analyses(
 @router.get("/v1/analyses/{analysis_id}", response_model=AnalysisRead)
 def get_analysis(analysis_id: PathId, principal: CurrentPrincipal) -> AnalysisRead:
     with unit_of_work() as session:
-        analysis = service.get(session, organization_id=principal.organization_id, analysis_id=analysis_id)
+        analysis = jobs.get(session, organization_id=principal.organization_id, analysis_id=analysis_id)
         return AnalysisRead.model_validate(analysis)

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gitproductivity.core.db import Base
 from gitproductivity.core.types import UTCDateTime
+
+
+class AnalysisStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Analysis(Base):
@@ -22,7 +30,7 @@ class Analysis(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default=AnalysisStatus.QUEUED)
     trigger: Mapped[str] = mapped_column(String(20))  # connect | api | cli | schedule
     full: Mapped[bool] = mapped_column(Boolean, default=False)  # a full re-analysis was asked for
     mode: Mapped[str | None] = mapped_column(String(20), nullable=True)  # full | incremental | up_to_date

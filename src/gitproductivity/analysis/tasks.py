@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 
-from gitproductivity.analysis import service
-from gitproductivity.core import wakeup
+from gitproductivity.analysis import jobs
+from gitproductivity.analysis import run as runner
+from gitproductivity.core import channels
 from gitproductivity.core.db import get_database
 from gitproductivity.core.settings import get_settings
 
@@ -20,10 +21,10 @@ log = logging.getLogger(__name__)
 
 async def run(stop: asyncio.Event) -> None:
     settings = get_settings()
-    worker = service.worker_name()
+    worker = jobs.worker_name()
     slots = asyncio.Semaphore(max(1, settings.analysis_concurrency))
-    woken = wakeup.subscribe(service.ANALYSIS_CHANNEL)
-    listener = asyncio.create_task(_listen(woken, stop))
+    woken = channels.ANALYSIS.subscribe()
+    listener = asyncio.create_task(channels.ANALYSIS.listen(get_database(), woken, stop, retry=5.0))
     running: set[asyncio.Task[None]] = set()
     last_schedule = 0.0
     loop = asyncio.get_running_loop()
@@ -53,7 +54,7 @@ async def run(stop: asyncio.Event) -> None:
             for waiter in waits:
                 waiter.cancel()
     finally:
-        wakeup.unsubscribe(service.ANALYSIS_CHANNEL, woken)
+        channels.ANALYSIS.unsubscribe(woken)
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         await asyncio.gather(*running, return_exceptions=True)  # let running analyses finish (graceful)
@@ -61,41 +62,19 @@ async def run(stop: asyncio.Event) -> None:
 
 def _schedule() -> None:
     with get_database().session() as session:
-        service.schedule_rechecks(session)
+        jobs.schedule_rechecks(session)
 
 
 def _claim(worker: str, limit: int) -> list[str]:
     with get_database().session() as session:
-        return [a.id for a in service.claim(session, worker=worker, limit=limit)]
+        return [a.id for a in jobs.claim(session, worker=worker, limit=limit)]
 
 
 async def _execute(analysis_id: str, worker: str, slots: asyncio.Semaphore) -> None:
     try:
-        status = await asyncio.to_thread(service.execute, analysis_id=analysis_id, worker=worker)
+        status = await asyncio.to_thread(runner.execute, analysis_id=analysis_id, worker=worker)
         log.info("analysis %s %s", analysis_id, status)
     except Exception:
         log.exception("analysis %s crashed", analysis_id)
     finally:
         slots.release()
-
-
-async def _listen(woken: asyncio.Event, stop: asyncio.Event) -> None:
-    """PostgreSQL: LISTEN for jobs queued by other processes (SQLite has only this process)."""
-    database = get_database()
-    if database.is_sqlite:
-        return
-    import psycopg
-
-    url = database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    while not stop.is_set():
-        try:
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {service.ANALYSIS_CHANNEL}")
-                woken.set()  # look once more: a job may have been queued while we were not listening
-                async for _notice in conn.notifies():
-                    woken.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("analysis LISTEN connection lost; polling until it is back")
-            await asyncio.sleep(5)

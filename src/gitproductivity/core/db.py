@@ -15,10 +15,12 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event, make_url
+from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event, make_url, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from gitproductivity.core.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,19 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     else:
         marks = ", ".join("?" for _ in names)
         driver.executemany(f"INSERT INTO {into} VALUES ({marks})", values)  # noqa: S608 (see above)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def get_owned(session: Session, model: type[ModelT], *, organization_id: str, id: str, what: str) -> ModelT:
+    """The organisation's row with this id, or NotFound ("<what> <id> not found"): one rule for every domain,
+    so another organisation's row is exactly as absent as one that does not exist."""
+    columns = cast(Any, model)
+    row = session.scalar(select(model).where(columns.id == id, columns.organization_id == organization_id))
+    if row is None:
+        raise NotFound(f"{what} {id} not found")
+    return row
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

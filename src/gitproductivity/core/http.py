@@ -1,4 +1,6 @@
-"""HTTP plumbing shared by every router: the one error shape, the body size limit, auth, the unit of work.
+"""HTTP plumbing shared by every router: the one error shape, the body size limit, ids, the unit of work.
+
+Authentication is `orgs.auth` (core knows no domain).
 
 Every 4xx/5xx body is `{"error": {"code": str, "message": str, "details": list | null}}`.
 """
@@ -11,10 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
@@ -22,11 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitproductivity.core.db import get_database
-from gitproductivity.core.errors import DomainError, NotFound, RateLimited, Unauthorized
+from gitproductivity.core.errors import DomainError, NotFound, RateLimited
 from gitproductivity.core.ratelimit import RateLimiter
 from gitproductivity.core.settings import Settings
-from gitproductivity.orgs import service as orgs_service
-from gitproductivity.orgs.service import Principal
 
 log = logging.getLogger(__name__)
 
@@ -204,24 +203,3 @@ _NO_LIMITS = Limits(RateLimiter(0, 1), RateLimiter(0, 1))
 def limits(request: Request) -> Limits:
     found = getattr(request.app.state, "limits", None)
     return found if isinstance(found, Limits) else _NO_LIMITS
-
-
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gpk_…`")
-
-
-def require_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    principal = getattr(request.state, "principal", None)  # set by the web UI's session middleware
-    if isinstance(principal, Principal):
-        return principal
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    with unit_of_work() as session:
-        principal = orgs_service.authenticate_api_key(session, raw_key=credentials.credentials)
-    limits(request).api_keys.check(f"key:{principal.api_key_id}", "API key")
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
-from gitproductivity.developers import service
+from gitproductivity.developers import flows, service
 from gitproductivity.developers.schemas import (
     AliasCreate,
     DeveloperCreate,
@@ -14,6 +14,7 @@ from gitproductivity.developers.schemas import (
     DeveloperPage,
     DeveloperRead,
 )
+from gitproductivity.orgs.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/v1/developers", tags=["developers"], responses=ERROR_RESPONSES)
 
@@ -86,7 +87,7 @@ def remove_alias(developer_id: PathId, email: str, principal: CurrentPrincipal) 
 def merge_developers(developer_id: PathId, body: DeveloperMerge, principal: CurrentPrincipal) -> DeveloperRead:
     """Fold another developer into this one: emails become aliases, metrics are added, the other is removed."""
     with unit_of_work() as session:
-        dev = service.merge(
+        dev = flows.merge(
             session, organization_id=principal.organization_id, developer_id=developer_id, other_id=body.developer_id
         )
         return DeveloperRead.model_validate(dev)

@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import get_owned
 from gitproductivity.core.emails import normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED, METRICS_UPDATED
+from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED
 
 
 def event_data(developer: Developer) -> dict[str, object]:
@@ -22,12 +23,7 @@ def event_data(developer: Developer) -> dict[str, object]:
 
 
 def get(session: Session, *, organization_id: str, developer_id: str) -> Developer:
-    dev = session.scalar(
-        select(Developer).where(Developer.id == developer_id, Developer.organization_id == organization_id)
-    )
-    if dev is None:
-        raise NotFound(f"developer {developer_id} not found")
-    return dev
+    return get_owned(session, Developer, organization_id=organization_id, id=developer_id, what="developer")
 
 
 def find_by_email(session: Session, *, organization_id: str, email: str) -> Developer | None:
@@ -167,45 +163,3 @@ def remove_alias(session: Session, *, organization_id: str, developer_id: str, e
             session.flush()
             return dev
     raise NotFound(f"{address} is not an alias of developer {dev.id}")
-
-
-def merge(session: Session, *, organization_id: str, developer_id: str, other_id: str) -> Developer:
-    """Fold `other_id` into `developer_id`: its emails become aliases, its metrics are added, it is removed.
-
-    Emits `metrics.updated` for each repository where the kept developer's totals changed (with
-    `analysis_id: null`), then `developer.removed` for the merged-away developer.
-    """
-    from gitproductivity.metrics import service as metrics
-
-    if developer_id == other_id:
-        raise Conflict("a developer cannot be merged into itself")
-    for value in (developer_id, other_id):
-        require_id(value, "dev", "developer")
-    dev = get(session, organization_id=organization_id, developer_id=developer_id)
-    other = get(session, organization_id=organization_id, developer_id=other_id)
-    repo_ids = metrics.repositories_of(session, developer_id=other.id)
-    before = {r: metrics.repository_totals(session, repository_id=r, developer_ids=[dev.id]) for r in repo_ids}
-    for item in list(other.emails):
-        other.emails.remove(item)
-        session.flush()
-        dev.emails.append(DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=item.email))
-    session.flush()
-    metrics.move_developer(session, source_id=other.id, target_id=dev.id)
-    for repo_id in sorted(repo_ids):
-        old = before[repo_id].get(dev.id, metrics.Totals())
-        new = metrics.repository_totals(session, repository_id=repo_id, developer_ids=[dev.id])[dev.id]
-        if not dev.is_bot:
-            events.emit(
-                session,
-                organization_id=organization_id,
-                type=METRICS_UPDATED,
-                data={
-                    **event_data(dev),
-                    "repository_id": repo_id,
-                    "analysis_id": None,
-                    "totals": metrics.public(new.as_dict()),
-                    "delta": new.delta(old),
-                },
-            )
-    remove(session, organization_id=organization_id, developer_id=other.id)
-    return dev

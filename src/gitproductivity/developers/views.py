@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from gitproductivity.core.errors import Conflict, DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
-from gitproductivity.developers import service
+from gitproductivity.developers import flows, service
 from gitproductivity.developers.schemas import AliasCreate, DeveloperCreate, DeveloperRead
 from gitproductivity.metrics import service as metrics
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
@@ -174,7 +174,7 @@ def merge(
         )
     try:
         with unit_of_work() as session:
-            dev = service.merge(
+            dev = flows.merge(
                 session, organization_id=viewer.organization_id, developer_id=developer_id, other_id=other_id
             )
             message = f"Merged into {dev.name}: their emails and metrics are now one developer's."

@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import MAX_LIMIT
 from gitproductivity.events import service
 from gitproductivity.events.schemas import EventPage, EventRead
+from gitproductivity.orgs.auth import CurrentPrincipal
 
 MAX_WAIT = 60
 

@@ -13,29 +13,40 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import wakeup
+from gitproductivity.core import channels
 from gitproductivity.core.clock import isoformat_z, utcnow
-from gitproductivity.core.db import after_commit, get_database
+from gitproductivity.core.db import get_database, get_owned
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
-from gitproductivity.webhooks import service as webhooks
 
-#: In-process wake-up channel and PostgreSQL NOTIFY channel fired when events commit.
-EVENTS_CHANNEL = "gitproductivity_events"
 #: How often a long-poll looks at the database when no in-process wake-up came (events committed by another
 #: process: a CLI command, another API server on the same PostgreSQL).
 WAIT_POLL_INTERVAL = 1.0
 _stopping = threading.Event()
 _LOCK_NAMESPACE = 0x6770  # first key of the two-key advisory lock ("gp")
+
+#: Called with (session, event) for every event, inside `emit`, in the event's own transaction.
+Subscriber = Callable[[Session, Event], Any]
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    """Register a subscriber (at start-up: `gitproductivity.startup.install`). Registering twice is once.
+
+    Subscribers run in the event's transaction, so what they write (webhooks: one delivery per endpoint)
+    commits with the event or not at all: the outbox guarantee holds without `events` knowing who listens.
+    """
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
 
 
 def render_envelope(*, event_id: str, type: str, created_at: str, data: dict[str, Any]) -> str:
@@ -63,14 +74,14 @@ def emit(session: Session, *, organization_id: str, type: str, data: dict[str, A
         created_at=created,
         payload=render_envelope(event_id=event_id, type=type, created_at=isoformat_z(created), data=data),
     )
+    if not _subscribers:
+        # A process that emits without its subscribers would commit events that no endpoint ever receives.
+        raise RuntimeError("no event subscribers: call gitproductivity.startup.install() before emitting")
     session.add(event)
     session.flush()
-    webhooks.fan_out(session, event=event)
-    if not session.info.get("events_wakeup"):
-        session.info["events_wakeup"] = True
-        if dialect == "postgresql":
-            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": EVENTS_CHANNEL})
-        after_commit(session, lambda: wakeup.fire(EVENTS_CHANNEL))
+    for subscriber in _subscribers:
+        subscriber(session, event)
+    channels.EVENTS.notify(session)
     return event
 
 
@@ -80,10 +91,7 @@ def envelope(event: Event) -> dict[str, Any]:
 
 
 def get(session: Session, *, organization_id: str, event_id: str) -> Event:
-    event = session.scalar(select(Event).where(Event.id == event_id, Event.organization_id == organization_id))
-    if event is None:
-        raise NotFound(f"event {event_id} not found")
-    return event
+    return get_owned(session, Event, organization_id=organization_id, id=event_id, what="event")
 
 
 def list_(
@@ -148,7 +156,7 @@ async def wait(
     interval = WAIT_POLL_INTERVAL if poll_interval is None else poll_interval
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(timeout, get_settings().long_poll_max_wait)
-    woken = wakeup.subscribe(EVENTS_CHANNEL)
+    woken = channels.EVENTS.subscribe()
     try:
         while True:
             woken.clear()  # before looking, so a commit between the look and the wait still wakes us
@@ -160,10 +168,10 @@ async def wait(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), min(remaining, interval))
     finally:
-        wakeup.unsubscribe(EVENTS_CHANNEL, woken)
+        channels.EVENTS.unsubscribe(woken)
 
 
 def stop_waiting() -> None:
     """Answer every long-poll now: a server shutting down waits for open requests, and a waiting client reconnects."""
     _stopping.set()
-    wakeup.fire(EVENTS_CHANNEL)
+    channels.EVENTS.fire()

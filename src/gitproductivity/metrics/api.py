@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.metrics import service
 from gitproductivity.metrics.schemas import (
     DeveloperMetrics,
@@ -14,6 +14,7 @@ from gitproductivity.metrics.schemas import (
     MetricBucket,
     MetricTotals,
 )
+from gitproductivity.orgs.auth import CurrentPrincipal
 
 router = APIRouter(tags=["metrics"], responses=ERROR_RESPONSES)
 

@@ -226,6 +226,21 @@ def public(values: dict[str, Any]) -> dict[str, Any]:
     return {k: isoformat_z(v) if isinstance(v, datetime) else v for k, v in values.items()}
 
 
+def updated_data(
+    developer: Developer, *, repository_id: str, analysis_id: str | None, new: Totals, old: Totals
+) -> dict[str, Any]:
+    """The `metrics.updated` payload: a developer's new totals in one repository and the change since `old`."""
+    return {
+        "developer_id": developer.id,
+        "name": developer.name,
+        "email": developer.email,
+        "repository_id": repository_id,
+        "analysis_id": analysis_id,
+        "totals": public(new.as_dict()),
+        "delta": new.delta(old),
+    }
+
+
 def team_series(
     session: Session,
     *,

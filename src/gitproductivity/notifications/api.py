@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.notifications import service
 from gitproductivity.notifications.schemas import NotificationPage, NotificationRead
+from gitproductivity.orgs.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=ERROR_RESPONSES)
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.orgs import service
+from gitproductivity.orgs.auth import CurrentPrincipal
 from gitproductivity.orgs.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, OrganizationRead
 
 router = APIRouter(prefix="/v1", tags=["organization"], responses=ERROR_RESPONSES)

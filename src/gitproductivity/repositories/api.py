@@ -4,9 +4,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
-from gitproductivity.repositories import service
+from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.repositories import flows, service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryPage, RepositoryRead
 
 router = APIRouter(prefix="/v1/repositories", tags=["repositories"], responses=ERROR_RESPONSES)
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1/repositories", tags=["repositories"], responses=E
 @router.post("", status_code=201, response_model=RepositoryRead)
 def connect_repository(body: RepositoryCreate, principal: CurrentPrincipal) -> RepositoryRead:
     with unit_of_work() as session:
-        repo = service.connect(
+        repo = flows.connect(
             session, organization_id=principal.organization_id, url=body.url, name=body.name, branch=body.branch
         )
         return RepositoryRead.model_validate(repo)

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gitproductivity.core.db import Base
 from gitproductivity.core.types import UTCDateTime
+from gitproductivity.repositories.urls import redact
+
+
+class RepositoryStatus(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
 
 
 class Repository(Base):
@@ -20,7 +27,7 @@ class Repository(Base):
     # As given (may hold credentials for https clones); never logged or returned: see `display_url`.
     url: Mapped[str] = mapped_column(Text())
     kind: Mapped[str] = mapped_column(String(10))  # "local" | "remote"
-    status: Mapped[str] = mapped_column(String(20), default="connected")
+    status: Mapped[str] = mapped_column(String(20), default=RepositoryStatus.CONNECTED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -39,6 +46,4 @@ class Repository(Base):
 
     @property
     def display_url(self) -> str:
-        from gitproductivity.repositories.urls import redact
-
         return redact(self.url)

@@ -6,12 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
-from gitproductivity.core.errors import Conflict, NotFound
+from gitproductivity.core.db import get_owned
+from gitproductivity.core.errors import Conflict
 from gitproductivity.core.ids import new_id
 from gitproductivity.events import service as events
 from gitproductivity.events.types import REPOSITORY_CONNECTED, REPOSITORY_DISCONNECTED
 from gitproductivity.repositories import urls
-from gitproductivity.repositories.models import Repository
+from gitproductivity.repositories.models import Repository, RepositoryStatus
 
 
 def event_data(repo: Repository) -> dict[str, object]:
@@ -19,12 +20,7 @@ def event_data(repo: Repository) -> dict[str, object]:
 
 
 def get(session: Session, *, organization_id: str, repository_id: str) -> Repository:
-    repo = session.scalar(
-        select(Repository).where(Repository.id == repository_id, Repository.organization_id == organization_id)
-    )
-    if repo is None:
-        raise NotFound(f"repository {repository_id} not found")
-    return repo
+    return get_owned(session, Repository, organization_id=organization_id, id=repository_id, what="repository")
 
 
 def list_(
@@ -46,7 +42,8 @@ def list_(
 def connect(
     session: Session, *, organization_id: str, url: str, name: str | None = None, branch: str | None = None
 ) -> Repository:
-    """Connect a repository. Connecting a disconnected one again reuses its record (and history).
+    """Connect a repository (its analysis is queued by `repositories.flows.connect`). Connecting a disconnected
+    one again reuses its record (and history).
 
     `branch` analyses that branch instead of the default one; connecting again may change it.
     """
@@ -56,10 +53,10 @@ def connect(
     )
     now = utcnow()
     if existing is not None:
-        if existing.status == "connected":
+        if existing.status == RepositoryStatus.CONNECTED:
             raise Conflict(f"{existing.display_url} is already connected as {existing.id}")
         repo = existing
-        repo.status = "connected"
+        repo.status = RepositoryStatus.CONNECTED
         repo.connected_at = now
         repo.disconnected_at = None
         if name:
@@ -74,7 +71,7 @@ def connect(
             name=(name or location.default_name).strip(),
             url=location.url,
             kind=location.kind,
-            status="connected",
+            status=RepositoryStatus.CONNECTED,
             created_at=now,
             connected_at=now,
             branch=branch,
@@ -82,17 +79,14 @@ def connect(
         session.add(repo)
     session.flush()
     events.emit(session, organization_id=organization_id, type=REPOSITORY_CONNECTED, data=event_data(repo))
-    from gitproductivity.analysis import service as analysis  # analysis builds on repositories
-
-    analysis.enqueue(session, organization_id=organization_id, repository_id=repo.id, trigger="connect")
     return repo
 
 
 def disconnect(session: Session, *, organization_id: str, repository_id: str) -> Repository:
     """Mark a repository disconnected; its record and metrics stay. Disconnecting twice emits nothing."""
     repo = get(session, organization_id=organization_id, repository_id=repository_id)
-    if repo.status != "disconnected":
-        repo.status = "disconnected"
+    if repo.status != RepositoryStatus.DISCONNECTED:
+        repo.status = RepositoryStatus.DISCONNECTED
         repo.disconnected_at = utcnow()
         session.flush()
         events.emit(session, organization_id=organization_id, type=REPOSITORY_DISCONNECTED, data=event_data(repo))

@@ -9,11 +9,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from gitproductivity.analysis import service as analysis
+from gitproductivity.analysis import jobs
 from gitproductivity.analysis.schemas import AnalysisRead
 from gitproductivity.core.errors import DomainError
 from gitproductivity.core.http import unit_of_work
-from gitproductivity.repositories import service
+from gitproductivity.repositories import flows, service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryRead
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
 from gitproductivity.web.security import guard
@@ -49,7 +49,7 @@ def _page(
 
 
 def _latest(session: Session, viewer: Viewer, repository_id: str) -> AnalysisRead | None:
-    rows = analysis.list_(session, organization_id=viewer.organization_id, repository_id=repository_id, limit=1)
+    rows = jobs.list_(session, organization_id=viewer.organization_id, repository_id=repository_id, limit=1)
     return AnalysisRead.model_validate(rows[0]) if rows else None
 
 
@@ -69,7 +69,7 @@ def connect_repository(
     try:
         body = RepositoryCreate(url=url.strip(), name=name.strip() or None)
         with unit_of_work() as session:
-            repo = service.connect(session, organization_id=viewer.organization_id, url=body.url, name=body.name)
+            repo = flows.connect(session, organization_id=viewer.organization_id, url=body.url, name=body.name)
             message = f"Connected {repo.name}."
     except (DomainError, ValidationError) as exc:
         status = exc.status_code if isinstance(exc, DomainError) else 422
@@ -100,6 +100,6 @@ def analysis_status(request: Request, repository_id: str, viewer: CurrentViewer)
 @router.post("/{repository_id}/analyse")
 def analyse_now(request: Request, repository_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        analysis.enqueue(session, organization_id=viewer.organization_id, repository_id=repository_id, trigger="ui")
+        jobs.enqueue(session, organization_id=viewer.organization_id, repository_id=repository_id, trigger="ui")
     flash(request, "Analysis queued. Progress shows in the list.")
     return redirect("/repositories")

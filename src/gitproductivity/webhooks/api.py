@@ -4,9 +4,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 
-from gitproductivity.core.http import ERROR_RESPONSES, CurrentPrincipal, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
-from gitproductivity.webhooks import dispatcher, service
+from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.webhooks import deliveries, endpoints, testing
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
     DeliveryPage,
@@ -40,14 +41,14 @@ deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"], respon
 def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookCreated:
     """Save an endpoint, then send it a `webhook.test` event at once; the outcome is in `test`."""
     with unit_of_work() as session:
-        hook = service.create(
+        hook = endpoints.create(
             session,
             organization_id=principal.organization_id,
             url=body.url,
             events=body.events,
             description=body.description,
         )
-    tested = dispatcher.test_webhook(organization_id=principal.organization_id, webhook_id=hook.id)
+    tested = testing.test_webhook(organization_id=principal.organization_id, webhook_id=hook.id)
     read = webhook_read(tested, WebhookWithSecret)
     assert isinstance(read, WebhookWithSecret) and read.last_test is not None
     return WebhookCreated(**read.model_dump(), test=read.last_test)
@@ -60,14 +61,14 @@ def list_webhooks(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> WebhookPage:
     with unit_of_work() as session:
-        rows = service.list_(session, organization_id=principal.organization_id, after=after, limit=limit)
+        rows = endpoints.list_(session, organization_id=principal.organization_id, after=after, limit=limit)
         return page_of([webhook_read(h) for h in rows], limit=limit)
 
 
 @router.get("/{webhook_id}", response_model=WebhookWithSecret)
 def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWithSecret:
     with unit_of_work() as session:
-        hook = service.get(session, organization_id=principal.organization_id, webhook_id=webhook_id)
+        hook = endpoints.get(session, organization_id=principal.organization_id, webhook_id=webhook_id)
         result: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
         return result
 
@@ -76,7 +77,7 @@ def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWi
 def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
     """Change the URL, events, description, or `enabled` (enabling resumes held deliveries)."""
     with unit_of_work() as session:
-        hook = service.update_(
+        hook = endpoints.update_(
             session,
             organization_id=principal.organization_id,
             webhook_id=webhook_id,
@@ -93,7 +94,7 @@ def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: Curren
 def delete_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookRead:
     """Remove the endpoint, its deliveries and their log."""
     with unit_of_work() as session:
-        hook = service.delete_(session, organization_id=principal.organization_id, webhook_id=webhook_id)
+        hook = endpoints.delete_(session, organization_id=principal.organization_id, webhook_id=webhook_id)
         result: WebhookRead = webhook_read(hook)
         return result
 
@@ -104,7 +105,7 @@ def test_webhook(
 ) -> TestResult:
     """Send a test delivery now: `webhook.test`, or a sample of `event` with `data.test = true`."""
     event = body.event if body else "webhook.test"
-    hook = dispatcher.test_webhook(organization_id=principal.organization_id, webhook_id=webhook_id, event_type=event)
+    hook = testing.test_webhook(organization_id=principal.organization_id, webhook_id=webhook_id, event_type=event)
     read: WebhookRead = webhook_read(hook)
     assert read.last_test is not None
     return read.last_test
@@ -116,7 +117,7 @@ def rotate_secret(
 ) -> WebhookWithSecret:
     """A new secret now; the old one also signs `webhook-signature` until `secret_rotation_ends_at`."""
     with unit_of_work() as session:
-        hook = service.rotate_secret(
+        hook = endpoints.rotate_secret(
             session,
             organization_id=principal.organization_id,
             webhook_id=webhook_id,
@@ -136,7 +137,7 @@ def list_deliveries(
 ) -> DeliveryPage:
     """Newest first."""
     with unit_of_work() as session:
-        rows = service.list_deliveries(
+        rows = deliveries.list_(
             session,
             organization_id=principal.organization_id,
             webhook_id=webhook_id,
@@ -151,7 +152,7 @@ def list_deliveries(
 def recover(webhook_id: WebhookId, body: Recover, principal: CurrentPrincipal) -> RecoverResult:
     """Re-send every event whose delivery to this endpoint failed since `since`."""
     with unit_of_work() as session:
-        copies = service.recover(
+        copies = deliveries.recover(
             session, organization_id=principal.organization_id, webhook_id=webhook_id, since=body.since
         )
         return RecoverResult(redelivered=len(copies), deliveries=[DeliveryRead.model_validate(d) for d in copies])
@@ -160,7 +161,7 @@ def recover(webhook_id: WebhookId, body: Recover, principal: CurrentPrincipal) -
 @deliveries_router.get("/{delivery_id}", response_model=DeliveryDetail)
 def get_delivery(delivery_id: DeliveryId, principal: CurrentPrincipal) -> DeliveryDetail:
     with unit_of_work() as session:
-        delivery = service.get_delivery(session, organization_id=principal.organization_id, delivery_id=delivery_id)
+        delivery = deliveries.get(session, organization_id=principal.organization_id, delivery_id=delivery_id)
         return DeliveryDetail.model_validate(delivery)
 
 
@@ -168,5 +169,5 @@ def get_delivery(delivery_id: DeliveryId, principal: CurrentPrincipal) -> Delive
 def redeliver(delivery_id: DeliveryId, principal: CurrentPrincipal) -> DeliveryRead:
     """Queue a new delivery of the same event to the same endpoint (same `webhook-id` for dedupe)."""
     with unit_of_work() as session:
-        copy = service.redeliver(session, organization_id=principal.organization_id, delivery_id=delivery_id)
+        copy = deliveries.redeliver(session, organization_id=principal.organization_id, delivery_id=delivery_id)
         return DeliveryRead.model_validate(copy)

@@ -1,6 +1,6 @@
 """The webhook dispatcher: claim due deliveries in batches, POST them concurrently, record outcomes in batches.
 
-- Wakes on commit: in-process through `core.wakeup`, across processes through PostgreSQL LISTEN/NOTIFY, and
+- Wakes on commit: in-process and across processes (PostgreSQL LISTEN/NOTIFY) through `core.channels.EVENTS`, and
   otherwise sleeps only until the next delivery falls due (capped by `POLL_SECONDS`, which covers other
   processes writing to a shared SQLite file).
 - Database work runs on one thread (two on PostgreSQL: a claim and a batch of outcomes side by side). Outcomes
@@ -24,18 +24,15 @@ from datetime import timedelta
 from functools import partial
 from typing import TypeVar
 
-from sqlalchemy import make_url
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import wakeup
+from gitproductivity.core import channels
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.events.types import WEBHOOK_TEST
-from gitproductivity.webhooks import service
-from gitproductivity.webhooks.models import Webhook
+from gitproductivity.webhooks import deliveries, queue
+from gitproductivity.webhooks.queue import Job, Result
 from gitproductivity.webhooks.sender import HttpSender, Sender
-from gitproductivity.webhooks.service import DISPATCH_CHANNEL, Job, Result
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +78,8 @@ class Dispatcher:
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, run)
 
     async def run(self, stop: asyncio.Event) -> None:
-        wake = self.wake = wakeup.subscribe(DISPATCH_CHANNEL)
-        listener = asyncio.create_task(self._listen(wake, stop)) if not self.database.is_sqlite else None
+        wake = self.wake = channels.EVENTS.subscribe()
+        listener = asyncio.create_task(channels.EVENTS.listen(self.database, wake, stop, retry=POLL_SECONDS))
         sender: Sender = HttpSender(self.settings)
         tasks: set[asyncio.Task[None]] = set()
         recorder = asyncio.create_task(self._record_loop(stop))
@@ -108,7 +105,7 @@ class Dispatcher:
                 want = min(batch, max_held - self.inflight)
                 try:
                     jobs = await self._db(
-                        partial(service.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
+                        partial(queue.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
                     )
                 except Exception as exc:
                     # The database is away (restarting, say): nothing was claimed. Keep trying; never exit.
@@ -123,7 +120,7 @@ class Dispatcher:
                     task.add_done_callback(tasks.discard)
                 if len(jobs) == want:
                     continue  # there may be more due right now
-                due = await _or_none(self._db(service.next_due))
+                due = await _or_none(self._db(queue.next_due))
                 timeout = POLL_SECONDS
                 if due is not None:
                     timeout = max(0.0, min(POLL_SECONDS, (due - utcnow()).total_seconds()))
@@ -135,11 +132,10 @@ class Dispatcher:
                 await asyncio.gather(*tasks, return_exceptions=True)
             await recorder
             if self.unsent:
-                await self._db(partial(service.release, jobs=self.unsent))
-            if listener is not None:
-                listener.cancel()
-                await asyncio.gather(listener, return_exceptions=True)
-            wakeup.unsubscribe(DISPATCH_CHANNEL, wake)
+                await self._db(partial(queue.release, jobs=self.unsent))
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+            channels.EVENTS.unsubscribe(wake)
             await sender.close()
             self.db_thread.shutdown(wait=True)
             log.info("webhook dispatcher stopped")
@@ -182,7 +178,7 @@ class Dispatcher:
                 await asyncio.sleep(RECORD_GATHER_SECONDS)
             batch, self.results = self.results, []
             try:
-                await self._db(partial(service.record, results=batch))
+                await self._db(partial(queue.record, results=batch))
                 if not all(r.outcome.ok for r in batch):
                     self.wake.set()  # a retry may fall due before the loop's current wait ends
             except Exception:
@@ -192,31 +188,12 @@ class Dispatcher:
     async def _prune(self) -> None:
         cutoff = utcnow() - timedelta(days=self.settings.webhook_attempt_retention_days)
         try:
-            removed = await self._db(lambda s: service.prune_attempts(s, older_than=cutoff))
+            removed = await self._db(lambda s: deliveries.prune_attempts(s, older_than=cutoff))
         except Exception:
             log.exception("pruning old delivery attempts failed")
             return
         if removed:
             log.info("pruned %d delivery attempts older than %s", removed, cutoff.isoformat())
-
-    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        """LISTEN on PostgreSQL so commits in other processes wake this one; reconnects after errors."""
-        import psycopg
-
-        url = make_url(self.database.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        while not stop.is_set():
-            try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {DISPATCH_CHANNEL}")
-                    wake.set()  # anything committed while we were not listening
-                    async for _note in conn.notifies():
-                        wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("LISTEN connection lost (%s); polling until it is back", type(exc).__name__)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
 
 
 async def _or_none(work: Awaitable[T]) -> T | None:
@@ -239,30 +216,3 @@ async def _wait_any(first: asyncio.Event, second: asyncio.Event, *, timeout: flo
 async def run(stop: asyncio.Event) -> None:
     """The worker component (`gitproductivity worker`, or inside `serve`)."""
     await Dispatcher().run(stop)
-
-
-async def _send_test(job: Job, settings: Settings) -> Result:
-    sender = HttpSender(settings)
-    try:
-        return await send_one(sender, job)
-    finally:
-        await sender.close()
-
-
-def send_test_now(job: Job) -> Result:
-    """Send a test delivery from synchronous code (an API request thread or the CLI), at once."""
-    return asyncio.run(_send_test(job, get_settings()))
-
-
-def test_webhook(*, organization_id: str, webhook_id: str, event_type: str = WEBHOOK_TEST) -> Webhook:
-    """Send a test delivery to one endpoint now and keep its outcome on the endpoint (returned).
-
-    Three steps: the delivery is written (leased to us, so no dispatcher takes it), sent outside any
-    transaction, then recorded like any other attempt.
-    """
-    database = get_database()
-    with database.session() as session:
-        job = service.start_test(session, organization_id=organization_id, webhook_id=webhook_id, event_type=event_type)
-    result = send_test_now(job)
-    with database.session() as session:
-        return service.finish_test(session, result=result)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,10 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gitproductivity.core.db import Base
 from gitproductivity.core.types import UTCDateTime
 
-PENDING = "pending"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED)
+
+class DeliveryStatus(StrEnum):
+    """A delivery is pending (due at `next_attempt_at`, or leased) until it succeeds or runs out of retries."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class Webhook(Base):
@@ -60,7 +64,7 @@ class Delivery(Base):
     event_type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str | None] = mapped_column(Text(), nullable=True)
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lease_token: Mapped[str | None] = mapped_column(String(40), nullable=True)

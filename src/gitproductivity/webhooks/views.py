@@ -14,8 +14,8 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
 from gitproductivity.web.security import guard
-from gitproductivity.webhooks import dispatcher, service
-from gitproductivity.webhooks.models import DELIVERY_STATUSES
+from gitproductivity.webhooks import deliveries, endpoints, testing
+from gitproductivity.webhooks.models import DeliveryStatus
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
     DeliveryRead,
@@ -37,8 +37,8 @@ def _event_choices() -> list[tuple[str, str]]:
 @router.get("/webhooks")
 def list_webhooks(request: Request, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        hooks = service.list_(session, organization_id=viewer.organization_id, limit=500)[:500]
-        rates = service.success_rates(
+        hooks = endpoints.list_(session, organization_id=viewer.organization_id, limit=500)[:500]
+        rates = deliveries.success_rates(
             session, organization_id=viewer.organization_id, webhook_ids=[h.id for h in hooks], recent=RECENT
         )
         rows = [(webhook_read(hook), rates[hook.id]) for hook in hooks]
@@ -86,7 +86,7 @@ def create_webhook(
             )
         body = WebhookCreate(url=url.strip(), events=chosen, description=description.strip())
         with unit_of_work() as session:
-            hook = service.create(
+            hook = endpoints.create(
                 session,
                 organization_id=viewer.organization_id,
                 url=body.url,
@@ -98,17 +98,17 @@ def create_webhook(
         status = exc.status_code if isinstance(exc, DomainError) else 422
         return _form_page(request, viewer, form, field_errors(exc), status_code=status)
     # Saved (committed); now the test webhook the docs promise, sent at once and shown on the next page.
-    dispatcher.test_webhook(organization_id=viewer.organization_id, webhook_id=hook_id)
+    testing.test_webhook(organization_id=viewer.organization_id, webhook_id=hook_id)
     return redirect(f"/settings/webhooks/{hook_id}?saved=1")
 
 
 def _parse_status(status: str | None) -> str | None:
-    return status if status in DELIVERY_STATUSES else None
+    return status if status in tuple(DeliveryStatus) else None
 
 
 def _deliveries(viewer: Viewer, webhook_id: str, status: str | None, after: str | None) -> tuple[list[Any], bool]:
     with unit_of_work() as session:
-        rows = service.list_deliveries(
+        rows = deliveries.list_(
             session,
             organization_id=viewer.organization_id,
             webhook_id=webhook_id,
@@ -129,7 +129,7 @@ def show_webhook(
     saved: int = 0,
 ) -> Response:
     with unit_of_work() as session:
-        hook = service.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
+        hook = endpoints.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
         read: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
     deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after)
     return render(
@@ -141,7 +141,7 @@ def show_webhook(
         deliveries=deliveries,
         more=more,
         status=_parse_status(status),
-        statuses=DELIVERY_STATUSES,
+        statuses=tuple(DeliveryStatus),
         event_choices=_event_choices(),
         recover_default=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
     )
@@ -180,7 +180,7 @@ def _test_message(hook: WebhookRead) -> tuple[str, str]:
 
 @router.post("/webhooks/{webhook_id}/test")
 def send_test(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
-    hook = dispatcher.test_webhook(organization_id=viewer.organization_id, webhook_id=webhook_id)
+    hook = testing.test_webhook(organization_id=viewer.organization_id, webhook_id=webhook_id)
     kind, message = _test_message(webhook_read(hook))
     flash(request, message, kind)
     return redirect(f"/settings/webhooks/{webhook_id}")
@@ -189,7 +189,7 @@ def send_test(request: Request, webhook_id: str, viewer: CurrentViewer) -> Respo
 @router.post("/webhooks/{webhook_id}/rotate")
 def rotate_secret(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        hook = service.rotate_secret(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
+        hook = endpoints.rotate_secret(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
         until = hook.previous_secret_expires_at
     when = until.strftime("%Y-%m-%d %H:%M UTC") if until else "now"
     flash(request, f"New signing secret created. The old one keeps signing webhook-signature until {when}.")
@@ -209,7 +209,7 @@ def edit_events(
         flash(request, "Choose at least one event; nothing was changed.", "error")
         return redirect(f"/settings/webhooks/{webhook_id}")
     with unit_of_work() as session:
-        service.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, events=chosen)
+        endpoints.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, events=chosen)
     flash(request, "Events saved.")
     return redirect(f"/settings/webhooks/{webhook_id}")
 
@@ -217,7 +217,7 @@ def edit_events(
 @router.post("/webhooks/{webhook_id}/enable")
 def enable(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        service.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, enabled=True)
+        endpoints.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, enabled=True)
     flash(request, "Enabled. Deliveries held while it was disabled are being sent.")
     return redirect(f"/settings/webhooks/{webhook_id}")
 
@@ -225,7 +225,7 @@ def enable(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response
 @router.post("/webhooks/{webhook_id}/disable")
 def disable(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        service.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, enabled=False)
+        endpoints.update_(session, organization_id=viewer.organization_id, webhook_id=webhook_id, enabled=False)
     flash(request, "Disabled. Nothing new is sent to it; deliveries already queued wait until you enable it again.")
     return redirect(f"/settings/webhooks/{webhook_id}")
 
@@ -233,8 +233,8 @@ def disable(request: Request, webhook_id: str, viewer: CurrentViewer) -> Respons
 @router.post("/webhooks/{webhook_id}/delete")
 def delete(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        hook = service.delete_(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
-        flash(request, f"Deleted the webhook to {service.display_url(hook.url)}.")
+        hook = endpoints.delete_(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
+        flash(request, f"Deleted the webhook to {endpoints.display_url(hook.url)}.")
     return redirect("/settings/webhooks")
 
 
@@ -246,7 +246,7 @@ def recover(request: Request, webhook_id: str, viewer: CurrentViewer, since: Ann
         flash(request, "Enter the date and time (UTC) to recover failed deliveries from.", "error")
         return redirect(f"/settings/webhooks/{webhook_id}")
     with unit_of_work() as session:
-        copies = service.recover(session, organization_id=viewer.organization_id, webhook_id=webhook_id, since=start)
+        copies = deliveries.recover(session, organization_id=viewer.organization_id, webhook_id=webhook_id, since=start)
         count = len(copies)
     flash(request, f"Re-sending {count} failed deliver{'y' if count == 1 else 'ies'} since {start:%Y-%m-%d %H:%M} UTC.")
     return redirect(f"/settings/webhooks/{webhook_id}")
@@ -255,16 +255,18 @@ def recover(request: Request, webhook_id: str, viewer: CurrentViewer, since: Ann
 @router.get("/deliveries/{delivery_id}")
 def show_delivery(request: Request, delivery_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        delivery = service.get_delivery(session, organization_id=viewer.organization_id, delivery_id=delivery_id)
+        delivery = deliveries.get(session, organization_id=viewer.organization_id, delivery_id=delivery_id)
         detail = DeliveryDetail.model_validate(delivery)
-        hook = webhook_read(service.get(session, organization_id=viewer.organization_id, webhook_id=detail.webhook_id))
+        hook = webhook_read(
+            endpoints.get(session, organization_id=viewer.organization_id, webhook_id=detail.webhook_id)
+        )
     return render(request, "webhooks/delivery.html", viewer, delivery=detail, hook=hook)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver")
 def redeliver(request: Request, delivery_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        copy = service.redeliver(session, organization_id=viewer.organization_id, delivery_id=delivery_id)
+        copy = deliveries.redeliver(session, organization_id=viewer.organization_id, delivery_id=delivery_id)
         copy_id = copy.id
     flash(request, "Queued a new delivery of the same event (same webhook-id, so receivers can dedupe).")
     return redirect(f"/settings/deliveries/{copy_id}")

@@ -29,7 +29,7 @@ from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
-from gitproductivity.webhooks.models import FAILED, SUCCEEDED, Delivery, DeliveryAttempt, Webhook
+from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def prune_chunk(session: Session, *, older_than: datetime, limit: int = CHUNK) -
         session.scalars(
             select(Delivery.id)
             .where(
-                Delivery.status.in_([SUCCEEDED, FAILED]),
+                Delivery.status.in_([DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED]),
                 Delivery.completed_at < older_than,
                 Delivery.id.not_in(linked),
             )

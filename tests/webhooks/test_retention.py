@@ -13,10 +13,10 @@ from gitproductivity.core import settings
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database
 from gitproductivity.core.ids import new_id
-from gitproductivity.events import retention
+from gitproductivity.webhooks import retention
 from gitproductivity.events import service as events
 from gitproductivity.events.models import Event
-from gitproductivity.webhooks import service as webhooks
+from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from tests.conftest import Tenant
 
@@ -56,7 +56,7 @@ def _age(database: Database, event_id: str, delivery_id: str | None, *, status: 
 
 def test_prune_deletes_old_finished_deliveries_and_unreferenced_events(database: Database, tenant: Tenant) -> None:
     with database.session() as session:
-        hook = webhooks.create(
+        hook = endpoints.create(
             session, organization_id=tenant.organization_id, url="https://example.com/h", events=["*"]
         )
         hook_id = hook.id

@@ -1,0 +1,271 @@
+"""The analysis job queue: queue, claim under a lease, renew the lease, finish.
+
+One repository never has two jobs running at once; a job whose worker died is taken again after its lease
+(at most `MAX_ATTEMPTS` times). Workers wake on `core.channels.ANALYSIS` when a job is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from gitproductivity.analysis.models import Analysis, AnalysisStatus
+from gitproductivity.core import channels
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import get_database, get_owned
+from gitproductivity.core.errors import Conflict
+from gitproductivity.core.ids import new_id, require_id
+from gitproductivity.core.settings import get_settings
+from gitproductivity.events import service as events
+from gitproductivity.events.types import ANALYSIS_COMPLETE
+from gitproductivity.notifications import service as notifications
+from gitproductivity.repositories import service as repositories
+from gitproductivity.repositories.models import Repository, RepositoryStatus
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed rather than retried forever
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (our lease expired); stop without writing anything."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Job:
+    analysis_id: str
+    organization_id: str
+    repository_id: str
+    url: str
+    kind: str
+    full: bool
+
+
+def enqueue(
+    session: Session, *, organization_id: str, repository_id: str, trigger: str, full: bool = False
+) -> Analysis:
+    """Queue an analysis; a repository with one already queued gets that one back (asking twice is one job)."""
+    require_id(repository_id, "repo", "repository")
+    repo = repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    if repo.status != RepositoryStatus.CONNECTED:
+        raise Conflict(f"repository {repo.id} is disconnected; connect it again to analyse it")
+    queued = session.scalar(
+        select(Analysis).where(Analysis.repository_id == repo.id, Analysis.status == AnalysisStatus.QUEUED).limit(1)
+    )
+    if queued is not None:
+        queued.full = queued.full or full
+        session.flush()
+        return queued
+    analysis = Analysis(
+        id=new_id("ana"),
+        organization_id=organization_id,
+        repository_id=repo.id,
+        status=AnalysisStatus.QUEUED,
+        trigger=trigger,
+        full=full,
+        created_at=utcnow(),
+    )
+    session.add(analysis)
+    session.flush()
+    channels.ANALYSIS.notify(session)
+    return analysis
+
+
+def get(session: Session, *, organization_id: str, analysis_id: str) -> Analysis:
+    require_id(analysis_id, "ana", "analysis")
+    return get_owned(session, Analysis, organization_id=organization_id, id=analysis_id, what="analysis")
+
+
+def list_(
+    session: Session, *, organization_id: str, repository_id: str, after: str | None = None, limit: int = 50
+) -> list[Analysis]:
+    """A repository's analyses, newest first (ids sort by creation, so the cursor is an id)."""
+    require_id(repository_id, "repo", "repository")
+    if after:
+        require_id(after, "ana", "cursor analysis")
+    repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    stmt = select(Analysis).where(Analysis.repository_id == repository_id)
+    if after:
+        stmt = stmt.where(Analysis.id < after)
+    return list(session.scalars(stmt.order_by(Analysis.id.desc()).limit(limit + 1)))
+
+
+def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = None) -> list[Analysis]:
+    """Take up to `limit` jobs: queued ones, and running ones whose worker stopped renewing its lease.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so any number of workers claim different jobs without waiting.
+    SQLite: transactions start with BEGIN IMMEDIATE, so claims are serialised anyway. A repository never has
+    two jobs running at once.
+    """
+    now = utcnow()
+    lease = timedelta(seconds=get_settings().analysis_lease)
+    busy = select(Analysis.repository_id).where(
+        Analysis.status == AnalysisStatus.RUNNING, Analysis.lease_expires_at > now
+    )
+    stmt = select(Analysis).where(
+        or_(
+            Analysis.status == AnalysisStatus.QUEUED,
+            and_(Analysis.status == AnalysisStatus.RUNNING, Analysis.lease_expires_at <= now),
+        ),
+        Analysis.repository_id.not_in(busy),
+    )
+    if only:
+        stmt = stmt.where(Analysis.id == only)
+    # Exactly `limit` rows: every row selected here stays locked until commit, claimed or not.
+    stmt = stmt.order_by(Analysis.created_at, Analysis.id).limit(limit).with_for_update(skip_locked=True)
+    claimed: list[Analysis] = []
+    seen: set[str] = set()
+    for analysis in session.scalars(stmt):
+        if analysis.repository_id in seen:
+            continue  # one job per repository at a time; the other stays queued
+        seen.add(analysis.repository_id)
+        if analysis.attempts >= MAX_ATTEMPTS:
+            finish_failed(session, analysis, f"the worker stopped {analysis.attempts} times while analysing")
+            continue
+        analysis.status = AnalysisStatus.RUNNING
+        analysis.worker = worker
+        analysis.attempts += 1
+        analysis.lease_expires_at = now + lease
+        analysis.started_at = analysis.started_at or now
+        claimed.append(analysis)
+    session.flush()
+    return claimed
+
+
+def schedule_rechecks(session: Session) -> int:
+    """Queue an analysis for every connected repository not analysed within the re-check interval."""
+    interval = get_settings().analysis_recheck_interval
+    if interval <= 0:
+        return 0
+    due = utcnow() - timedelta(seconds=interval)
+    pending = select(Analysis.repository_id).where(Analysis.status.in_((AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)))
+    stmt = select(Repository).where(
+        Repository.status == RepositoryStatus.CONNECTED,
+        or_(Repository.last_analysed_at.is_(None), Repository.last_analysed_at <= due),
+        Repository.id.not_in(pending),
+    )
+    count = 0
+    for repo in session.scalars(stmt.limit(100)):
+        enqueue(session, organization_id=repo.organization_id, repository_id=repo.id, trigger="schedule")
+        count += 1
+    return count
+
+
+class Heartbeat:
+    """Renews the lease and records progress from a background thread while the job runs."""
+
+    def __init__(self, analysis_id: str, worker: str, on_progress: ProgressCallback | None) -> None:
+        self.analysis_id = analysis_id
+        self.worker = worker
+        self.on_progress = on_progress
+        self.done = 0
+        self.total = 0
+        self.lost = False
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{analysis_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def set_total(self, total: int) -> None:
+        with self._lock:
+            self.total, self.done = total, 0
+        self._report()
+
+    def advance(self, count: int) -> None:
+        with self._lock:
+            self.done += count
+        self._report()
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def _run(self) -> None:
+        interval = min(1.0, get_settings().analysis_lease / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.beat()
+            except LeaseLost:
+                self.lost = True
+                return
+            except Exception:
+                log.exception("could not renew the lease of %s", self.analysis_id)
+
+    def beat(self) -> None:
+        lease = timedelta(seconds=get_settings().analysis_lease)
+        with get_database().session() as session:
+            result = session.execute(
+                update(Analysis)
+                .where(
+                    Analysis.id == self.analysis_id,
+                    Analysis.worker == self.worker,
+                    Analysis.status == AnalysisStatus.RUNNING,
+                )
+                .values(commits_done=self.done, commits_total=self.total, lease_expires_at=utcnow() + lease)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise LeaseLost(self.analysis_id)
+
+
+def finish_failed(session: Session, analysis: Analysis, message: str, *, duration: float | None = None) -> None:
+    now = utcnow()
+    analysis.status = AnalysisStatus.FAILED
+    analysis.error = message[:2000]
+    analysis.finished_at = now
+    analysis.lease_expires_at = None
+    seconds = duration if duration is not None else (now - (analysis.started_at or now)).total_seconds()
+    session.flush()
+    repo = session.get(Repository, analysis.repository_id)
+    name = repo.name if repo is not None else analysis.repository_id
+    notifications.create(
+        session,
+        organization_id=analysis.organization_id,
+        kind="analysis.failed",
+        subject=f"Analysis of {name} failed",
+        body=f"The analysis {analysis.id} of repository {name} failed: {analysis.error}",
+        subject_id=analysis.id,
+    )
+    events.emit(
+        session,
+        organization_id=analysis.organization_id,
+        type=ANALYSIS_COMPLETE,
+        data=complete_data(analysis, duration=seconds),
+    )
+
+
+def complete_data(analysis: Analysis, *, duration: float) -> dict[str, Any]:
+    return {
+        "analysis_id": analysis.id,
+        "repository_id": analysis.repository_id,
+        "status": analysis.status,
+        "mode": analysis.mode,
+        "branch": analysis.branch,
+        "head_commit": analysis.head_commit,
+        "commits_analysed": analysis.commits_analysed,
+        "new_commits": analysis.new_commits,
+        "developers_updated": analysis.developers_updated,
+        "duration_seconds": round(duration, 3),
+        "error": analysis.error,
+    }

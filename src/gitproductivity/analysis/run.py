@@ -1,0 +1,139 @@
+"""Running a claimed analysis: fetch, plan, read git outside any transaction, then store.
+
+Reading is retried from the new base (up to three times) when another run stored first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from gitproductivity.analysis import git, plan, reader, store
+from gitproductivity.analysis.jobs import (
+    Heartbeat,
+    Job,
+    LeaseLost,
+    ProgressCallback,
+    claim,
+    enqueue,
+    finish_failed,
+    worker_name,
+)
+from gitproductivity.analysis.models import Analysis, AnalysisStatus
+from gitproductivity.analysis.store import StaleBase
+from gitproductivity.core.db import get_database
+from gitproductivity.core.errors import Conflict
+from gitproductivity.core.settings import get_settings
+from gitproductivity.repositories import urls
+from gitproductivity.repositories.models import Repository, RepositoryStatus
+
+log = logging.getLogger(__name__)
+
+
+def execute(*, analysis_id: str, worker: str, on_progress: ProgressCallback | None = None) -> str:
+    """Run a claimed job to its end; returns the final status ("succeeded", "failed" or "lost")."""
+    started = time.monotonic()
+    with get_database().session() as session:
+        analysis = session.get(Analysis, analysis_id)
+        if analysis is None or analysis.status != AnalysisStatus.RUNNING or analysis.worker != worker:
+            return "lost"
+        repo = session.get(Repository, analysis.repository_id)
+        assert repo is not None
+        if repo.status != RepositoryStatus.CONNECTED:
+            finish_failed(session, analysis, "the repository was disconnected before it was analysed")
+            return "failed"
+        job = Job(analysis.id, analysis.organization_id, repo.id, repo.url, repo.kind, analysis.full)
+    heartbeat = Heartbeat(analysis_id, worker, on_progress)
+    heartbeat.start()
+    try:
+        _analyse(job, worker, heartbeat, started)
+        return "succeeded"
+    except LeaseLost:
+        log.warning("analysis %s was taken over by another worker", analysis_id)
+        return "lost"
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, git.GitError | StaleBase) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, git.GitError):
+            log.exception("analysis %s failed", analysis_id)
+        with get_database().session() as session:
+            analysis = session.get(Analysis, analysis_id)
+            if analysis is None or analysis.worker != worker or analysis.status != AnalysisStatus.RUNNING:
+                return "lost"
+            finish_failed(session, analysis, message, duration=time.monotonic() - started)
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+def local_path(job: Job) -> Path:
+    if job.kind == "local":
+        return Path(job.url)
+    return get_settings().data_dir / "repositories" / f"{job.repository_id}.git"
+
+
+def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> None:
+    settings = get_settings()
+    t0 = time.monotonic()
+    path = local_path(job)
+    if job.kind == "remote":
+        git.clone_or_fetch(job.url, path)
+    elif not path.is_dir():
+        raise git.GitError(f"{path} is no longer there")
+    elif refusal := urls.outside_allowed_roots(path):
+        raise git.GitError(refusal)
+    fetch_ms = int((time.monotonic() - t0) * 1000)
+    for _attempt in range(3):
+        with get_database().session() as session:
+            repo = session.get(Repository, job.repository_id)
+            assert repo is not None
+            base, seen_fingerprint = repo.last_commit, repo.rules_fingerprint
+            branch = repo.branch or repo.default_branch or git.default_branch(path)
+        work = plan.make(path, branch=branch, base=base, seen_fingerprint=seen_fingerprint, full=job.full)
+        heartbeat.set_total(len(work.commits))
+        t1 = time.monotonic()
+        tally = reader.read(
+            path,
+            work.commits,
+            work.paths,
+            shards=settings.analysis_shards or os.cpu_count() or 1,
+            min_shard=settings.analysis_min_shard,
+            mailmap=work.mailmap,
+            progress=heartbeat.advance,
+        )
+        read_ms = int((time.monotonic() - t1) * 1000)
+        if heartbeat.lost:
+            raise LeaseLost(job.analysis_id)
+        try:
+            with get_database().session() as session:
+                timings = (fetch_ms, read_ms, started)
+                store.save(
+                    session, job, worker, work, tally, base=base, seen_fingerprint=seen_fingerprint, timings=timings
+                )
+            return
+        except (StaleBase, Conflict):
+            log.info("analysis %s: the repository changed while reading; reading again", job.analysis_id)
+    raise StaleBase("the repository kept being analysed by others; gave up after 3 tries")
+
+
+def run_now(
+    *,
+    organization_id: str,
+    repository_id: str,
+    full: bool = False,
+    trigger: str = "cli",
+    on_progress: ProgressCallback | None = None,
+) -> str:
+    """Queue and run an analysis in this process (the CLI); returns its id."""
+    worker = worker_name()
+    with get_database().session() as session:
+        analysis = enqueue(
+            session, organization_id=organization_id, repository_id=repository_id, trigger=trigger, full=full
+        )
+        analysis_id = analysis.id
+        claimed = claim(session, worker=worker, only=analysis_id)
+        if not claimed:
+            raise Conflict(f"repository {repository_id} is being analysed by another worker right now")
+    execute(analysis_id=analysis_id, worker=worker, on_progress=on_progress)
+    return analysis_id

@@ -1,0 +1,163 @@
+"""Webhook endpoints: create, read, update, delete, and rotate their signing secrets.
+
+CRUD only: what happens to events (fan-out, the delivery queue) lives in `webhooks.queue`; endpoint health and
+auto-disable in `webhooks.health`; the delivery log in `webhooks.deliveries`; the test webhook in
+`webhooks.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gitproductivity.core import channels
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import get_owned
+from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.core.ids import new_id
+from gitproductivity.core.settings import get_settings
+from gitproductivity.events.types import EVENT_TYPES
+from gitproductivity.webhooks import signing
+from gitproductivity.webhooks.guard import DestinationRefused, Guard
+from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
+
+ALL_EVENTS = "*"
+
+MAX_URL_LENGTH = 2000
+
+
+def display_url(url: str) -> str:
+    """The URL with any credentials replaced by `***` (for notifications and logs)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _no_control_characters(value: str, field: str) -> str:
+    """NUL and other control characters are never meaningful here, and PostgreSQL text cannot hold NUL."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationFailed(f"{field}: must not contain control characters", details=[{"field": field}])
+    return value
+
+
+def _check_url(url: str) -> str:
+    url = _no_control_characters(url.strip(), "url")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValidationFailed(f"url: longer than {MAX_URL_LENGTH} characters", details=[{"field": "url"}])
+    try:
+        port = urlsplit(url).port  # raises on a malformed port
+        del port
+        Guard.from_settings(get_settings()).check_url(url)
+    except (ValueError, DestinationRefused) as exc:
+        raise ValidationFailed(f"url: {exc}", details=[{"field": "url", "message": str(exc)}]) from None
+    return url
+
+
+def _check_events(events: Sequence[str]) -> list[str]:
+    chosen = list(dict.fromkeys(e.strip() for e in events if e.strip()))
+    if not chosen:
+        raise ValidationFailed('events: choose at least one event type, or "*" for all', details=[{"field": "events"}])
+    unknown = [e for e in chosen if e != ALL_EVENTS and e not in EVENT_TYPES]
+    if unknown:
+        raise ValidationFailed(
+            f"events: unknown event type(s): {', '.join(unknown)}",
+            details=[{"field": "events", "message": f'must be "*" or among {", ".join(EVENT_TYPES)}'}],
+        )
+    return [ALL_EVENTS] if ALL_EVENTS in chosen else chosen
+
+
+def get(session: Session, *, organization_id: str, webhook_id: str) -> Webhook:
+    return get_owned(session, Webhook, organization_id=organization_id, id=webhook_id, what="webhook")
+
+
+def list_(session: Session, *, organization_id: str, after: str | None = None, limit: int = 50) -> list[Webhook]:
+    stmt = select(Webhook).where(Webhook.organization_id == organization_id)
+    if after:
+        stmt = stmt.where(Webhook.id > after)
+    return list(session.scalars(stmt.order_by(Webhook.id).limit(limit + 1)))
+
+
+def create(
+    session: Session, *, organization_id: str, url: str, events: Sequence[str], description: str = ""
+) -> Webhook:
+    now = utcnow()
+    hook = Webhook(
+        id=new_id("wh"),
+        organization_id=organization_id,
+        url=_check_url(url),
+        description=_no_control_characters(description.strip(), "description"),
+        events=_check_events(events),
+        secret=signing.generate_secret(),
+        enabled=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(hook)
+    session.flush()
+    session.info.pop("webhooks_by_org", None)
+    return hook
+
+
+def update_(
+    session: Session,
+    *,
+    organization_id: str,
+    webhook_id: str,
+    url: str | None = None,
+    events: Sequence[str] | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> Webhook:
+    hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
+    if url is not None:
+        hook.url = _check_url(url)
+    if events is not None:
+        hook.events = _check_events(events)
+    if description is not None:
+        hook.description = _no_control_characters(description.strip(), "description")
+    if enabled is not None and enabled != hook.enabled:
+        hook.enabled = enabled
+        hook.disabled_reason = None if enabled else "disabled by a user"
+        if enabled:
+            hook.failing_since = None
+            channels.EVENTS.notify(session)  # wake dispatchers: deliveries held while it was disabled are due again
+    hook.updated_at = utcnow()
+    session.flush()
+    session.info.pop("webhooks_by_org", None)
+    return hook
+
+
+def delete_(session: Session, *, organization_id: str, webhook_id: str) -> Webhook:
+    """Remove an endpoint with its deliveries and their log."""
+    hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
+    ids = select(Delivery.id).where(Delivery.webhook_id == hook.id)
+    session.execute(delete(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids)))
+    session.execute(delete(Delivery).where(Delivery.webhook_id == hook.id))
+    session.delete(hook)
+    session.flush()
+    session.info.pop("webhooks_by_org", None)
+    return hook
+
+
+def rotate_secret(
+    session: Session, *, organization_id: str, webhook_id: str, overlap_seconds: float | None = None
+) -> Webhook:
+    """New secret now; the old one keeps signing `webhook-signature` (after the new) for the overlap window."""
+    hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
+    overlap = get_settings().webhook_secret_overlap if overlap_seconds is None else overlap_seconds
+    if overlap < 0:
+        raise ValidationFailed("overlap_seconds must not be negative", details=[{"field": "overlap_seconds"}])
+    now = utcnow()
+    hook.previous_secret = hook.secret if overlap > 0 else None
+    hook.previous_secret_expires_at = now + timedelta(seconds=overlap) if overlap > 0 else None
+    hook.secret = signing.generate_secret()
+    hook.updated_at = now
+    session.flush()
+    return hook

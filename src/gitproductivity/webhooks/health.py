@@ -1,0 +1,120 @@
+"""Endpoint health: how long each endpoint has failed, auto-disable past the limit, and owners told of failures.
+
+Fed by `webhooks.queue.record` with each batch's outcomes; writes in the batch's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import String, and_, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.clock import isoformat_z
+from gitproductivity.core.settings import get_settings
+from gitproductivity.notifications import service as notifications
+from gitproductivity.webhooks.endpoints import display_url
+from gitproductivity.webhooks.models import Webhook
+
+
+class Failure(NamedTuple):
+    """A delivery that ran out of retries."""
+
+    organization_id: str
+    webhook_id: str
+    url: str
+    delivery_id: str
+    event_id: str
+    event_type: str
+    attempts: int
+    error: str | None
+
+
+def _among(session: Session, column: Any, ids: Sequence[str]) -> Any:
+    """`column IN (ids)`; on PostgreSQL `column = ANY(:ids)`: one array parameter, so the statement's text (and
+    psycopg's parse of it) is the same whatever the batch size."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    return column.in_(list(ids))
+
+
+def update(session: Session, *, outcomes: Sequence[tuple[str, bool]], now: datetime) -> None:
+    """Track how long each endpoint has failed; disable it when that passes the auto-disable setting.
+
+    Only endpoints whose state may change are read, locked in id order (workers recording outcomes for the
+    same endpoints at once queue, never deadlock); while every endpoint is healthy that is nothing at all.
+    """
+    last: dict[str, bool] = {}
+    for webhook_id, ok in outcomes:
+        last[webhook_id] = ok
+    if not last:
+        return
+    healthy = [hook_id for hook_id, ok in last.items() if ok]
+    failing = [hook_id for hook_id, ok in last.items() if not ok]
+    changing = (
+        select(Webhook)
+        .where(
+            or_(
+                and_(_among(session, Webhook.id, healthy), Webhook.failing_since.is_not(None)),
+                _among(session, Webhook.id, failing),
+            )
+        )
+        .order_by(Webhook.id)
+        .with_for_update()
+    )
+    limit = get_settings().webhook_auto_disable_after
+    for hook in session.scalars(changing):
+        if last[hook.id]:
+            hook.failing_since = None
+        elif hook.failing_since is None:
+            hook.failing_since = now
+        elif limit > 0 and hook.enabled and (now - hook.failing_since).total_seconds() >= limit:
+            _auto_disable(session, hook=hook, now=now)
+
+
+def _auto_disable(session: Session, *, hook: Webhook, now: datetime) -> None:
+    since = isoformat_z(hook.failing_since or now)
+    hook.enabled = False
+    hook.disabled_reason = f"disabled automatically: every delivery has failed since {since}"
+    hook.updated_at = now
+    notifications.create(
+        session,
+        organization_id=hook.organization_id,
+        kind="webhook.disabled",
+        subject=f"Webhook disabled: {display_url(hook.url)}",
+        body=(
+            f"The webhook {hook.id} ({display_url(hook.url)}) was disabled because every delivery to it has failed "
+            f"since {since}. Its pending deliveries are kept and resume when you enable it again "
+            '(PATCH /v1/webhooks/{id} {"enabled": true} or `gitproductivity webhooks enable`).'
+        ),
+        subject_id=hook.id,
+    )
+
+
+def notify_failed(session: Session, *, exhausted: Sequence[Failure]) -> None:
+    """One notification per endpoint per batch, listing the deliveries that ran out of retries."""
+    by_hook: dict[str, list[Failure]] = defaultdict(list)
+    for f in exhausted:
+        by_hook[f.webhook_id].append(f)
+    for hook_id, items in by_hook.items():
+        first = items[0]
+        url = display_url(first.url)
+        lines = [f"- {f.delivery_id} ({f.event_type}, event {f.event_id}): {f.error}" for f in items[:50]]
+        if len(items) > 50:
+            lines.append(f"- and {len(items) - 50} more")
+        notifications.create(
+            session,
+            organization_id=first.organization_id,
+            kind="delivery.failed",
+            subject=f"Webhook delivery failed: {url}" + (f" ({len(items)} deliveries)" if len(items) > 1 else ""),
+            body=(
+                f"These deliveries to webhook {hook_id} ({url}) failed after {first.attempts} attempts and will not "
+                "be retried:\n" + "\n".join(lines) + "\n\nRe-send them with "
+                "POST /v1/deliveries/{id}/redeliver or `gitproductivity webhooks redeliver DELIVERY_ID`."
+            ),
+            subject_id=first.delivery_id if len(items) == 1 else hook_id,
+        )

@@ -1,0 +1,355 @@
+"""The delivery queue: fan-out of events into deliveries, and the dispatcher's two database steps.
+
+Fan-out is an `events` subscriber (registered in `gitproductivity.startup`): it runs inside `emit`, in the
+event's own transaction, so an event exists with its deliveries or not at all. The dispatcher
+(`webhooks.dispatcher`) claims due deliveries in batches under a lease (`claim`), POSTs them, and writes the
+outcomes back in batches (`record`), a few transactions per batch rather than one per delivery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
+
+from sqlalchemy import Integer, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import bulk_insert
+from gitproductivity.core.ids import new_id
+from gitproductivity.core.settings import get_settings
+from gitproductivity.events.models import Event
+from gitproductivity.events.types import WEBHOOK_TEST
+from gitproductivity.webhooks import health, policy, signing
+from gitproductivity.webhooks.endpoints import ALL_EVENTS
+from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
+from gitproductivity.webhooks.sender import Outcome
+
+DELIVERIES = cast(Table, Delivery.__table__)
+
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
+
+
+def fan_out(session: Session, event: Event) -> int:
+    """One pending delivery per enabled endpoint subscribed to the event's type, in the event's transaction.
+
+    The organisation's endpoints are read once per transaction (an analysis may emit thousands of events).
+    """
+    if event.type == WEBHOOK_TEST:
+        return 0
+    cache: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault("webhooks_by_org", {})
+    hooks = cache.get(event.organization_id)
+    if hooks is None:
+        rows = session.execute(
+            select(Webhook.id, Webhook.events).where(
+                Webhook.organization_id == event.organization_id, Webhook.enabled.is_(True)
+            )
+        )
+        hooks = cache[event.organization_id] = [(r[0], list(r[1])) for r in rows]
+    targets = [hook_id for hook_id, types in hooks if ALL_EVENTS in types or event.type in types]
+    if not targets:
+        return 0
+    now = utcnow()
+    session.execute(
+        insert(DELIVERIES),  # Core insert: no ORM bookkeeping per row
+        [
+            {
+                "id": new_id("dlv"),
+                "organization_id": event.organization_id,
+                "webhook_id": hook_id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "is_test": False,
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for hook_id in targets
+        ],
+    )
+    return len(targets)
+
+
+@dataclass
+class Job:
+    """A claimed delivery, with everything needed to sign and send it."""
+
+    delivery_id: str
+    organization_id: str
+    webhook_id: str
+    url: str
+    event_id: str
+    event_type: str
+    body: bytes
+    secret: str
+    old_secrets: tuple[str, ...]
+    number: int  # this attempt's number, 1-based
+    lease_token: str
+    lease_until: float  # time.monotonic() when the lease ends
+    is_test: bool = False
+
+    def headers(self, timestamp: int) -> dict[str, str]:
+        return signing.headers(
+            body=self.body,
+            event_id=self.event_id,
+            event_type=self.event_type,
+            delivery_id=self.delivery_id,
+            secret=self.secret,
+            old_secrets=self.old_secrets,
+            timestamp=timestamp,
+        )
+
+
+@dataclass
+class Result:
+    job: Job
+    headers: dict[str, str]
+    outcome: Outcome
+
+
+def _job_columns(source: Any) -> tuple[Any, ...]:
+    """What a Job needs, from `source` (the deliveries table, or the claiming statement's RETURNING)."""
+    c = source.c
+    return (
+        c.id,
+        c.organization_id,
+        c.webhook_id,
+        c.event_id,
+        c.event_type,
+        c.attempts,
+        c.is_test,
+        func.coalesce(c.payload, Event.payload),
+        Webhook.url,
+        Webhook.secret,
+        Webhook.previous_secret,
+        Webhook.previous_secret_expires_at,
+    )
+
+
+def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: float) -> list[Job]:
+    jobs = []
+    lease_until = time.monotonic() + lease_seconds
+    for r in rows:
+        old = (r[10],) if r[10] and r[11] is not None and r[11] > now else ()
+        jobs.append(
+            Job(
+                delivery_id=r[0],
+                organization_id=r[1],
+                webhook_id=r[2],
+                event_id=r[3],
+                event_type=r[4],
+                number=r[5] + 1,
+                is_test=r[6],
+                body=(r[7] or "").encode("utf-8"),
+                url=r[8],
+                secret=r[9],
+                old_secrets=old,
+                lease_token=token,
+                lease_until=lease_until,
+            )
+        )
+    return jobs
+
+
+def load_jobs(session: Session, *, ids: Sequence[str], token: str, now: datetime, lease_seconds: float) -> list[Job]:
+    if not ids:
+        return []
+    rows = session.execute(
+        select(*_job_columns(DELIVERIES))
+        .join(Webhook, Webhook.id == Delivery.webhook_id)
+        .outerjoin(Event, Event.id == Delivery.event_id)
+        .where(Delivery.id.in_(list(ids)))
+        .order_by(Delivery.id)
+    )
+    return _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
+
+
+def claim(session: Session, *, limit: int, lease_seconds: float) -> list[Job]:
+    """Take up to `limit` due deliveries of enabled endpoints under a lease.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows, and one statement (the
+    claiming UPDATE in a CTE, joined to endpoints and payloads) whose text never changes: reading the jobs back
+    by `id IN (...)` made psycopg parse a new 256-parameter statement each time (about 14 us a delivery).
+    SQLite: every transaction is `BEGIN IMMEDIATE`, so claims are serialised by the single writer lock.
+    """
+    now = utcnow()
+    token = new_id("lse")
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    params = {"now": now, "limit": limit, "lease_until": now + timedelta(seconds=lease_seconds), "token": token}
+    if postgresql:
+        rows = session.execute(_claim_statement(postgresql=True), params)
+        return _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
+    ids = session.scalars(_claim_statement(postgresql=False), params).all()
+    return load_jobs(session, ids=ids, token=token, now=now, lease_seconds=lease_seconds)
+
+
+@lru_cache(maxsize=2)
+def _claim_statement(*, postgresql: bool) -> Any:
+    """Built once, run with `now`, `limit`, `lease_until` and `token`: building it (two CTEs) cost more than
+    running it, and the claim is on every delivery's path."""
+    due = (
+        select(Delivery.id)
+        .join(Webhook, Webhook.id == Delivery.webhook_id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at <= bindparam("now"),
+            Webhook.enabled.is_(True),
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, of=Delivery)
+        .cte("due")
+    )
+    claiming = (
+        update(Delivery)
+        .where(Delivery.id == due.c.id)
+        .values(next_attempt_at=bindparam("lease_until"), lease_token=bindparam("token"))
+    )
+    if postgresql:
+        claimed = claiming.returning(*DELIVERIES.c).cte("claimed")
+        return (
+            select(*_job_columns(claimed))
+            .select_from(claimed)
+            .join(Webhook, Webhook.id == claimed.c.webhook_id)
+            .outerjoin(Event, Event.id == claimed.c.event_id)
+            .order_by(claimed.c.id)
+        )
+    return claiming.returning(Delivery.id).execution_options(synchronize_session=False)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When the earliest pending delivery (including leased ones, at their lease's end) becomes due."""
+    return session.scalar(
+        select(func.min(Delivery.next_attempt_at))
+        .join(Webhook, Webhook.id == Delivery.webhook_id)
+        .where(Delivery.status == DeliveryStatus.PENDING, Webhook.enabled.is_(True))
+    )
+
+
+def release(session: Session, *, jobs: Sequence[Job]) -> None:
+    """Hand claimed but unsent deliveries back at once (graceful shutdown), instead of waiting for the lease."""
+    for job in jobs:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == job.delivery_id, Delivery.lease_token == job.lease_token)
+            .values(next_attempt_at=utcnow(), lease_token=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@lru_cache(maxsize=2)
+def _succeed_statement(*, postgresql: bool) -> Any:
+    """Built once, run with `ids`, `token`, `now` and `code` (the HTTP status) for a batch of successes."""
+    ids = bindparam("ids", type_=ARRAY(String)) if postgresql else bindparam("ids", expanding=True)
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == any_(ids) if postgresql else Delivery.id.in_(ids), Delivery.lease_token == bindparam("token")
+        )
+        .values(
+            status=DeliveryStatus.SUCCEEDED,
+            attempts=Delivery.attempts + 1,
+            next_attempt_at=None,
+            lease_token=None,
+            completed_at=bindparam("now"),
+            last_status_code=bindparam("code"),
+            last_error=None,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _attempt_row(result: Result) -> dict[str, Any]:
+    o = result.outcome
+    return {
+        "id": new_id("att"),
+        "delivery_id": result.job.delivery_id,
+        "number": result.job.number,
+        "started_at": o.started_at,
+        "duration_ms": round(o.duration_ms, 3),
+        "request_headers": result.headers,
+        "request_body": result.job.body.decode("utf-8", errors="replace"),
+        "response_status": o.status_code,
+        "response_headers": o.response_headers,
+        "response_body": o.response_body,
+        "error_kind": o.error_kind,
+        "error": o.error,
+    }
+
+
+def record(session: Session, *, results: Sequence[Result]) -> list[str]:
+    """Write outcomes: attempts logged, deliveries succeeded / rescheduled / failed, endpoints' health.
+
+    Only the holder of a delivery's current lease may record it (a worker whose lease ran out and was taken
+    over records nothing). Returns the ids of the deliveries that were recorded.
+    """
+    settings = get_settings()
+    now = utcnow()
+    recorded: list[str] = []
+    ok_by_code: dict[tuple[int | None, str], list[str]] = defaultdict(list)
+    for r in results:
+        if r.outcome.ok:
+            ok_by_code[(r.outcome.status_code, r.job.lease_token)].append(r.job.delivery_id)
+    succeed = _succeed_statement(postgresql=session.get_bind().dialect.name == "postgresql")
+    for (code, token), ids in ok_by_code.items():
+        done = session.execute(succeed, {"ids": ids, "token": token, "now": now, "code": code})
+        recorded.extend(row[0] for row in done)
+    exhausted: list[Result] = []
+    for r in results:
+        if r.outcome.ok:
+            continue
+        delay = (
+            None if r.job.is_test else policy.next_delay(failed_attempts=r.job.number, schedule=settings.retry_schedule)
+        )
+        values: dict[str, Any] = {
+            "attempts": Delivery.attempts + 1,
+            "lease_token": None,
+            "last_status_code": r.outcome.status_code,
+            "last_error": r.outcome.error,
+        }
+        if delay is None:
+            values.update(status=DeliveryStatus.FAILED, next_attempt_at=None, completed_at=now)
+        else:
+            values.update(next_attempt_at=now + timedelta(seconds=delay))
+        done = session.execute(
+            update(Delivery)
+            .where(Delivery.id == r.job.delivery_id, Delivery.lease_token == r.job.lease_token)
+            .values(**values)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        if done.first() is not None:
+            recorded.append(r.job.delivery_id)
+            if delay is None and not r.job.is_test:
+                exhausted.append(r)
+    kept = set(recorded)
+    rows = [_attempt_row(r) for r in results if r.job.delivery_id in kept]
+    if rows:
+        bulk_insert(session, ATTEMPTS, rows)  # COPY on PostgreSQL: the attempt log is the biggest write
+    health.update(
+        session, outcomes=[(r.job.webhook_id, r.outcome.ok) for r in results if r.job.delivery_id in kept], now=now
+    )
+    health.notify_failed(session, exhausted=[_failure(r) for r in exhausted])
+    return recorded
+
+
+def _failure(result: Result) -> health.Failure:
+    job = result.job
+    return health.Failure(
+        job.organization_id,
+        job.webhook_id,
+        job.url,
+        job.delivery_id,
+        job.event_id,
+        job.event_type,
+        job.number,
+        result.outcome.error,
+    )
