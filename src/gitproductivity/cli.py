@@ -56,6 +56,7 @@ def _start() -> None:
 
     startup.install()
 
+
 OrgOption = Annotated[
     str | None,
     typer.Option("--org", envvar="GITPRODUCTIVITY_ORG", help="Organisation id (needed only when there are several)."),

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
-from gitproductivity.core.db import after_commit
-from gitproductivity.core.errors import NotFound
+from gitproductivity.core.db import after_commit, get_owned
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.notifications.mailer import get_mailer
@@ -73,11 +72,7 @@ def list_(
 
 
 def mark_read(session: Session, *, organization_id: str, notification_id: str) -> Notification:
-    note = session.scalar(
-        select(Notification).where(Notification.id == notification_id, Notification.organization_id == organization_id)
-    )
-    if note is None:
-        raise NotFound(f"notification {notification_id} not found")
+    note = get_owned(session, Notification, organization_id=organization_id, id=notification_id, what="notification")
     if note.read_at is None:
         note.read_at = utcnow()
     return note

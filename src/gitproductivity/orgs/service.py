@@ -8,6 +8,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import get_owned
 from gitproductivity.core.emails import normalize_email
 from gitproductivity.core.errors import Conflict, NotFound, Unauthorized
 from gitproductivity.core.ids import new_id
@@ -81,9 +82,7 @@ def list_api_keys(session: Session, *, organization_id: str) -> list[ApiKey]:
 
 
 def revoke_api_key(session: Session, *, organization_id: str, key_id: str) -> ApiKey:
-    key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.organization_id == organization_id))
-    if key is None:
-        raise NotFound(f"API key {key_id} not found")
+    key = get_owned(session, ApiKey, organization_id=organization_id, id=key_id, what="API key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     return key
