@@ -13,10 +13,9 @@ from gitproductivity.core import settings
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database
 from gitproductivity.core.ids import new_id
-from gitproductivity.webhooks import retention
 from gitproductivity.events import service as events
 from gitproductivity.events.models import Event
-from gitproductivity.webhooks import endpoints
+from gitproductivity.webhooks import endpoints, retention
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from tests.conftest import Tenant
 
