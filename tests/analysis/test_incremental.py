@@ -321,7 +321,7 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
     script = (
         "import gitproductivity.models; from gitproductivity.core import settings;"
         "from gitproductivity.core.db import get_database;"
-        "from gitproductivity.analysis import service;"
+        "from gitproductivity.analysis import jobs;"
         f"settings.configure(database_url={database_url!r});"
         "s = get_database().session().__enter__();"
         f"a = jobs.enqueue(s, organization_id={tenant.organization_id!r}, repository_id={repo_id!r}, trigger='api');"

@@ -2,7 +2,7 @@
 
 An identity is its email folded to lower case; GitHub's two `noreply` spellings of one account
 (`12345+login@users.noreply.github.com` and `login@users.noreply.github.com`) are one identity. Aliases
-(several addresses of one developer) are resolved against the developers table by the analysis service.
+(several addresses of one developer) are resolved against the developers table when a run is stored (`analysis.store`).
 Bots are recognised by name or email, never counted as developers.
 """
 

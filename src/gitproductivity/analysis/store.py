@@ -20,7 +20,7 @@ from gitproductivity.analysis.models import Analysis, AnalysisStatus
 from gitproductivity.analysis.plan import Plan
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.settings import get_settings
-from gitproductivity.developers import service
+from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.events.types import ANALYSIS_COMPLETE, METRICS_UPDATED
@@ -140,7 +140,7 @@ def _resolve_identities(session: Session, organization_id: str, tally: reader.Ta
         if email in known:
             continue
         name = tally.names[email][1].strip() or email
-        dev = service.create(
+        dev = developers.create(
             session,
             organization_id=organization_id,
             name=name[:200],
