@@ -37,7 +37,7 @@ from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import ANALYSIS_COMPLETE, METRICS_UPDATED
+from gitproductivity.events.payloads import AnalysisComplete
 from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.notifications import service as notifications
@@ -313,8 +313,7 @@ def _finish_failed(session: Session, analysis: Analysis, message: str, *, durati
     events.emit(
         session,
         organization_id=analysis.organization_id,
-        type=ANALYSIS_COMPLETE,
-        data=complete_data(analysis, duration=seconds),
+        data=AnalysisComplete.model_validate(complete_data(analysis, duration=seconds)),
     )
 
 
@@ -507,16 +506,7 @@ def _store(
         events.emit(
             session,
             organization_id=job.organization_id,
-            type=METRICS_UPDATED,
-            data={
-                "developer_id": dev.id,
-                "name": dev.name,
-                "email": dev.email,
-                "repository_id": repo.id,
-                "analysis_id": analysis.id,
-                "totals": metrics.public(new.as_dict()),
-                "delta": delta,
-            },
+            data=metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old),
         )
     now = utcnow()
     repo.last_commit = plan.head
@@ -543,8 +533,7 @@ def _store(
     events.emit(
         session,
         organization_id=job.organization_id,
-        type=ANALYSIS_COMPLETE,
-        data=complete_data(analysis, duration=time.monotonic() - started),
+        data=AnalysisComplete.model_validate(complete_data(analysis, duration=time.monotonic() - started)),
     )
 
 

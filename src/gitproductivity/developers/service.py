@@ -14,7 +14,7 @@ from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED, METRICS_UPDATED
+from gitproductivity.events.payloads import DeveloperAdded, DeveloperRemoved
 
 
 def event_data(developer: Developer) -> dict[str, object]:
@@ -118,7 +118,7 @@ def create(
     except IntegrityError:
         raise Conflict(f"{primary} or one of its aliases was just added by another request") from None
     if not dev.is_bot:
-        events.emit(session, organization_id=organization_id, type=DEVELOPER_ADDED, data=event_data(dev))
+        events.emit(session, organization_id=organization_id, data=DeveloperAdded.model_validate(event_data(dev)))
     return dev
 
 
@@ -129,7 +129,7 @@ def remove(session: Session, *, organization_id: str, developer_id: str) -> Deve
         dev.removed_at = utcnow()
         session.flush()
         if not dev.is_bot:
-            events.emit(session, organization_id=organization_id, type=DEVELOPER_REMOVED, data=event_data(dev))
+            events.emit(session, organization_id=organization_id, data=DeveloperRemoved.model_validate(event_data(dev)))
     return dev
 
 
@@ -198,14 +198,7 @@ def merge(session: Session, *, organization_id: str, developer_id: str, other_id
             events.emit(
                 session,
                 organization_id=organization_id,
-                type=METRICS_UPDATED,
-                data={
-                    **event_data(dev),
-                    "repository_id": repo_id,
-                    "analysis_id": None,
-                    "totals": metrics.public(new.as_dict()),
-                    "delta": new.delta(old),
-                },
+                data=metrics.metrics_updated(dev, repository_id=repo_id, analysis_id=None, new=new, old=old),
             )
     remove(session, organization_id=organization_id, developer_id=other.id)
     return dev

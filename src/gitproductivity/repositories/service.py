@@ -9,7 +9,7 @@ from gitproductivity.core.clock import utcnow
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id
 from gitproductivity.events import service as events
-from gitproductivity.events.types import REPOSITORY_CONNECTED, REPOSITORY_DISCONNECTED
+from gitproductivity.events.payloads import RepositoryConnected, RepositoryDisconnected
 from gitproductivity.repositories import urls
 from gitproductivity.repositories.models import Repository
 
@@ -81,7 +81,7 @@ def connect(
         )
         session.add(repo)
     session.flush()
-    events.emit(session, organization_id=organization_id, type=REPOSITORY_CONNECTED, data=event_data(repo))
+    events.emit(session, organization_id=organization_id, data=RepositoryConnected.model_validate(event_data(repo)))
     from gitproductivity.analysis import service as analysis  # analysis builds on repositories
 
     analysis.enqueue(session, organization_id=organization_id, repository_id=repo.id, trigger="connect")
@@ -95,5 +95,7 @@ def disconnect(session: Session, *, organization_id: str, repository_id: str) ->
         repo.status = "disconnected"
         repo.disconnected_at = utcnow()
         session.flush()
-        events.emit(session, organization_id=organization_id, type=REPOSITORY_DISCONNECTED, data=event_data(repo))
+        events.emit(
+            session, organization_id=organization_id, data=RepositoryDisconnected.model_validate(event_data(repo))
+        )
     return repo
