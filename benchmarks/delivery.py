@@ -188,14 +188,15 @@ def _hooks(db: Any, org: str, port: int, count: int, events: list[str]) -> None:
 
 def _emit_many(db: Any, org: str, n: int, chunk: int = 1000) -> dict[str, float]:
     from gitproductivity.events import service as events
+    from gitproductivity.events.payloads import MetricsUpdated
 
     commits: dict[str, float] = {}
     done = 0
     while done < n:
         ids = []
         with db.session() as session:
-            for i in range(done, min(n, done + chunk)):
-                ids.append(events.emit(session, organization_id=org, type="metrics.updated", data={"n": i}).id)
+            for _i in range(done, min(n, done + chunk)):
+                ids.append(events.emit(session, organization_id=org, data=MetricsUpdated.example).id)
         t = time.time()
         commits.update(dict.fromkeys(ids, t))
         done += len(ids)
@@ -258,10 +259,11 @@ def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: A
 
         async def trickle() -> None:
             from gitproductivity.events import service as events
+            from gitproductivity.events.payloads import MetricsUpdated
 
             def one(i: int) -> None:
                 with db.session() as session:
-                    eid = events.emit(session, organization_id=org, type="metrics.updated", data={"n": i}).id
+                    eid = events.emit(session, organization_id=org, data=MetricsUpdated.example).id
                 commits[eid] = time.time()
 
             await asyncio.sleep(0.5)  # let the dispatcher settle

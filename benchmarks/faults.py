@@ -288,16 +288,15 @@ class Producer(threading.Thread):
 
     def run(self) -> None:
         from gitproductivity.events import service as events
+        from gitproductivity.events.payloads import MetricsUpdated
 
         t0 = time.monotonic()
         while self.committed < self.total and not self.stop.is_set():
             n = min(self.chunk, self.total - self.committed)
             try:
                 with self.db.session() as session:
-                    for i in range(n):
-                        events.emit(
-                            session, organization_id=self.org, type="metrics.updated", data={"n": self.committed + i}
-                        )
+                    for _i in range(n):
+                        events.emit(session, organization_id=self.org, data=MetricsUpdated.example)
                 self.committed += n
             except Exception:  # the database is restarting: try again (the truth is the events table)
                 self.errors += 1

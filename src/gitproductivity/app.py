@@ -20,6 +20,8 @@ from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
+from gitproductivity.events.api import types_router as event_types_router
+from gitproductivity.events.openapi import document_webhooks
 from gitproductivity.metrics import views as metrics_views
 from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.notifications import views as notifications_views
@@ -72,6 +74,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         developers_router,
         repositories_router,
         events_router,
+        event_types_router,
         webhooks_router,
         deliveries_router,
         notifications_router,
@@ -79,6 +82,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         metrics_router,
     ):
         app.include_router(router)
+    document_webhooks(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

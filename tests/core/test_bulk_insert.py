@@ -10,6 +10,7 @@ from sqlalchemy import Table, insert, select
 
 from gitproductivity.core.db import Database, bulk_insert
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import DeveloperAdded
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
@@ -43,7 +44,7 @@ def _rows(delivery_id: str, numbers: range) -> list[dict[str, Any]]:
 def test_bulk_insert_round_trips_like_a_core_insert(database: Database, tenant: Tenant, count: int) -> None:
     with database.session() as session:
         endpoints.create(session, organization_id=tenant.organization_id, url="https://example.com/hook", events=["*"])
-        events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"x": 1})
+        events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
     with database.session() as session:
         delivery_id = session.scalars(select(Delivery.id)).one()
         bulk_rows = _rows(delivery_id, range(1, count + 1))

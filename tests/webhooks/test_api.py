@@ -80,6 +80,23 @@ def test_test_endpoint_sends_a_sample_of_any_event_type(api: TestClient, receive
     assert bad.status_code == 422 and "unknown event type" in bad.json()["error"]["message"]
 
 
+def test_samples_of_every_type_have_its_real_shape_plus_test_true(
+    api: TestClient, receiver: Receiver, fast: Settings
+) -> None:
+    from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model
+
+    hook = api.post("/v1/webhooks", json={"url": receiver.url("/ok"), "events": ["*"]}).json()
+    for event_type, model in EVENT_PAYLOADS.items():
+        assert api.post(f"/v1/webhooks/{hook['id']}/test", json={"event": event_type}).json()["ok"] is True
+        envelope = json.loads(receiver.on("/ok")[-1].body)
+        assert envelope["type"] == event_type and envelope["data"]["test"] is True
+        if event_type == "webhook.test":  # the one type whose model has `test`: it is only ever a test
+            assert envelope_model(event_type).model_validate(envelope).data.webhook_id == hook["id"]
+        else:  # the model's example, which is what the docs show
+            del envelope["data"]["test"]
+            assert envelope_model(event_type).model_validate(envelope).data == model.example
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -18,6 +18,7 @@ from sqlalchemy import make_url, select
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery
 from tests.conftest import Tenant
@@ -105,9 +106,7 @@ def test_dispatcher_survives_the_database_going_away(
 
         def emit(n: int) -> str:
             with database.session() as session:
-                return events.emit(
-                    session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n}
-                ).id
+                return events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example).id
 
         first = emit(1)
         wait_for(lambda: receiver.on("/ok"), timeout=15, what="the first delivery")

@@ -17,6 +17,7 @@ from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import DeveloperAdded
 from gitproductivity.webhooks import deliveries as delivery_log
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
@@ -79,14 +80,14 @@ def test_fan_out_is_part_of_the_events_transaction(
     api.patch(f"/v1/webhooks/{off['id']}", json={"enabled": False})
 
     with pytest.raises(RuntimeError), database.session() as session:
-        events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"x": 1})
+        events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
         assert session.scalar(select(func.count()).select_from(Delivery).where(Delivery.is_test.is_(False))) == 1
         raise RuntimeError("the change fails after the event was written")
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Delivery).where(Delivery.is_test.is_(False))) == 0
 
     with database.session() as session:
-        event = events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"x": 2})
+        event = events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
     with database.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.event_id == event.id)).all()
     assert [r.webhook_id for r in rows] == [on["id"]]
@@ -278,8 +279,8 @@ def test_concurrency_caps_and_graceful_stop(
     receiver.slow_seconds = 0.4
     hook = add_hook(api, receiver.url("/slow"), ["developer.added"])
     with database.session() as session:
-        for n in range(8):
-            events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"n": n})
+        for _n in range(8):
+            events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
     running = RunningDispatcher(database)
     try:
         wait_for(lambda: len(receiver.on("/slow")) >= 5, what="some deliveries")  # 1 test + 4 real

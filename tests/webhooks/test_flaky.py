@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from gitproductivity.core.db import Database
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.notifications.models import Notification
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
@@ -117,8 +118,8 @@ def test_flaky_receivers_end_exactly_as_the_schedule_says(
             ]
         for start in range(0, EVENTS, 50):
             with database.session() as session:
-                for n in range(start, start + 50):
-                    events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n})
+                for _n in range(start, start + 50):
+                    events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example)
         running = RunningDispatcher(database)
         try:
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from gitproductivity.core.db import Database
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
@@ -44,8 +45,8 @@ def test_a_delivery_that_waited_past_its_lease_is_not_sent_until_the_lease_ends(
     try:
         before = time.time()  # nothing can be claimed earlier than this
         with database.session() as session:  # one commit, so one claim takes both under the same lease
-            for n in range(2):
-                events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n})
+            for _n in range(2):
+                events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example)
 
         def skipped() -> set[str]:
             return {

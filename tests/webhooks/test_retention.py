@@ -15,6 +15,7 @@ from gitproductivity.core.db import Database
 from gitproductivity.core.ids import new_id
 from gitproductivity.events import service as events
 from gitproductivity.events.models import Event
+from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.webhooks import endpoints, retention
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from tests.conftest import Tenant
@@ -25,7 +26,7 @@ OLD = timedelta(days=40)
 def _emit(database: Database, tenant: Tenant, n: int) -> tuple[str, str | None]:
     """(event id, its delivery id) for one metrics.updated event."""
     with database.session() as session:
-        event = events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n})
+        event = events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example)
         delivery = session.scalar(select(Delivery.id).where(Delivery.event_id == event.id))
         return event.id, delivery
 
@@ -73,7 +74,7 @@ def test_prune_deletes_old_finished_deliveries_and_unreferenced_events(database:
     with database.session() as session:
         session.execute(update(Webhook).where(Webhook.id == hook_id).values(last_test_delivery_id=linked[1]))
         session.execute(update(Webhook).where(Webhook.id == hook_id).values(enabled=False))  # no fan-out below
-        orphan = events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={}).id
+        orphan = events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example).id
     _age(database, orphan, None, status="", finished_ago=OLD)
 
     done = retention.prune(database, older_than=utcnow() - timedelta(days=30), limit=2)  # several chunks

@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import DeveloperAdded, MetricsUpdated
 from gitproductivity.webhooks import dispatcher as dispatcher_module
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
@@ -89,8 +90,8 @@ def test_many_workers_on_postgres_never_send_an_attempt_twice(
     total = 0
     for batch in range(20):
         with database.session() as session:
-            for n in range(15):
-                events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n})
+            for _n in range(15):
+                events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example)
                 total += 1
         del batch
     wait_for(lambda: len(receiver.requests) >= total, timeout=60, what=f"{total} deliveries")
@@ -122,7 +123,7 @@ def test_worker_killed_mid_delivery_loses_nothing(
         secret = endpoints.get(session, organization_id=tenant.organization_id, webhook_id=hook_id).secret
     first = workers.start()
     with database.session() as session:
-        event = events.emit(session, organization_id=tenant.organization_id, type="developer.added", data={"a": 1})
+        event = events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
     wait_for(lambda: receiver.on("/hang-once"), timeout=30, what="the first POST")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
@@ -187,8 +188,8 @@ def test_several_dispatchers_split_the_work(
         wait_for(lambda: listeners(database) >= 3, timeout=30, what="three dispatchers listening")
         total = 90
         with database.session() as session:  # one commit: all dispatchers are woken by the same NOTIFY
-            for n in range(total):
-                events.emit(session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n})
+            for _n in range(total):
+                events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example)
         wait_for(lambda: len(receiver.requests) >= total, timeout=60, what=f"{total} deliveries")
 
         def all_done() -> bool:
@@ -242,11 +243,9 @@ def test_workers_killed_again_and_again_lose_nothing(
     in_flight = 0
     for kill in range(2):
         with database.session() as session:
-            for n in range(500):
+            for _n in range(500):
                 emitted.append(
-                    events.emit(
-                        session, organization_id=tenant.organization_id, type="metrics.updated", data={"n": n}
-                    ).id
+                    events.emit(session, organization_id=tenant.organization_id, data=MetricsUpdated.example).id
                 )
         wait_for(lambda: len(receiver.requests) >= len(emitted) - 400, timeout=30, what="deliveries under way")
         running[kill].send_signal(signal.SIGKILL)

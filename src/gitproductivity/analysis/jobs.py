@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -27,7 +26,7 @@ from gitproductivity.core.errors import Conflict
 from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events import service as events
-from gitproductivity.events.types import ANALYSIS_COMPLETE
+from gitproductivity.events.payloads import AnalysisComplete
 from gitproductivity.notifications import service as notifications
 from gitproductivity.repositories import service as repositories
 from gitproductivity.repositories.models import Repository, RepositoryStatus
@@ -247,25 +246,21 @@ def finish_failed(session: Session, analysis: Analysis, message: str, *, duratio
         body=f"The analysis {analysis.id} of repository {name} failed: {analysis.error}",
         subject_id=analysis.id,
     )
-    events.emit(
-        session,
-        organization_id=analysis.organization_id,
-        type=ANALYSIS_COMPLETE,
-        data=complete_data(analysis, duration=seconds),
+    events.emit(session, organization_id=analysis.organization_id, data=complete_data(analysis, duration=seconds))
+
+
+def complete_data(analysis: Analysis, *, duration: float) -> AnalysisComplete:
+    """The `analysis.complete` payload of a finished (succeeded or failed) analysis."""
+    return AnalysisComplete(
+        analysis_id=analysis.id,
+        repository_id=analysis.repository_id,
+        status=analysis.status,
+        mode=analysis.mode,
+        branch=analysis.branch,
+        head_commit=analysis.head_commit,
+        commits_analysed=analysis.commits_analysed,
+        new_commits=analysis.new_commits,
+        developers_updated=analysis.developers_updated,
+        duration_seconds=round(duration, 3),
+        error=analysis.error,
     )
-
-
-def complete_data(analysis: Analysis, *, duration: float) -> dict[str, Any]:
-    return {
-        "analysis_id": analysis.id,
-        "repository_id": analysis.repository_id,
-        "status": analysis.status,
-        "mode": analysis.mode,
-        "branch": analysis.branch,
-        "head_commit": analysis.head_commit,
-        "commits_analysed": analysis.commits_analysed,
-        "new_commits": analysis.new_commits,
-        "developers_updated": analysis.developers_updated,
-        "duration_seconds": round(duration, 3),
-        "error": analysis.error,
-    }

@@ -23,7 +23,6 @@ from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import ANALYSIS_COMPLETE, METRICS_UPDATED
 from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories.models import Repository
@@ -93,8 +92,8 @@ def save(
         if dev.is_bot or (not any(delta.values()) and old.as_dict() == new.as_dict()):
             continue  # bots are not developers; unchanged totals are not news
         updated += 1
-        data = metrics.updated_data(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old)
-        events.emit(session, organization_id=job.organization_id, type=METRICS_UPDATED, data=data)
+        data = metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old)
+        events.emit(session, organization_id=job.organization_id, data=data)
     now = utcnow()
     repo.last_commit = plan.head
     repo.rules_fingerprint = plan.fingerprint
@@ -118,10 +117,7 @@ def save(
     analysis.error = None
     session.flush()
     events.emit(
-        session,
-        organization_id=job.organization_id,
-        type=ANALYSIS_COMPLETE,
-        data=complete_data(analysis, duration=time.monotonic() - started),
+        session, organization_id=job.organization_id, data=complete_data(analysis, duration=time.monotonic() - started)
     )
 
 

@@ -9,7 +9,6 @@ from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.developers import service
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import METRICS_UPDATED
 from gitproductivity.metrics import service as metrics
 
 
@@ -37,7 +36,7 @@ def merge(session: Session, *, organization_id: str, developer_id: str, other_id
         old = before[repo_id].get(dev.id, metrics.Totals())
         new = metrics.repository_totals(session, repository_id=repo_id, developer_ids=[dev.id])[dev.id]
         if not dev.is_bot:
-            data = metrics.updated_data(dev, repository_id=repo_id, analysis_id=None, new=new, old=old)
-            events.emit(session, organization_id=organization_id, type=METRICS_UPDATED, data=data)
+            data = metrics.metrics_updated(dev, repository_id=repo_id, analysis_id=None, new=new, old=old)
+            events.emit(session, organization_id=organization_id, data=data)
     service.remove(session, organization_id=organization_id, developer_id=other.id)
     return dev

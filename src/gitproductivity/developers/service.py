@@ -15,7 +15,7 @@ from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
-from gitproductivity.events.types import DEVELOPER_ADDED, DEVELOPER_REMOVED
+from gitproductivity.events.payloads import DeveloperAdded, DeveloperRemoved
 
 
 def event_data(developer: Developer) -> dict[str, object]:
@@ -114,7 +114,7 @@ def create(
     except IntegrityError:
         raise Conflict(f"{primary} or one of its aliases was just added by another request") from None
     if not dev.is_bot:
-        events.emit(session, organization_id=organization_id, type=DEVELOPER_ADDED, data=event_data(dev))
+        events.emit(session, organization_id=organization_id, data=DeveloperAdded.model_validate(event_data(dev)))
     return dev
 
 
@@ -125,7 +125,7 @@ def remove(session: Session, *, organization_id: str, developer_id: str) -> Deve
         dev.removed_at = utcnow()
         session.flush()
         if not dev.is_bot:
-            events.emit(session, organization_id=organization_id, type=DEVELOPER_REMOVED, data=event_data(dev))
+            events.emit(session, organization_id=organization_id, data=DeveloperRemoved.model_validate(event_data(dev)))
     return dev
 
 

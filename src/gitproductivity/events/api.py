@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -8,12 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import MAX_LIMIT
 from gitproductivity.events import service
-from gitproductivity.events.schemas import EventPage, EventRead
+from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model, example_envelope
+from gitproductivity.events.schemas import EventPage, EventRead, EventTypeList, EventTypeRead
 from gitproductivity.orgs.auth import CurrentPrincipal
 
 MAX_WAIT = 60
 
 router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
+types_router = APIRouter(prefix="/v1/event-types", tags=["events"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=EventPage)
@@ -63,3 +66,24 @@ def get_event(event_id: PathId, principal: CurrentPrincipal) -> EventRead:
     with unit_of_work() as session:
         event = service.get(session, organization_id=principal.organization_id, event_id=event_id)
         return EventRead.model_validate(service.envelope(event))
+
+
+@types_router.get("", response_model=EventTypeList)
+def list_event_types(principal: CurrentPrincipal) -> EventTypeList:
+    """Every event type a webhook can receive (`webhook.test` last): description, JSON Schema, example."""
+    return _event_types()
+
+
+@functools.cache
+def _event_types() -> EventTypeList:
+    return EventTypeList(
+        data=[
+            EventTypeRead(
+                type=event_type,
+                description=model.description,
+                schema_=envelope_model(event_type).model_json_schema(),
+                example=example_envelope(event_type),
+            )
+            for event_type, model in EVENT_PAYLOADS.items()
+        ]
+    )

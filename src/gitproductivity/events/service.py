@@ -20,12 +20,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
-from gitproductivity.core.clock import isoformat_z, utcnow
+from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_database, get_owned
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
+from gitproductivity.events.envelope import render
 from gitproductivity.events.models import Event
+from gitproductivity.events.payloads import EVENT_PAYLOADS, EventData
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 
 #: How often a long-poll looks at the database when no in-process wake-up came (events committed by another
@@ -49,16 +51,14 @@ def subscribe(subscriber: Subscriber) -> None:
         _subscribers.append(subscriber)
 
 
-def render_envelope(*, event_id: str, type: str, created_at: str, data: dict[str, Any]) -> str:
-    """The envelope exactly as the spec page shows it, serialised once; these bytes are what gets signed."""
-    envelope = {"id": event_id, "type": type, "created_at": created_at, "data": data}
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False, default=str)
+def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
+    """Record an event in the current transaction with one delivery per subscribed, enabled webhook.
 
-
-def emit(session: Session, *, organization_id: str, type: str, data: dict[str, Any]) -> Event:
-    """Record an event in the current transaction with one delivery per subscribed, enabled webhook."""
-    if type not in EVENT_TYPES and type != WEBHOOK_TEST:
-        raise ValueError(f"unknown event type {type!r}")
+    The type is the payload model's (`events.payloads`); the model validated the payload when it was built.
+    """
+    if not isinstance(data, EventData) or EVENT_PAYLOADS.get(getattr(data, "event_type", "")) is not type(data):
+        raise TypeError(f"emit takes an event payload model from events.payloads, not {type(data).__name__}")
+    event_type = data.event_type
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(
@@ -70,9 +70,9 @@ def emit(session: Session, *, organization_id: str, type: str, data: dict[str, A
     event = Event(
         id=event_id,
         organization_id=organization_id,
-        type=type,
+        type=event_type,
         created_at=created,
-        payload=render_envelope(event_id=event_id, type=type, created_at=isoformat_z(created), data=data),
+        payload=render(event_id, event_type, created, data.model_dump(mode="json")),
     )
     if not _subscribers:
         # A process that emits without its subscribers would commit events that no endpoint ever receives.
@@ -144,7 +144,7 @@ async def wait(
     """Return as soon as an event after `after` exists (True), or after `timeout` seconds (False).
 
     `timeout` is capped by the `long_poll_max_wait` setting.
-    Woken at once by commits in this process (`core.wakeup`), and checks the database every `poll_interval`
+    Woken at once by commits in this process (`core.channels.EVENTS`), and checks the database every `poll_interval`
     for commits made elsewhere. Each check is its own short transaction: nothing is held open while waiting
     (on SQLite every transaction takes the write lock).
     """

@@ -19,6 +19,7 @@ from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.ids import require_id
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer
+from gitproductivity.events.payloads import MetricsDelta, MetricsTotals, MetricsUpdated
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories import service as repositories
 
@@ -226,19 +227,22 @@ def public(values: dict[str, Any]) -> dict[str, Any]:
     return {k: isoformat_z(v) if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-def updated_data(
+def metrics_updated(
     developer: Developer, *, repository_id: str, analysis_id: str | None, new: Totals, old: Totals
-) -> dict[str, Any]:
-    """The `metrics.updated` payload: a developer's new totals in one repository and the change since `old`."""
-    return {
-        "developer_id": developer.id,
-        "name": developer.name,
-        "email": developer.email,
-        "repository_id": repository_id,
-        "analysis_id": analysis_id,
-        "totals": public(new.as_dict()),
-        "delta": new.delta(old),
-    }
+) -> MetricsUpdated:
+    """The one builder of `metrics.updated`: a developer's `new` totals in a repository and the change from `old`.
+
+    `analysis_id` is None when the change did not come from an analysis (merging developers).
+    """
+    return MetricsUpdated(
+        developer_id=developer.id,
+        name=developer.name,
+        email=developer.email,
+        repository_id=repository_id,
+        analysis_id=analysis_id,
+        totals=MetricsTotals(**new.as_dict()),
+        delta=MetricsDelta(**new.delta(old)),
+    )
 
 
 def team_series(

@@ -10,7 +10,7 @@ from gitproductivity.core.db import get_owned
 from gitproductivity.core.errors import Conflict
 from gitproductivity.core.ids import new_id
 from gitproductivity.events import service as events
-from gitproductivity.events.types import REPOSITORY_CONNECTED, REPOSITORY_DISCONNECTED
+from gitproductivity.events.payloads import RepositoryConnected, RepositoryDisconnected
 from gitproductivity.repositories import urls
 from gitproductivity.repositories.models import Repository, RepositoryStatus
 
@@ -78,7 +78,7 @@ def connect(
         )
         session.add(repo)
     session.flush()
-    events.emit(session, organization_id=organization_id, type=REPOSITORY_CONNECTED, data=event_data(repo))
+    events.emit(session, organization_id=organization_id, data=RepositoryConnected.model_validate(event_data(repo)))
     return repo
 
 
@@ -89,5 +89,7 @@ def disconnect(session: Session, *, organization_id: str, repository_id: str) ->
         repo.status = RepositoryStatus.DISCONNECTED
         repo.disconnected_at = utcnow()
         session.flush()
-        events.emit(session, organization_id=organization_id, type=REPOSITORY_DISCONNECTED, data=event_data(repo))
+        events.emit(
+            session, organization_id=organization_id, data=RepositoryDisconnected.model_validate(event_data(repo))
+        )
     return repo

@@ -6,17 +6,17 @@ Test envelopes are not events: the feed never shows them, and no other endpoint 
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gitproductivity.core.clock import isoformat_z, utcnow
+from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_database
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import Settings, get_settings
+from gitproductivity.events.envelope import render
+from gitproductivity.events.payloads import sample_data
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.webhooks import endpoints, queue
 from gitproductivity.webhooks.dispatcher import send_one
@@ -37,12 +37,7 @@ def start_test(session: Session, *, organization_id: str, webhook_id: str, event
         )
     now = utcnow()
     event_id = new_id("evt")
-    data = sample_data(event_type, webhook_id=hook.id)
-    body = json.dumps(
-        {"id": event_id, "type": event_type, "created_at": isoformat_z(now), "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    body = render(event_id, event_type, now, sample_data(event_type, webhook_id=hook.id))
     token = new_id("lse")
     lease = get_settings().webhook_lease_seconds
     delivery = Delivery(
@@ -62,20 +57,6 @@ def start_test(session: Session, *, organization_id: str, webhook_id: str, event
     session.add(delivery)
     session.flush()
     return queue.load_jobs(session, ids=[delivery.id], token=token, now=now, lease_seconds=lease)[0]
-
-
-def sample_data(event_type: str, *, webhook_id: str) -> dict[str, Any]:
-    """Example `data` for a test delivery, always with `"test": true`."""
-    samples: dict[str, dict[str, Any]] = {
-        WEBHOOK_TEST: {"webhook_id": webhook_id, "message": "This is a test webhook from GitProductivity."},
-        "developer.added": {"developer_id": "dev_sample", "name": "Jane Doe", "email": "jane@example.com"},
-        "developer.removed": {"developer_id": "dev_sample", "name": "Jane Doe", "email": "jane@example.com"},
-        "repository.connected": {"repository_id": "repo_sample", "name": "sample", "url": "https://example.com/s.git"},
-        "repository.disconnected": {"repository_id": "repo_sample", "name": "sample"},
-        "analysis.complete": {"repository_id": "repo_sample", "commits": 42},
-        "metrics.updated": {"repository_id": "repo_sample", "developer_ids": ["dev_sample"]},
-    }
-    return {**samples.get(event_type, {}), "test": True}
 
 
 def finish_test(session: Session, *, result: Result) -> Webhook:
