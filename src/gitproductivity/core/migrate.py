@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import gitproductivity
@@ -22,15 +23,24 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema. Each domain may add its own branch, hence `heads`."""
+    """Bring the database to the head. Databases at the old two heads (0002, 0004) reach it through 0005's merge.
+
+    The revisions form one line (docs/development.md): `head` fails loudly if two branches each added a revision
+    and nobody merged them, instead of applying them in an order nobody reviewed."""
     cfg = alembic_config()
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")
 
 
 def current_heads(engine: Engine) -> set[str]:
+    """The revisions the database is at (empty when it was never migrated)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as connection:
         return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def script_heads() -> list[str]:
+    """The head revisions of the migration scripts; exactly one unless two branches have not been merged."""
+    return sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
