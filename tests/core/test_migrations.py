@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,15 @@ def test_the_revisions_have_one_head() -> None:
     """Two branches that each add a revision must be merged (`gitproductivity db merge`) before they ship."""
     scripts = ScriptDirectory.from_config(migrate.alembic_config())
     assert len(scripts.get_heads()) == 1, f"several heads: {scripts.get_heads()} (see docs/development.md)"
+
+
+def test_revision_ids_name_their_files_and_fit_the_version_table() -> None:
+    """`db revision` numbers after the files' prefixes, and alembic_version.version_num is VARCHAR(32)."""
+    scripts = list(ScriptDirectory.from_config(migrate.alembic_config()).walk_revisions())
+    for script in scripts:
+        assert script.path.endswith(f"/{script.revision}.py")
+        assert re.fullmatch(r"\d{4}_[a-z0-9_]+", script.revision)
+        assert len(script.revision) <= migrate.MAX_REVISION_ID
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
+from alembic.util import CommandError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -133,7 +134,7 @@ def progress_bar(label: str, unit: str, *, disable: bool = False) -> Iterator[Ca
 
 
 def run(app: typer.Typer) -> None:
-    """Run `app`: domain, configuration and database errors become one line on stderr, never a traceback."""
+    """Run `app`: domain, configuration, database and migration errors become one line on stderr, never a traceback."""
     try:
         app()
     except CliError as exc:
@@ -149,6 +150,9 @@ def run(app: typer.Typer) -> None:
         sys.exit(2)
     except OperationalError as exc:
         err.print(f"[red]error:[/red] cannot use the database ({safe_db_error(exc)})", highlight=False)
+        sys.exit(1)
+    except CommandError as exc:  # Alembic: several heads, an unknown revision, a database not up to date
+        err.print(f"[red]error:[/red] {_first_line(str(exc))}", highlight=False)
         sys.exit(1)
 
 
