@@ -1,0 +1,122 @@
+"""Top-level commands that run or set up the service: `serve`, `worker`, `init`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from gitproductivity.cli._common import (
+    CliError,
+    JsonOption,
+    console,
+    ensure_schema,
+    err,
+    safe_db_label,
+    session_scope,
+    setup_logging,
+)
+from gitproductivity.core.settings import get_settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        bool | None,
+        typer.Option(
+            "--workers/--no-workers",
+            help="Run the background workers here (default: GITPRODUCTIVITY_RUN_WORKERS_IN_SERVER, true).",
+        ),
+    ] = None,
+) -> None:
+    """Start the API, the web UI and (unless --no-workers) the background workers in one process."""
+    import uvicorn
+
+    from gitproductivity.app import create_app
+    from gitproductivity.orgs import service as orgs
+
+    setup_logging()
+    settings = get_settings()
+    ensure_schema()
+    with session_scope() as session:
+        created = None if orgs.any_exist(session) else orgs.bootstrap(session, email="admin@example.com")
+    if created is not None:
+        err.print(
+            "[bold]First start: created an organisation and its owner. These secrets are shown only once:[/bold]\n"
+            f"  organisation  {created.organization.id}\n"
+            f"  sign in       {created.user.email} / {created.password}\n"
+            f"  API key       {created.api_key}\n"
+            "  (Use `gitproductivity init --email you@example.com` before the first start to choose the email.)"
+        )
+    bind_host, bind_port = host or settings.host, port or settings.port
+    err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {safe_db_label()})")
+    config = uvicorn.Config(
+        create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower()
+    )
+    _server_class()(config).run()
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    from gitproductivity.events import service as events
+
+    class Server(uvicorn.Server):
+        """Ends long-polls at shutdown, which otherwise waits for them (up to their `wait`) before exiting."""
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            events.stop_waiting()
+            await super().shutdown(sockets)
+
+    return Server
+
+
+def worker_cmd(
+    only: Annotated[str | None, typer.Option(help="Comma-separated component names (default: all).")] = None,
+) -> None:
+    """Run the background workers only (any number of these may share one PostgreSQL database)."""
+    from gitproductivity import worker
+
+    setup_logging()
+    ensure_schema()
+    selected = {p.strip() for p in only.split(",") if p.strip()} if only else None
+    if selected:
+        unknown = selected - set(worker.components())
+        if unknown:
+            raise CliError(
+                f"unknown component(s): {', '.join(sorted(unknown))}; known: {', '.join(worker.components())}"
+            )
+    worker.run_forever(only=selected)
+
+
+def init(
+    email: Annotated[str, typer.Option(help="The owner's email (used to sign in).")],
+    org: Annotated[str, typer.Option("--org", help="Organisation name.")] = "My organization",
+    as_json: JsonOption = False,
+) -> None:
+    """Create an organisation, its owner and a first API key; print the secrets once."""
+    from gitproductivity.orgs import service as orgs
+
+    ensure_schema()
+    with session_scope() as session:
+        created = orgs.bootstrap(session, email=email, org_name=org)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "organization_id": created.organization.id,
+                    "email": created.user.email,
+                    "password": created.password,
+                    "api_key": created.api_key,
+                }
+            )
+        )
+        return
+    console.print(
+        f"Created organisation [bold]{created.organization.name}[/bold] ({created.organization.id}).\n"
+        f"  sign in   {created.user.email} / {created.password}\n"
+        f"  API key   {created.api_key}\n"
+        "These secrets are shown only once."
+    )
