@@ -14,6 +14,7 @@ from gitproductivity.events.envelope import render
 from gitproductivity.events.models import Event
 from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model, example_envelope
 from gitproductivity.events.types import EVENT_TYPES
+from gitproductivity.webhooks import signing
 from tests.analysis.gitrepo import drain
 
 
@@ -33,6 +34,9 @@ def test_event_types_lists_the_seven_with_schema_and_example(api: TestClient, cl
     assert client.get("/v1/event-types").status_code == 401
 
 
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
 def test_openapi_webhooks_carry_each_envelope_schema() -> None:
     doc = TestClient(create_app(run_workers=False)).get("/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
@@ -46,7 +50,11 @@ def test_openapi_webhooks_carry_each_envelope_schema() -> None:
         assert envelope["properties"]["type"]["const"] == event_type
         assert envelope["properties"]["data"]["$ref"] == f"#/components/schemas/{model.__name__}"
         assert components[model.__name__]["required"] == list(model.model_fields)
-        assert {"X-GitProductivity-Signature", "webhook-signature"} <= {p["name"] for p in operation["parameters"]}
+        # Exactly the headers the signer sets on every delivery (besides Content-Type and User-Agent).
+        sent = signing.headers(
+            body=b"{}", event_id="evt_x", event_type=event_type, delivery_id="dlv_x", secret=SECRET, timestamp=1
+        )
+        assert {p["name"] for p in operation["parameters"]} == set(sent) - {"Content-Type", "User-Agent"}
         assert "422" not in operation["responses"]  # we send these; a receiver's validation is not ours to describe
     event_types = doc["paths"]["/v1/event-types"]["get"]["responses"]["200"]["content"]["application/json"]
     assert event_types["schema"] == {"$ref": "#/components/schemas/EventTypeList"}
