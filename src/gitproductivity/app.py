@@ -21,7 +21,6 @@ from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
 from gitproductivity.events.api import types_router as event_types_router
-from gitproductivity.webhooks.openapi import document_webhooks
 from gitproductivity.metrics import views as metrics_views
 from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.notifications import views as notifications_views
@@ -33,6 +32,7 @@ from gitproductivity.web import views as web_views
 from gitproductivity.webhooks import views as webhooks_views
 from gitproductivity.webhooks.api import deliveries_router
 from gitproductivity.webhooks.api import router as webhooks_router
+from gitproductivity.webhooks.openapi import document_webhooks
 
 log = logging.getLogger(__name__)
 
