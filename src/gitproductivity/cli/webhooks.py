@@ -43,7 +43,7 @@ def webhooks_add(
     created = in_org(
         org, lambda s, o: endpoints.create(s, organization_id=o, url=url, events=types, description=description)
     )
-    hook = _hook_json(testing.test_webhook(organization_id=created.organization_id, webhook_id=created.id), secret=True)
+    hook = _hook_json(testing.send_test(organization_id=created.organization_id, webhook_id=created.id), secret=True)
     if as_json:
         print_json(hook)
         return
@@ -96,7 +96,7 @@ def webhooks_test(
     from gitproductivity.webhooks import endpoints, testing
 
     org_id = in_org(org, lambda s, o: endpoints.get(s, organization_id=o, webhook_id=webhook_id).organization_id)
-    hook = _hook_json(testing.test_webhook(organization_id=org_id, webhook_id=webhook_id, event_type=event))
+    hook = _hook_json(testing.send_test(organization_id=org_id, webhook_id=webhook_id, event_type=event))
     _print_test(hook["last_test"])
     if not hook["last_test"]["ok"]:
         raise typer.Exit(1)

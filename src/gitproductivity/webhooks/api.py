@@ -48,7 +48,7 @@ def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookC
             events=body.events,
             description=body.description,
         )
-    tested = testing.test_webhook(organization_id=principal.organization_id, webhook_id=hook.id)
+    tested = testing.send_test(organization_id=principal.organization_id, webhook_id=hook.id)
     read = webhook_read(tested, WebhookWithSecret)
     assert isinstance(read, WebhookWithSecret) and read.last_test is not None
     return WebhookCreated(**read.model_dump(), test=read.last_test)
@@ -105,7 +105,7 @@ def test_webhook(
 ) -> TestResult:
     """Send a test delivery now: `webhook.test`, or a sample of `event` with `data.test = true`."""
     event = body.event if body else "webhook.test"
-    hook = testing.test_webhook(organization_id=principal.organization_id, webhook_id=webhook_id, event_type=event)
+    hook = testing.send_test(organization_id=principal.organization_id, webhook_id=webhook_id, event_type=event)
     read: WebhookRead = webhook_read(hook)
     assert read.last_test is not None
     return read.last_test

@@ -88,7 +88,7 @@ def send_now(job: Job) -> Result:
     return asyncio.run(_send(job, get_settings()))
 
 
-def test_webhook(*, organization_id: str, webhook_id: str, event_type: str = WEBHOOK_TEST) -> Webhook:
+def send_test(*, organization_id: str, webhook_id: str, event_type: str = WEBHOOK_TEST) -> Webhook:
     """Send a test delivery to one endpoint now and keep its outcome on the endpoint (returned).
 
     Three steps: the delivery is written (leased to us, so no dispatcher takes it), sent outside any

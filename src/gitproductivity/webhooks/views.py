@@ -98,7 +98,7 @@ def create_webhook(
         status = exc.status_code if isinstance(exc, DomainError) else 422
         return _form_page(request, viewer, form, field_errors(exc), status_code=status)
     # Saved (committed); now the test webhook the docs promise, sent at once and shown on the next page.
-    testing.test_webhook(organization_id=viewer.organization_id, webhook_id=hook_id)
+    testing.send_test(organization_id=viewer.organization_id, webhook_id=hook_id)
     return redirect(f"/settings/webhooks/{hook_id}?saved=1")
 
 
@@ -180,7 +180,7 @@ def _test_message(hook: WebhookRead) -> tuple[str, str]:
 
 @router.post("/webhooks/{webhook_id}/test")
 def send_test(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response:
-    hook = testing.test_webhook(organization_id=viewer.organization_id, webhook_id=webhook_id)
+    hook = testing.send_test(organization_id=viewer.organization_id, webhook_id=webhook_id)
     kind, message = _test_message(webhook_read(hook))
     flash(request, message, kind)
     return redirect(f"/settings/webhooks/{webhook_id}")
