@@ -91,7 +91,7 @@ class Server:
             "GITPRODUCTIVITY_DATABASE_URL": database_url,
             "GITPRODUCTIVITY_DATA_DIR": str(data_dir),
         }
-        self.proc: subprocess.Popen[str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
@@ -237,7 +237,7 @@ def test_listen_forwards_signed_events_and_resumes_after_a_server_restart(
     assert [receiver.verify(body, headers, secret).id for headers, body in hook.received] == [e.id for e in expected]
     for (headers, body), event in zip(hook.received, expected, strict=True):
         assert body == event.payload.encode()  # byte for byte what a real delivery would send
-        assert Webhook(secret).verify(body, headers)["id"] == event.id
+        assert Webhook(secret).verify(body, dict(headers))["id"] == event.id
         assert headers["X-GitProductivity-Event"] == "developer.added"
         assert headers["X-GitProductivity-Delivery"].startswith("dlv_")
         assert headers["User-Agent"].startswith("GitProductivity-Webhooks/")

@@ -28,7 +28,7 @@ FILES = ["a.txt", "b/c.txt", "vendor/v.js", "web/x.min.js", "bin.dat", "d.txt"]
 KEYS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days")
 
 change = st.tuples(st.sampled_from(FILES), st.integers(min_value=0, max_value=25))
-step = st.one_of(
+step: st.SearchStrategy[tuple[str, int, list[tuple[str, int]]]] = st.one_of(
     st.tuples(st.just("commit"), st.integers(0, len(AUTHORS) - 1), st.lists(change, min_size=1, max_size=3)),
     st.tuples(st.just("merge"), st.integers(0, len(AUTHORS) - 1), st.lists(change, min_size=1, max_size=2)),
     st.tuples(st.just("rename"), st.integers(0, len(AUTHORS) - 1), st.just([])),

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,7 +37,7 @@ def _nothing_counted(api: TestClient, database: Database) -> None:
         assert session.scalar(select(func.count()).select_from(DailyRollup)) == 0
 
 
-def _failed_analysis(api: TestClient, repo_id: str) -> dict:
+def _failed_analysis(api: TestClient, repo_id: str) -> dict[str, Any]:
     [analysis] = api.get(f"/v1/repositories/{repo_id}/analyses").json()["data"]
     assert analysis["status"] == "failed", analysis
     return dict(analysis)

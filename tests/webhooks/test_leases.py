@@ -49,7 +49,7 @@ def test_a_delivery_that_waited_past_its_lease_is_not_sent_until_the_lease_ends(
 
         def skipped() -> set[str]:
             return {
-                str(r.args[0])  # type: ignore[index]
+                str(r.args[0])
                 for r in caplog.records
                 if "waited past its lease" in r.getMessage() and isinstance(r.args, tuple)
             }
@@ -80,5 +80,5 @@ def test_a_delivery_that_waited_past_its_lease_is_not_sent_until_the_lease_ends(
             assert r.at >= before + LEASE  # sent only after the lease it waited under had run out
     assert receiver.max_in_flight == 1
     with database.session() as session:
-        attempts = session.execute(select(DeliveryAttempt.delivery_id, DeliveryAttempt.number)).all()
-    assert sorted(n for _, n in attempts) == [1, 1] and {d for d, _ in attempts} == set(sent)
+        rows = session.execute(select(DeliveryAttempt.delivery_id, DeliveryAttempt.number)).all()
+    assert sorted(n for _, n in rows) == [1, 1] and {d for d, _ in rows} == set(sent)
