@@ -27,6 +27,8 @@ from gitproductivity.developers import service as developers
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
 
+pytestmark = pytest.mark.slow  # real `gitproductivity serve` and `listen` processes
+
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
 from tests.conftest import make_tenant
+
+pytestmark = pytest.mark.slow  # hypothesis over real git repositories
 
 AUTHORS = [
     "Ann <ann@x.org>",

@@ -18,6 +18,8 @@ from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
+pytestmark = pytest.mark.slow  # waits out real leases: several seconds
+
 TIMEOUT = 3.0
 LEASE = 5.0  # the dispatcher's margin is then min(1, (5 - 3) / 2) = 1 s
 SLOW = 2.0  # each POST takes this long: below the timeout, above what a queued POST may wait (5 - 3 - 1 = 1 s)

@@ -27,6 +27,8 @@ from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
+pytestmark = pytest.mark.slow  # real `gitproductivity worker` processes, killed and stopped
+
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
 
