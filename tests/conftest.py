@@ -71,6 +71,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheapest_password_hashing() -> Iterator[None]:
+    """argon2id at its cheapest cost (argon2's own profile for tests) for the passwords made in this process.
+
+    Every tenant's bootstrap hashes a password, and at the production cost (~0.3 s a hash on two busy cores) that
+    was about half of `make test-fast`. The hash is still real argon2id and carries its parameters, so it
+    verifies anywhere; the processes tests start (`serve`, `worker`, the CLI) keep the production cost.
+    """
+    from argon2 import PasswordHasher, profiles
+
+    from gitproductivity.orgs import security
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test run."""
