@@ -23,7 +23,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# What the pre-commit hooks check: ruff (lint and format) and mypy over src/ and tests/.
+# The checks alone, as the pre-commit hooks run them: make lint, then mypy over src/ and tests/
 check: lint typecheck
 
 # The whole suite, what .ci/run runs: lint and types, then every test on SQLite AND PostgreSQL, browser and
