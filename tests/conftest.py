@@ -3,6 +3,10 @@
 PostgreSQL: one fresh database per test run (created here, dropped at the end), migrated once, truncated
 before each test. SQLite: one migrated template file per run, copied for each test. In CI (`CI=true`) an
 unreachable PostgreSQL fails the run instead of skipping.
+
+`GP_TEST_BACKENDS=sqlite` (comma-separated; unset or empty means all) deselects the tests of the other
+backends, including tests parametrised over `backend` by hand (the PostgreSQL-only ones): `make test-fast` uses
+it. CI refuses it, so a stray variable can never drop the PostgreSQL half of the suite.
 """
 
 from __future__ import annotations
@@ -38,6 +42,54 @@ BACKENDS = ["sqlite", "postgresql"]
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _selected_backends() -> list[str]:
+    wanted = [b.strip() for b in os.environ.get("GP_TEST_BACKENDS", "").split(",") if b.strip()]
+    unknown = sorted(set(wanted) - set(BACKENDS))
+    if unknown:
+        raise pytest.UsageError(
+            f"GP_TEST_BACKENDS: unknown backend(s) {', '.join(unknown)}; known: {', '.join(BACKENDS)}"
+        )
+    if wanted and set(wanted) != set(BACKENDS) and _in_ci():
+        raise pytest.UsageError(f"GP_TEST_BACKENDS={','.join(wanted)} with CI=true: CI runs every backend")
+    return wanted or list(BACKENDS)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database backends: {', '.join(_selected_backends())}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) the tests of backends left out by GP_TEST_BACKENDS."""
+    selected = _selected_backends()
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        (keep if backend is None or backend in selected else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheapest_password_hashing() -> Iterator[None]:
+    """argon2id at its cheapest cost (argon2's own profile for tests) for the passwords made in this process.
+
+    Every tenant's bootstrap hashes a password, and at the production cost (~0.3 s a hash on two busy cores) that
+    was about half of `make test-fast`. The hash is still real argon2id and carries its parameters, so it
+    verifies anywhere; the processes tests start (`serve`, `worker`, the CLI) keep the production cost.
+    """
+    from argon2 import PasswordHasher, profiles
+
+    from gitproductivity.orgs import security
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(security, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

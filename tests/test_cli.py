@@ -12,6 +12,8 @@ import pytest
 
 from gitproductivity.core.db import Database
 
+pytestmark = pytest.mark.slow  # the real CLI as subprocesses: seconds per test
+
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
 

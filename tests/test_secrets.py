@@ -32,6 +32,8 @@ from gitproductivity.core.db import Base, Database
 from tests.analysis.gitrepo import Repo, lines
 from tests.webhooks.conftest import Mailbox, Receiver, free_port, wait_for
 
+pytestmark = pytest.mark.slow  # a full run of `gitproductivity serve` and the CLI
+
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
 

@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import wait_until_serving
+
+pytestmark = pytest.mark.slow  # starts `gitproductivity serve` processes
 
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 

@@ -70,7 +70,7 @@ def lines(count: int, tag: str = "line") -> str:
 
 def drain(worker: str = "test-worker") -> list[str]:
     """Run every queued analysis now, in this thread (what a worker does); returns their final statuses."""
-    statuses = []
+    statuses: list[str] = []
     while True:
         with get_database().session() as session:
             claimed = [a.id for a in jobs.claim(session, worker=worker, limit=1)]

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, lines
 from tests.test_cli import run
+
+pytestmark = pytest.mark.slow  # the real CLI as subprocesses: seconds per test
 
 
 def test_analyze_with_progress_then_metrics_table(

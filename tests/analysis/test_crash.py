@@ -29,6 +29,8 @@ from gitproductivity.repositories import service as repositories
 from tests.conftest import Tenant
 from tests.webhooks.conftest import wait_for
 
+pytestmark = pytest.mark.slow  # SIGKILLs real `gitproductivity worker` processes
+
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 COMMITS = 5_000
 AUTHORS = [(f"Dev {i}", f"dev{i}@example.com") for i in range(6)]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
 from tests.conftest import make_tenant
+
+pytestmark = pytest.mark.slow  # hypothesis over real git repositories
 
 AUTHORS = [
     "Ann <ann@x.org>",
@@ -28,7 +31,7 @@ FILES = ["a.txt", "b/c.txt", "vendor/v.js", "web/x.min.js", "bin.dat", "d.txt"]
 KEYS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days")
 
 change = st.tuples(st.sampled_from(FILES), st.integers(min_value=0, max_value=25))
-step = st.one_of(
+step: st.SearchStrategy[tuple[str, int, list[tuple[str, int]]]] = st.one_of(
     st.tuples(st.just("commit"), st.integers(0, len(AUTHORS) - 1), st.lists(change, min_size=1, max_size=3)),
     st.tuples(st.just("merge"), st.integers(0, len(AUTHORS) - 1), st.lists(change, min_size=1, max_size=2)),
     st.tuples(st.just("rename"), st.integers(0, len(AUTHORS) - 1), st.just([])),

@@ -1,18 +1,22 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from tests.conftest import Tenant
 
 
-def assert_error_shape(resp, status: int, code: str) -> dict:
+def assert_error_shape(resp: Response, status: int, code: str) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
+    return dict(body["error"])
 
 
 def test_missing_and_invalid_api_keys_are_401(client: TestClient, tenant: Tenant) -> None:
@@ -51,7 +55,7 @@ def test_oversized_body_is_413(api: TestClient) -> None:
     big = {"name": "x" * 2_000_000, "email": "big@example.com"}
     assert_error_shape(api.post("/v1/developers", json=big), 413, "payload_too_large")
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         yield b'{"name": "'
         for _ in range(30):
             yield b"x" * 65536

@@ -25,6 +25,8 @@ from gitproductivity.core import settings as app_settings
 from gitproductivity.core.db import Database
 from tests.conftest import Tenant
 
+pytestmark = pytest.mark.slow  # schemathesis fuzzes every API operation
+
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(run_workers=False))
 
 

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 
 
-def events_of(api: TestClient, type_: str | None = None) -> list[dict]:
+def events_of(api: TestClient, type_: str | None = None) -> list[dict[str, Any]]:
     params = {"type": type_} if type_ else {}
     resp = api.get("/v1/events", params=params)
     assert resp.status_code == 200, resp.text
-    return resp.json()["data"]
+    return list(resp.json()["data"])
 
 
 def test_create_get_list_remove_with_events(api: TestClient) -> None:
@@ -91,7 +93,7 @@ def test_pagination_is_keyset_and_complete(api: TestClient) -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        params: dict[str, object] = {"limit": 3}
+        params: dict[str, str | int] = {"limit": 3}
         if cursor:
             params["after"] = cursor
         page = api.get("/v1/developers", params=params).json()

@@ -13,7 +13,7 @@ from tests.conftest import Tenant
 
 
 def add(api: TestClient, i: int) -> str:
-    return api.post("/v1/developers", json={"name": f"D{i}", "email": f"d{i}@example.com"}).json()["id"]
+    return str(api.post("/v1/developers", json={"name": f"D{i}", "email": f"d{i}@example.com"}).json()["id"])
 
 
 def test_feed_pages_in_order_without_gaps_or_repeats(api: TestClient) -> None:
@@ -24,7 +24,7 @@ def test_feed_pages_in_order_without_gaps_or_repeats(api: TestClient) -> None:
     collected = []
     cursor = None
     while True:
-        params: dict[str, object] = {"limit": 2}
+        params: dict[str, str | int] = {"limit": 2}
         if cursor:
             params["after"] = cursor
         page = api.get("/v1/events", params=params).json()

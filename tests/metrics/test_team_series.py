@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +34,7 @@ def rollup(org: str, repo: str, dev: str, day: date, commits: int, added: int = 
 
 
 def test_team_series_buckets_filters_and_scoping(
-    database: Database, tenant: Tenant, other_tenant: Tenant, tmp_path
+    database: Database, tenant: Tenant, other_tenant: Tenant, tmp_path: Path
 ) -> None:
     org = tenant.organization_id
     (tmp_path / "a" / ".git").mkdir(parents=True)

@@ -172,6 +172,7 @@ def example(request: pytest.FixtureRequest) -> Iterator[tuple[str, subprocess.Po
             proc.wait()
 
 
+@pytest.mark.slow  # each example runs as its own server process
 def test_examples_receive_verify_and_dedupe(example: tuple[str, subprocess.Popen[str]]) -> None:
     url, proc = example
     for body, headers, status in cases():

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,7 +37,7 @@ def _nothing_counted(api: TestClient, database: Database) -> None:
         assert session.scalar(select(func.count()).select_from(DailyRollup)) == 0
 
 
-def _failed_analysis(api: TestClient, repo_id: str) -> dict:
+def _failed_analysis(api: TestClient, repo_id: str) -> dict[str, Any]:
     [analysis] = api.get(f"/v1/repositories/{repo_id}/analyses").json()["data"]
     assert analysis["status"] == "failed", analysis
     return dict(analysis)
@@ -185,6 +186,7 @@ class _Silent:
             conn.close()
 
 
+@pytest.mark.slow  # waits out a real git timeout
 @pytest.mark.parametrize("scheme", ["https", "ssh"])
 def test_a_remote_that_never_answers_is_abandoned_at_the_git_timeout(
     api: TestClient, database: Database, database_url: str, tmp_path: Path, scheme: str
@@ -220,6 +222,7 @@ def _big_history(path: Path, commits: int) -> None:
     subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input="".join(stream).encode(), check=True)
 
 
+@pytest.mark.slow  # a 6,000-commit history, analysed twice
 def test_a_history_too_big_for_the_git_timeout_fails_cleanly(
     api: TestClient, database: Database, database_url: str, tmp_path: Path
 ) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.analysis.gitrepo import Repo
 from tests.conftest import Tenant
 from tests.web.conftest import UI
+
+pytestmark = pytest.mark.slow  # a real `gitproductivity serve` driven by Chromium
 
 JANE = "Jane Doe <jane@example.com>"
 JANE_HOME = "Jane D <jane@home.example>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from gitproductivity.core.db import Database
@@ -11,6 +12,8 @@ from gitproductivity.developers import service
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
 from tests.web.conftest import UI
+
+pytestmark = pytest.mark.slow  # a real `gitproductivity serve` driven by Chromium
 
 
 def test_sign_in_failure_then_success_and_sign_out(ui: UI, tenant: Tenant) -> None:

@@ -7,11 +7,14 @@ import hmac
 import json
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from gitproductivity.core.db import Database
 from tests.conftest import Tenant
 from tests.web.conftest import UI, Receiver
+
+pytestmark = pytest.mark.slow  # a real `gitproductivity serve` driven by Chromium
 
 
 def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -110,7 +111,7 @@ def test_samples_of_every_type_have_its_real_shape_plus_test_true(
         ({"url": "not a url", "events": ["*"]}, "only http and https"),
     ],
 )
-def test_bad_endpoints_are_rejected(api: TestClient, fast: Settings, body: dict, message: str) -> None:
+def test_bad_endpoints_are_rejected(api: TestClient, fast: Settings, body: dict[str, Any], message: str) -> None:
     resp = api.post("/v1/webhooks", json=body)
     assert resp.status_code == 422, resp.text
     assert message in resp.json()["error"]["message"]
@@ -143,7 +144,7 @@ def test_list_update_delete_and_tenancy(
         ("GET", f"/v1/deliveries/{hook['test']['delivery_id']}"),
         ("POST", f"/v1/deliveries/{hook['test']['delivery_id']}/redeliver"),
     ]:
-        kwargs = {"json": {}} if method in ("PATCH",) else {}
+        kwargs: dict[str, Any] = {"json": {}} if method in ("PATCH",) else {}
         resp = client.request(method, path, headers=other, **kwargs)
         assert resp.status_code == 404, (method, path, resp.text)
 

@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gitproductivity.core.db import Database
 from tests.webhooks.conftest import Receiver
+
+pytestmark = pytest.mark.slow  # the real CLI as subprocesses: seconds per test
 
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 

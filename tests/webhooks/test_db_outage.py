@@ -24,6 +24,8 @@ from gitproductivity.webhooks.models import Delivery
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, free_port, wait_for
 
+pytestmark = pytest.mark.slow  # cuts the database away from a running dispatcher
+
 
 class Proxy:
     """Forwards 127.0.0.1:port to a target; `cut()` drops every connection and refuses new ones until `restore()`."""

@@ -7,6 +7,7 @@ import hmac
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,17 +25,17 @@ from tests.conftest import Tenant
 from tests.webhooks.conftest import Mailbox, Receiver, RunningDispatcher, configure, wait_for
 
 
-def add_hook(api: TestClient, url: str, events_: list[str] | None = None) -> dict:
+def add_hook(api: TestClient, url: str, events_: list[str] | None = None) -> dict[str, Any]:
     resp = api.post("/v1/webhooks", json={"url": url, "events": events_ or ["*"]})
     assert resp.status_code == 201, resp.text
     return dict(resp.json())
 
 
-def deliveries(api: TestClient, hook_id: str, **params: str) -> list[dict]:
+def deliveries(api: TestClient, hook_id: str, **params: str) -> list[dict[str, Any]]:
     return list(api.get(f"/v1/webhooks/{hook_id}/deliveries", params=params).json()["data"])
 
 
-def real(api: TestClient, hook_id: str, **params: str) -> list[dict]:
+def real(api: TestClient, hook_id: str, **params: str) -> list[dict[str, Any]]:
     return [d for d in deliveries(api, hook_id, **params) if not d["is_test"]]
 
 

@@ -18,6 +18,7 @@ from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from sqlalchemy import select
 
@@ -29,6 +30,8 @@ from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Mailbox, Received, Receiver, RunningDispatcher, configure, wait_for
+
+pytestmark = pytest.mark.slow  # the real retry schedule, compressed: several seconds
 
 TIMEOUT = 2.0  # compressed WEBHOOK_TIMEOUT; the slow answers take SLOW seconds
 SLOW = 3.0

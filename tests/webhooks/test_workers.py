@@ -28,6 +28,8 @@ from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
+pytestmark = pytest.mark.slow  # real `gitproductivity worker` processes, killed and stopped
+
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
 
 
@@ -57,7 +59,7 @@ class Workers:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        codes = []
+        codes: list[int | None] = []
         for proc in self.procs:
             try:
                 codes.append(proc.wait(timeout=20))
