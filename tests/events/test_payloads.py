@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import ValidationError
@@ -78,7 +78,7 @@ def test_nested_parts_and_enumerations_are_checked_too() -> None:
     with pytest.raises(ValidationError):
         EVENT_PAYLOADS["repository.connected"].model_validate({**repo, "kind": "cloud"})
     with pytest.raises(ValidationError):
-        WebhookTest(webhook_id="wh_1", message="hi", test=False)  # type: ignore[arg-type]
+        WebhookTest(webhook_id="wh_1", message="hi", test=cast(Any, False))
 
 
 def test_a_built_payload_cannot_be_changed_or_built_unvalidated() -> None:
@@ -86,7 +86,7 @@ def test_a_built_payload_cannot_be_changed_or_built_unvalidated() -> None:
     with pytest.raises(ValidationError, match="frozen"):
         dev.name = "Bob"  # type: ignore[misc]
     with pytest.raises(TypeError, match="always validated"):
-        DeveloperAdded.model_construct(developer_id="dev_1")
+        DeveloperAdded.model_construct(developer_id="dev_1")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="immutable"):
         dev.model_copy(update={"email": 42})
     assert dev.model_copy() == dev
@@ -99,7 +99,7 @@ def test_emit_takes_only_payload_models() -> None:
     with pytest.raises(TypeError, match="payload model"):
         events.emit(session, organization_id="org_1", data=data)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        events.emit(session, organization_id="org_1", type="developer.added", data=data)  # type: ignore[call-arg]
+        events.emit(session, organization_id="org_1", type="developer.added", data=data)  # type: ignore[call-arg, arg-type]
 
     class Sneaky(DeveloperAdded):  # not in the catalogue, so not a documented shape
         extra_field: int = 0
