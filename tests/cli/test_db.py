@@ -16,6 +16,8 @@ from gitproductivity.core.db import Database
 from tests.core.test_migrations import OLD_HEADS, upgrade_to
 from tests.test_cli import run
 
+pytestmark = pytest.mark.slow  # real subprocesses
+
 HEAD = migrate.script_heads()[0]
 
 
