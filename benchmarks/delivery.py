@@ -160,6 +160,7 @@ def _ceiling(port: int, n: int, client: str, out: Any) -> None:
 
 
 def _setup(url: str, concurrency: int) -> tuple[Any, str]:
+    from gitproductivity import startup
     from gitproductivity.core import migrate, settings
     from gitproductivity.core.db import Database, set_database
     from gitproductivity.orgs import service as orgs
@@ -170,6 +171,7 @@ def _setup(url: str, concurrency: int) -> tuple[Any, str]:
         webhook_concurrency=concurrency,
         log_level="WARNING",
     )
+    startup.install()  # webhooks hears every event, as in the service (each scenario is a fresh process)
     db = Database(url)
     migrate.upgrade(db.engine)
     set_database(db)
@@ -295,9 +297,6 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    from gitproductivity import startup
-
-    startup.install()  # webhooks hears every event, as in the service
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument(
