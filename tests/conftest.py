@@ -11,15 +11,18 @@ it. CI refuses it, so a stray variable can never drop the PostgreSQL half of the
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -241,3 +244,16 @@ def wait_until_serving(
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError("server did not start\n" + describe())
         time.sleep(0.1)
+
+
+T = TypeVar("T")
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]], *, timeout: float = 120.0) -> T:
+    """Run a coroutine on a fresh event loop in a thread of its own and return its result.
+
+    Tests never call `asyncio.run` in the main thread: the UI tests' Playwright (sync API) keeps an event loop
+    running there, and `asyncio.run` refuses to start under it. Ruff bans the bare call in tests (TID251).
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result(timeout=timeout)  # noqa: TID251

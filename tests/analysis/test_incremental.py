@@ -12,7 +12,7 @@ from gitproductivity.analysis import jobs, run
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
-from tests.conftest import Tenant
+from tests.conftest import Tenant, run_async
 
 ALICE = "Alice <alice@example.com>"
 BOB = "Bob <bob@example.com>"
@@ -190,7 +190,7 @@ def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, t
         await runner
         return status
 
-    assert asyncio.run(scenario()) == "succeeded"
+    assert run_async(scenario) == "succeeded"
 
 
 def test_scheduled_recheck_queues_due_repositories(database: Database, tenant: Tenant, tmp_path: Path) -> None:
@@ -345,4 +345,4 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
         await runner
         return status
 
-    assert asyncio.run(scenario()) == "succeeded"
+    assert run_async(scenario) == "succeeded"

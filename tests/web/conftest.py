@@ -49,7 +49,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread while it is started;
+# it stops when the UI tests are done instead of living on under the rest of the suite.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
@@ -202,7 +204,7 @@ class Receiver:
             await self._stop.wait()
             await runner.cleanup()
 
-        asyncio.run(main())
+        asyncio.run(main())  # noqa: TID251 (its own thread: see tests.conftest.run_async)
 
     def start(self) -> Receiver:
         self._thread.start()

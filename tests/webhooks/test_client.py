@@ -8,7 +8,6 @@ import base64
 import ssl
 import subprocess
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from gitproductivity.webhooks import client as client_module
 from gitproductivity.webhooks.client import ConnectionDropped, HttpClient, target
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.sender import HttpSender, classify
+from tests.conftest import run_async
 
 LOOPBACK = Guard(allowed_networks=("127.0.0.0/8",))
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
@@ -81,9 +81,7 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
 
 def run(coro: Awaitable[None]) -> None:
-    """On its own loop in its own thread: after the UI tests, Playwright keeps a loop running in the main one."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, asyncio.wait_for(coro, 20)).result(timeout=60)
+    run_async(lambda: asyncio.wait_for(coro, 20), timeout=60)
 
 
 def test_request_on_the_wire_and_keep_alive() -> None:

@@ -6,12 +6,8 @@ through would show up as a request there. The others would hang or fail differen
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,9 +17,8 @@ from gitproductivity.core.settings import Settings
 from gitproductivity.webhooks.client import Addresses, HttpClient, Lookup
 from gitproductivity.webhooks.guard import Guard, literal_address
 from gitproductivity.webhooks.sender import HttpSender, Outcome
+from tests.conftest import run_async
 from tests.webhooks.conftest import Receiver, configure
-
-T = TypeVar("T")
 
 #: Hosts that reach this machine's loopback when connected to.
 LOOPBACK = [
@@ -85,14 +80,7 @@ def _post(settings: Settings, url: str, lookup: Lookup | None = None) -> Outcome
         finally:
             await sender.close()
 
-    return _run(go)
-
-
-def _run(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine on its own event loop in its own thread (the UI tests' Playwright keeps a loop running
-    in the main thread, where `asyncio.run` refuses to start)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result(timeout=60)
+    return run_async(go)
 
 
 @pytest.mark.parametrize("host", LOOPBACK)
@@ -151,7 +139,7 @@ def test_refused_addresses_among_a_names_answers_are_dropped() -> None:
         client = HttpClient(guard=Guard(), timeout=2, lookup=_zone(["127.0.0.1", "169.254.169.254", "93.184.216.34"]))
         return await client._resolve("rebind.test", 80)
 
-    assert _run(go) == [(socket.AF_INET, "93.184.216.34")]
+    assert run_async(go) == [(socket.AF_INET, "93.184.216.34")]
 
 
 def test_api_refuses_every_form_and_records_refused_destination(

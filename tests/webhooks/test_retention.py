@@ -18,7 +18,7 @@ from gitproductivity.events.models import Event
 from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.webhooks import endpoints, retention
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
-from tests.conftest import Tenant
+from tests.conftest import Tenant, run_async
 
 OLD = timedelta(days=40)
 
@@ -105,10 +105,10 @@ def test_the_worker_component_prunes_only_when_a_retention_is_set(database: Data
         with database.session() as session:
             return len(session.scalars(select(Event.id)).all())
 
-    asyncio.run(one_round())
+    run_async(one_round)
     assert remaining() == 1  # the default keeps events forever
     settings.configure(database_url=database.url, event_retention_days=30)
-    asyncio.run(one_round())
+    run_async(one_round)
     assert remaining() == 0
 
 

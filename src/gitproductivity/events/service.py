@@ -58,6 +58,9 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     """
     if not isinstance(data, EventData) or EVENT_PAYLOADS.get(getattr(data, "event_type", "")) is not type(data):
         raise TypeError(f"emit takes an event payload model from events.payloads, not {type(data).__name__}")
+    if not _subscribers:
+        # A process that emits without its subscribers would commit events that no endpoint ever receives.
+        raise RuntimeError("no event subscribers: call gitproductivity.startup.install() before emitting")
     event_type = data.event_type
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -74,9 +77,6 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
         created_at=created,
         payload=render(event_id, event_type, created, data.model_dump(mode="json")),
     )
-    if not _subscribers:
-        # A process that emits without its subscribers would commit events that no endpoint ever receives.
-        raise RuntimeError("no event subscribers: call gitproductivity.startup.install() before emitting")
     session.add(event)
     session.flush()
     for subscriber in _subscribers:
