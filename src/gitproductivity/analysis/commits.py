@@ -55,6 +55,7 @@ class Issues:
     skipped: dict[str, int] = field(default_factory=dict)
     adjusted: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    adjusted_commits: int = 0  # a commit may have several reasons
 
     @property
     def skipped_commits(self) -> int:
@@ -65,6 +66,7 @@ class Issues:
         self._example(reason, sha)
 
     def adjust(self, sha: str, reasons: set[Adjusted]) -> None:
+        self.adjusted_commits += 1
         for reason in reasons:
             self.adjusted[reason] = self.adjusted.get(reason, 0) + 1
             self._example(reason, sha)
@@ -75,6 +77,7 @@ class Issues:
             shas.append(sha)
 
     def add(self, other: Issues) -> None:
+        self.adjusted_commits += other.adjusted_commits
         for mine, theirs in ((self.skipped, other.skipped), (self.adjusted, other.adjusted)):
             for reason, count in theirs.items():
                 mine[reason] = mine.get(reason, 0) + count

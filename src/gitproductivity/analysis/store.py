@@ -111,7 +111,7 @@ def save(
     analysis.new_commits = plan.new_commits
     analysis.developers_updated = updated
     analysis.skipped_commits = tally.issues.skipped_commits
-    analysis.adjusted_commits = sum(tally.issues.adjusted.values())
+    analysis.adjusted_commits = tally.issues.adjusted_commits
     analysis.commit_issues = tally.issues.as_json() if tally.issues.skipped or tally.issues.adjusted else None
     analysis.fetch_ms, analysis.read_ms = fetch_ms, read_ms
     analysis.store_ms = int((time.monotonic() - t0) * 1000)
