@@ -6,6 +6,7 @@ objects (`git hash-object -t commit --literally`) wired into the branch with `gi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.analysis.gitrepo import Repo, drain, lines
 from tests.analysis.hostile import git_bytes, history, literal, point_branch
+from tests.conftest import Tenant
 
 NORMAL = "Ann Normal <ann@example.com>"
 
@@ -140,3 +142,23 @@ def test_crafted_commits_are_normalised_or_skipped_and_every_commit_is_accounted
 
     complete = api.get("/v1/events", params={"type": "analysis.complete"}).json()["data"]
     assert [e["data"]["skipped_commits"] for e in complete] == [done["skipped_commits"]]
+
+
+def test_the_repositories_page_says_how_many_commits_were_skipped_and_why(
+    api: TestClient, tenant: Tenant, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "shown")
+    base = repo.commit(NORMAL, "2026-01-05T10:00:00Z", {"a.txt": lines(3)})
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    no_mail = literal(repo, tree=tree, parent=base, author=b"No Mail <> 1767225600 +0000")
+    point_branch(repo, literal(repo, tree=tree, parent=no_mail, author=b"No Mail Either <> 1767225600 +0000"))
+    assert analyse(api, repo)["skipped_commits"] == 2
+
+    page = api.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    assert api.post("/login", data=form, follow_redirects=False).status_code == 303
+    html = api.get("/repositories", headers={"Accept": "text/html"}).text
+    assert "2 commits skipped (2 missing email)" in html
+    assert no_mail in html  # an example, in the tooltip
