@@ -10,8 +10,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from gitproductivity.analysis import git, reader
+from gitproductivity.analysis.exclusions import PathFilter
 from tests.analysis.gitrepo import Repo, drain, lines
 from tests.analysis.hostile import git_bytes, history, literal, point_branch
 from tests.conftest import Tenant
@@ -162,3 +165,39 @@ def test_the_repositories_page_says_how_many_commits_were_skipped_and_why(
     html = api.get("/repositories", headers={"Accept": "text/html"}).text
     assert "2 commits skipped (2 missing email)" in html
     assert no_mail in html  # an example, in the tooltip
+
+
+def test_new_commits_that_cannot_be_read_are_skipped_by_an_incremental_analysis(
+    api: TestClient, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "incremental")
+    base = repo.commit(NORMAL, "2026-01-05T10:00:00Z", {"a.txt": lines(3)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    assert drain() == ["succeeded"]
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    # Every new commit is unreadable (a missing tree, and its child diffed against it), yet the repository is fine.
+    lost = literal(repo, tree="2" * 40, parent=base, author=b"Lost <lost@example.com> 1767225600 +0000")
+    head = literal(repo, tree=tree, parent=lost, author=b"Child <child@example.com> 1767225600 +0000")
+    point_branch(repo, head)
+    api.post(f"/v1/repositories/{repo_id}/analyses")
+    assert drain() == ["succeeded"]
+    done = api.get(f"/v1/repositories/{repo_id}/analyses").json()["data"][0]
+    assert (done["mode"], done["head_commit"], done["commits_analysed"]) == ("incremental", head, 0)
+    assert reasons(done["skipped_reasons"]) == {"unreadable": 2}
+    # A repository that is gone is not "every commit skipped": the analysis fails and the metrics stay.
+    point_branch(repo, literal(repo, tree=tree, parent=head, author=b"Next <next@example.com> 1767225600 +0000"))
+    objects = repo.path / ".git" / "objects"
+    objects.rename(repo.path / ".git" / "objects-gone")
+    api.post(f"/v1/repositories/{repo_id}/analyses")
+    assert drain() == ["failed"]
+    assert developers(api)["ann@example.com"]["totals"]["commits"] == 1
+
+
+def test_a_repository_that_vanishes_while_it_is_read_fails_instead_of_skipping_everything(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "vanishing")
+    for day in range(1, 4):
+        repo.commit(NORMAL, f"2026-01-0{day}T10:00:00Z", {"a.txt": lines(day)})
+    listed = reader.list_commits(repo.path, repo.head())
+    (repo.path / ".git" / "objects").rename(repo.path / ".git" / "objects-gone")
+    with pytest.raises(git.GitError):
+        reader.read(repo.path, listed, PathFilter([], []), shards=1)

@@ -45,7 +45,7 @@ LOG_ARGS = (
 )
 SECONDS_PER_DAY = 86_400
 log = logging.getLogger(__name__)
-#: More unreadable commits than this in one analysis means a damaged repository (or one that vanished while it
+#: More unreadable commits than this in one shard means a damaged repository (or one that vanished while it
 #: was read): the analysis fails with git's message instead of storing a history with holes.
 MAX_UNREADABLE = 100
 
@@ -274,6 +274,7 @@ def read_shard(repo: Path, commits: Sequence[str], paths: PathFilter, progress: 
                 unreadable += 1
                 if unreadable > MAX_UNREADABLE:
                     raise git.GitError(f"more than {MAX_UNREADABLE} commits could not be read; last: {exc}") from None
+                _still_there(repo, rest[0], exc)
                 log.warning("skipping commit %s, which git cannot read: %s", rest[0], exc)
                 total.issues.skip(rest[0], Skipped.UNREADABLE)
                 if progress:
@@ -281,6 +282,15 @@ def read_shard(repo: Path, commits: Sequence[str], paths: PathFilter, progress: 
             continue
         total.add(parser.close())
     return total
+
+
+def _still_there(repo: Path, sha: str, failure: git.GitError) -> None:
+    """Skip a commit only when the repository is still there and still has it: a repository removed or made
+    unreadable while it is read fails the analysis (with git's first message) instead of losing its history."""
+    try:
+        git.run(repo, ["cat-file", "-e", f"{sha}^{{commit}}"])
+    except git.GitError:
+        raise failure from None
 
 
 def _log(repo: Path, commits: Sequence[str], parser: Parser, mailmap: str) -> None:
@@ -312,8 +322,7 @@ def read(
     """Tally `commits` with up to `shards` git processes in parallel; the result does not depend on `shards`."""
     parts = split(commits, shards, min_shard)
     if len(parts) <= 1:
-        total = read_shard(repo, parts[0], paths, progress, mailmap) if parts else Tally()
-        return _readable(total, len(commits))
+        return read_shard(repo, parts[0], paths, progress, mailmap) if parts else Tally()
     lock = threading.Lock()
 
     def safe_progress(n: int) -> None:
@@ -340,11 +349,4 @@ def read(
             raise result
         assert result is not None
         total.add(result)
-    return _readable(total, len(commits))
-
-
-def _readable(total: Tally, listed: int) -> Tally:
-    """A history git could read none of is a damaged repository, not an empty one (which would wipe its metrics)."""
-    if listed and total.issues.skipped.get(Skipped.UNREADABLE, 0) == listed:
-        raise git.GitError(f"git log: none of the {listed} commits could be read; the repository looks damaged")
     return total
