@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 #: 9999-12-31T23:59:59Z, the last second every part of the stack can hold (Python's datetime, the rollups' days).
@@ -107,12 +108,21 @@ class Author:
 
 def author(name: bytes, email: bytes, author_time: bytes, committer_time: bytes) -> Author | Skipped:
     """The author of one commit, normalised, or why the commit cannot be attributed."""
-    if (name, email) == _NO_IDENT:
-        return Skipped.NO_AUTHOR
-    adjusted: set[Adjusted] = set()
+    who = _identity(name, email)
+    if isinstance(who, Skipped):
+        return who
+    adjusted = set(who[2])
     when = _time(author_time, committer_time, adjusted)
     if when is None:
         return Skipped.INVALID_DATE
+    return Author(who[0], who[1], when, adjusted)
+
+
+@lru_cache(maxsize=16_384)  # the same few authors write most commits
+def _identity(name: bytes, email: bytes) -> tuple[str, str, frozenset[Adjusted]] | Skipped:
+    if (name, email) == _NO_IDENT:
+        return Skipped.NO_AUTHOR
+    adjusted: set[Adjusted] = set()
     clean_email = "".join(_text(email, adjusted).split())[:MAX_EMAIL]
     if not clean_email:
         return Skipped.MISSING_EMAIL
@@ -122,7 +132,7 @@ def author(name: bytes, email: bytes, author_time: bytes, committer_time: bytes)
     if len(clean_name) > MAX_NAME:
         clean_name = clean_name[:MAX_NAME].rstrip()
         adjusted.add(Adjusted.TRUNCATED)
-    return Author(clean_name, clean_email, when, adjusted)
+    return clean_name, clean_email, frozenset(adjusted)
 
 
 def _text(raw: bytes, adjusted: set[Adjusted]) -> str:

@@ -55,7 +55,11 @@ COMMITS, MERGES, ADDED, DELETED, FILES, FIRST, LAST = range(7)
 Progress = Callable[[int], None]
 
 _PARENTS = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64})(?: (?:[0-9a-f]{40}|[0-9a-f]{64}))*")
-_COUNT = re.compile(rb"[0-9]{1,18}|-")
+
+
+def _count(field: bytes) -> bool:
+    """A numstat count as git prints it: digits (bounded: int() refuses very long ones), or `-` for binary."""
+    return (field.isdigit() and len(field) <= 18) or field == b"-"
 
 
 @dataclass
@@ -149,7 +153,7 @@ class Parser:
         if not line:
             return
         parts = line.split(b"\t", 2)
-        if len(parts) != 3 or not (_COUNT.fullmatch(parts[0]) and _COUNT.fullmatch(parts[1])) or self._commit is None:
+        if len(parts) != 3 or not (_count(parts[0]) and _count(parts[1])) or self._commit is None:
             self._malformed()
         elif parts[2]:
             self._file(parts[0], parts[1], parts[2])
