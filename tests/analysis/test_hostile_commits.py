@@ -6,6 +6,7 @@ objects (`git hash-object -t commit --literally`) wired into the branch with `gi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from fastapi.testclient import TestClient
 
 from gitproductivity.analysis import git, reader
 from gitproductivity.analysis.exclusions import PathFilter
+from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
 from tests.analysis.hostile import git_bytes, history, literal, point_branch
 from tests.conftest import Tenant
+from tests.test_cli import run
 
 NORMAL = "Ann Normal <ann@example.com>"
 
@@ -201,3 +204,16 @@ def test_a_repository_that_vanishes_while_it_is_read_fails_instead_of_skipping_e
     (repo.path / ".git" / "objects").rename(repo.path / ".git" / "objects-gone")
     with pytest.raises(git.GitError):
         reader.read(repo.path, listed, PathFilter([], []), shards=1)
+
+
+@pytest.mark.slow  # the real CLI as subprocesses
+def test_the_cli_says_how_many_commits_were_skipped(database: Database, database_url: str, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "cli")
+    base = repo.commit(NORMAL, "2026-01-05T10:00:00Z", {"a.txt": lines(3)})
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    point_branch(repo, literal(repo, tree=tree, parent=base, author=b"No Mail <> 1767225600 +0000"))
+    run(database_url, "init", "--email", "boss@example.com")
+    repo_id = json.loads(run(database_url, "repositories", "connect", str(repo.path), "--json").stdout)["id"]
+    done = run(database_url, "repositories", "analyze", repo_id)
+    assert "succeeded: full (first), 1 commits read" in done.stdout
+    assert "1 commit skipped (1 missing email)" in done.stdout
