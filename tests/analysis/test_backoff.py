@@ -189,3 +189,25 @@ def test_a_retry_is_not_queued_before_its_time(
     with database.session() as session:
         row = session.get(Repository, repo_id)
         assert row is not None and row.analysis_retry_at == clock.now + timedelta(seconds=300)
+
+
+def test_asking_for_an_analysis_of_a_failing_repository_runs_it_without_waiting(
+    api: TestClient, database: Database, database_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    settings.configure(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        analysis_recheck_interval=3600,
+        analysis_failure_backoff=300,
+    )
+    repo = make_repo(tmp_path / "broken")
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    good = break_branch(repo)
+    assert drain() == ["failed"]
+    clock.advance(300)
+    with database.session() as session:
+        assert jobs.schedule_rechecks(session) == 1
+    queued = api.post(f"/v1/repositories/{repo_id}/analyses").json()
+    assert queued["trigger"] == "api"  # the queued retry, moved to the front
+    mend_branch(repo, good)
+    assert drain() == ["succeeded"]

@@ -69,6 +69,8 @@ def enqueue(
     )
     if queued is not None:
         queued.full = queued.full or full
+        if queued.trigger == "retry" and trigger != "retry":
+            queued.trigger = trigger  # asked for by someone: no longer behind the other jobs
         session.flush()
         return queued
     analysis = Analysis(
