@@ -217,3 +217,25 @@ def test_the_cli_says_how_many_commits_were_skipped(database: Database, database
     done = run(database_url, "repositories", "analyze", repo_id)
     assert "succeeded: full (first), 1 commits read" in done.stdout
     assert "1 commit skipped (1 missing email)" in done.stdout
+
+
+def test_huge_names_and_a_hostile_mailmap_are_bounded_and_cleaned(api: TestClient, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "bounded")
+    repo.commit(NORMAL, "2026-01-05T10:00:00Z", {"a.txt": lines(3)})
+    # .mailmap is the repository's too: what it maps to is cleaned like any name.
+    repo.commit(
+        NORMAL, "2026-01-06T10:00:00Z", {".mailmap": "Ann\x1b[31m\u202eRed <ann@example.com> <ann@example.com>\n"}
+    )
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    long_email = b"x" * 1000 + b"@example.com"
+    author = b"N" * 5000 + b" <" + long_email + b"> 1767225600 +0000"
+    point_branch(repo, literal(repo, tree=tree, parent=repo.head(), author=author))
+
+    done = analyse(api, repo)
+    assert done["status"] == "succeeded", done["error"]
+    assert (done["commits_analysed"], done["skipped_commits"]) == (3, 0)
+    assert reasons(done["adjusted_reasons"]) == {"truncated": 1, "control_characters": 2}
+    devs = developers(api)
+    assert devs["ann@example.com"]["name"] == "Ann [31m Red"
+    [long] = [d for e, d in devs.items() if e.startswith("xxx")]
+    assert len(long["email"]) == 320 and long["name"] == "N" * 200

@@ -108,7 +108,8 @@ class Author:
 
 def author(name: bytes, email: bytes, author_time: bytes, committer_time: bytes) -> Author | Skipped:
     """The author of one commit, normalised, or why the commit cannot be attributed."""
-    who = _identity(name, email)
+    # Cached for the few authors who write most commits; a hostile history of huge distinct names is not kept.
+    who = _cached_identity(name, email) if len(name) + len(email) <= 1024 else _identity(name, email)
     if isinstance(who, Skipped):
         return who
     adjusted = set(who[2])
@@ -118,7 +119,6 @@ def author(name: bytes, email: bytes, author_time: bytes, committer_time: bytes)
     return Author(who[0], who[1], when, adjusted)
 
 
-@lru_cache(maxsize=16_384)  # the same few authors write most commits
 def _identity(name: bytes, email: bytes) -> tuple[str, str, frozenset[Adjusted]] | Skipped:
     if (name, email) == _NO_IDENT:
         return Skipped.NO_AUTHOR
@@ -159,3 +159,6 @@ def _time(author_time: bytes, committer_time: bytes, adjusted: set[Adjusted]) ->
         adjusted.add(Adjusted.DATE_CLAMPED)
         return MAX_TIME
     return None
+
+
+_cached_identity = lru_cache(maxsize=16_384)(_identity)
