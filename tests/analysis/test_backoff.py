@@ -7,6 +7,7 @@ clock the scheduler reads (`analysis.jobs.utcnow`), moved by the test, so hours 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,3 +212,30 @@ def test_asking_for_an_analysis_of_a_failing_repository_runs_it_without_waiting(
     assert queued["trigger"] == "api"  # the queued retry, moved to the front
     mend_branch(repo, good)
     assert drain() == ["succeeded"]
+
+
+def test_the_streak_and_the_next_try_are_shown_in_the_api_and_the_ui(
+    api: TestClient, tenant: Tenant, database_url: str, tmp_path: Path
+) -> None:
+    settings.configure(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        analysis_recheck_interval=3600,
+        analysis_failure_backoff=600,
+    )
+    repo = make_repo(tmp_path / "broken")
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+    break_branch(repo)
+    assert drain() == ["failed"]
+    shown = api.get(f"/v1/repositories/{repo_id}").json()
+    assert shown["analysis_failures"] == 1
+    wait = datetime.fromisoformat(shown["analysis_retry_at"]) - datetime.now(UTC)
+    assert timedelta(seconds=590) < wait <= timedelta(seconds=600)
+
+    page = api.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    assert api.post("/login", data=form, follow_redirects=False).status_code == 303
+    html = api.get("/repositories", headers={"Accept": "text/html"}).text
+    assert "1 failed in a row · tried again in 9 minutes" in html
