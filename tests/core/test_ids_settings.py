@@ -58,3 +58,14 @@ def test_security_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS")
     monkeypatch.delenv("GITPRODUCTIVITY_RATE_LIMIT_PER_MINUTE")
     assert settings.configure().git_allowed_roots == ()
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-1", "604801", "1e20", "inf", "nan", "soon"])
+def test_the_analysis_failure_backoff_is_bounded(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITPRODUCTIVITY_ANALYSIS_FAILURE_BACKOFF", value)
+    with pytest.raises(ValidationError, match="analysis_failure_backoff"):
+        Settings()
+    monkeypatch.setenv("GITPRODUCTIVITY_ANALYSIS_FAILURE_BACKOFF", "60")
+    assert Settings().analysis_failure_backoff == 60
+    monkeypatch.delenv("GITPRODUCTIVITY_ANALYSIS_FAILURE_BACKOFF")
+    assert Settings().analysis_failure_backoff == 300

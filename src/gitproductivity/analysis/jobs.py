@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
@@ -69,6 +69,8 @@ def enqueue(
     )
     if queued is not None:
         queued.full = queued.full or full
+        if queued.trigger == "retry" and trigger != "retry":
+            queued.trigger = trigger  # asked for by someone: no longer behind the other jobs
         session.flush()
         return queued
     analysis = Analysis(
@@ -127,7 +129,8 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
     if only:
         stmt = stmt.where(Analysis.id == only)
     # Exactly `limit` rows: every row selected here stays locked until commit, claimed or not.
-    stmt = stmt.order_by(Analysis.created_at, Analysis.id).limit(limit).with_for_update(skip_locked=True)
+    retries_last = case((Analysis.trigger == "retry", 1), else_=0)
+    stmt = stmt.order_by(retries_last, Analysis.created_at, Analysis.id).limit(limit).with_for_update(skip_locked=True)
     claimed: list[Analysis] = []
     seen: set[str] = set()
     for analysis in session.scalars(stmt):
@@ -148,22 +151,39 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
 
 
 def schedule_rechecks(session: Session) -> int:
-    """Queue an analysis for every connected repository not analysed within the re-check interval."""
+    """Queue an analysis for every connected repository not analysed within the re-check interval.
+
+    A repository whose analyses keep failing waits for its backoff (`analysis_retry_at`, see `failed`) and is
+    queued as a `retry`, after the healthy ones, which `claim` also takes first: failing repositories never
+    hold up healthy ones.
+    """
     interval = get_settings().analysis_recheck_interval
     if interval <= 0:
         return 0
-    due = utcnow() - timedelta(seconds=interval)
+    now = utcnow()
+    due = now - timedelta(seconds=interval)
     pending = select(Analysis.repository_id).where(Analysis.status.in_((AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)))
     stmt = select(Repository).where(
         Repository.status == RepositoryStatus.CONNECTED,
         or_(Repository.last_analysed_at.is_(None), Repository.last_analysed_at <= due),
+        or_(Repository.analysis_retry_at.is_(None), Repository.analysis_retry_at <= now),
         Repository.id.not_in(pending),
     )
+    stmt = stmt.order_by(Repository.analysis_failures, Repository.last_analysed_at.is_not(None), Repository.id)
     count = 0
     for repo in session.scalars(stmt.limit(100)):
-        enqueue(session, organization_id=repo.organization_id, repository_id=repo.id, trigger="schedule")
+        trigger = "retry" if repo.analysis_failures else "schedule"
+        enqueue(session, organization_id=repo.organization_id, repository_id=repo.id, trigger=trigger)
         count += 1
     return count
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds before the schedule tries a repository again after `failures` failed analyses in a row: the
+    backoff doubles from `analysis_failure_backoff` up to the re-check interval (never below the first delay)."""
+    settings = get_settings()
+    first = settings.analysis_failure_backoff
+    return min(first * 2.0 ** min(max(failures - 1, 0), 40), max(first, settings.analysis_recheck_interval))
 
 
 class Heartbeat:
@@ -229,6 +249,8 @@ class Heartbeat:
 
 
 def finish_failed(session: Session, analysis: Analysis, message: str, *, duration: float | None = None) -> None:
+    """Record the failure and its `analysis.complete` (each attempt is an analysis that ended); owners are
+    notified once per streak of failures, and the repository's next scheduled attempt backs off."""
     now = utcnow()
     analysis.status = AnalysisStatus.FAILED
     analysis.error = message[:2000]
@@ -238,15 +260,36 @@ def finish_failed(session: Session, analysis: Analysis, message: str, *, duratio
     session.flush()
     repo = session.get(Repository, analysis.repository_id)
     name = repo.name if repo is not None else analysis.repository_id
-    notifications.create(
-        session,
-        organization_id=analysis.organization_id,
-        kind="analysis.failed",
-        subject=f"Analysis of {name} failed",
-        body=f"The analysis {analysis.id} of repository {name} failed: {analysis.error}",
-        subject_id=analysis.id,
-    )
+    if repo is not None:
+        repo.analysis_failures += 1
+        repo.analysis_retry_at = now + timedelta(seconds=retry_delay(repo.analysis_failures))
+    if repo is None or repo.analysis_failures == 1:
+        notifications.create(
+            session,
+            organization_id=analysis.organization_id,
+            kind="analysis.failed",
+            subject=f"Analysis of {name} failed",
+            body=f"The analysis {analysis.id} of repository {name} failed: {analysis.error}\n\n"
+            "It will be tried again later, less and less often while it keeps failing; you will hear again "
+            "when an analysis of this repository succeeds.",
+            subject_id=analysis.id,
+        )
     events.emit(session, organization_id=analysis.organization_id, data=complete_data(analysis, duration=seconds))
+
+
+def finish_recovered(session: Session, analysis: Analysis, repo: Repository) -> None:
+    """A success ends the repository's failure streak; owners told of the streak hear that it is over."""
+    failures, repo.analysis_failures, repo.analysis_retry_at = repo.analysis_failures, 0, None
+    if failures:
+        notifications.create(
+            session,
+            organization_id=analysis.organization_id,
+            kind="analysis.recovered",
+            subject=f"Analysis of {repo.name} succeeded again",
+            body=f"The analysis {analysis.id} of repository {repo.name} succeeded after {failures} failed "
+            f"analys{'is' if failures == 1 else 'es'} in a row.",
+            subject_id=analysis.id,
+        )
 
 
 def complete_data(analysis: Analysis, *, duration: float) -> AnalysisComplete:
@@ -263,4 +306,5 @@ def complete_data(analysis: Analysis, *, duration: float) -> AnalysisComplete:
         developers_updated=analysis.developers_updated,
         duration_seconds=round(duration, 3),
         error=analysis.error,
+        skipped_commits=analysis.skipped_commits or 0,
     )

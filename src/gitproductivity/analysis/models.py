@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gitproductivity.core.db import Base
@@ -31,7 +32,7 @@ class Analysis(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20), default=AnalysisStatus.QUEUED)
-    trigger: Mapped[str] = mapped_column(String(20))  # connect | api | cli | schedule
+    trigger: Mapped[str] = mapped_column(String(20))  # connect | api | ui | cli | schedule | retry
     full: Mapped[bool] = mapped_column(Boolean, default=False)  # a full re-analysis was asked for
     mode: Mapped[str | None] = mapped_column(String(20), nullable=True)  # full | incremental | up_to_date
     reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # why a full read (first, force_push…)
@@ -43,6 +44,11 @@ class Analysis(Base):
     commits_analysed: Mapped[int] = mapped_column(Integer, default=0)
     new_commits: Mapped[int] = mapped_column(Integer, default=0)
     developers_updated: Mapped[int] = mapped_column(Integer, default=0)
+    # Commits of the history left out (`skipped_commits`) or counted with a normalised author
+    # (`adjusted_commits`), and why: `{"skipped": [{reason, count, examples}], "adjusted": [...]}` (analysis.commits).
+    skipped_commits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    adjusted_commits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    commit_issues: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -53,6 +59,14 @@ class Analysis(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def skipped_reasons(self) -> list[dict[str, Any]]:
+        return list((self.commit_issues or {}).get("skipped", []))
+
+    @property
+    def adjusted_reasons(self) -> list[dict[str, Any]]:
+        return list((self.commit_issues or {}).get("adjusted", []))
 
     __table_args__ = (
         Index("ix_analyses_status_created", "status", "created_at"),

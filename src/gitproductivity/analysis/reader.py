@@ -12,23 +12,54 @@ changed file with only its edited lines. Binary files (`-` in numstat) and exclu
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitproductivity.analysis import git
+from gitproductivity.analysis.commits import Author, Issues, Skipped
+from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
 from gitproductivity.analysis.identities import canonical_email
 
-FORMAT = "--format=%x1e%H%x1f%P%x1f%aN%x1f%aE%x1f%at"
-LOG_ARGS = ("--use-mailmap", "-M", "--numstat", "-z", "--no-color", "--no-ext-diff", "--no-textconv", FORMAT)
+# Fields separated by NUL, which git never prints inside one (a commit's text ends at its first NUL); with `-z`
+# the last field ends with NUL too, so a commit starts with exactly `len(FIELDS)` tokens. The reader knows which
+# commit comes next (`--no-walk=unsorted --stdin` keeps the order given), so a header is recognised by its id,
+# never by a byte a name could contain, and git's output is checked against that order. `--encoding=UTF-8`
+# overrides a repository's `i18n.logOutputEncoding` (UTF-16 output would put NULs everywhere).
+FIELDS = ("%H", "%P", "%aN", "%aE", "%at", "%ct")
+FORMAT = "--format=" + "%x00".join(FIELDS)
+LOG_ARGS = (
+    "--use-mailmap",
+    "--encoding=UTF-8",
+    "-M",
+    "--numstat",
+    "-z",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    FORMAT,
+)
 SECONDS_PER_DAY = 86_400
+log = logging.getLogger(__name__)
+#: More unreadable commits than this in one shard means a damaged repository (or one that vanished while it
+#: was read): the analysis fails with git's message instead of storing a history with holes.
+MAX_UNREADABLE = 100
 
 # Sums per (identity, day): commits, merges, lines added, lines deleted, files changed, first, last author time.
 COMMITS, MERGES, ADDED, DELETED, FILES, FIRST, LAST = range(7)
 
 Progress = Callable[[int], None]
+
+_PARENTS = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64})(?: (?:[0-9a-f]{40}|[0-9a-f]{64}))*")
+
+
+def _count(field: bytes) -> bool:
+    """A numstat count as git prints it: digits (bounded: int() refuses very long ones), or `-` for binary."""
+    return (field.isdigit() and len(field) <= 18) or field == b"-"
 
 
 @dataclass
@@ -36,9 +67,11 @@ class Tally:
     days: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     names: dict[str, tuple[int, str]] = field(default_factory=dict)  # identity -> (time, name) of newest commit
     commits: int = 0
+    issues: Issues = field(default_factory=Issues)
 
     def add(self, other: Tally) -> None:
         self.commits += other.commits
+        self.issues.add(other.issues)
         for key, row in other.days.items():
             mine = self.days.get(key)
             if mine is None:
@@ -53,98 +86,158 @@ class Tally:
                 self.names[email] = (when, name)
 
 
-class Parser:
-    """A state machine over NUL-separated tokens, fed chunk by chunk."""
+@dataclass
+class _Commit:
+    sha: str
+    merge: bool
+    author: Author | None  # None: skipped (the reason is in `skip`)
+    skip: Skipped | None
+    sums: list[int] = field(default_factory=lambda: [0, 0, 0])  # added, deleted, files
 
-    def __init__(self, paths: PathFilter, progress: Progress | None = None, every: int = 500) -> None:
+
+class Parser:
+    """A state machine over NUL-separated tokens, fed chunk by chunk, for the commits `expected` in order.
+
+    Every expected commit ends up either counted (`tally.commits`) or skipped with a reason (`tally.issues`);
+    a commit counts only once its output is complete, so after git fails `done` says where to resume.
+    """
+
+    def __init__(
+        self, paths: PathFilter, expected: Sequence[str] = (), progress: Progress | None = None, every: int = 500
+    ) -> None:
         self.tally = Tally()
         self.paths = paths
         self.progress = progress
         self.every = every
+        self.expected = [sha.encode() for sha in expected]
+        self.done = 0  # expected commits finished (counted or skipped)
+        self._next = 0  # index in `expected` of the next header
         self._rest = b""
+        self._fields: list[bytes] | None = None  # a header being read
+        self._paths_to_skip = 0  # a rename's old and new path follow as two tokens
         self._rename: tuple[bytes, bytes] | None = None
-        self._skip_old_path = False
-        self._emails: dict[bytes, str] = {}
-        self._commit: list[int] | None = None  # merges, added, deleted, files for the commit being read
-        self._key: tuple[str, int] = ("", 0)
-        self._when = 0
-        self._pending = 0
+        self._commit: _Commit | None = None
+        self._lost = False  # git's output stopped making sense: ignore it until the next expected commit
+        self._emails: dict[str, str] = {}
+        self.pending = 0
 
     def feed(self, chunk: bytes) -> None:
         tokens = (self._rest + chunk).split(b"\0")
         self._rest = tokens.pop()
         for token in tokens:
-            if self._skip_old_path:
-                self._skip_old_path = False
-            elif self._rename is not None:
+            self._token(token)
+
+    def _token(self, token: bytes) -> None:
+        if self._fields is not None:
+            self._fields.append(token)
+            if len(self._fields) == len(FIELDS):
+                fields, self._fields = self._fields, None
+                self._header(fields)
+            return
+        if self._paths_to_skip:  # a rename's old path, then its new path (the one counted)
+            self._paths_to_skip -= 1
+            if not self._paths_to_skip and self._rename is not None:
                 added, deleted = self._rename
                 self._rename = None
                 self._file(added, deleted, token)
-            elif token[:1] == b"\x1e":
-                self._header(token)
-            elif token := token.lstrip(b"\n"):
-                if token[:1] == b"\x1e":
-                    self._header(token)
-                    continue
-                added, deleted, path = token.split(b"\t", 2)
-                if path:
-                    self._file(added, deleted, path)
-                else:  # a rename: the old and the new path follow as two tokens
-                    self._rename = (added, deleted)
-                    self._skip_old_path = True
+            return
+        if self._next < len(self.expected) and token == self.expected[self._next]:
+            self._finish()
+            self._next += 1
+            self._lost = False
+            self._fields = [token]
+            return
+        if self._lost:
+            return
+        line = token[1:] if token[:1] == b"\n" else token
+        if not line:
+            return
+        parts = line.split(b"\t", 2)
+        if len(parts) != 3 or not (_count(parts[0]) and _count(parts[1])) or self._commit is None:
+            self._malformed()
+        elif parts[2]:
+            self._file(parts[0], parts[1], parts[2])
+        else:  # a rename: the old and the new path follow as two tokens; the new one is counted
+            self._rename = (parts[0], parts[1])
+            self._paths_to_skip = 2
 
     def close(self) -> Tally:
-        if self._rest.strip(b"\n"):
+        if self._rest:
             self.feed(b"\0")
+        if self._fields is not None:
+            self._fields = None
+            self._malformed()
         self._finish()
-        if self.progress and self._pending:
-            self.progress(self._pending)
+        while self.done < len(self.expected):  # git printed nothing for these
+            self.tally.issues.skip(self.expected[self.done].decode(), Skipped.MALFORMED)
+            self.done += 1
+        if self.progress and self.pending:
+            self.progress(self.pending)
         return self.tally
 
-    def _file(self, added: bytes, deleted: bytes, path: bytes) -> None:
-        if added == b"-" or self._commit is None or self.paths.excluded(path):
-            return  # binary, or vendored / generated / lock file
-        self._commit[1] += int(added)
-        self._commit[2] += int(deleted)
-        self._commit[3] += 1
+    def _malformed(self) -> None:
+        if self._commit is not None:
+            self._commit.author, self._commit.skip = None, Skipped.MALFORMED
+        self._lost = True
 
-    def _header(self, token: bytes) -> None:
-        self._finish()
-        _sha, parents, name, raw_email, when = token[1:].split(b"\x1f")
-        email = self._emails.get(raw_email)
-        if email is None:
-            email = self._emails[raw_email] = canonical_email(raw_email.decode("utf-8", "replace"))
-        self._when = int(when)
-        self._key = (email, self._when // SECONDS_PER_DAY)
-        self._commit = [1 if b" " in parents else 0, 0, 0, 0]
-        names = self.tally.names
-        if email not in names or self._when > names[email][0]:
-            names[email] = (self._when, name.decode("utf-8", "replace"))
+    def _file(self, added: bytes, deleted: bytes, path: bytes) -> None:
+        if added == b"-" or deleted == b"-" or self._commit is None or self.paths.excluded(path):
+            return  # binary, or vendored / generated / lock file
+        sums = self._commit.sums
+        sums[0] += int(added)
+        sums[1] += int(deleted)
+        sums[2] += 1
+
+    def _header(self, fields: list[bytes]) -> None:
+        sha, parents, name, email, author_time, committer_time = fields
+        found = parse_author(name, email, author_time, committer_time)
+        if parents and not _PARENTS.fullmatch(parents):
+            found = Skipped.MALFORMED
+            self._lost = True
+        if isinstance(found, Skipped):
+            self._commit = _Commit(sha.decode(), False, None, found)
+        else:
+            self._commit = _Commit(sha.decode(), b" " in parents, found, None)
 
     def _finish(self) -> None:
         commit = self._commit
         if commit is None:
             return
         self._commit = None
+        self.done += 1
+        self.pending += 1
+        if self.progress and self.pending >= self.every:
+            self.progress(self.pending)
+            self.pending = 0
+        if commit.author is None:
+            self.tally.issues.skip(commit.sha, commit.skip or Skipped.MALFORMED)
+            return
+        author = commit.author
+        if author.adjusted:
+            self.tally.issues.adjust(commit.sha, author.adjusted)
+        email = self._emails.get(author.email)
+        if email is None:
+            email = self._emails[author.email] = canonical_email(author.email)
+        when = author.when
         self.tally.commits += 1
-        row = self.tally.days.get(self._key)
+        key = (email, when // SECONDS_PER_DAY)
+        row = self.tally.days.get(key)
         if row is None:
-            row = self.tally.days[self._key] = [0, 0, 0, 0, 0, self._when, self._when]
-        if commit[0]:
+            row = self.tally.days[key] = [0, 0, 0, 0, 0, when, when]
+        if commit.merge:
             row[MERGES] += 1
         else:
             row[COMMITS] += 1
-            row[ADDED] += commit[1]
-            row[DELETED] += commit[2]
-            row[FILES] += commit[3]
-        if self._when < row[FIRST]:
-            row[FIRST] = self._when
-        if self._when > row[LAST]:
-            row[LAST] = self._when
-        self._pending += 1
-        if self.progress and self._pending >= self.every:
-            self.progress(self._pending)
-            self._pending = 0
+            row[ADDED] += commit.sums[0]
+            row[DELETED] += commit.sums[1]
+            row[FILES] += commit.sums[2]
+        if when < row[FIRST]:
+            row[FIRST] = when
+        if when > row[LAST]:
+            row[LAST] = when
+        names = self.tally.names
+        if email not in names or when > names[email][0]:
+            names[email] = (when, author.name)
 
 
 def list_commits(repo: Path, head: str, *, exclude: str | None = None, first_parent: bool = False) -> list[str]:
@@ -156,14 +249,61 @@ def list_commits(repo: Path, head: str, *, exclude: str | None = None, first_par
 
 
 def read_shard(repo: Path, commits: Sequence[str], paths: PathFilter, progress: Progress | None, mailmap: str) -> Tally:
-    parser = Parser(paths, progress)
+    """Tally `commits`; a commit git cannot read is skipped, the others are read around it.
+
+    When git fails, what it printed completely is kept and reading resumes after it; a run that fails before
+    finishing anything is halved until the commit it fails on is alone, then that one is skipped. A timeout
+    is never skipped (it ends the analysis), and neither are more than `MAX_UNREADABLE` failures.
+    """
+    total = Tally()
+    todo: list[Sequence[str]] = [commits]
+    unreadable = 0
+    while todo:
+        part = todo.pop()
+        parser = Parser(paths, part, progress)
+        try:
+            _log(repo, part, parser, mailmap)
+        except git.GitError as exc:
+            if exc.returncode is None:
+                raise  # a timeout: reading again would only take as long
+            total.add(parser.tally)  # the commits git printed completely before it failed
+            if progress and parser.pending:
+                progress(parser.pending)
+            rest = part[parser.done :]
+            if parser.done:
+                todo.append(rest)
+            elif len(rest) > 1:
+                todo += [rest[len(rest) // 2 :], rest[: len(rest) // 2]]
+            else:
+                unreadable += 1
+                if unreadable > MAX_UNREADABLE:
+                    raise git.GitError(f"more than {MAX_UNREADABLE} commits could not be read; last: {exc}") from None
+                _still_there(repo, rest[0], exc)
+                log.warning("skipping commit %s, which git cannot read: %s", rest[0], exc)
+                total.issues.skip(rest[0], Skipped.UNREADABLE)
+                if progress:
+                    progress(1)
+            continue
+        total.add(parser.close())
+    return total
+
+
+def _still_there(repo: Path, sha: str, failure: git.GitError) -> None:
+    """Skip a commit only when the repository is still there and still has it: a repository removed or made
+    unreadable while it is read fails the analysis (with git's first message) instead of losing its history."""
+    try:
+        git.run(repo, ["cat-file", "-e", f"{sha}^{{commit}}"])
+    except git.GitError:
+        raise failure from None
+
+
+def _log(repo: Path, commits: Sequence[str], parser: Parser, mailmap: str) -> None:
     stdin = ("\n".join(commits) + "\n").encode()
     args = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
     # `-c` must come before the subcommand; git.stream puts its own safe options first.
     with git.stream(repo, [*args, "log", "--no-walk=unsorted", "--stdin", *LOG_ARGS], stdin=stdin) as chunks:
         for chunk in chunks:
             parser.feed(chunk)
-    return parser.close()
 
 
 def split(commits: Sequence[str], shards: int, minimum: int) -> list[Sequence[str]]:

@@ -12,6 +12,15 @@ class AnalysisCreate(BaseModel):
     full: bool = Field(default=False, description="Read the whole history again instead of only new commits")
 
 
+class CommitIssue(BaseModel):
+    reason: str = Field(
+        description="skipped: unreadable, no_author, missing_email, invalid_date, malformed_output; adjusted: "
+        "author_date_replaced, date_clamped, control_characters, invalid_utf8, truncated"
+    )
+    count: int = Field(description="Commits with this reason")
+    examples: list[str] = Field(description="Up to three of those commits' ids")
+
+
 class AnalysisRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
@@ -31,6 +40,15 @@ class AnalysisRead(BaseModel):
     commits_analysed: int
     new_commits: int
     developers_updated: int
+    skipped_commits: int = Field(
+        description="Commits of the history left out: git cannot read them, or they have no author, e-mail or date"
+    )
+    skipped_reasons: list[CommitIssue] = Field(description="Why, per reason")
+    adjusted_commits: int = Field(
+        description="Commits counted with a normalised author: a date out of range, control characters, invalid "
+        "UTF-8, a name or e-mail too long"
+    )
+    adjusted_reasons: list[CommitIssue] = Field(description="What was normalised, per reason")
     attempts: int
     error: str | None
     fetch_ms: int | None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.analysis import reader
 from gitproductivity.analysis.identities import BotMatcher, canonical_email
-from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data
+from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data, finish_recovered
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
 from gitproductivity.analysis.plan import Plan
 from gitproductivity.core.clock import utcnow
@@ -110,11 +110,15 @@ def save(
     analysis.commits_total = analysis.commits_done = analysis.commits_analysed = tally.commits
     analysis.new_commits = plan.new_commits
     analysis.developers_updated = updated
+    analysis.skipped_commits = tally.issues.skipped_commits
+    analysis.adjusted_commits = tally.issues.adjusted_commits
+    analysis.commit_issues = tally.issues.as_json() if tally.issues.skipped or tally.issues.adjusted else None
     analysis.fetch_ms, analysis.read_ms = fetch_ms, read_ms
     analysis.store_ms = int((time.monotonic() - t0) * 1000)
     analysis.finished_at = now
     analysis.lease_expires_at = None
     analysis.error = None
+    finish_recovered(session, analysis, repo)
     session.flush()
     events.emit(
         session, organization_id=job.organization_id, data=complete_data(analysis, duration=time.monotonic() - started)

@@ -107,3 +107,7 @@ def repositories_analyze(
             f"{f' ({result.reason})' if result.reason else ''}, {result.commits_analysed} commits read, "
             f"{result.new_commits} new, {result.developers_updated} developers updated, head {result.head_commit}"
         )
+        if result.skipped_commits:
+            why = ", ".join(f"{r.count} {r.reason.replace('_', ' ')}" for r in result.skipped_reasons)
+            plural = "s" if result.skipped_commits != 1 else ""
+            console.print(f"{result.skipped_commits} commit{plural} skipped ({why}): `GET /v1/analyses/{result.id}`")

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     analysis_shards: int = 0  # git processes per analysis; 0 = one per CPU core
     analysis_min_shard: int = 2000  # fewer commits than this per shard are read by one process
     analysis_first_parent: bool = False  # count only the default branch's first-parent chain
+    #: After a failed analysis the schedule waits this long before trying the repository again, doubling with
+    #: each failure in a row up to the re-check interval (seconds, 1 to 604800).
+    analysis_failure_backoff: float = 300.0
     bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     git_timeout: float = 600.0  # seconds any single git command may run
@@ -171,6 +174,13 @@ class Settings(BaseSettings):
     def _check_not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError("must not be negative")
+        return value
+
+    @field_validator("analysis_failure_backoff")
+    @classmethod
+    def _check_backoff(cls, value: float) -> float:
+        if not 1 <= value <= 604_800:
+            raise ValueError("must be between 1 and 604800 seconds (a week)")
         return value
 
     @field_validator("webhook_allowed_networks", mode="before")

@@ -205,6 +205,10 @@ class AnalysisComplete(EventData):
     developers_updated: int = Field(description="Developers whose totals changed (one `metrics.updated` each)")
     duration_seconds: float = Field(description="How long the analysis took, in seconds (3 decimals)")
     error: str | None = Field(description="Why the analysis failed; null when it succeeded")
+    skipped_commits: int = Field(
+        description="Commits of the history left out because they cannot be read or attributed (no author, no "
+        "e-mail, no date); the reasons are on the analysis (`GET /v1/analyses/{id}`)",
+    )
 
 
 AnalysisComplete.example = AnalysisComplete(
@@ -219,6 +223,7 @@ AnalysisComplete.example = AnalysisComplete(
     developers_updated=3,
     duration_seconds=0.412,
     error=None,
+    skipped_commits=0,
 )
 
 

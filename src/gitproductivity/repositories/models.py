@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gitproductivity.core.db import Base
@@ -38,6 +38,9 @@ class Repository(Base):
     last_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     rules_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Failed analyses in a row (0 once one succeeds) and when the schedule may try again (analysis.jobs backoff).
+    analysis_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    analysis_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         Index("ix_repositories_org_id", "organization_id", "id"),

@@ -45,6 +45,10 @@ class RepositoryRead(BaseModel):
     default_branch: str | None = Field(description="The default branch found by the first analysis")
     last_commit: str | None = Field(description="Head commit of the last successful analysis")
     last_analysed_at: datetime | None
+    analysis_failures: int = Field(description="Failed analyses in a row; 0 once one succeeds")
+    analysis_retry_at: datetime | None = Field(
+        description="While analyses keep failing: when the schedule tries again (the backoff, docs/metrics.md)"
+    )
 
 
 RepositoryPage = Page[RepositoryRead]
