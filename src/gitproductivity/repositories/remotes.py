@@ -64,7 +64,10 @@ def split(url: str) -> Remote:
         netloc = parts.netloc
         userinfo = netloc.rpartition("@")[0] if "@" in netloc else None
         host_part = netloc.rpartition("@")[2]
-        raw_host = host_part if host_part.startswith("[") else host_part.rsplit(":", 1)[0]
+        if host_part.startswith("["):
+            raw_host = host_part[: host_part.find("]") + 1]
+        else:
+            raw_host = host_part.rsplit(":", 1)[0] if ":" in host_part else host_part
         remote = Remote(scheme, userinfo, _host(raw_host), port, parts.path, scp=False)
     else:
         match = _SCP.match(url)
@@ -125,6 +128,8 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 def pin(url: str) -> Pinned:
     """Judge the address git will connect to, right before it does, and hold git to it. DestinationRefused when
     the host is (or resolves to any) refused address; OSError (socket.gaierror) when it does not resolve."""
+    if url[:7].lower() == "file://":  # no network (never stored by `urls.parse`; tests stand it in for https)
+        return Pinned(url)
     remote = split(url)
     rules = guard()
     port = remote.port or DEFAULT_PORTS[remote.scheme]
