@@ -178,6 +178,7 @@ def _certificate(tmp_path: Path, name: str) -> ssl.SSLContext:
     return context
 
 
+@pytest.mark.slow  # six real clone attempts against listeners, one of them TLS with a fresh openssl certificate
 def test_errors_tell_no_open_port_from_a_closed_one_and_echo_no_certificate_names(
     api: TestClient, database: Database, database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
