@@ -138,9 +138,9 @@ def _config_includes(config: Path) -> list[Path]:
 def inspect(path: Path) -> LocalRepository:
     """Resolve the repository at `path` and everything git follows from it. Refused when it is not one."""
     resolved = _realpath(path)
-    if not resolved.is_dir():
-        raise Refused(f"{resolved} does not exist or is not a directory")
     try:
+        if not resolved.is_dir():
+            raise Refused(f"{resolved} does not exist or is not a directory")
         git_dir, worktree_files = _git_dir(resolved)
         if not git_dir.is_dir():
             raise Refused(f"{git_dir}, the git directory of {resolved}, is not a directory")
@@ -176,7 +176,10 @@ def check(path: Path) -> LocalRepository:
     def inside(candidate: Path) -> bool:
         return not roots or any(candidate.is_relative_to(root) for root in roots)
 
-    resolved = _realpath(path)
+    try:
+        resolved = _realpath(path)
+    except (OSError, ValueError) as exc:  # a name too long, …: nothing git could open either
+        raise Refused(f"{path!r} cannot be resolved ({exc})") from None
     if not inside(resolved):
         raise Refused(f"{resolved} is outside the allowed local roots")
     repo = inspect(path)
