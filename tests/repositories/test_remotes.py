@@ -7,22 +7,27 @@ through would show up there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
+import string
 import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 from fastapi.testclient import TestClient
 
 from gitproductivity.analysis import fetch, git
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database
+from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.netguard import IPAddress, literal_address
-from gitproductivity.repositories import remotes
+from gitproductivity.repositories import remotes, urls
 from tests.analysis.gitrepo import drain
 from tests.webhooks.test_guard import LOOPBACK, PRIVATE
 
@@ -280,3 +285,24 @@ def test_git_errors_are_classified(stderr: str, failure: str) -> None:
 )
 def test_remote_identity_is_normalised(url: str, identity: str) -> None:
     assert remotes.split(url).identity == identity
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://[e3DNHR/a.git", "ssh://git@[0'(</a.git", "ssh://git@h:99999/a.git", "https://a]b/x.git", "https://[::1"],
+)
+def test_malformed_urls_are_422_not_500(api: TestClient, url: str) -> None:
+    resp = api.post("/v1/repositories", json={"url": url})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["details"][0]["field"] == "url"
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(
+    prefix=st.sampled_from(["https://", "ssh://", "ssh://git@[", "https://[", "git@", "file://", "/", "~", ""]),
+    rest=st.text(alphabet=st.sampled_from([*string.printable, "①", "⑦", "\u3002", "\uff0e", "[", "]", "@", ":", "%"])),
+)
+def test_any_url_is_accepted_or_refused_in_words(prefix: str, rest: str) -> None:
+    """Whatever is typed, parsing answers a Location or ValidationFailed (a 422), never another exception."""
+    with contextlib.suppress(ValidationFailed):
+        urls.parse(prefix + rest)

@@ -53,6 +53,13 @@ def _name_from(path: str) -> str:
 
 
 def parse(raw: str) -> Location:
+    try:
+        return _parse(raw)
+    except ValueError as exc:  # urlsplit's "Invalid IPv6 URL", a port out of range, …: a 422, never a 500
+        raise _refuse(f"is not a valid URL ({exc})") from None
+
+
+def _parse(raw: str) -> Location:
     url = raw.strip()
     if not url:
         raise _refuse("must not be empty")
