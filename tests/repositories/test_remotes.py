@@ -171,6 +171,23 @@ def test_git_connects_to_the_address_checked_not_a_later_answer(
     assert listener.connections == before
 
 
+def test_proxies_from_the_environment_are_not_used(
+    tmp_path: Path, listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would connect to an address nobody checked: git goes to the pinned address, never the proxy."""
+    settings.configure(data_dir=tmp_path / "data", git_timeout=20, git_allowed_networks="127.0.0.0/8")
+    proxy = Listener(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    try:
+        for name in ("https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setattr(remotes, "resolve", lambda host, port: [literal_address("127.0.0.1")])
+        with pytest.raises(git.GitError):
+            fetch.mirror(f"https://rebind.test:{listener.port}/a.git", tmp_path / "mirror.git")
+    finally:
+        proxy.close()
+    assert listener.connections >= 1 and proxy.connections == 0
+
+
 def _certificate(tmp_path: Path, name: str) -> ssl.SSLContext:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
