@@ -36,6 +36,7 @@ def test_retry_schedule_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     ("name", "value"),
     [
         ("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS", "/srv/git,relative/repos"),
+        ("GITPRODUCTIVITY_GIT_ALLOWED_NETWORKS", "10.0.0.0/8,not-a-network"),
         ("GITPRODUCTIVITY_RATE_LIMIT_PER_MINUTE", "-1"),
         ("GITPRODUCTIVITY_RATE_LIMIT_BURST", "0"),
         ("GITPRODUCTIVITY_SIGN_IN_RATE_LIMIT_PER_MINUTE", "-5"),
@@ -52,7 +53,11 @@ def test_bad_security_settings_are_refused(name: str, value: str, monkeypatch: p
 def test_security_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS", "/srv/git, /home/shared/repos/")
     monkeypatch.setenv("GITPRODUCTIVITY_RATE_LIMIT_PER_MINUTE", "0")
+    monkeypatch.setenv("GITPRODUCTIVITY_GIT_ALLOWED_NETWORKS", "10.1.0.0/16, 192.168.5.7")
     loaded = settings.configure()
+    assert loaded.git_allowed_networks == ("10.1.0.0/16", "192.168.5.7/32")
+    assert loaded.git_allow_private_destinations is False
+    monkeypatch.delenv("GITPRODUCTIVITY_GIT_ALLOWED_NETWORKS")
     assert loaded.git_allowed_roots == ("/srv/git", "/home/shared/repos")
     assert loaded.rate_limit_per_minute == 0 and loaded.rate_limit_burst == 600
     monkeypatch.delenv("GITPRODUCTIVITY_GIT_ALLOWED_ROOTS")

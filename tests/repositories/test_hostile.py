@@ -105,7 +105,6 @@ def test_local_repositories_outside_the_allowed_roots_are_refused(
         resp = api.post("/v1/repositories", json={"url": url})
         assert resp.status_code == 422, (url, resp.text)
         assert "outside the allowed local roots" in resp.json()["error"]["message"], url
-        assert str(tmp_path / "outside") in resp.json()["error"]["message"]
     _nothing_connected(api)
 
     inside = api.post("/v1/repositories", json={"url": f"file://{allowed / 'repo'}"})
@@ -121,7 +120,7 @@ def test_a_repository_swapped_for_a_symlink_after_connecting_is_not_read(
     shutil.rmtree(allowed / "repo")
     (allowed / "repo").symlink_to(outside / "repo")
     assert drain() == ["failed"]
-    assert "outside the allowed local roots" in _failed_analysis(api, repo["id"])["error"]
+    assert "no longer a git repository within the allowed local roots" in _failed_analysis(api, repo["id"])["error"]
     _nothing_counted(api, database)
 
 
@@ -191,7 +190,9 @@ class _Silent:
 def test_a_remote_that_never_answers_is_abandoned_at_the_git_timeout(
     api: TestClient, database: Database, database_url: str, tmp_path: Path, scheme: str
 ) -> None:
-    settings.configure(database_url=database_url, data_dir=tmp_path / "data", git_timeout=1.5)
+    settings.configure(
+        database_url=database_url, data_dir=tmp_path / "data", git_timeout=1.5, git_allowed_networks="127.0.0.0/8"
+    )
     silent = _Silent()
     try:
         created = api.post("/v1/repositories", json={"url": f"{scheme}://git@127.0.0.1:{silent.port}/big.git"})

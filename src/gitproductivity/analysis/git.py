@@ -5,13 +5,19 @@ no system or global config (`GIT_CONFIG_NOSYSTEM`, `GIT_CONFIG_GLOBAL=/dev/null`
 (`GIT_TERMINAL_PROMPT=0`, no askpass), only the transports in `git_allowed_protocols` (never `ext::` or
 `fd::`, which run commands), `safe.directory=*` so repositories owned by another user can be read in place,
 `core.fsmonitor` and hooks off (a repository's own config could otherwise make git run a program), no
-external diff drivers or textconv, and a timeout after which the process is killed.
+external diff drivers or textconv, and a timeout after which the process is killed. git never looks above the
+repository it is given for another one (`GIT_CEILING_DIRECTORIES`: a directory that stopped being a repository
+does not make git read a parent outside the allowed roots), never follows http redirects or dumb-http
+alternates to other hosts (`http.followRedirects=false`), and never uses a proxy from the environment (the
+destination guard judges the address git itself connects to). When git fails, its whole stderr (credentials
+scrubbed) goes to the server log; the error keeps the last line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -33,7 +39,12 @@ SAFE_CONFIG = (
     "credential.helper=",
     "log.showSignature=false",
     "core.quotePath=false",
+    "http.followRedirects=false",
 )
+#: Proxy variables curl (and so git) would honour: dropped, so that git connects to the address checked.
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
+
+log = logging.getLogger(__name__)
 
 
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -44,9 +55,10 @@ class GitError(Exception):
     """git failed or timed out; the message never contains URL credentials. `returncode` is git's exit status
     (None after a timeout)."""
 
-    def __init__(self, message: str, returncode: int | None = None) -> None:
+    def __init__(self, message: str, returncode: int | None = None, stderr: str = "") -> None:
         super().__init__(message)
         self.returncode = returncode
+        self.stderr = stderr  # git's whole stderr, credentials scrubbed (for the server log and classification)
 
     @property
     def is_no(self) -> bool:
@@ -54,9 +66,9 @@ class GitError(Exception):
         return self.returncode == 1
 
 
-def git_env() -> dict[str, str]:
+def git_env(repo: Path | None = None) -> dict[str, str]:
     settings = get_settings()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k.lower() not in _PROXY_VARIABLES}
     env.update(
         {
             "GIT_CONFIG_NOSYSTEM": "1",
@@ -72,27 +84,38 @@ def git_env() -> dict[str, str]:
             "LC_ALL": "C",
         }
     )
+    if repo is not None:  # the repository itself, never a parent directory, is what git opens
+        env["GIT_CEILING_DIRECTORIES"] = str(Path(os.path.abspath(repo)).parent)
     return env
 
 
-def command(repo: Path | None, args: Sequence[str]) -> list[str]:
+def command(repo: Path | None, args: Sequence[str], config: Sequence[str] = ()) -> list[str]:
     cmd = ["git"]
-    for item in SAFE_CONFIG:
+    for item in (*SAFE_CONFIG, *config):
         cmd += ["-c", item]
     if repo is not None:
         cmd += ["-C", str(repo)]
     return cmd + list(args)
 
 
-def run(repo: Path | None, args: Sequence[str], *, input: bytes | None = None, timeout: float | None = None) -> bytes:
-    """Run git and return its stdout; GitError (with git's own message) when it fails or times out."""
+def run(
+    repo: Path | None,
+    args: Sequence[str],
+    *,
+    input: bytes | None = None,
+    timeout: float | None = None,
+    config: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> bytes:
+    """Run git and return its stdout; GitError (with git's own message) when it fails or times out. `config`
+    and `env` add to the hardening (the destination pinned for a fetch), never replace it."""
     limit = timeout or get_settings().git_timeout
     proc = subprocess.Popen(
-        command(repo, args),
+        command(repo, args, config),
         stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=git_env(),
+        env={**git_env(repo), **(env or {})},
         start_new_session=True,  # its own process group: a timeout also ends helpers git started (ssh, …)
     )
     try:
@@ -102,7 +125,7 @@ def run(repo: Path | None, args: Sequence[str], *, input: bytes | None = None, t
         proc.communicate()
         raise GitError(f"git {args[0]} timed out after {limit:g} s") from None
     if proc.returncode != 0:
-        raise GitError(_message(args, err), proc.returncode)
+        raise _failure(args, err, proc.returncode)
     return out
 
 
@@ -111,11 +134,14 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _message(args: Sequence[str], stderr: bytes) -> str:
-    """git's last stderr line, with `user:secret@` in any URL replaced by `***@`."""
-    lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    detail = _CREDENTIALS.sub(r"\1***@", lines[-1] if lines else "failed")
-    return f"git {args[0]}: {detail}"
+def _failure(args: Sequence[str], stderr: bytes, returncode: int) -> GitError:
+    """GitError with git's last stderr line; the whole stderr is logged (ssh puts the cause lines before the
+    last, "… and the repository exists."). `user:secret@` in any URL is replaced by `***@` in both."""
+    text = _CREDENTIALS.sub(r"\1***@", stderr.decode("utf-8", "replace")).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if text:
+        log.warning("git %s failed (exit status %s):\n%s", args[0], returncode, text)
+    return GitError(f"git {args[0]}: {lines[-1] if lines else 'failed'}", returncode, text)
 
 
 @contextmanager
@@ -127,7 +153,7 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=git_env(),
+        env=git_env(repo),
         start_new_session=True,
     )
     timed_out = threading.Event()
@@ -178,7 +204,7 @@ def stream(repo: Path, args: Sequence[str], *, stdin: bytes | None = None) -> It
         if finished and timed_out.is_set():
             raise GitError(f"git {args[0]} timed out after {limit:g} s")
         if finished and code != 0:
-            raise GitError(_message(args, b"".join(errors)), code)
+            raise _failure(args, b"".join(errors), code)
 
 
 def rev_parse(repo: Path, rev: str) -> str | None:
@@ -230,17 +256,19 @@ def rev_parse_object(repo: Path, spec: str) -> str:
         raise
 
 
-def clone_or_fetch(url: str, dest: Path) -> None:
-    """Keep a bare mirror of a remote's branches in `dest`: clone the first time, fetch afterwards."""
+def clone_or_fetch(url: str, dest: Path, *, config: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
+    """Keep a bare mirror of a remote's branches in `dest`: clone the first time, fetch afterwards. `config` and
+    `env` hold git to the destination checked (`repositories.remotes.pin`)."""
     if (dest / "HEAD").is_file():
-        run(dest, ["fetch", "--quiet", "--prune", "--force", "--no-tags", "--", url, "+refs/heads/*:refs/heads/*"])
+        fetch = ["fetch", "--quiet", "--prune", "--force", "--no-tags", "--", url, "+refs/heads/*:refs/heads/*"]
+        run(dest, fetch, config=config, env=env)
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
     try:
-        run(None, ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(partial)])
+        run(None, ["clone", "--bare", "--quiet", "--no-tags", "--", url, str(partial)], config=config, env=env)
     except GitError:
         shutil.rmtree(partial, ignore_errors=True)  # a failed or timed-out clone leaves nothing behind
         raise

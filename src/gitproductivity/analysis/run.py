@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from gitproductivity.analysis import git, plan, reader, store
+from gitproductivity.analysis import fetch, git, plan, reader, store
 from gitproductivity.analysis.jobs import (
     Heartbeat,
     Job,
@@ -26,7 +26,7 @@ from gitproductivity.analysis.store import StaleBase
 from gitproductivity.core.db import get_database
 from gitproductivity.core.errors import Conflict
 from gitproductivity.core.settings import get_settings
-from gitproductivity.repositories import urls
+from gitproductivity.repositories import local
 from gitproductivity.repositories.models import Repository, RepositoryStatus
 
 log = logging.getLogger(__name__)
@@ -78,11 +78,13 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
     t0 = time.monotonic()
     path = local_path(job)
     if job.kind == "remote":
-        git.clone_or_fetch(job.url, path)
-    elif not path.is_dir():
-        raise git.GitError(f"{path} is no longer there")
-    elif refusal := urls.outside_allowed_roots(path):
-        raise git.GitError(refusal)
+        fetch.mirror(job.url, path)
+    else:  # the repository may have changed since it was connected: everything git follows is checked again
+        try:
+            local.check(path)
+        except local.Refused as exc:
+            log.warning("analysis %s: %s", job.analysis_id, exc.detail)
+            raise git.GitError(f"{path} is no longer a git repository within the allowed local roots") from None
     fetch_ms = int((time.monotonic() - t0) * 1000)
     for _attempt in range(3):
         with get_database().session() as session:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")
     #: When set, local repositories (paths and file://) must lie under one of these directories.
     git_allowed_roots: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Destination guard for remote repositories (the webhook rules, core.netguard): git may reach only public
+    #: addresses unless private ones are allowed, or the address lies in one of these networks.
+    git_allow_private_destinations: bool = False
+    git_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("bot_patterns", "exclude_globs", "git_allowed_protocols", "git_allowed_roots", mode="before")
     @classmethod
@@ -183,7 +187,7 @@ class Settings(BaseSettings):
             raise ValueError("must be between 1 and 604800 seconds (a week)")
         return value
 
-    @field_validator("webhook_allowed_networks", mode="before")
+    @field_validator("webhook_allowed_networks", "git_allowed_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
         if isinstance(value, str):

@@ -27,6 +27,9 @@ class Repository(Base):
     # As given (may hold credentials for https clones); never logged or returned: see `display_url`.
     url: Mapped[str] = mapped_column(Text())
     kind: Mapped[str] = mapped_column(String(10))  # "local" | "remote"
+    # One per repository and organisation, however its location was written (`urls.Location.identity`): the
+    # resolved git directory of a local repository, the normalised URL of a remote one (no credentials).
+    identity: Mapped[str] = mapped_column(Text())
     status: Mapped[str] = mapped_column(String(20), default=RepositoryStatus.CONNECTED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -45,6 +48,7 @@ class Repository(Base):
     __table_args__ = (
         Index("ix_repositories_org_id", "organization_id", "id"),
         Index("ix_repositories_org_url", "organization_id", "url"),
+        Index("uq_repositories_org_identity", "organization_id", "identity", unique=True),
     )
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
@@ -45,17 +46,22 @@ def connect(
     """Connect a repository (its analysis is queued by `repositories.flows.connect`). Connecting a disconnected
     one again reuses its record (and history).
 
-    `branch` analyses that branch instead of the default one; connecting again may change it.
+    `branch` analyses that branch instead of the default one; connecting again may change it. The same
+    repository written another way (`/r/.git` for `/r`, a symlink, `file://`, another spelling of a remote URL)
+    is the same repository: 409 while it is connected, its record reused once it was disconnected.
     """
     location = urls.parse(url)
     existing = session.scalar(
-        select(Repository).where(Repository.organization_id == organization_id, Repository.url == location.url)
+        select(Repository).where(
+            Repository.organization_id == organization_id, Repository.identity == location.identity
+        )
     )
     now = utcnow()
     if existing is not None:
         if existing.status == RepositoryStatus.CONNECTED:
-            raise Conflict(f"{existing.display_url} is already connected as {existing.id}")
+            raise _already_connected(existing)
         repo = existing
+        repo.url = location.url  # the latest spelling (a remote's credentials may have changed)
         repo.status = RepositoryStatus.CONNECTED
         repo.connected_at = now
         repo.disconnected_at = None
@@ -71,15 +77,35 @@ def connect(
             name=(name or location.default_name).strip(),
             url=location.url,
             kind=location.kind,
+            identity=location.identity,
             status=RepositoryStatus.CONNECTED,
             created_at=now,
             connected_at=now,
             branch=branch,
         )
         session.add(repo)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # connected at the same moment by another request
+        session.expire_all()
+        raced = session.scalar(
+            select(Repository).where(
+                Repository.organization_id == organization_id, Repository.identity == location.identity
+            )
+        )
+        if raced is None:
+            raise
+        raise _already_connected(raced) from None
     events.emit(session, organization_id=organization_id, data=RepositoryConnected.model_validate(event_data(repo)))
     return repo
+
+
+def _already_connected(existing: Repository) -> Conflict:
+    return Conflict(
+        f"this repository is already connected as {existing.id} ({existing.name}, {existing.display_url})",
+        details=[{"field": "url", "repository_id": existing.id, "name": existing.name}],
+    )
 
 
 def disconnect(session: Session, *, organization_id: str, repository_id: str) -> Repository:

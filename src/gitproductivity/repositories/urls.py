@@ -1,30 +1,37 @@
-"""Which repository locations are accepted, and how they are named.
+"""Which repository locations are accepted, how they are named, and their canonical identity.
 
 Accepted: an absolute local path or `file://` URL of an existing git repository (work tree or bare),
 `https://`, `ssh://`, and scp-style `user@host:path`. Everything else is refused before git ever sees it:
 values starting with `-` (option injection), git's `<transport>::<address>` remote helpers such as `ext::`
 (which run arbitrary commands), and other schemes (`http://`, `git://`, `ftp://` …).
 
-When `git_allowed_roots` is set, local repositories must lie under one of those directories, judged on the
-fully resolved path (symlinks and `..` followed), and so must what the repository points git at: the
-`gitdir:` of a `.git` file and the object stores in `objects/info/alternates`. The check is made when a
-repository is connected and again before each analysis (a symlink may have changed since).
+Local repositories are checked by `repositories.local` (the allowed roots first, on everything git follows),
+and answered with one message whether they are missing, not a repository, or outside the roots. Remote hosts
+pass the destination guard (`repositories.remotes`): IP literals outside the allowed ranges are refused here.
+
+Each location has one canonical identity, so that the same repository cannot be connected twice under two
+spellings: the resolved common git directory for local repositories (`/r`, `/r/`, `/r/.git`, a symlink to
+`/r` and `file:///r` are one), a normalised URL for remotes (see `remotes.Remote.identity`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from gitproductivity.core.errors import ValidationFailed
-from gitproductivity.core.settings import get_settings
+from gitproductivity.core.netguard import DestinationRefused
+from gitproductivity.repositories import local, remotes
 
 _HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SCP = re.compile(r"^(?:[A-Za-z0-9._~+-]+@)?(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?P<path>[^/].*|/.+)$")
 REMOTE_SCHEMES = ("https", "ssh")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,17 +39,11 @@ class Location:
     url: str  # normalised: local paths absolute, remotes as given
     kind: str  # "local" | "remote"
     default_name: str
+    identity: str  # canonical: the same repository always has the same identity, however it was written
 
 
 def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed(f"url: {message}", details=[{"field": "url", "message": message}])
-
-
-def is_git_repository(path: Path) -> bool:
-    """A work tree (has `.git`) or a bare repository (HEAD, objects/, refs/), checked without running git."""
-    if (path / ".git").exists():
-        return True
-    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
 
 def _name_from(path: str) -> str:
@@ -52,6 +53,13 @@ def _name_from(path: str) -> str:
 
 
 def parse(raw: str) -> Location:
+    try:
+        return _parse(raw)
+    except ValueError as exc:  # urlsplit's "Invalid IPv6 URL", a port out of range, …: a 422, never a 500
+        raise _refuse(f"is not a valid URL ({exc})") from None
+
+
+def _parse(raw: str) -> Location:
     url = raw.strip()
     if not url:
         raise _refuse("must not be empty")
@@ -77,72 +85,61 @@ def parse(raw: str) -> Location:
             raise _refuse("a host or user name must not start with '-'")
         if not parts.path.strip("/"):
             raise _refuse("has no repository path")
-        return Location(url=url, kind="remote", default_name=_name_from(parts.path))
+        return _remote(url, _name_from(parts.path))
     if url.startswith(("/", "~")):
         try:
             path = Path(url).expanduser()
-        except RuntimeError:  # `~someone` for a user this machine does not have
-            raise _refuse(f"{url.split('/', 1)[0]!r} is not a home directory on this machine") from None
+        except RuntimeError:  # `~someone` for a user this machine does not have: the same answer as any
+            log.info("refused local repository %r: no such home directory", url)
+            raise _refuse(_NO_REPOSITORY.format(path=url)) from None
         return _local(path, raw)
     scp = _SCP.match(url)
     if scp:
         if scp.group("host").startswith("-") or "@-" in url.split(":", 1)[0]:
             raise _refuse("a host or user name must not start with '-'")
-        return Location(url=url, kind="remote", default_name=_name_from(scp.group("path")))
+        return _remote(url, _name_from(scp.group("path")))
     raise _refuse("must be an absolute path, file://, https://, ssh:// or user@host:path")
+
+
+#: One answer for a path that is missing, is not a repository, or lies outside the allowed roots: which of the
+#: three it is would tell a caller what exists on the server's disk (connecting `/etc`, `/proc/self`).
+_NO_REPOSITORY = "{path} is not a git repository, or lies outside the allowed local roots"
 
 
 def _local(path: Path, raw: str) -> Location:
     if not path.is_absolute():
         raise _refuse(f"local path {raw!r} must be absolute")
-    path = path.resolve()
-    if not path.exists():
-        raise _refuse(f"{path} does not exist")
-    if not path.is_dir() or not is_git_repository(path):
-        raise _refuse(f"{path} is not a git repository")
-    refusal = outside_allowed_roots(path)
-    if refusal:
-        raise _refuse(refusal)
-    return Location(url=str(path), kind="local", default_name=_name_from(str(path)))
-
-
-def _pointed_at(path: Path) -> list[Path]:
-    """The directories a repository makes git read besides itself (`.git` file's gitdir, alternates)."""
-    found: list[Path] = []
-    dot_git = path / ".git"
-    git_dir = path
-    if dot_git.is_file():
-        text = dot_git.read_text(errors="replace").strip()
-        target = Path(text.removeprefix("gitdir:").strip())
-        git_dir = (path / target) if not target.is_absolute() else target
-        found.append(git_dir)
-    elif dot_git.is_dir():
-        git_dir = dot_git
-    alternates = git_dir / "objects" / "info" / "alternates"
-    if alternates.is_file():
-        for line in alternates.read_text(errors="replace").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                target = Path(line)
-                found.append(target if target.is_absolute() else git_dir / "objects" / target)
-    return found
-
-
-def outside_allowed_roots(path: Path) -> str | None:
-    """Why `path` may not be read under `git_allowed_roots`, or None when it may (or no roots are set)."""
-    roots = [Path(r).resolve() for r in get_settings().git_allowed_roots]
-    if not roots:
-        return None
     try:
-        pointed = _pointed_at(path.resolve())
-    except OSError as exc:
-        return f"{path} cannot be checked against the allowed local roots ({exc.strerror or exc})"
-    for candidate in [path, *pointed]:
-        resolved = candidate.resolve()
-        if not any(resolved.is_relative_to(root) for root in roots):
-            what = "" if candidate == path else f" (the repository points git at {resolved})"
-            return f"{resolved} is outside the allowed local roots{what}"
-    return None
+        repo = local.check(path)
+    except local.Refused as exc:
+        log.info("refused local repository %r: %s", raw.strip()[:500], exc.detail)
+        raise _refuse(_NO_REPOSITORY.format(path=raw.strip()[:500])) from None
+    return Location(url=str(repo.path), kind="local", default_name=_name_from(str(repo.path)), identity=repo.identity)
+
+
+def _remote(url: str, default_name: str) -> Location:
+    try:
+        remote = remotes.split(url)
+    except ValueError as exc:
+        raise _refuse(str(exc)) from None
+    try:
+        remotes.check(remote)
+    except DestinationRefused as exc:
+        raise _refuse(f"{exc} (GITPRODUCTIVITY_GIT_ALLOWED_NETWORKS allows chosen networks)") from None
+    return Location(url=url, kind="remote", default_name=default_name, identity=remote.identity)
+
+
+def identity(url: str, kind: str) -> str:
+    """The canonical identity of a stored location (the migration back-fills existing rows with it)."""
+    if kind == "local":
+        try:
+            return local.inspect(Path(url)).identity
+        except local.Refused:  # gone from the disk: its resolved path is the best name left
+            return f"local:{Path(url).resolve()}"
+    try:
+        return remotes.split(url).identity
+    except ValueError:
+        return url
 
 
 def redact(url: str) -> str:
