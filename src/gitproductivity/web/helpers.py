@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gitproductivity
 from gitproductivity.core.errors import DomainError
-from gitproductivity.core.http import unit_of_work
+from gitproductivity.core.http import accepts, unit_of_work
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.orgs.service import Principal
 from gitproductivity.web.security import csrf_token
@@ -156,7 +156,7 @@ def _is_ui(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/v1", "/openapi.json", "/docs", "/redoc", "/healthz")):
         return False
-    return "text/html" in request.headers.get("accept", "") or "hx-request" in request.headers
+    return accepts(request.headers.get("accept"), "text/html") or "hx-request" in request.headers
 
 
 async def _delegate(handler: Any, request: Request, exc: Exception) -> Response:

@@ -7,7 +7,8 @@ another site cannot drive the API with a signed-in user's cookie.
 
 Every state-changing UI request must carry the session's CSRF token, as the `csrf_token` form field or the
 `X-CSRF-Token` header (htmx sends it from `hx-headers` on `<body>`). `guard` checks that on every page
-router, and refuses NUL characters in parameters and form fields with a message instead of a server error.
+router, and refuses NUL characters in the page's address with a message instead of a server error (forms,
+query strings and JSON bodies are checked app-wide by `core.http.refuse_unstorable_text`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 
 from gitproductivity.core.errors import Forbidden, ValidationFailed
+from gitproductivity.core.http import media_type
 from gitproductivity.core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -83,31 +85,22 @@ def csrf_token(session: dict[str, Any]) -> str:
 
 
 async def guard(request: Request) -> None:
-    """Router dependency of every page: the CSRF check, and no NUL characters in what a page was sent.
+    """Router dependency of every page: the CSRF check, and no NUL characters in the page's address.
 
     PostgreSQL text cannot hold NUL, so such input would otherwise surface as a server error.
     """
-    if any("\x00" in str(value) for value in [*request.query_params.values(), *request.path_params.values()]):
+    if any("\x00" in str(value) for value in request.path_params.values()):
         raise ValidationFailed("The address of this page contains a NUL character.")
     if request.method in _SAFE_METHODS:
         return
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
-    form = None
-    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
-        if sent is None:
-            value = form.get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
+    kind = media_type(request.headers.get("content-type"))  # `Application/X-WWW-Form-URLencoded` is a form too
+    if sent is None and kind is not None and kind.is_form:
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
     if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
         raise Forbidden(
             "This form has expired or did not come from this site. Reload the page and try again.",
             details=[{"field": CSRF_FIELD, "message": "missing or wrong CSRF token"}],
         )
-    if form is not None:
-        for name, value in form.multi_items():
-            if isinstance(value, str) and "\x00" in value:
-                raise ValidationFailed(
-                    f"{name}: must not contain NUL characters",
-                    details=[{"field": name, "message": "Remove the NUL character from this field."}],
-                )
