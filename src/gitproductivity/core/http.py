@@ -276,7 +276,9 @@ def _unstorable(value: str) -> str | None:
     found = _UNSTORABLE.search(value)
     if found is None:
         return None
-    return "a NUL character" if found.group() == "\x00" else "an unpaired surrogate (not valid Unicode)"
+    if found.group() == "\x00":
+        return "control characters (a NUL character)"
+    return "unpaired surrogates (text that is not valid Unicode)"
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -297,8 +299,8 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def _refuse(where: str, field: str, what: str) -> ValidationFailed:
     return ValidationFailed(
-        f"{field}: {where} contains {what}; remove it and try again",
-        details=[{"field": field, "message": f"Remove {what} from this field."}],
+        f"{field}: must not contain {what}, found in {where}",
+        details=[{"field": field, "message": f"This field must not contain {what}."}],
     )
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
 
 _HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
@@ -147,12 +148,4 @@ def outside_allowed_roots(path: Path) -> str | None:
 
 def redact(url: str) -> str:
     """Hide credentials in `https://user:token@host/…` so they never reach logs, events or responses."""
-    if not _SCHEME.match(url):
-        return url
-    parts = urlsplit(url)
-    if parts.password is None and not (parts.username and parts.scheme.lower() == "https"):
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    return redact_url(url)
