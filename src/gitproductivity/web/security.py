@@ -1,9 +1,12 @@
 """Browser sessions and CSRF protection for the web UI.
 
-The session lives in a signed, HttpOnly cookie (Starlette's `SessionMiddleware`, keyed with
-`settings.secret_key`, or a key generated once and kept in the data directory). The cookie only ever
-authenticates UI routes: the `/v1` API ignores it and keeps requiring `Authorization: Bearer`, so a page on
-another site cannot drive the API with a signed-in user's cookie.
+Who is signed in is kept on the server (`orgs.models.UserSession`): the cookie carries only the session's random
+id (`SESSION_ID`), so signing out or changing the password ends the session for every copy of the cookie at
+once, and expiry (absolute and idle) is the server's to enforce. The cookie itself is a signed, HttpOnly cookie
+(Starlette's `SessionMiddleware`, keyed with `settings.secret_key`, or a key generated once and kept in the data
+directory) that also holds the CSRF token and flash messages. It only ever authenticates UI routes: the `/v1`
+API ignores it and keeps requiring `Authorization: Bearer`, so a page on another site cannot drive the API with
+a signed-in user's cookie.
 
 Every state-changing UI request must carry the session's CSRF token, as the `csrf_token` form field or the
 `X-CSRF-Token` header (htmx sends it from `hx-headers` on `<body>`). `guard` checks that on every page
@@ -30,7 +33,8 @@ from gitproductivity.core.settings import get_settings
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "gp_session"
-SESSION_MAX_AGE = 14 * 24 * 3600
+#: The key of the server-side session's id inside the signed cookie.
+SESSION_ID = "sid"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -69,7 +73,7 @@ def install_sessions(app: FastAPI) -> None:
         SessionMiddleware,
         secret_key=secret_key(),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        max_age=int(settings.session_max_age),  # the browser forgets it when the server would refuse it
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
     )
