@@ -129,7 +129,16 @@ def test_a_valid_surrogate_pair_is_kept(api: TestClient) -> None:
     assert resp.json()["name"] == "Ana \U0001f600"
 
 
-@pytest.mark.parametrize("path", ["/v1/developers?after=%00", "/v1/events?after=a%00", "/v1/repositories?after=%00"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/developers?after=%00",
+        "/v1/events?after=a%00",
+        "/v1/repositories?after=%00",
+        "/v1/metrics/developers?repository_id=repo_%00",
+        "/v1/metrics/developers?%00=1",
+    ],
+)
 def test_nul_in_a_query_string_is_422(api: TestClient, path: str) -> None:
     err = assert_error_shape(api.get(path), 422, "validation_error")
     assert "NUL" in err["message"]
