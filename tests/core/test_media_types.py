@@ -153,3 +153,11 @@ def test_nul_in_an_alias_body_changes_nothing(api: TestClient) -> None:
         resp = api.post(f"/v1/developers/{dev}/aliases", content=body, headers={"Content-Type": "Application/Json"})
         assert_error_shape(resp, 422, "validation_error")
     assert api.get(f"/v1/developers/{dev}").json()["aliases"] == []
+
+
+def test_a_surrogate_spelled_in_raw_bytes_is_422_too(api: TestClient) -> None:
+    """CESU-8 bytes for U+D800 (not UTF-8, but Python's JSON decoder turns them into a lone surrogate)."""
+    body = b'{"name": "a\xed\xa0\x80b", "email": "s@example.com"}'
+    resp = api.post("/v1/developers", content=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code in (400, 422), resp.text
+    assert api.get("/v1/developers").json()["data"] == []
