@@ -68,7 +68,16 @@ def test_the_cookie_carries_a_random_id_and_the_server_keeps_only_its_hash(
     client: TestClient, tenant: Tenant, database: Database
 ) -> None:
     sign_in(client, tenant)
-    sign_in(client, tenant)  # a second sign-in: a second, different session
+    first = client.cookies[COOKIE]
+    sign_in(client, tenant)  # signing in again in the same browser replaces its session
+    with database.session() as session:
+        assert len(list(session.scalars(select(UserSession)))) == 1
+    client.cookies.clear()
+    sign_in(client, tenant)  # another browser: a second, different session
+    other = client.cookies[COOKIE]
+    use_cookie(client, first)
+    assert client.get("/developers", follow_redirects=False).status_code == 303  # the replaced one ended
+    use_cookie(client, other)
     with database.session() as session:
         rows = list(session.scalars(select(UserSession)))
     assert len(rows) == 2 and rows[0].id_hash != rows[1].id_hash

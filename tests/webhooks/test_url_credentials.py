@@ -8,6 +8,7 @@ notifications and log lines all show `http://***@host/…`, through the one mask
 from __future__ import annotations
 
 import base64
+import logging
 import re
 
 import pytest
@@ -17,7 +18,7 @@ from gitproductivity.core.redaction import redact_url
 from gitproductivity.repositories.urls import redact
 from gitproductivity.webhooks.endpoints import display_url
 from tests.conftest import Tenant
-from tests.webhooks.conftest import Receiver
+from tests.webhooks.conftest import Receiver, free_port
 
 
 @pytest.mark.parametrize(
@@ -47,8 +48,9 @@ def _basic(headers: dict[str, str]) -> str:
 
 
 def test_credentials_are_used_for_deliveries_and_shown_nowhere(
-    client: TestClient, tenant: Tenant, receiver: Receiver, fast: object
+    client: TestClient, tenant: Tenant, receiver: Receiver, fast: object, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     url = receiver.url("/ok").replace("http://", "http://hookuser:s3cr3t-pa55@")
     masked = receiver.url("/ok").replace("http://", "http://***@")
     created = client.post("/v1/webhooks", json={"url": url, "events": ["*"]}, headers=tenant.headers)
@@ -87,3 +89,12 @@ def test_credentials_are_used_for_deliveries_and_shown_nowhere(
         assert html.status_code == 200, page
         assert "s3cr3t-pa55" not in html.text and "hookuser" not in html.text, page
         assert masked in html.text, page
+
+    # A receiver that cannot be reached: the recorded error and the log name no credentials either.
+    dead = f"http://hookuser:s3cr3t-pa55@127.0.0.1:{free_port()}/gone"
+    failing = client.post("/v1/webhooks", json={"url": dead, "events": ["*"]}, headers=tenant.headers)
+    assert failing.status_code == 201 and failing.json()["test"]["ok"] is False
+    assert "s3cr3t-pa55" not in failing.text
+    listed = client.get(f"/v1/webhooks/{failing.json()['id']}/deliveries", headers=tenant.headers)
+    assert listed.json()["data"] and "s3cr3t-pa55" not in listed.text
+    assert "s3cr3t-pa55" not in caplog.text and "hookuser" not in caplog.text

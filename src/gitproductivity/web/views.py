@@ -53,6 +53,9 @@ def login(
     try:
         with unit_of_work() as session:
             user = orgs_service.authenticate_user(session, email=email, password=password)
+            previous = request.session.get(SESSION_ID)
+            if isinstance(previous, str):  # signing in again replaces this browser's session, not adds one
+                orgs_service.end_session(session, token=previous)
             token = orgs_service.start_session(session, user_id=user.id)
     except Unauthorized:
         limits(request).sign_in.take(address)
