@@ -14,8 +14,9 @@ from sqlalchemy import text
 import gitproductivity
 from gitproductivity import startup, web, worker
 from gitproductivity.analysis.api import router as analysis_router
+from gitproductivity.core.content import refuse_unstorable_text
 from gitproductivity.core.db import get_database
-from gitproductivity.core.http import BodySizeLimit, Limits, NoStore, install_error_handlers, refuse_unstorable_text
+from gitproductivity.core.http import BodySizeLimit, Limits, NoStore, install_error_handlers
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router

@@ -10,7 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from gitproductivity.core.http import MediaType, accepts, media_type
+from gitproductivity.core.content import MediaType, accepts, media_type
 from tests.conftest import Tenant
 from tests.core.test_errors_and_limits import assert_error_shape
 

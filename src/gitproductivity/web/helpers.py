@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gitproductivity
+from gitproductivity.core.content import accepts
 from gitproductivity.core.errors import DomainError
-from gitproductivity.core.http import accepts, unit_of_work
+from gitproductivity.core.http import unit_of_work
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.orgs.models import Organization
 from gitproductivity.orgs.service import Principal

@@ -11,7 +11,7 @@ a signed-in user's cookie.
 Every state-changing UI request must carry the session's CSRF token, as the `csrf_token` form field or the
 `X-CSRF-Token` header (htmx sends it from `hx-headers` on `<body>`). `guard` checks that on every page
 router, and refuses NUL characters in the page's address with a message instead of a server error (forms,
-query strings and JSON bodies are checked app-wide by `core.http.refuse_unstorable_text`).
+query strings and JSON bodies are checked app-wide by `core.content.refuse_unstorable_text`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 
+from gitproductivity.core.content import media_type
 from gitproductivity.core.errors import Forbidden, ValidationFailed
-from gitproductivity.core.http import media_type
 from gitproductivity.core.settings import get_settings
 
 log = logging.getLogger(__name__)
