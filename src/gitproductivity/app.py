@@ -7,15 +7,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 import gitproductivity
 from gitproductivity import startup, web, worker
 from gitproductivity.analysis.api import router as analysis_router
+from gitproductivity.core.content import refuse_unstorable_text
 from gitproductivity.core.db import get_database
-from gitproductivity.core.http import BodySizeLimit, Limits, install_error_handlers
+from gitproductivity.core.http import BodySizeLimit, Limits, NoStore, install_error_handlers
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
@@ -65,10 +66,12 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         version=gitproductivity.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_text)],  # NUL / lone surrogates: 422 in words, never a 500
     )
     install_error_handlers(app)
     app.state.limits = Limits.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NoStore)  # Cache-Control: no-store on every response but /static files
     for router in (
         orgs_router,
         developers_router,

@@ -6,7 +6,7 @@ from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.notifications.models import Notification
-from gitproductivity.orgs.models import ApiKey, Organization, User
+from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
 from gitproductivity.repositories.models import Repository
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 
@@ -24,5 +24,6 @@ __all__ = [
     "Organization",
     "Repository",
     "User",
+    "UserSession",
     "Webhook",
 ]

@@ -74,3 +74,36 @@ def test_the_analysis_failure_backoff_is_bounded(value: str, monkeypatch: pytest
     assert Settings().analysis_failure_backoff == 60
     monkeypatch.delenv("GITPRODUCTIVITY_ANALYSIS_FAILURE_BACKOFF")
     assert Settings().analysis_failure_backoff == 300
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GITPRODUCTIVITY_SESSION_MAX_AGE", "0"),
+        ("GITPRODUCTIVITY_SESSION_MAX_AGE", "1e20"),
+        ("GITPRODUCTIVITY_SESSION_IDLE_TIMEOUT", "inf"),
+        ("GITPRODUCTIVITY_SESSION_IDLE_TIMEOUT", "-60"),
+        ("GITPRODUCTIVITY_HTTP_HEADER_TIMEOUT", "0"),
+        ("GITPRODUCTIVITY_HTTP_HEADER_TIMEOUT", "nan"),
+        ("GITPRODUCTIVITY_HTTP_BODY_TIMEOUT", "99999"),
+        ("GITPRODUCTIVITY_HTTP_MAX_CONNECTIONS", "0"),
+        ("GITPRODUCTIVITY_HTTP_MAX_CONNECTIONS", "lots"),
+    ],
+)
+def test_session_and_slow_client_settings_are_bounded(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.removeprefix("GITPRODUCTIVITY_").lower()):
+        settings.configure()
+    monkeypatch.delenv(name)
+    settings.configure()
+
+
+def test_session_and_slow_client_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings()
+    assert (defaults.session_max_age, defaults.session_idle_timeout) == (14 * 86400, 3 * 86400)
+    assert (defaults.http_header_timeout, defaults.http_body_timeout, defaults.http_max_connections) == (10, 30, 1000)
+    monkeypatch.setenv("GITPRODUCTIVITY_SESSION_IDLE_TIMEOUT", "3600")
+    monkeypatch.setenv("GITPRODUCTIVITY_HTTP_HEADER_TIMEOUT", "2.5")
+    monkeypatch.setenv("GITPRODUCTIVITY_HTTP_MAX_CONNECTIONS", "200")
+    chosen = Settings()
+    assert (chosen.session_idle_timeout, chosen.http_header_timeout, chosen.http_max_connections) == (3600, 2.5, 200)

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from gitproductivity.core import migrate
 from gitproductivity.core.db import Database
@@ -70,10 +70,13 @@ def upgrade_to(db: Database, *revisions: str) -> None:
 
 
 def row_counts(db: Database) -> dict[str, int]:
+    """Rows per table, for the tables this database has (a later revision may add tables)."""
     with db.engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
         return {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in Base.metadata.tables.values()
+            if t.name in present
         }
 
 
@@ -95,7 +98,7 @@ def test_a_database_at_the_old_two_heads_upgrades_to_the_head_with_its_data(empt
         migrate.upgrade(db.engine)
 
         assert migrate.current_heads(db.engine) == set(migrate.script_heads())
-        assert row_counts(db) == before
+        assert {table: count for table, count in row_counts(db).items() if table in before} == before
         with db.session() as session:
             found = developers.find_by_email(session, organization_id=tenant.organization_id, email="jane@example.com")
         assert found is not None and found.name == "Jane Doe"

@@ -73,8 +73,7 @@ def test_metrics_of_other_organisations_are_hidden(
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/metrics/developers?repository_id=repo_%00",
-        "/v1/developers/dev_%00/metrics",
+        "/v1/developers/dev_%00/metrics",  # NUL in a query string is 422: tests/core/test_media_types.py
         "/v1/analyses/ana_%00x",
         "/v1/repositories/repo_%00/analyses",
     ],

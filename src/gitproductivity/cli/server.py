@@ -35,6 +35,7 @@ def serve(
     import uvicorn
 
     from gitproductivity.app import create_app
+    from gitproductivity.core.serving import protocol_class
     from gitproductivity.orgs import service as orgs
 
     setup_logging()
@@ -53,9 +54,35 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {safe_db_label()})")
     config = uvicorn.Config(
-        create_app(run_workers=workers), host=bind_host, port=bind_port, log_level=settings.log_level.lower()
+        create_app(run_workers=workers),
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level.lower(),
+        # Slow clients: deadlines for headers and bodies, and a cap on open connections (core.serving).
+        http=protocol_class(
+            header_timeout=settings.http_header_timeout,
+            body_timeout=settings.http_body_timeout,
+            max_connections=settings.http_max_connections,
+        ),
     )
+    _allow_open_files(settings.http_max_connections)
     _server_class()(config).run()
+
+
+def _allow_open_files(connections: int) -> None:
+    """Raise the soft limit on open files to fit the connection cap (plus database, git and log files)."""
+    import resource
+
+    wanted = connections + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            err.print(
+                f"[yellow]Open-file limit {target} is below GITPRODUCTIVITY_HTTP_MAX_CONNECTIONS + 256; "
+                "raise `ulimit -n` or lower the cap.[/yellow]"
+            )
 
 
 def _server_class() -> type[Any]:

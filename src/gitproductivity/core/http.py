@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by every router: the one error shape, the body size limit, ids, the unit of work.
+"""HTTP plumbing shared by every router: the one error shape, the body size limit, ids, the unit of work, and
+`Cache-Control: no-store`. What a request carries (its media type, text that cannot be stored) is `core.content`.
 
 Authentication is `orgs.auth` (core knows no domain).
 
@@ -19,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -203,3 +205,31 @@ _NO_LIMITS = Limits(RateLimiter(0, 1), RateLimiter(0, 1))
 def limits(request: Request) -> Limits:
     found = getattr(request.app.state, "limits", None)
     return found if isinstance(found, Limits) else _NO_LIMITS
+
+
+# --- no-store -----------------------------------------------------------------------------------------------
+
+
+class NoStore:
+    """`Cache-Control: no-store` on every response that does not choose its own caching (only `/static` files
+    do), so nothing a browser, proxy or CDN keeps can hold a secret: API keys and webhook secrets are in API
+    responses, and every other response is one organisation's data. By class, not by route: a route added
+    tomorrow cannot forget it."""
+
+    def __init__(self, app: ASGIApp, exempt_prefixes: tuple[str, ...] = ("/static/",)) -> None:
+        self.app = app
+        self.exempt_prefixes = exempt_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith(self.exempt_prefixes):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     #: Failed sign-ins per minute per client address, and how many may come at once; 0 turns the limit off.
     sign_in_rate_limit_per_minute: float = 5.0
     sign_in_rate_limit_burst: int = 10
+    #: Web sessions end this long after sign-in, or after this long without a request (seconds; server-side).
+    session_max_age: float = Field(default=14 * 86400.0, ge=60, le=366 * 86400)
+    session_idle_timeout: float = Field(default=3 * 86400.0, ge=60, le=366 * 86400)
+    #: Slow clients: a request's headers must arrive within this many seconds of the connection (or of the
+    #: previous response), its body within this many after the headers; connections over the cap get a 503.
+    http_header_timeout: float = Field(default=10.0, gt=0, le=3600)
+    http_body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    http_max_connections: int = Field(default=1000, ge=1, le=100_000)
 
     # Webhook delivery
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_SCHEDULE

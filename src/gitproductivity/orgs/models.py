@@ -41,3 +41,17 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its SHA-256 is stored, so a copy of this table
+    signs nobody in. Deleting the row ends the session at once (sign-out, a password change)."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Absolute end (created_at + GITPRODUCTIVITY_SESSION_MAX_AGE); idle expiry is last_seen_at's business.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

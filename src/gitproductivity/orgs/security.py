@@ -31,5 +31,10 @@ def generate_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(24)
 
 
+def generate_session_id() -> str:
+    """256 random bits: the web session's id, carried by the (signed) session cookie."""
+    return secrets.token_urlsafe(32)
+
+
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
 from gitproductivity.core.emails import normalize_email
-from gitproductivity.core.errors import Conflict, NotFound, Unauthorized
+from gitproductivity.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.settings import get_settings
 from gitproductivity.orgs import security
-from gitproductivity.orgs.models import ApiKey, Organization, User
+from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
 
 
 @dataclass(frozen=True)
@@ -122,3 +124,83 @@ def get_organization(session: Session, *, organization_id: str) -> Organization:
 def owners(session: Session, *, organization_id: str) -> list[User]:
     stmt = select(User).where(User.organization_id == organization_id, User.role == "owner").order_by(User.id)
     return list(session.scalars(stmt))
+
+
+# --- web sessions and passwords ---------------------------------------------------------------------------------
+
+#: last_seen_at is written at most this often per session (idle expiry is that coarse), not on every request.
+SESSION_TOUCH_SECONDS = 60
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 hashes any length; this only bounds the work a request can ask for
+
+
+def start_session(session: Session, *, user_id: str) -> str:
+    """A new server-side session for `user_id`; returns the random id for the cookie (stored only hashed).
+    Sessions that ran out are deleted on the way, so the table holds only live ones."""
+    settings = get_settings()
+    now = utcnow()
+    session.execute(
+        delete(UserSession).where(
+            (UserSession.expires_at <= now)
+            | (UserSession.last_seen_at <= now - timedelta(seconds=settings.session_idle_timeout))
+        )
+    )
+    token = security.generate_session_id()
+    session.add(
+        UserSession(
+            id_hash=security.hash_api_key(token),
+            user_id=user_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=settings.session_max_age),
+        )
+    )
+    session.flush()
+    return token
+
+
+def session_user(session: Session, *, token: str) -> User | None:
+    """The user a session id belongs to, or None when it was ended, ran out (absolutely or idle) or never was."""
+    if not token or len(token) > 200:
+        return None
+    row = session.get(UserSession, security.hash_api_key(token))
+    if row is None:
+        return None
+    now = utcnow()
+    idle = timedelta(seconds=get_settings().session_idle_timeout)
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
+        session.delete(row)
+        return None
+    if (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+        row.last_seen_at = now
+    return session.get(User, row.user_id)
+
+
+def end_session(session: Session, *, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.id_hash == security.hash_api_key(token)))
+
+
+def end_sessions(session: Session, *, user_id: str) -> int:
+    """Sign `user_id` out everywhere; returns how many sessions ended."""
+    result = session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def change_password(session: Session, *, user_id: str, current_password: str, new_password: str) -> str:
+    """Check the current password, store the new one, end every session of the user (a thief's copy of a cookie
+    included) and return a new session id for the browser that made the change."""
+    user = get_user(session, user_id=user_id)
+    if not security.verify_password(user.password_hash, current_password[:MAX_PASSWORD_LENGTH]):
+        raise ValidationFailed(
+            "current_password: that is not your current password",
+            details=[{"field": "current_password", "message": "That is not your current password."}],
+        )
+    if not MIN_PASSWORD_LENGTH <= len(new_password) <= MAX_PASSWORD_LENGTH:
+        message = f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
+        raise ValidationFailed(f"new_password: {message}", details=[{"field": "new_password", "message": message}])
+    if new_password == current_password:
+        message = "Choose a password different from the current one."
+        raise ValidationFailed(f"new_password: {message}", details=[{"field": "new_password", "message": message}])
+    user.password_hash = security.hash_password(new_password)
+    end_sessions(session, user_id=user.id)
+    return start_session(session, user_id=user.id)

@@ -20,10 +20,11 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.netguard import DestinationRefused
+from gitproductivity.core.redaction import redact_url
 from gitproductivity.repositories import local, remotes
 
 _HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
@@ -144,12 +145,4 @@ def identity(url: str, kind: str) -> str:
 
 def redact(url: str) -> str:
     """Hide credentials in `https://user:token@host/…` so they never reach logs, events or responses."""
-    if not _SCHEME.match(url):
-        return url
-    parts = urlsplit(url)
-    if parts.password is None and not (parts.username and parts.scheme.lower() == "https"):
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    return redact_url(url)

@@ -18,11 +18,13 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gitproductivity
+from gitproductivity.core.content import accepts
 from gitproductivity.core.errors import DomainError
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.orgs import service as orgs_service
+from gitproductivity.orgs.models import Organization
 from gitproductivity.orgs.service import Principal
-from gitproductivity.web.security import csrf_token
+from gitproductivity.web.security import SESSION_ID, csrf_token
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +63,27 @@ class SignInRequired(Exception):
 
 
 def current_viewer(request: Request) -> Viewer:
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, str):
+    """The signed-in person, from the server-side session the cookie names (`orgs.service.session_user`): a
+    session that was signed out, ended by a password change or ran out is no session, whatever cookie is sent."""
+    token = request.session.get(SESSION_ID)
+    if not isinstance(token, str):
         raise SignInRequired
+    with unit_of_work() as session:
+        user = orgs_service.session_user(session, token=token)
+        org = None if user is None else session.get(Organization, user.organization_id)
+        viewer = None if user is None or org is None else Viewer(user.id, user.email, org.id, org.name)
+    if viewer is None:
+        request.session.pop(SESSION_ID, None)  # ended or expired: the cookie means nothing any more
+        raise SignInRequired
+    return viewer
+
+
+def signed_in(request: Request) -> bool:
     try:
-        with unit_of_work() as session:
-            user = orgs_service.get_user(session, user_id=user_id)
-            org = orgs_service.get_organization(session, organization_id=user.organization_id)
-            return Viewer(user.id, user.email, org.id, org.name)
-    except DomainError:
-        request.session.pop("user_id", None)  # the user was deleted: the cookie means nothing any more
-        raise SignInRequired from None
+        current_viewer(request)
+    except SignInRequired:
+        return False
+    return True
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
@@ -156,7 +168,7 @@ def _is_ui(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/v1", "/openapi.json", "/docs", "/redoc", "/healthz")):
         return False
-    return "text/html" in request.headers.get("accept", "") or "hx-request" in request.headers
+    return accepts(request.headers.get("accept"), "text/html") or "hx-request" in request.headers
 
 
 async def _delegate(handler: Any, request: Request, exc: Exception) -> Response:

@@ -1,13 +1,17 @@
 """Browser sessions and CSRF protection for the web UI.
 
-The session lives in a signed, HttpOnly cookie (Starlette's `SessionMiddleware`, keyed with
-`settings.secret_key`, or a key generated once and kept in the data directory). The cookie only ever
-authenticates UI routes: the `/v1` API ignores it and keeps requiring `Authorization: Bearer`, so a page on
-another site cannot drive the API with a signed-in user's cookie.
+Who is signed in is kept on the server (`orgs.models.UserSession`): the cookie carries only the session's random
+id (`SESSION_ID`), so signing out or changing the password ends the session for every copy of the cookie at
+once, and expiry (absolute and idle) is the server's to enforce. The cookie itself is a signed, HttpOnly cookie
+(Starlette's `SessionMiddleware`, keyed with `settings.secret_key`, or a key generated once and kept in the data
+directory) that also holds the CSRF token and flash messages. It only ever authenticates UI routes: the `/v1`
+API ignores it and keeps requiring `Authorization: Bearer`, so a page on another site cannot drive the API with
+a signed-in user's cookie.
 
 Every state-changing UI request must carry the session's CSRF token, as the `csrf_token` form field or the
 `X-CSRF-Token` header (htmx sends it from `hx-headers` on `<body>`). `guard` checks that on every page
-router, and refuses NUL characters in parameters and form fields with a message instead of a server error.
+router, and refuses NUL characters in the page's address with a message instead of a server error (forms,
+query strings and JSON bodies are checked app-wide by `core.content.refuse_unstorable_text`).
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 
+from gitproductivity.core.content import media_type
 from gitproductivity.core.errors import Forbidden, ValidationFailed
 from gitproductivity.core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "gp_session"
-SESSION_MAX_AGE = 14 * 24 * 3600
+#: The key of the server-side session's id inside the signed cookie.
+SESSION_ID = "sid"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,7 +73,7 @@ def install_sessions(app: FastAPI) -> None:
         SessionMiddleware,
         secret_key=secret_key(),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        max_age=int(settings.session_max_age),  # the browser forgets it when the server would refuse it
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
     )
@@ -83,31 +89,22 @@ def csrf_token(session: dict[str, Any]) -> str:
 
 
 async def guard(request: Request) -> None:
-    """Router dependency of every page: the CSRF check, and no NUL characters in what a page was sent.
+    """Router dependency of every page: the CSRF check, and no NUL characters in the page's address.
 
     PostgreSQL text cannot hold NUL, so such input would otherwise surface as a server error.
     """
-    if any("\x00" in str(value) for value in [*request.query_params.values(), *request.path_params.values()]):
+    if any("\x00" in str(value) for value in request.path_params.values()):
         raise ValidationFailed("The address of this page contains a NUL character.")
     if request.method in _SAFE_METHODS:
         return
     expected = request.session.get("csrf")
     sent = request.headers.get(CSRF_HEADER)
-    form = None
-    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
-        if sent is None:
-            value = form.get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
+    kind = media_type(request.headers.get("content-type"))  # `Application/X-WWW-Form-URLencoded` is a form too
+    if sent is None and kind is not None and kind.is_form:
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
     if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
         raise Forbidden(
             "This form has expired or did not come from this site. Reload the page and try again.",
             details=[{"field": CSRF_FIELD, "message": "missing or wrong CSRF token"}],
         )
-    if form is not None:
-        for name, value in form.multi_items():
-            if isinstance(value, str) and "\x00" in value:
-                raise ValidationFailed(
-                    f"{name}: must not contain NUL characters",
-                    details=[{"field": name, "message": "Remove the NUL character from this field."}],
-                )

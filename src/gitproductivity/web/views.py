@@ -1,4 +1,4 @@
-"""Signing in and out, and the home page."""
+"""Signing in and out, the account page (changing the password), and the home page."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from gitproductivity.core.errors import Unauthorized
+from gitproductivity.core.errors import DomainError, Unauthorized, ValidationFailed
 from gitproductivity.core.http import limits, unit_of_work
 from gitproductivity.orgs import service as orgs_service
-from gitproductivity.web.helpers import PAGES, CurrentViewer, redirect, render
-from gitproductivity.web.security import csrf_token, guard
+from gitproductivity.web.helpers import PAGES, CurrentViewer, field_errors, flash, redirect, render, signed_in
+from gitproductivity.web.security import SESSION_ID, csrf_token, guard
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(guard)])
 
@@ -25,7 +25,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    if isinstance(request.session.get("user_id"), str):
+    if signed_in(request):
         return redirect(_safe_next(next))
     return render(request, "login.html", next=_safe_next(next), email="", error=None)
 
@@ -53,7 +53,10 @@ def login(
     try:
         with unit_of_work() as session:
             user = orgs_service.authenticate_user(session, email=email, password=password)
-            user_id = user.id
+            previous = request.session.get(SESSION_ID)
+            if isinstance(previous, str):  # signing in again replaces this browser's session, not adds one
+                orgs_service.end_session(session, token=previous)
+            token = orgs_service.start_session(session, user_id=user.id)
     except Unauthorized:
         limits(request).sign_in.take(address)
         return render(
@@ -65,15 +68,53 @@ def login(
             error="That email and password do not match an account. Check them and try again.",
         )
     request.session.clear()  # a fresh session (and CSRF token) on sign-in: no fixation
-    request.session["user_id"] = user_id
+    request.session[SESSION_ID] = token
     csrf_token(request.session)
     return redirect(_safe_next(next))
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    """Ends the session on the server: a copy of the cookie taken before is worth nothing afterwards."""
+    token = request.session.get(SESSION_ID)
+    if isinstance(token, str):
+        with unit_of_work() as session:
+            orgs_service.end_session(session, token=token)
     request.session.clear()
     return redirect("/login")
+
+
+@router.get("/account")
+def account(request: Request, viewer: CurrentViewer) -> Response:
+    return render(request, "account.html", viewer, errors={})
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    viewer: CurrentViewer,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:
+    """Every session of the user ends (a stolen cookie included); this browser gets a new one."""
+    try:
+        if new_password != confirm_password:
+            raise ValidationFailed(
+                "confirm_password: the two new passwords differ",
+                details=[{"field": "confirm_password", "message": "Type the same new password twice."}],
+            )
+        with unit_of_work() as session:
+            token = orgs_service.change_password(
+                session, user_id=viewer.user_id, current_password=current_password, new_password=new_password
+            )
+    except DomainError as exc:
+        return render(request, "account.html", viewer, status_code=exc.status_code, errors=field_errors(exc))
+    request.session.clear()
+    request.session[SESSION_ID] = token
+    csrf_token(request.session)
+    flash(request, "Your password was changed. Every other session was signed out.")
+    return redirect("/account")
 
 
 @router.get("/")

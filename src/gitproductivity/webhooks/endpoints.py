@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
 from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.types import EVENT_TYPES
 from gitproductivity.webhooks import signing
@@ -31,13 +32,8 @@ MAX_URL_LENGTH = 2000
 
 
 def display_url(url: str) -> str:
-    """The URL with any credentials replaced by `***` (for notifications and logs)."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URL with any credentials replaced by `***` (responses, pages, notifications and logs)."""
+    return redact_url(url)
 
 
 def _no_control_characters(value: str, field: str) -> str:
@@ -116,7 +112,8 @@ def update_(
     enabled: bool | None = None,
 ) -> Webhook:
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
-    if url is not None:
+    # The masked URL a client read back (`https://***@host/…`) means "unchanged", not "credentials are ***".
+    if url is not None and url.strip() != redact_url(hook.url):
         hook.url = _check_url(url)
     if events is not None:
         hook.events = _check_events(events)

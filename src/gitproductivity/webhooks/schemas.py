@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gitproductivity.core.pagination import Page
+from gitproductivity.core.redaction import redact_url
 
 
 class WebhookCreate(BaseModel):
@@ -53,7 +54,7 @@ class TestResult(BaseModel):
 
 class WebhookRead(BaseModel):
     id: str
-    url: str
+    url: str = Field(description="Credentials in the URL, if any, are replaced by `***`; to change them, send the URL")
     description: str
     events: list[str]
     status: Literal["enabled", "disabled"]
@@ -131,7 +132,7 @@ def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) 
         )
     fields: dict[str, Any] = {
         "id": hook.id,
-        "url": hook.url,
+        "url": redact_url(hook.url),  # credentials are write-only, like repositories' (docs/security.md)
         "description": hook.description,
         "events": hook.events,
         "status": "enabled" if hook.enabled else "disabled",
