@@ -2,6 +2,7 @@
 
 from gitproductivity.analysis.models import Analysis
 from gitproductivity.core.db import Base
+from gitproductivity.core.workers import Worker
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
 from gitproductivity.metrics.models import DailyRollup
@@ -25,4 +26,5 @@ __all__ = [
     "Repository",
     "User",
     "Webhook",
+    "Worker",
 ]

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from gitproductivity.core import migrate
 from gitproductivity.core.db import Database
@@ -70,9 +70,11 @@ def upgrade_to(db: Database, *revisions: str) -> None:
 
 
 def row_counts(db: Database) -> dict[str, int]:
+    """Rows per table, of the tables the database has (later revisions add tables; empty ones count as 0)."""
     with db.engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
         return {
-            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() if t.name in present else 0
             for t in Base.metadata.tables.values()
         }
 

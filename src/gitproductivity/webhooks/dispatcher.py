@@ -8,8 +8,9 @@
 - Concurrency is capped overall (`webhook_concurrency`) and per endpoint (`webhook_endpoint_concurrency`);
   claims (`webhook_batch_size` at most) keep up to two batches ready beyond what is being sent.
 - SIGTERM (the stop event): no new claims; POSTs in flight finish and are recorded; claimed deliveries that
-  had not started are handed back at once. A worker killed outright loses nothing either: its leases expire
-  and any worker takes those deliveries again.
+  had not started are handed back at once. A worker killed outright loses nothing either: it is registered in
+  `workers` (`core.workers`) and heartbeats, so the next worker to start or beat finds it gone and hands its
+  deliveries back at once; failing that, its leases expire and any worker takes those deliveries again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import channels
+from gitproductivity.core import channels, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
@@ -65,6 +66,7 @@ class Dispatcher:
         self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
         self.unsent: list[Job] = []
         self.wake = asyncio.Event()
+        self.me = workers.Registration(self.database, role="dispatcher")
         self.sending = asyncio.Semaphore(self.settings.webhook_concurrency)
         self.refill_at = 0
         # A POST starts only if it will end (or time out) this long before its lease does.
@@ -78,6 +80,8 @@ class Dispatcher:
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, run)
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Registering prunes dead workers first: what a killed predecessor held is due again before our first claim.
+        await asyncio.to_thread(self.me.start)
         wake = self.wake = channels.EVENTS.subscribe()
         listener = asyncio.create_task(channels.EVENTS.listen(self.database, wake, stop, retry=POLL_SECONDS))
         sender: Sender = HttpSender(self.settings)
@@ -105,7 +109,12 @@ class Dispatcher:
                 want = min(batch, max_held - self.inflight)
                 try:
                     jobs = await self._db(
-                        partial(queue.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
+                        partial(
+                            queue.claim,
+                            limit=want,
+                            lease_seconds=self.settings.webhook_lease_seconds,
+                            worker_id=self.me.id,
+                        )
                     )
                 except Exception as exc:
                     # The database is away (restarting, say): nothing was claimed. Keep trying; never exit.
@@ -138,6 +147,7 @@ class Dispatcher:
             channels.EVENTS.unsubscribe(wake)
             await sender.close()
             self.db_thread.shutdown(wait=True)
+            await asyncio.to_thread(self.me.stop)
             log.info("webhook dispatcher stopped")
 
     async def _deliver(self, sender: Sender, job: Job, stop: asyncio.Event) -> None:
@@ -153,6 +163,13 @@ class Dispatcher:
                     # Waited so long for a slot that the lease could run out mid-POST and another worker take
                     # the delivery: leave it; it falls due again when the lease ends.
                     log.warning("delivery %s waited past its lease; it will be retried", job.delivery_id)
+                    return
+                if not self.me.holds(job.worker_id):
+                    # This worker was presumed dead (its heartbeat stalled) and the delivery handed to others,
+                    # or may be any moment now: sending it here would only duplicate theirs.
+                    log.warning(
+                        "delivery %s: this worker's claim lapsed with its heartbeat; left to others", job.delivery_id
+                    )
                     return
                 result = await send_one(sender, job)
             self.results.append(result)
