@@ -130,8 +130,10 @@ def deregister(session: Session, *, worker_id: str) -> None:
 def prune(session: Session, *, stall_after: float, me: str | None = None) -> dict[str, int]:
     """Delete dead workers and release their claims (every hook, this transaction); returns what was released.
 
-    Rows are locked with SKIP LOCKED on PostgreSQL, so two workers never prune the same dead one twice; on
-    SQLite every transaction holds the write lock.
+    The candidates are read without locks (live rows on this host are never locked by a prune); the dead ones
+    are then locked with SKIP LOCKED on PostgreSQL and checked again, so two workers never release the same
+    dead one twice and a worker that beat in between is left alone. On SQLite every transaction holds the
+    write lock.
     """
     if not _hooks:
         raise RuntimeError("no release hooks: call gitproductivity.startup.install() first")
@@ -142,18 +144,32 @@ def prune(session: Session, *, stall_after: float, me: str | None = None) -> dic
         select(Worker.id, Worker.hostname, Worker.pid, Worker.pid_scope, Worker.started_at, Worker.last_heartbeat_at)
         .where(or_(Worker.last_heartbeat_at < cutoff, Worker.pid_scope == scope))
         .order_by(Worker.id)
-        .with_for_update(skip_locked=True)
     ).all()
-    dead: dict[str, str] = {}
+    stalled: dict[str, str] = {}
+    vanished: dict[str, str] = {}
     for worker_id, hostname, pid, row_scope, started_at, last_beat in rows:
         if worker_id == me:
             continue
         if last_beat < cutoff:
-            dead[worker_id] = f"{hostname} pid {pid}: no heartbeat for {(now - last_beat).total_seconds():.0f} s"
+            stalled[worker_id] = f"{hostname} pid {pid}: no heartbeat for {(now - last_beat).total_seconds():.0f} s"
         elif row_scope == scope and pid == os.getpid() and started_at < PROCESS_STARTED:
-            dead[worker_id] = f"{hostname} pid {pid}: an earlier process with this process's pid"
+            vanished[worker_id] = f"{hostname} pid {pid}: an earlier process with this process's pid"
         elif row_scope == scope and pid != os.getpid() and process_gone(pid):
-            dead[worker_id] = f"{hostname} pid {pid}: the process is gone"
+            vanished[worker_id] = f"{hostname} pid {pid}: the process is gone"
+    if not stalled and not vanished:
+        return {}
+    locked = session.scalars(
+        select(Worker.id)
+        .where(
+            or_(
+                Worker.id.in_(list(vanished)),
+                Worker.id.in_(list(stalled)) & (Worker.last_heartbeat_at < cutoff),
+            )
+        )
+        .order_by(Worker.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    dead = {worker_id: {**stalled, **vanished}[worker_id] for worker_id in locked}
     if not dead:
         return {}
     ids = sorted(dead)
