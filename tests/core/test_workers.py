@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -194,6 +195,28 @@ def test_a_registration_presumed_dead_registers_again_and_drops_what_it_held(
     finally:
         me.stop()
     assert alive(database) == {register_other}  # a clean stop deregisters
+
+
+def test_a_worker_held_up_with_the_others_judges_no_one_dead(
+    database: Database, database_url: str, tmp_path: Path, deliveries: int
+) -> None:
+    """A long write (SQLite's one writer lock, a failover) delays every heartbeat alike: the first worker to get
+    through must not prune the others for beats it could not write either. One whose own beats flowed does."""
+    configure(database_url, tmp_path, worker_heartbeat_interval=60.0, worker_stall_after=120.0)
+    me = workers.Registration(database, role="dispatcher")
+    me.start()
+    try:
+        other = register(database, last_heartbeat_at=utcnow() - timedelta(seconds=250))
+        held = claim(database, other, 2)
+        me._beat_started = time.monotonic() - 200  # our own previous beat was held up 200 s too
+        me._tick()
+        assert other in alive(database)
+        me._beat_started = time.monotonic() - 60  # our beats flowed; the other's did not
+        me._tick()
+        assert other not in alive(database)
+        assert {j.delivery_id for j in claim(database, me.id or "", 10)} >= {j.delivery_id for j in held}
+    finally:
+        me.stop()
 
 
 def test_pruning_without_release_hooks_is_refused(monkeypatch: pytest.MonkeyPatch, database: Database) -> None:

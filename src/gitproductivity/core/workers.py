@@ -10,7 +10,9 @@ install (`startup.install`: deliveries, analyses), so a restart retakes them at 
 The leases stay the fallback: a claim whose worker id was never registered, or whose pruner died, still falls due
 when its lease runs out. Model: procrastinate's `procrastinate_workers` table and `prune_stalled_workers`.
 
-A live worker keeps its claims as long as it heartbeats, however slow its work. One whose heartbeat stalls past
+A live worker keeps its claims as long as it heartbeats, however slow its work; and a pruner judges others' beats
+only against its own (when the database held everyone's heartbeat up, none of them is presumed dead for it).
+One whose heartbeat stalls past
 `worker_stall_after` (the process frozen, its database connection hung) is presumed dead like procrastinate's: its
 claims go to others, and when it wakes it finds its row gone, registers again under a new id and drops, unsent,
 the work it had claimed under the old one (`Registration.holds`). Outcomes it was still sending are refused by
@@ -217,13 +219,17 @@ class Registration:
             log.warning("could not deregister worker %s (%s); it will be pruned", self.id, type(exc).__name__)
 
     def holds(self, worker_id: str | None) -> bool:
-        """May work claimed under `worker_id` still be done here? Not when this registration was pruned since
-        (it has a new id), nor when its last beat is so old that others may be pruning it right now."""
+        """May work claimed under `worker_id` be done here now? Not when this registration was pruned since
+        (`lapsed`), nor while its last beat is so old that others may be pruning it (wait for the next beat)."""
         if worker_id is None:
             return True  # claimed while unregistered: no prune can release it, the lease alone decides
         if worker_id != self.id:
             return False
         return time.monotonic() - self._beat_started < get_settings().worker_stall_after
+
+    def lapsed(self, worker_id: str | None) -> bool:
+        """Work claimed under `worker_id` was handed to others: this worker was pruned and registered again."""
+        return worker_id is not None and worker_id != self.id
 
     def _run(self) -> None:
         while not self._stop.wait(get_settings().worker_heartbeat_interval):
@@ -245,12 +251,16 @@ class Registration:
                         old,
                         self.id,
                     )
+            # How long this worker itself went without a beat: when the database held everyone up (a long
+            # SQLite write, a failover), the others' beats are late by as much, and that is no sign of death.
+            own_gap = time.monotonic() - (self._beat_started or began)
             self._beat_started = began
         except Exception as exc:
             log.warning("could not write the heartbeat of %s worker %s (%s)", self.role, self.id, type(exc).__name__)
             return
+        stall_after = max(settings.worker_stall_after, own_gap + 2 * settings.worker_heartbeat_interval)
         try:
             with self.database.session() as session:
-                prune(session, stall_after=settings.worker_stall_after, me=self.id)
+                prune(session, stall_after=stall_after, me=self.id)
         except Exception:
             log.exception("could not prune dead workers")

@@ -164,9 +164,12 @@ class Dispatcher:
                     # the delivery: leave it; it falls due again when the lease ends.
                     log.warning("delivery %s waited past its lease; it will be retried", job.delivery_id)
                     return
-                if not self.me.holds(job.worker_id):
-                    # This worker was presumed dead (its heartbeat stalled) and the delivery handed to others,
-                    # or may be any moment now: sending it here would only duplicate theirs.
+                if not self.me.holds(job.worker_id) and not await self._still_held(job, stop):
+                    if stop.is_set():
+                        self.unsent.append(job)  # handed back at shutdown, if it is still ours
+                        return
+                    # This worker was presumed dead (its heartbeat stalled) and the delivery handed to others:
+                    # sending it here would only duplicate theirs.
                     log.warning(
                         "delivery %s: this worker's claim lapsed with its heartbeat; left to others", job.delivery_id
                     )
@@ -178,6 +181,17 @@ class Dispatcher:
             self.inflight -= 1
             if self.inflight <= self.refill_at:
                 self.capacity.set()
+
+    async def _still_held(self, job: Job, stop: asyncio.Event) -> bool:
+        """Our last heartbeat is old (the database held it up): wait for the next one, as long as the lease
+        allows a POST, and send only if it shows we still hold the claim."""
+        while not self.me.lapsed(job.worker_id) and not stop.is_set():
+            if self.me.holds(job.worker_id):
+                return True
+            if time.monotonic() + self.settings.webhook_timeout + self.lease_margin > job.lease_until:
+                return False
+            await asyncio.sleep(0.05)
+        return False
 
     async def _record_loop(self, stop: asyncio.Event) -> None:
         while True:
