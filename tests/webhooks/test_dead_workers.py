@@ -217,7 +217,9 @@ def test_a_frozen_worker_is_presumed_dead_and_records_nothing_twice_when_it_wake
             timeout=20,
             what=f"the frozen worker's deliveries sent by the live one; {procs.logs()}",
         )
-        assert time.monotonic() - stopped < 20  # the lease is 60 s
+        took = time.monotonic() - stopped
+        print(f"\nthe frozen worker's 5 deliveries succeeded {took:.1f} s after SIGSTOP (stall 1.5 s, lease 60 s)")
+        assert took < 20  # the lease is 60 s
         assert "no heartbeat for" in procs.log(live)
 
         frozen.send_signal(signal.SIGCONT)
