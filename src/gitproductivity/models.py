@@ -2,6 +2,7 @@
 
 from gitproductivity.analysis.models import Analysis
 from gitproductivity.core.db import Base
+from gitproductivity.core.workers import Worker
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
 from gitproductivity.metrics.models import DailyRollup
@@ -26,4 +27,5 @@ __all__ = [
     "User",
     "UserSession",
     "Webhook",
+    "Worker",
 ]

@@ -1,15 +1,21 @@
 """Start-up wiring: what one part of the package must hear from another is connected here, once.
 
 `events` knows nothing of its listeners; webhooks subscribes its fan-out (one delivery per subscribed, enabled
-endpoint, in the event's transaction). Every entry point calls `install()`: the app, the worker, the CLI.
+endpoint, in the event's transaction). Worker liveness (`core.workers`) knows nothing of what workers claim;
+pruning a dead worker hands back its deliveries and analyses through the hooks registered here. Every entry
+point calls `install()`: the app, the worker, the CLI.
 """
 
 from __future__ import annotations
 
+from gitproductivity.analysis import jobs
+from gitproductivity.core import workers
 from gitproductivity.events import service as events
 from gitproductivity.webhooks import queue
 
 
 def install() -> None:
-    """Register every in-transaction event subscriber (idempotent)."""
+    """Register every in-transaction event subscriber, and what a dead worker's pruning hands back (idempotent)."""
     events.subscribe(queue.fan_out)
+    workers.on_prune("deliveries", queue.release_claims_of)
+    workers.on_prune("analyses", jobs.release_claims_of)

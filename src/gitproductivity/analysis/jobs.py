@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -148,6 +148,31 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
         claimed.append(analysis)
     session.flush()
     return claimed
+
+
+def release_claims_of(session: Session, worker_ids: Sequence[str]) -> int:
+    """End at once the leases of the running jobs of dead workers (a `core.workers` prune hook).
+
+    The job stays `running` with its attempt counted, exactly as if its lease had run out: the next claim takes
+    it (and fails it after `MAX_ATTEMPTS`); the old worker, were it alive after all, keeps it by renewing the
+    lease before anyone claims it, and once claimed elsewhere it can store nothing (`store.save` checks the
+    worker).
+    """
+    now = utcnow()
+    done = session.execute(
+        update(Analysis)
+        .where(
+            Analysis.status == AnalysisStatus.RUNNING,
+            Analysis.worker.in_(list(worker_ids)),
+            Analysis.lease_expires_at > now,
+        )
+        .values(lease_expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    released = int(done.rowcount or 0)  # type: ignore[attr-defined]
+    if released:
+        channels.ANALYSIS.notify(session)
+    return released
 
 
 def schedule_rechecks(session: Session) -> int:

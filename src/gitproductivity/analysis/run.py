@@ -23,6 +23,7 @@ from gitproductivity.analysis.jobs import (
 )
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
 from gitproductivity.analysis.store import StaleBase
+from gitproductivity.core import workers
 from gitproductivity.core.db import get_database
 from gitproductivity.core.errors import Conflict
 from gitproductivity.core.settings import get_settings
@@ -127,15 +128,23 @@ def run_now(
     trigger: str = "cli",
     on_progress: ProgressCallback | None = None,
 ) -> str:
-    """Queue and run an analysis in this process (the CLI); returns its id."""
-    worker = worker_name()
-    with get_database().session() as session:
-        analysis = enqueue(
-            session, organization_id=organization_id, repository_id=repository_id, trigger=trigger, full=full
-        )
-        analysis_id = analysis.id
-        claimed = claim(session, worker=worker, only=analysis_id)
-        if not claimed:
-            raise Conflict(f"repository {repository_id} is being analysed by another worker right now")
-    execute(analysis_id=analysis_id, worker=worker, on_progress=on_progress)
+    """Queue and run an analysis in this process (the CLI); returns its id.
+
+    Registered as a worker meanwhile (`core.workers`), so a CLI killed mid-analysis has its job taken again
+    by the next worker that finds it gone, not after the lease."""
+    me = workers.Registration(get_database(), role="analysis")
+    me.start()
+    try:
+        worker = me.id or worker_name()
+        with get_database().session() as session:
+            analysis = enqueue(
+                session, organization_id=organization_id, repository_id=repository_id, trigger=trigger, full=full
+            )
+            analysis_id = analysis.id
+            claimed = claim(session, worker=worker, only=analysis_id)
+            if not claimed:
+                raise Conflict(f"repository {repository_id} is being analysed by another worker right now")
+        execute(analysis_id=analysis_id, worker=worker, on_progress=on_progress)
+    finally:
+        me.stop()
     return analysis_id

@@ -1,5 +1,8 @@
 """The analysis worker component: claim jobs (batch, lease), run them in threads, re-check on a schedule.
 
+Registered in `workers` while it runs (`core.workers`): a worker killed mid-analysis is found gone by the next
+worker to start or heartbeat, and its job is taken again at once rather than when its lease runs out.
+
 Wakes on an in-process signal when a job is queued here, on PostgreSQL NOTIFY when queued by another process,
 and otherwise polls every `analysis_poll_interval` seconds. A semaphore caps the analyses run at once.
 """
@@ -12,7 +15,7 @@ import logging
 
 from gitproductivity.analysis import jobs
 from gitproductivity.analysis import run as runner
-from gitproductivity.core import channels
+from gitproductivity.core import channels, workers
 from gitproductivity.core.db import get_database
 from gitproductivity.core.settings import get_settings
 
@@ -21,7 +24,10 @@ log = logging.getLogger(__name__)
 
 async def run(stop: asyncio.Event) -> None:
     settings = get_settings()
-    worker = jobs.worker_name()
+    # Registered and heartbeating (core.workers): the jobs are claimed under this id, so that a worker that
+    # starts after this one was killed hands them back at once. Registering prunes dead workers first.
+    me = workers.Registration(get_database(), role="analysis")
+    await asyncio.to_thread(me.start)
     slots = asyncio.Semaphore(max(1, settings.analysis_concurrency))
     woken = channels.ANALYSIS.subscribe()
     listener = asyncio.create_task(channels.ANALYSIS.listen(get_database(), woken, stop, retry=5.0))
@@ -37,6 +43,7 @@ async def run(stop: asyncio.Event) -> None:
                     await asyncio.to_thread(_schedule)
             free = settings.analysis_concurrency - len(running)
             if free > 0:
+                worker = me.id or jobs.worker_name()  # unregistered (database away at start): leases alone
                 try:
                     claimed = await asyncio.to_thread(_claim, worker, free)
                 except Exception:
@@ -58,6 +65,7 @@ async def run(stop: asyncio.Event) -> None:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
         await asyncio.gather(*running, return_exceptions=True)  # let running analyses finish (graceful)
+        await asyncio.to_thread(me.stop)
 
 
 def _schedule() -> None:

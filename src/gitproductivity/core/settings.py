@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -90,6 +91,12 @@ class Settings(BaseSettings):
     #: addresses unless private ones are allowed, or the address lies in one of these networks.
     git_allow_private_destinations: bool = False
     git_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Worker liveness (core.workers): how often each dispatcher and analysis worker writes its heartbeat, and
+    # how long without one before other workers presume it dead and retake what it held (instead of waiting
+    # for the leases). Seconds; the stall threshold must cover at least two intervals.
+    worker_heartbeat_interval: float = 5.0
+    worker_stall_after: float = 15.0
 
     @field_validator("bot_patterns", "exclude_globs", "git_allowed_protocols", "git_allowed_roots", mode="before")
     @classmethod
@@ -206,6 +213,21 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"must be comma-separated networks, e.g. 10.0.0.0/8,127.0.0.1/32 ({exc})") from exc
         return value
+
+    @field_validator("worker_heartbeat_interval", "worker_stall_after")
+    @classmethod
+    def _check_worker_seconds(cls, value: float) -> float:
+        if not math.isfinite(value) or not 0.05 <= value <= 86400:
+            raise ValueError("must be between 0.05 and 86400 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _stall_covers_two_beats(self) -> Settings:
+        if self.worker_stall_after < 2 * self.worker_heartbeat_interval:
+            raise ValueError(
+                "worker_stall_after must be at least twice worker_heartbeat_interval (a late beat is not a death)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlives_timeout(self) -> Settings:

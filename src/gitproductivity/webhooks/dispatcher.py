@@ -8,8 +8,9 @@
 - Concurrency is capped overall (`webhook_concurrency`) and per endpoint (`webhook_endpoint_concurrency`);
   claims (`webhook_batch_size` at most) keep up to two batches ready beyond what is being sent.
 - SIGTERM (the stop event): no new claims; POSTs in flight finish and are recorded; claimed deliveries that
-  had not started are handed back at once. A worker killed outright loses nothing either: its leases expire
-  and any worker takes those deliveries again.
+  had not started are handed back at once. A worker killed outright loses nothing either: it is registered in
+  `workers` (`core.workers`) and heartbeats, so the next worker to start or beat finds it gone and hands its
+  deliveries back at once; failing that, its leases expire and any worker takes those deliveries again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import channels
+from gitproductivity.core import channels, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
@@ -65,6 +66,7 @@ class Dispatcher:
         self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
         self.unsent: list[Job] = []
         self.wake = asyncio.Event()
+        self.me = workers.Registration(self.database, role="dispatcher")
         self.sending = asyncio.Semaphore(self.settings.webhook_concurrency)
         self.refill_at = 0
         # A POST starts only if it will end (or time out) this long before its lease does.
@@ -78,6 +80,8 @@ class Dispatcher:
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, run)
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Registering prunes dead workers first: what a killed predecessor held is due again before our first claim.
+        await asyncio.to_thread(self.me.start)
         wake = self.wake = channels.EVENTS.subscribe()
         listener = asyncio.create_task(channels.EVENTS.listen(self.database, wake, stop, retry=POLL_SECONDS))
         sender: Sender = HttpSender(self.settings)
@@ -105,7 +109,12 @@ class Dispatcher:
                 want = min(batch, max_held - self.inflight)
                 try:
                     jobs = await self._db(
-                        partial(queue.claim, limit=want, lease_seconds=self.settings.webhook_lease_seconds)
+                        partial(
+                            queue.claim,
+                            limit=want,
+                            lease_seconds=self.settings.webhook_lease_seconds,
+                            worker_id=self.me.id,
+                        )
                     )
                 except Exception as exc:
                     # The database is away (restarting, say): nothing was claimed. Keep trying; never exit.
@@ -138,6 +147,7 @@ class Dispatcher:
             channels.EVENTS.unsubscribe(wake)
             await sender.close()
             self.db_thread.shutdown(wait=True)
+            await asyncio.to_thread(self.me.stop)
             log.info("webhook dispatcher stopped")
 
     async def _deliver(self, sender: Sender, job: Job, stop: asyncio.Event) -> None:
@@ -154,6 +164,16 @@ class Dispatcher:
                     # the delivery: leave it; it falls due again when the lease ends.
                     log.warning("delivery %s waited past its lease; it will be retried", job.delivery_id)
                     return
+                if not self.me.holds(job.worker_id) and not await self._still_held(job, stop):
+                    if stop.is_set():
+                        self.unsent.append(job)  # handed back at shutdown, if it is still ours
+                        return
+                    # This worker was presumed dead (its heartbeat stalled) and the delivery handed to others:
+                    # sending it here would only duplicate theirs.
+                    log.warning(
+                        "delivery %s: this worker's claim lapsed with its heartbeat; left to others", job.delivery_id
+                    )
+                    return
                 result = await send_one(sender, job)
             self.results.append(result)
             self.results_ready.set()
@@ -161,6 +181,17 @@ class Dispatcher:
             self.inflight -= 1
             if self.inflight <= self.refill_at:
                 self.capacity.set()
+
+    async def _still_held(self, job: Job, stop: asyncio.Event) -> bool:
+        """Our last heartbeat is old (the database held it up): wait for the next one, as long as the lease
+        allows a POST, and send only if it shows we still hold the claim."""
+        while not self.me.lapsed(job.worker_id) and not stop.is_set():
+            if self.me.holds(job.worker_id):
+                return True
+            if time.monotonic() + self.settings.webhook_timeout + self.lease_margin > job.lease_until:
+                return False
+            await asyncio.sleep(0.05)
+        return False
 
     async def _record_loop(self, stop: asyncio.Event) -> None:
         while True:

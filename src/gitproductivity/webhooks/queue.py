@@ -20,6 +20,7 @@ from sqlalchemy import Integer, String, Table, any_, bindparam, func, insert, se
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from gitproductivity.core import channels
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.ids import new_id
@@ -94,6 +95,7 @@ class Job:
     lease_token: str
     lease_until: float  # time.monotonic() when the lease ends
     is_test: bool = False
+    worker_id: str | None = None  # the registration (core.workers) the claim was made under
 
     def headers(self, timestamp: int) -> dict[str, str]:
         return signing.headers(
@@ -171,8 +173,8 @@ def load_jobs(session: Session, *, ids: Sequence[str], token: str, now: datetime
     return _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
 
 
-def claim(session: Session, *, limit: int, lease_seconds: float) -> list[Job]:
-    """Take up to `limit` due deliveries of enabled endpoints under a lease.
+def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str | None = None) -> list[Job]:
+    """Take up to `limit` due deliveries of enabled endpoints under a lease, stamped with the claiming worker.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint rows, and one statement (the
     claiming UPDATE in a CTE, joined to endpoints and payloads) whose text never changes: reading the jobs back
@@ -182,17 +184,27 @@ def claim(session: Session, *, limit: int, lease_seconds: float) -> list[Job]:
     now = utcnow()
     token = new_id("lse")
     postgresql = session.get_bind().dialect.name == "postgresql"
-    params = {"now": now, "limit": limit, "lease_until": now + timedelta(seconds=lease_seconds), "token": token}
+    params = {
+        "now": now,
+        "limit": limit,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "token": token,
+        "worker": worker_id,
+    }
     if postgresql:
         rows = session.execute(_claim_statement(postgresql=True), params)
-        return _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
-    ids = session.scalars(_claim_statement(postgresql=False), params).all()
-    return load_jobs(session, ids=ids, token=token, now=now, lease_seconds=lease_seconds)
+        jobs = _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
+    else:
+        ids = session.scalars(_claim_statement(postgresql=False), params).all()
+        jobs = load_jobs(session, ids=ids, token=token, now=now, lease_seconds=lease_seconds)
+    for job in jobs:
+        job.worker_id = worker_id
+    return jobs
 
 
 @lru_cache(maxsize=2)
 def _claim_statement(*, postgresql: bool) -> Any:
-    """Built once, run with `now`, `limit`, `lease_until` and `token`: building it (two CTEs) cost more than
+    """Built once, run with `now`, `limit`, `lease_until`, `token` and `worker`: building it (two CTEs) cost more than
     running it, and the claim is on every delivery's path."""
     due = (
         select(Delivery.id)
@@ -210,7 +222,11 @@ def _claim_statement(*, postgresql: bool) -> Any:
     claiming = (
         update(Delivery)
         .where(Delivery.id == due.c.id)
-        .values(next_attempt_at=bindparam("lease_until"), lease_token=bindparam("token"))
+        .values(
+            next_attempt_at=bindparam("lease_until"),
+            lease_token=bindparam("token"),
+            worker_id=bindparam("worker", type_=String),
+        )
     )
     if postgresql:
         claimed = claiming.returning(*DELIVERIES.c).cte("claimed")
@@ -242,6 +258,30 @@ def release(session: Session, *, jobs: Sequence[Job]) -> None:
             .values(next_attempt_at=utcnow(), lease_token=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def release_claims_of(session: Session, worker_ids: Sequence[str]) -> int:
+    """Hand back at once the leased deliveries of dead workers (a `core.workers` prune hook).
+
+    A lease ends in the future, so the range `next_attempt_at > now` of the due index finds them without an index
+    of their own. A new lease token comes with the next claim: the dead worker could record nothing anyway.
+    """
+    now = utcnow()
+    done = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at > now,
+            Delivery.lease_token.is_not(None),
+            Delivery.worker_id.in_(list(worker_ids)),
+        )
+        .values(next_attempt_at=now, lease_token=None, worker_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    released = int(done.rowcount or 0)  # type: ignore[attr-defined]
+    if released:
+        channels.EVENTS.notify(session)  # dispatchers claim them now, not at their next poll
+    return released
 
 
 @lru_cache(maxsize=2)
