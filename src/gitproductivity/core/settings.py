@@ -10,11 +10,16 @@ from typing import Annotated
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS
+
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GITPRODUCTIVITY_", env_file=".env", extra="ignore")
+    # allow_inf_nan=False: every number of seconds or rate is finite (`inf` or `nan` stops start-up with its name).
+    model_config = SettingsConfigDict(
+        env_prefix="GITPRODUCTIVITY_", env_file=".env", extra="ignore", allow_inf_nan=False
+    )
 
     database_url: str = "sqlite:///./gitproductivity.db"
     data_dir: Path = Path("./data")
@@ -171,6 +176,13 @@ class Settings(BaseSettings):
     def _check_not_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError("must not be negative")
+        return value
+
+    @field_validator("webhook_secret_overlap")
+    @classmethod
+    def _check_overlap(cls, value: float) -> float:
+        if value > MAX_SECRET_OVERLAP_SECONDS:
+            raise ValueError(f"must be at most {MAX_SECRET_OVERLAP_SECONDS} seconds (30 days)")
         return value
 
     @field_validator("webhook_allowed_networks", mode="before")
