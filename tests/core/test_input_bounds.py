@@ -215,3 +215,28 @@ def test_cli_refuses_infinite_overlaps_in_words(database: Database, database_url
         assert done.returncode == 1, done.stdout + done.stderr
         assert "overlap_seconds must be a number of seconds from 0 to 2592000" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_the_recover_form_reads_dates_as_the_api_does(client: TestClient, tenant: Tenant) -> None:
+    api = TestClient(client.app, raise_server_exceptions=False, headers=tenant.headers)
+    hook_id = _ids(api)["webhook_id"]
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/settings/webhooks/{hook_id}").text)
+    assert fresh is not None
+    url = f"/settings/webhooks/{hook_id}/recover"
+    cases = {
+        "2026-11-01T00:00": "since 2026-11-01 00:00 UTC",  # the datetime-local field: no offset, UTC
+        "2026-11-01T02:00+02:00": "since 2026-11-01 00:00 UTC",  # an offset is converted, not dropped
+        "0001-01-01T00:00+14:00": "Enter the date and time (UTC)",
+        "9999-12-31T23:59-14:00": "Enter the date and time (UTC)",
+        "99999-01-01T00:00": "Enter the date and time (UTC)",
+        "x" * 10_000: "Enter the date and time (UTC)",
+    }
+    for since, shown in cases.items():
+        resp = client.post(url, data={"since": since, "csrf_token": fresh.group(1)})
+        assert resp.status_code == 200, f"{since[:40]}: {resp.status_code}"
+        assert shown in resp.text, since[:40]
