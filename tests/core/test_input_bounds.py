@@ -117,7 +117,12 @@ def _ids(api: TestClient, git_repo: Path | None = None) -> dict[str, str]:
     dev = api.post("/v1/developers", json={"name": "Zed", "email": "zed@example.com"}).json()
     # A name (not an IP literal) passes the save-time check; its test delivery is refused at connect time.
     hook = api.post("/v1/webhooks", json={"url": "http://localhost:9/hook", "events": ["*"]}).json()
-    return {"repository_id": repo["id"], "developer_id": dev["id"], "webhook_id": hook["id"], "delivery_id": hook["test"]["delivery_id"]}
+    return {
+        "repository_id": repo["id"],
+        "developer_id": dev["id"],
+        "webhook_id": hook["id"],
+        "delivery_id": hook["test"]["delivery_id"],
+    }
 
 
 def _assert_clean(resp: Any, what: str) -> None:

@@ -52,7 +52,9 @@ def _shown(value: float) -> str:
 
 def seconds(maximum: float, description: str, **extra: Any) -> Any:
     """A `Field` for a finite number of seconds between 0 and `maximum` (both documented in the schema)."""
-    return Field(ge=0, le=maximum, allow_inf_nan=False, description=f"{description} (0 to {_shown(maximum)} s)", **extra)
+    return Field(
+        ge=0, le=maximum, allow_inf_nan=False, description=f"{description} (0 to {_shown(maximum)} s)", **extra
+    )
 
 
 _UTC_DATETIME: TypeAdapter[datetime] = TypeAdapter(UtcDateTime)

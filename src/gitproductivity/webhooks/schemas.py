@@ -27,7 +27,9 @@ class WebhookUpdate(BaseModel):
 class RotateSecret(BaseModel):
     model_config = ConfigDict(extra="forbid")
     overlap_seconds: float | None = seconds(
-        MAX_SECRET_OVERLAP_SECONDS, "How long the old secret still signs (default: the server's setting, 24 h)", default=None
+        MAX_SECRET_OVERLAP_SECONDS,
+        "How long the old secret still signs (default: the server's setting, 24 h)",
+        default=None,
     )
 
 
