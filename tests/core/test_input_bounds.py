@@ -245,3 +245,23 @@ def test_the_recover_form_reads_dates_as_the_api_does(client: TestClient, tenant
         resp = client.post(url, data={"since": since, "csrf_token": fresh.group(1)})
         assert resp.status_code == 200, f"{since[:40]}: {resp.status_code}"
         assert shown in resp.text, since[:40]
+
+
+def test_cli_number_options_are_finite_and_bounded() -> None:
+    from typer.testing import CliRunner
+
+    from gitproductivity.cli import app
+
+    runner = CliRunner()
+    for args in (
+        ["listen", "--forward-to", "http://127.0.0.1:9/", "--wait", "nan"],
+        ["listen", "--forward-to", "http://127.0.0.1:9/", "--wait", "inf"],
+        ["serve", "--port", "70000"],
+        ["serve", "--port", "-1"],
+        ["events", "list", "--limit", "1" + "0" * 30],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, f"{args}: {result.output}"
+        assert "Invalid value" in result.output and "Traceback" not in result.output, args
+    with pytest.raises(ValidationError, match="1 to 65535"):
+        Settings(port=70000)

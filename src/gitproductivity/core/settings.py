@@ -185,6 +185,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at most {MAX_SECRET_OVERLAP_SECONDS} seconds (30 days)")
         return value
 
+    @field_validator("port", "smtp_port")
+    @classmethod
+    def _check_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port, 1 to 65535")
+        return value
+
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
