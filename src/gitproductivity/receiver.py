@@ -56,6 +56,7 @@ __all__ = [
 DEFAULT_TOLERANCE = 300
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 
+Body = bytes | bytearray | memoryview | str
 Headers = Mapping[str, str] | Iterable[tuple[Any, Any]] | Any
 Secrets = str | Sequence[str]
 SecretSource = Secrets | Callable[[], Secrets]
@@ -94,7 +95,7 @@ class Event:
 
 
 def verify(
-    body: bytes | bytearray | memoryview | str,
+    body: Body,
     headers: Headers,
     secret: Secrets,
     *,
@@ -214,9 +215,7 @@ def _lower_headers(headers: Headers) -> dict[str, str]:
                     raise WebhookVerificationError(f"{key} header is not printable ASCII", code="invalid_header")
             result.setdefault(key, text)
     except (TypeError, ValueError):
-        raise WebhookVerificationError(
-            "headers must be a mapping or (name, value) pairs", code="invalid_header"
-        ) from None
+        raise WebhookVerificationError("headers must be a mapping or name/value pairs", code="invalid_header") from None
     return result
 
 
