@@ -265,3 +265,18 @@ def test_cli_number_options_are_finite_and_bounded() -> None:
         assert "Invalid value" in result.output and "Traceback" not in result.output, args
     with pytest.raises(ValidationError, match="1 to 65535"):
         Settings(port=70000)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("webhook_timeout", 1e300, "at most 31536000 seconds"),
+        ("analysis_recheck_interval", 1e20, "at most 31536000 seconds"),
+        ("git_timeout", 10**30, "at most 31536000 seconds"),
+        ("retry_schedule", "60,1e300", "each retry delay must be at most"),
+        ("event_retention_days", 1e12, "at most 36500 days"),
+    ],
+)
+def test_settings_in_seconds_and_days_have_an_upper_bound(field: str, value: object, words: str) -> None:
+    with pytest.raises(ValidationError, match=words):
+        Settings.model_validate({field: value, "webhook_lease_seconds": 31536000})

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS
 
+#: Upper bounds of the settings counted in seconds and in days (finite, and far from any overflow).
+MAX_SETTING_SECONDS = 365 * 86400
+MAX_SETTING_DAYS = 36500
+
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
 
 
@@ -183,6 +187,38 @@ class Settings(BaseSettings):
     def _check_overlap(cls, value: float) -> float:
         if value > MAX_SECRET_OVERLAP_SECONDS:
             raise ValueError(f"must be at most {MAX_SECRET_OVERLAP_SECONDS} seconds (30 days)")
+        return value
+
+    @field_validator(
+        "long_poll_max_wait",
+        "webhook_timeout",
+        "webhook_lease_seconds",
+        "webhook_auto_disable_after",
+        "smtp_timeout",
+        "analysis_recheck_interval",
+        "analysis_poll_interval",
+        "analysis_lease",
+        "git_timeout",
+    )
+    @classmethod
+    def _check_seconds_bound(cls, value: float) -> float:
+        # Past a year no timeout or interval means anything; far past it, timers and date arithmetic overflow.
+        if value > MAX_SETTING_SECONDS:
+            raise ValueError(f"must be at most {MAX_SETTING_SECONDS} seconds (365 days)")
+        return value
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _check_schedule_bound(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(v > MAX_SETTING_SECONDS for v in value):
+            raise ValueError(f"each retry delay must be at most {MAX_SETTING_SECONDS} seconds (365 days)")
+        return value
+
+    @field_validator("webhook_attempt_retention_days", "event_retention_days")
+    @classmethod
+    def _check_days_bound(cls, value: float) -> float:
+        if value > MAX_SETTING_DAYS:
+            raise ValueError(f"must be at most {MAX_SETTING_DAYS} days")
         return value
 
     @field_validator("port", "smtp_port")
