@@ -52,3 +52,17 @@ def test_stored_addresses_move_to_the_canonical_form(empty_database_url: str) ->
             assert found is not None and found.id == ids[0]
     finally:
         db.dispose()
+
+
+def test_the_frozen_folding_of_the_revision_agrees_with_today_s() -> None:
+    import importlib.util
+
+    from gitproductivity.core.emails import fold_email
+
+    path = migrate.MIGRATIONS / "versions" / "0010_email_canonical.py"
+    spec = importlib.util.spec_from_file_location("rev0010", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for address in ("Dev@XN--BCHER-KVA.DE", "zoe\u0308@example.com", "root@(none)", "x@xn--zz", "plain", "A@B.C"):
+        assert module._fold(address) == fold_email(address), address

@@ -24,6 +24,11 @@ def test_every_spelling_of_an_address_has_one_canonical_form(spelling: str) -> N
     assert canonical_email(f" {spelling} ") == "dev@bücher.de"
 
 
+def test_a_decomposed_local_part_is_the_composed_one() -> None:
+    decomposed, composed = "zoe\u0308@example.com", "zo\u00eb@example.com"  # git keeps whatever bytes it was given
+    assert fold_email(decomposed) == fold_email(composed) == normalize_email(decomposed) == composed
+
+
 def test_addresses_git_accepts_are_folded_never_refused() -> None:
     assert fold_email("Root@(none)") == "root@(none)"
     assert fold_email("no-at-sign") == "no-at-sign"

@@ -1,12 +1,15 @@
 """Email addresses: one canonical form for developers, aliases, users and commit identities.
 
-The canonical form is the address lower-cased, with its domain in Unicode after IDNA 2008 / UTS-46 mapping:
+The canonical form is the address lower-cased (the local part in Unicode NFC, as email-validator gives it), with
+its domain in Unicode after IDNA 2008 / UTS-46 mapping:
 `Dev@XN--BCHER-KVA.DE`, `dev@BÜCHER.de` and `dev@bücher.de` are all `dev@bücher.de`. The local part is
 lower-cased as well: mail systems almost never tell `Dev` from `dev`, and git histories spell one person both
 ways. Addresses typed by a person are validated strictly first; addresses found in git history are only folded.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -27,8 +30,8 @@ def fold_email(value: str) -> str:
     """The canonical form of any address, never refusing one (git accepts nearly anything as an email)."""
     local, at, domain = value.strip().rpartition("@")
     if not at:
-        return value.strip().lower()
-    return f"{local.lower()}@{_domain(domain)}"
+        return unicodedata.normalize("NFC", value.strip().lower())
+    return f"{unicodedata.normalize('NFC', local.lower())}@{_domain(domain)}"
 
 
 def normalize_email(value: str, *, field: str = "email") -> str:

@@ -11,6 +11,7 @@ Revises: 0005_merge_heads
 Create Date: 2026-12-02 00:05:00.000000
 """
 
+import unicodedata
 from collections.abc import Sequence
 
 import idna
@@ -26,13 +27,14 @@ depends_on: str | Sequence[str] | None = None
 def _fold(value: str) -> str:
     local, at, domain = value.strip().rpartition("@")
     if not at:
-        return value.strip().lower()
+        return unicodedata.normalize("NFC", value.strip().lower())
+    local = unicodedata.normalize("NFC", local.lower())
     if domain.isascii() and "xn--" not in domain.lower():
-        return f"{local.lower()}@{domain.lower()}"
+        return f"{local}@{domain.lower()}"
     try:
-        return f"{local.lower()}@{idna.decode(domain, uts46=True)}"
+        return f"{local}@{idna.decode(domain, uts46=True)}"
     except (idna.IDNAError, UnicodeError, ValueError):
-        return f"{local.lower()}@{domain.lower()}"
+        return f"{local}@{domain.lower()}"
 
 
 def upgrade() -> None:
