@@ -14,7 +14,10 @@ from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import ValidationFailed
 from tests.analysis.gitrepo import Repo, drain, lines
 
-SPELLINGS = ["dev@xn--bcher-kva.de", "Dev@XN--BCHER-KVA.DE", "dev@bücher.de", "DEV@BÜCHER.DE", "dev@xn--BCHER-kva.de"]
+SPELLINGS = [
+    "dev@xn--bcher-kva.de", "Dev@XN--BCHER-KVA.DE", "dev@bücher.de", "DEV@BÜCHER.DE", "dev@xn--BCHER-kva.de",
+    "dev@bücher\u3002de", "dev@\uff42ücher.de",  # an ideographic full stop, a full-width letter
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
@@ -34,6 +37,8 @@ def test_addresses_git_accepts_are_folded_never_refused() -> None:
     assert fold_email("no-at-sign") == "no-at-sign"
     assert fold_email("x@xn--zz") == "x@xn--zz"  # not a valid A-label: kept, lower-cased
     assert fold_email("a@b@Example.COM") == "a@b@example.com"
+    assert fold_email("dev@Example.COM.") == "dev@example.com"  # the DNS root dot
+    assert fold_email("dev@bücher.de.") == "dev@bücher.de" and fold_email("x@.") == "x@."
     with pytest.raises(ValidationFailed):
         normalize_email("dev@xn--zz")
 

@@ -19,11 +19,13 @@ from gitproductivity.core.errors import ValidationFailed
 
 def _domain(domain: str) -> str:
     if domain.isascii() and "xn--" not in domain.lower():
-        return domain.lower()  # what UTS-46 does to a plain ASCII name, without its cost
-    try:
-        return idna.decode(domain, uts46=True)
-    except (idna.IDNAError, UnicodeError, ValueError):
-        return domain.lower()  # not a name IDNA accepts (git takes anything): compared as written, case-folded
+        folded = domain.lower()  # what UTS-46 does to a plain ASCII name, without its cost
+    else:
+        try:
+            folded = idna.decode(domain, uts46=True)  # also maps full-width letters and ideographic dots
+        except (idna.IDNAError, UnicodeError, ValueError):
+            folded = domain.lower()  # not a name IDNA accepts (git takes anything): as written, case-folded
+    return folded[:-1] if folded.endswith(".") and len(folded) > 1 else folded  # the DNS root: example.com.
 
 
 def fold_email(value: str) -> str:

@@ -30,11 +30,13 @@ def _fold(value: str) -> str:
         return unicodedata.normalize("NFC", value.strip().lower())
     local = unicodedata.normalize("NFC", local.lower())
     if domain.isascii() and "xn--" not in domain.lower():
-        return f"{local}@{domain.lower()}"
-    try:
-        return f"{local}@{idna.decode(domain, uts46=True)}"
-    except (idna.IDNAError, UnicodeError, ValueError):
-        return f"{local}@{domain.lower()}"
+        folded = domain.lower()
+    else:
+        try:
+            folded = idna.decode(domain, uts46=True)
+        except (idna.IDNAError, UnicodeError, ValueError):
+            folded = domain.lower()
+    return f"{local}@{folded[:-1] if folded.endswith('.') and len(folded) > 1 else folded}"
 
 
 def upgrade() -> None:
