@@ -8,9 +8,11 @@ Two signatures arrive with every delivery (see docs/webhooks.md):
 
 - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`): HMAC-SHA256 over
   `id.timestamp.body`, keyed with the base64-decoded part of the `whsec_…` secret. It covers the timestamp, so
-  `verify` also rejects deliveries outside `tolerance` seconds (replays). Used whenever those headers are present.
+  `verify` also rejects deliveries outside `tolerance` seconds (replays). Required by default.
 - `X-GitProductivity-Signature: sha256=<hex>`: HMAC-SHA256 of the body keyed with the whole secret string, as
-  the published Node example expects. It has no timestamp, so it cannot detect replays; used only as a fallback.
+  the published Node example expects. It has no timestamp, so it cannot detect replays: `verify` accepts it
+  alone only with `allow_legacy_signature=True` (else whoever strips the `webhook-*` headers turns replay
+  protection off).
 
 Always pass the RAW request body: JSON parsed and serialised again is not the same bytes and will not verify.
 """
@@ -54,6 +56,7 @@ __all__ = [
 DEFAULT_TOLERANCE = 300
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 
+Body = bytes | bytearray | memoryview | str
 Headers = Mapping[str, str] | Iterable[tuple[Any, Any]] | Any
 Secrets = str | Sequence[str]
 SecretSource = Secrets | Callable[[], Secrets]
@@ -92,30 +95,35 @@ class Event:
 
 
 def verify(
-    body: bytes | bytearray | memoryview | str, headers: Headers, secret: Secrets, *, tolerance: int = DEFAULT_TOLERANCE
+    body: Body,
+    headers: Headers,
+    secret: Secrets,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    allow_legacy_signature: bool = False,
 ) -> Event:
-    """Check the signature (and, with Standard Webhooks headers, the timestamp) and return the event.
+    """Check the Standard Webhooks signature and timestamp, and return the event.
 
     `secret` may be a list while you rotate: the delivery is accepted if any of them signed it.
     `headers` may be a dict, any Mapping (case-insensitive or not) or a list of (name, value) pairs.
-    Raises `WebhookVerificationError` for anything that does not check out, and nothing else.
+    The `webhook-*` headers are required. `allow_legacy_signature=True` also accepts a delivery that carries only
+    `X-GitProductivity-Signature`; that signature covers the body alone, so such a delivery can be replayed:
+    turn it on only for a sender that cannot send the `webhook-*` headers, and dedupe on the event id.
+    Raises `WebhookVerificationError` for any input that does not check out, and nothing else.
     """
-    if isinstance(body, str):
-        raw = body.encode("utf-8")
-    elif isinstance(body, bytes | bytearray | memoryview):
-        raw = bytes(body)
-    else:
-        raise WebhookVerificationError(
-            f"pass the raw request body (bytes), not {type(body).__name__}: parsed JSON cannot be verified",
-            code="invalid_body",
-        )
-    secrets = _parse_secrets(secret)
-    found = _lower_headers(headers)
-    if any(name in found for name in ("webhook-id", "webhook-timestamp", "webhook-signature")):
-        _verify_standard(raw, found, secrets, tolerance)
-    else:
-        _verify_legacy(raw, found, secrets)
-    return _parse_event(raw)
+    try:
+        raw = _raw_body(body)
+        secrets = _parse_secrets(secret)
+        found = _lower_headers(headers)
+        if any(name in found for name in _STANDARD) or not allow_legacy_signature:
+            _verify_standard(raw, found, secrets, tolerance)
+        else:
+            _verify_legacy(raw, found, secrets)
+        return _parse_event(raw)
+    except WebhookVerificationError:
+        raise
+    except Exception as exc:  # a last guard: whatever a hostile request holds, the caller sees one exception type
+        raise WebhookVerificationError(f"unreadable request ({type(exc).__name__})", code="invalid_body") from None
 
 
 def sign(
@@ -174,19 +182,40 @@ def _parse_secrets(secret: Secrets) -> list[tuple[str, bytes]]:
     return parsed
 
 
+_STANDARD = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_SIGNATURE_HEADERS = frozenset((*_STANDARD, "x-gitproductivity-signature"))
+MAX_HEADER_LENGTH = 8192
+
+
+def _raw_body(body: object) -> bytes:
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # lone surrogates: no sender signed this text
+    what = "text with lone surrogates" if isinstance(body, str) else type(body).__name__
+    raise WebhookVerificationError(f"pass the raw request body (bytes), not {what}", code="invalid_body")
+
+
 def _lower_headers(headers: Headers) -> dict[str, str]:
-    """Lower-cased names; the first value wins. Accepts Mappings, werkzeug/Starlette headers and ASGI pairs."""
+    """Lower-cased names (Mappings, werkzeug/Starlette headers, ASGI pairs); the signature headers must be single,
+    printable ASCII and at most MAX_HEADER_LENGTH long."""
     items = headers.items() if hasattr(headers, "items") else headers
     result: dict[str, str] = {}
     try:
         for name, value in items:
             key = (name.decode("latin-1") if isinstance(name, bytes) else str(name)).lower()
-            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            result.setdefault(key, text.strip())
+            text = (value.decode("latin-1") if isinstance(value, bytes) else str(value)).strip()
+            if key in _SIGNATURE_HEADERS:
+                if key in result:
+                    raise WebhookVerificationError(f"{key} header sent twice", code="invalid_header")
+                if len(text) > MAX_HEADER_LENGTH or not (text.isascii() and text.isprintable()):
+                    raise WebhookVerificationError(f"{key} header is not printable ASCII", code="invalid_header")
+            result.setdefault(key, text)
     except (TypeError, ValueError):
-        raise WebhookVerificationError(
-            "headers must be a mapping or a list of (name, value) pairs", code="invalid_header"
-        ) from None
+        raise WebhookVerificationError("headers must be a mapping or name/value pairs", code="invalid_header") from None
     return result
 
 
@@ -200,23 +229,20 @@ def _hex_signature(secret_text: str, body: bytes) -> str:
 
 
 def _verify_standard(raw: bytes, headers: dict[str, str], secrets: list[tuple[str, bytes]], tolerance: int) -> None:
-    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
-        if not headers.get(name):
-            raise WebhookVerificationError(f"missing {name} header", code="missing_header")
+    missing = [name for name in _STANDARD if not headers.get(name)]
+    if missing:
+        legacy = " (X-GitProductivity-Signature alone is accepted only with allow_legacy_signature=True)"
+        hint = legacy if "x-gitproductivity-signature" in headers and len(missing) == len(_STANDARD) else ""
+        raise WebhookVerificationError(f"missing {', '.join(missing)} header{hint}", code="missing_header")
     msg_id, stamp = headers["webhook-id"], headers["webhook-timestamp"]
     if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
         raise WebhookVerificationError("webhook-timestamp is not a unix time in seconds", code="invalid_header")
     timestamp = int(stamp)
     skew = time.time() - timestamp
-    if skew > tolerance:
-        raise WebhookVerificationError(
-            f"webhook-timestamp is {int(skew)} s old (tolerance {tolerance} s): a replay or a slow clock",
-            code="stale_timestamp",
-        )
-    if -skew > tolerance:
-        raise WebhookVerificationError(
-            f"webhook-timestamp is {int(-skew)} s in the future (tolerance {tolerance} s)", code="stale_timestamp"
-        )
+    if abs(skew) > tolerance:
+        when = f"{int(skew)} s old" if skew > 0 else f"{int(-skew)} s in the future"
+        message = f"webhook-timestamp is {when} (tolerance {tolerance} s): a replay or a wrong clock"
+        raise WebhookVerificationError(message, code="stale_timestamp")
     given = []
     for entry in headers["webhook-signature"].split():
         version, _, value = entry.partition(",")
@@ -246,7 +272,7 @@ def _verify_legacy(raw: bytes, headers: dict[str, str], secrets: list[tuple[str,
         )
     if not header.startswith("sha256="):
         raise WebhookVerificationError("X-GitProductivity-Signature must look like sha256=<hex>", code="invalid_header")
-    given = header[len("sha256=") :].lower().encode("utf-8", "replace")
+    given = header[len("sha256=") :].lower().encode("ascii")  # printable ASCII: checked with the headers
     matched = False
     for text, _ in secrets:
         matched |= hmac.compare_digest(_hex_signature(text, raw).encode("ascii"), given)
@@ -260,7 +286,7 @@ def _verify_legacy(raw: bytes, headers: dict[str, str], secrets: list[tuple[str,
 def _parse_event(raw: bytes) -> Event:
     try:
         envelope = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):
         raise WebhookVerificationError("the signed body is not JSON", code="invalid_body") from None
     if not isinstance(envelope, dict):
         raise WebhookVerificationError("the signed body is not an event envelope", code="invalid_body")
@@ -269,9 +295,9 @@ def _parse_event(raw: bytes) -> Event:
         raise WebhookVerificationError("the signed body lacks id, type or data", code="invalid_body")
     try:
         created_at = datetime.fromisoformat(str(created))
-    except ValueError:
+        created_at = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise WebhookVerificationError("created_at is not an ISO 8601 time", code="invalid_body") from None
-    created_at = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at.astimezone(UTC)
     return Event(id=event_id, type=event_type, created_at=created_at, data=data, raw=raw)
 
 
@@ -384,20 +410,24 @@ def _error_body(exc: WebhookVerificationError) -> dict[str, Any]:
     return {"error": {"code": exc.code, "message": str(exc), "details": None}}
 
 
-def fastapi_webhook(secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE) -> Callable[..., Awaitable[Event]]:
+def fastapi_webhook(
+    secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE, allow_legacy_signature: bool = False
+) -> Callable[..., Awaitable[Event]]:
     """A FastAPI dependency that reads the raw body and returns the verified `Event` (401 if it does not verify).
 
     @app.post("/webhooks")
     async def receive(event: Annotated[Event, Depends(fastapi_webhook(SECRET))]) -> dict[str, bool]: ...
 
-    `secret` may be a callable returning the secret(s), read on each request.
+    `secret` may be a callable returning the secret(s), read on each request. The options are `verify`'s.
     """
     from fastapi import HTTPException, Request
+
+    options: dict[str, Any] = {"tolerance": tolerance, "allow_legacy_signature": allow_legacy_signature}
 
     async def dependency(request: Request) -> Event:
         body = await request.body()
         try:
-            return verify(body, request.headers, _secrets(secret), tolerance=tolerance)
+            return verify(body, request.headers, _secrets(secret), **options)
         except WebhookVerificationError as exc:
             raise HTTPException(status_code=401, detail=str(exc)) from None
 
@@ -406,9 +436,10 @@ def fastapi_webhook(secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE)
 
 
 def flask_webhook(
-    secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE
+    secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE, allow_legacy_signature: bool = False
 ) -> Callable[[Callable[..., T]], Callable[..., Any]]:
     """A Flask view decorator: the view gets the verified `Event` as its first argument; 401 JSON otherwise."""
+    options: dict[str, Any] = {"tolerance": tolerance, "allow_legacy_signature": allow_legacy_signature}
 
     def decorator(view: Callable[..., T]) -> Callable[..., Any]:
         @wraps(view)
@@ -416,7 +447,7 @@ def flask_webhook(
             from flask import jsonify, request
 
             try:
-                event = verify(request.get_data(cache=True), request.headers, _secrets(secret), tolerance=tolerance)
+                event = verify(request.get_data(cache=True), request.headers, _secrets(secret), **options)
             except WebhookVerificationError as exc:
                 return jsonify(_error_body(exc)), 401
             return view(event, *args, **kwargs)
@@ -427,9 +458,10 @@ def flask_webhook(
 
 
 def django_webhook(
-    secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE
+    secret: SecretSource, *, tolerance: int = DEFAULT_TOLERANCE, allow_legacy_signature: bool = False
 ) -> Callable[[Callable[..., T]], Callable[..., Any]]:
     """A Django view decorator: POST only, CSRF-exempt (the signature is the proof), `view(request, event, ...)`."""
+    options: dict[str, Any] = {"tolerance": tolerance, "allow_legacy_signature": allow_legacy_signature}
 
     def decorator(view: Callable[..., T]) -> Callable[..., Any]:
         @wraps(view)
@@ -439,7 +471,7 @@ def django_webhook(
             if request.method != "POST":
                 return HttpResponseNotAllowed(["POST"])
             try:
-                event = verify(request.body, request.headers, _secrets(secret), tolerance=tolerance)
+                event = verify(request.body, request.headers, _secrets(secret), **options)
             except WebhookVerificationError as exc:
                 return JsonResponse(_error_body(exc), status=401)
             return view(request, event, *args, **kwargs)

@@ -76,3 +76,26 @@ def test_documented_analysis_payloads_match_a_real_analysis(api: TestClient, git
         [event] = api.get("/v1/events", params={"type": type_}).json()["data"]
         documented = examples.get(type_, examples["developer.removed"])
         assert keys(event["data"]) == keys(documented), type_
+
+
+def test_the_documented_legacy_opt_in_is_what_the_library_does() -> None:
+    """The page says the body-only signature is accepted only on request; the library and its helpers agree."""
+    import inspect
+
+    assert "allow_legacy_signature=True" in DOC and "without replay protection" in DOC
+    for helper in (receiver.verify, receiver.fastapi_webhook, receiver.flask_webhook, receiver.django_webhook):
+        option = inspect.signature(helper).parameters["allow_legacy_signature"]
+        assert option.default is False, helper.__name__
+    signed = receiver.sign(BODY, SECRET, event_id=EVENT_ID)
+    body_only = {k: v for k, v in signed.items() if not k.startswith("webhook-")}
+    try:
+        receiver.verify(BODY, body_only, SECRET)
+    except receiver.WebhookVerificationError as exc:
+        assert exc.code == "missing_header"
+    else:
+        raise AssertionError("the body-only signature verified without the opt-in")
+    assert receiver.verify(BODY, body_only, SECRET, allow_legacy_signature=True).id == EVENT_ID
+    codes = re.search(r"with a `code`: (.*?)\) and never", DOC, re.S)
+    assert codes is not None
+    documented = set(re.findall(r"`([a-z_]+)`", codes.group(1)))
+    assert documented == set(re.findall(r"`([a-z_]+)`", receiver.WebhookVerificationError.__doc__ or "")) - {"code"}

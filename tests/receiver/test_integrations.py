@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from gitproductivity.receiver import Event, django_webhook, fastapi_webhook, flask_webhook, generate_secret
-from tests.receiver.test_verify import EVENT_ID, OTHER, SECRET, contract_headers
+from tests.receiver.test_verify import EVENT_ID, OTHER, SECRET, contract_headers, legacy_only
 
 ROOT = Path(__file__).parents[2]
 # Signed as sent, pretty-printed: a helper that parsed and re-serialised the JSON would fail to verify it.
@@ -36,7 +36,8 @@ PRETTY = json.dumps(
 
 
 def cases() -> list[tuple[bytes, dict[str, str], int]]:
-    """(body, headers, expected status) for a good delivery, tampered, wrong secret, stale, unsigned."""
+    """(body, headers, expected status) for a good delivery, tampered, wrong secret, stale, unsigned, and a
+    delivery whose `webhook-*` headers were stripped (the body-only signature is refused unless opted in)."""
     good = contract_headers(PRETTY, [SECRET])
     return [
         (PRETTY, good, 200),
@@ -44,6 +45,7 @@ def cases() -> list[tuple[bytes, dict[str, str], int]]:
         (PRETTY, contract_headers(PRETTY, [generate_secret()]), 401),
         (PRETTY, contract_headers(PRETTY, [SECRET], ts=int(time.time()) - 3600), 401),
         (PRETTY, {"Content-Type": "application/json"}, 401),
+        (PRETTY, legacy_only(good), 401),
     ]
 
 
@@ -85,6 +87,25 @@ def test_flask_decorator() -> None:
         if status == 401:
             assert response.get_json()["error"]["code"] in ("invalid_signature", "stale_timestamp", "missing_header")
     assert [(e.raw, s) for e, s in received] == [(PRETTY, "prod")]
+
+
+def test_the_helpers_accept_the_body_only_signature_when_opted_in() -> None:
+    from flask import Flask
+
+    stripped = legacy_only(contract_headers(PRETTY, [SECRET]))
+    api = FastAPI()
+
+    @api.post("/webhooks")
+    async def hook(event: Annotated[Event, Depends(fastapi_webhook(SECRET, allow_legacy_signature=True))]) -> str:
+        return event.id
+
+    with TestClient(api) as client:
+        assert client.post("/webhooks", content=PRETTY, headers=stripped).json() == EVENT_ID
+    flask = Flask(__name__)
+    flask.add_url_rule(
+        "/webhooks", view_func=flask_webhook(SECRET, allow_legacy_signature=True)(lambda e: e.id), methods=["POST"]
+    )
+    assert flask.test_client().post("/webhooks", data=PRETTY, headers=stripped).get_data(as_text=True) == EVENT_ID
 
 
 @django_webhook(SECRET)

@@ -82,8 +82,9 @@ def test_contract_signatures_verify_and_event_is_parsed() -> None:
         raw=BODY,
     )
     assert not event.is_test
-    # Without the Standard Webhooks headers the X-GitProductivity-Signature is checked instead.
-    assert verify(BODY, legacy_only(headers), SECRET).id == EVENT_ID
+    # Without the Standard Webhooks headers the X-GitProductivity-Signature is checked only when asked for.
+    assert verify(BODY, legacy_only(headers), SECRET, allow_legacy_signature=True).id == EVENT_ID
+    rejected(BODY, legacy_only(headers), SECRET, "missing_header")
     # A str body (already decoded raw text) and bytearray/memoryview work too.
     assert verify(BODY.decode(), headers, SECRET).id == EVENT_ID
     assert verify(memoryview(bytearray(BODY)), headers, SECRET).id == EVENT_ID
@@ -168,32 +169,36 @@ def test_spec_page_node_verify_accepts_our_signature() -> None:
     assert results[:4] == ["true", "true", "false", "false"]
     # The spec's timingSafeEqual throws on a length mismatch; ours answers with a clear rejection instead.
     assert results[4].startswith("threw:")
-    rejected(BODY, {"X-GitProductivity-Signature": ours[:-2]}, SECRET, "invalid_signature")
+    rejected(BODY, {"X-GitProductivity-Signature": ours[:-2]}, SECRET, "invalid_signature", allow_legacy_signature=True)
 
 
 def test_tampered_body_wrong_secret_and_truncated_signatures_are_rejected() -> None:
     headers = contract_headers(BODY, [SECRET])
     tampered = BODY.replace(b"zoe@", b"eve@")
     rejected(tampered, headers, SECRET, "invalid_signature")
-    rejected(tampered, legacy_only(headers), SECRET, "invalid_signature")
+    rejected(tampered, legacy_only(headers), SECRET, "invalid_signature", allow_legacy_signature=True)
     rejected(BODY, headers, OTHER, "invalid_signature")
-    rejected(BODY, legacy_only(headers), OTHER, "invalid_signature")
+    rejected(BODY, legacy_only(headers), OTHER, "invalid_signature", allow_legacy_signature=True)
     for cut in (1, 10, 43):
         short = {**headers, "webhook-signature": headers["webhook-signature"][:-cut]}
         rejected(BODY, short, SECRET, "invalid_signature")
         legacy = legacy_only(headers)
         legacy["X-GitProductivity-Signature"] = legacy["X-GitProductivity-Signature"][:-cut]
-        rejected(BODY, legacy, SECRET, "invalid_signature")
+        rejected(BODY, legacy, SECRET, "invalid_signature", allow_legacy_signature=True)
     # A signature for another event id (the Standard Webhooks id is signed too) does not carry over.
     rejected(BODY, {**headers, "webhook-id": "evt_other"}, SECRET, "invalid_signature")
     # Other versions and garbage entries are ignored, and a good v1 next to them still counts.
     noisy = {**headers, "webhook-signature": "v2,abc v1,!!notbase64 v1 " + headers["webhook-signature"]}
     assert verify(BODY, noisy, SECRET).id == EVENT_ID
     rejected(BODY, {**headers, "webhook-signature": "v2,abc v1,!!!"}, SECRET, "invalid_signature")
-    rejected(BODY, {**legacy_only(headers), "X-GitProductivity-Signature": "md5=abc"}, SECRET, "invalid_header")
-    rejected(
-        BODY, {**legacy_only(headers), "X-GitProductivity-Signature": "sha256=ü" * 40}, SECRET, "invalid_signature"
-    )
+    for bad in ("md5=abc", "sha256=ü" * 40):
+        rejected(
+            BODY,
+            {**legacy_only(headers), "X-GitProductivity-Signature": bad},
+            SECRET,
+            "invalid_header",
+            allow_legacy_signature=True,
+        )
 
 
 def test_replayed_stale_and_future_timestamps_are_rejected() -> None:
@@ -214,7 +219,8 @@ def test_replayed_stale_and_future_timestamps_are_rejected() -> None:
 
 def test_missing_headers() -> None:
     headers = contract_headers(BODY, [SECRET])
-    assert "neither" in rejected(BODY, {}, SECRET, "missing_header")
+    assert "webhook-id, webhook-timestamp, webhook-signature" in rejected(BODY, {}, SECRET, "missing_header")
+    assert "neither" in rejected(BODY, {}, SECRET, "missing_header", allow_legacy_signature=True)
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         partial = {k: v for k, v in headers.items() if k != name}
         assert name in rejected(BODY, partial, SECRET, "missing_header")
@@ -244,8 +250,10 @@ def test_rotation_accepts_old_and_new() -> None:
     for headers in (during, only_old):
         assert verify(BODY, headers, [SECRET, OTHER]).id == EVENT_ID
     assert verify(BODY, during, OTHER).id == EVENT_ID  # a receiver not yet updated keeps working
-    assert verify(BODY, legacy_only(during), [OTHER, SECRET]).id == EVENT_ID  # legacy header: new secret only
-    rejected(BODY, legacy_only(during), [OTHER], "invalid_signature")
+    assert (
+        verify(BODY, legacy_only(during), [OTHER, SECRET], allow_legacy_signature=True).id == EVENT_ID
+    )  # legacy: new secret only
+    rejected(BODY, legacy_only(during), [OTHER], "invalid_signature", allow_legacy_signature=True)
 
 
 def test_correctly_signed_garbage_is_rejected_as_body() -> None:
@@ -264,7 +272,7 @@ def test_any_single_byte_change_is_rejected(position: int, flip: int) -> None:
     changed[position] ^= flip
     for h in (headers, legacy_only(headers)):
         with pytest.raises(WebhookVerificationError):
-            verify(bytes(changed), h, SECRET)
+            verify(bytes(changed), h, SECRET, allow_legacy_signature=True)
 
 
 def test_generate_secret_has_the_server_form() -> None:

@@ -1,6 +1,7 @@
 """Who a commit belongs to, after `.mailmap` (applied by git itself through `--use-mailmap`).
 
-An identity is its email folded to lower case; GitHub's two `noreply` spellings of one account
+An identity is its email in canonical form (`core.emails.fold_email`: lower case, Unicode IDNA domain, the
+form developers and aliases are stored in); GitHub's two `noreply` spellings of one account
 (`12345+login@users.noreply.github.com` and `login@users.noreply.github.com`) are one identity. Aliases
 (several addresses of one developer) are resolved against the developers table when a run is stored (`analysis.store`).
 Bots are recognised by name or email, never counted as developers.

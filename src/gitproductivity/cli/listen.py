@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gitproductivity.cli._common import CliError
+from gitproductivity.cli._common import CliError, finite
 
 
 def listen(
@@ -30,7 +30,7 @@ def listen(
     after: Annotated[
         str | None, typer.Option(help="Replay every event after this id first (default: only new events).")
     ] = None,
-    wait: Annotated[float, typer.Option(hidden=True, min=0.1, max=60)] = 25.0,
+    wait: Annotated[float, typer.Option(hidden=True, min=0.1, max=60, callback=finite)] = 25.0,
 ) -> None:
     """Forward your organisation's events, signed, to a local URL as they happen (no public URL needed)."""
     from gitproductivity import listen as listening

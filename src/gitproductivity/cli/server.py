@@ -22,7 +22,7 @@ from gitproductivity.core.settings import get_settings
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
     workers: Annotated[
         bool | None,
         typer.Option(

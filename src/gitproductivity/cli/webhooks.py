@@ -105,7 +105,9 @@ def webhooks_test(
 @app.command("rotate-secret")
 def webhooks_rotate(
     webhook_id: str,
-    overlap: Annotated[float | None, typer.Option(help="Seconds the old secret keeps signing (default 24 h)")] = None,
+    overlap: Annotated[
+        float | None, typer.Option(help="Seconds the old secret keeps signing (default 24 h, at most 30 days)")
+    ] = None,
     org: OrgOption = None,
 ) -> None:
     """Issue a new secret; the old one also signs until the overlap ends."""

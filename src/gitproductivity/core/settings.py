@@ -11,11 +11,20 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS
+
+#: Upper bounds of the settings counted in seconds and in days (finite, and far from any overflow).
+MAX_SETTING_SECONDS = 365 * 86400
+MAX_SETTING_DAYS = 36500
+
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GITPRODUCTIVITY_", env_file=".env", extra="ignore")
+    # allow_inf_nan=False: every number of seconds or rate is finite (`inf` or `nan` stops start-up with its name).
+    model_config = SettingsConfigDict(
+        env_prefix="GITPRODUCTIVITY_", env_file=".env", extra="ignore", allow_inf_nan=False
+    )
 
     database_url: str = "sqlite:///./gitproductivity.db"
     data_dir: Path = Path("./data")
@@ -200,6 +209,52 @@ class Settings(BaseSettings):
     def _check_backoff(cls, value: float) -> float:
         if not 1 <= value <= 604_800:
             raise ValueError("must be between 1 and 604800 seconds (a week)")
+        return value
+
+    @field_validator("webhook_secret_overlap")
+    @classmethod
+    def _check_overlap(cls, value: float) -> float:
+        if value > MAX_SECRET_OVERLAP_SECONDS:
+            raise ValueError(f"must be at most {MAX_SECRET_OVERLAP_SECONDS} seconds (30 days)")
+        return value
+
+    @field_validator(
+        "long_poll_max_wait",
+        "webhook_timeout",
+        "webhook_lease_seconds",
+        "webhook_auto_disable_after",
+        "smtp_timeout",
+        "analysis_recheck_interval",
+        "analysis_poll_interval",
+        "analysis_lease",
+        "git_timeout",
+    )
+    @classmethod
+    def _check_seconds_bound(cls, value: float) -> float:
+        # Past a year no timeout or interval means anything; far past it, timers and date arithmetic overflow.
+        if value > MAX_SETTING_SECONDS:
+            raise ValueError(f"must be at most {MAX_SETTING_SECONDS} seconds (365 days)")
+        return value
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _check_schedule_bound(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(v > MAX_SETTING_SECONDS for v in value):
+            raise ValueError(f"each retry delay must be at most {MAX_SETTING_SECONDS} seconds (365 days)")
+        return value
+
+    @field_validator("webhook_attempt_retention_days", "event_retention_days")
+    @classmethod
+    def _check_days_bound(cls, value: float) -> float:
+        if value > MAX_SETTING_DAYS:
+            raise ValueError(f"must be at most {MAX_SETTING_DAYS} days")
+        return value
+
+    @field_validator("port", "smtp_port")
+    @classmethod
+    def _check_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port, 1 to 65535")
         return value
 
     @field_validator("webhook_allowed_networks", "git_allowed_networks", mode="before")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
-from gitproductivity.core.emails import normalize_email
+from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.developers.models import Developer, DeveloperEmail
@@ -30,7 +30,7 @@ def find_by_email(session: Session, *, organization_id: str, email: str) -> Deve
     stmt = (
         select(Developer)
         .join(DeveloperEmail, DeveloperEmail.developer_id == Developer.id)
-        .where(DeveloperEmail.organization_id == organization_id, DeveloperEmail.email == email.lower())
+        .where(DeveloperEmail.organization_id == organization_id, DeveloperEmail.email == fold_email(email))
     )
     return session.scalar(stmt)
 
@@ -66,8 +66,8 @@ def create(
 
     `validate=False` is for identities found in git history, where addresses need not be valid.
     """
-    primary = normalize_email(email) if validate else email.strip().lower()
-    others = [normalize_email(a, field="aliases") if validate else a.strip().lower() for a in aliases]
+    primary = normalize_email(email) if validate else fold_email(email)
+    others = [normalize_email(a, field="aliases") if validate else fold_email(a) for a in aliases]
     others = [a for a in dict.fromkeys(others) if a != primary]
     name = name.strip()
 
@@ -140,7 +140,11 @@ def add_alias(session: Session, *, organization_id: str, developer_id: str, emai
     owner = find_by_email(session, organization_id=organization_id, email=address)
     if owner is not None:
         if owner.id == dev.id:
-            return dev
+            # Another spelling of an address it has (case, punycode): adding it would add nothing, so say so.
+            raise Conflict(
+                f"{address} is already an email of developer {dev.id}",
+                details=[{"field": "email", "developer_id": dev.id}],
+            )
         raise Conflict(
             f"{address} belongs to developer {owner.id}; merge that developer into {dev.id} instead",
             details=[{"field": "email", "developer_id": owner.id}],
@@ -154,7 +158,7 @@ def remove_alias(session: Session, *, organization_id: str, developer_id: str, e
     """Remove an alias (not the primary email). Metrics already counted stay until a full re-analysis."""
     require_id(developer_id, "dev", "developer")
     dev = get(session, organization_id=organization_id, developer_id=developer_id)
-    address = email.strip().lower()
+    address = fold_email(email)
     for item in dev.emails:
         if item.email == address:
             if item.is_primary:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
-from gitproductivity.core.emails import normalize_email
+from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
@@ -101,7 +101,7 @@ def authenticate_api_key(session: Session, *, raw_key: str) -> Principal:
 
 
 def authenticate_user(session: Session, *, email: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = session.scalar(select(User).where(User.email == fold_email(email)))
     if user is None or not security.verify_password(user.password_hash, password):
         raise Unauthorized("wrong email or password")
     return user

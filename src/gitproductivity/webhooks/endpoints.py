@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
+from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS, check_seconds
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
 from gitproductivity.core.errors import ValidationFailed
@@ -149,8 +150,7 @@ def rotate_secret(
     """New secret now; the old one keeps signing `webhook-signature` (after the new) for the overlap window."""
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
     overlap = get_settings().webhook_secret_overlap if overlap_seconds is None else overlap_seconds
-    if overlap < 0:
-        raise ValidationFailed("overlap_seconds must not be negative", details=[{"field": "overlap_seconds"}])
+    check_seconds(overlap, field="overlap_seconds", maximum=MAX_SECRET_OVERLAP_SECONDS)
     now = utcnow()
     hook.previous_secret = hook.secret if overlap > 0 else None
     hook.previous_secret_expires_at = now + timedelta(seconds=overlap) if overlap > 0 else None

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS, UtcDateTime, seconds
 from gitproductivity.core.pagination import Page
 from gitproductivity.core.redaction import redact_url
 
@@ -26,8 +27,10 @@ class WebhookUpdate(BaseModel):
 
 class RotateSecret(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    overlap_seconds: float | None = Field(
-        default=None, ge=0, description="How long the old secret still signs (default: the server's setting, 24 h)"
+    overlap_seconds: float | None = seconds(
+        MAX_SECRET_OVERLAP_SECONDS,
+        "How long the old secret still signs (default: the server's setting, 24 h)",
+        default=None,
     )
 
 
@@ -38,7 +41,9 @@ class TestRequest(BaseModel):
 
 class Recover(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: datetime = Field(description="Re-send every delivery to this endpoint that failed since this time")
+    since: UtcDateTime = Field(
+        description="Re-send every delivery to this endpoint that failed since this time (no offset: UTC)"
+    )
 
 
 class TestResult(BaseModel):

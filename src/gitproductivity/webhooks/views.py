@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from gitproductivity.core.bounds import parse_utc_datetime
 from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES
@@ -241,8 +242,8 @@ def delete(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response
 @router.post("/webhooks/{webhook_id}/recover")
 def recover(request: Request, webhook_id: str, viewer: CurrentViewer, since: Annotated[str, Form()] = "") -> Response:
     try:
-        start = datetime.fromisoformat(since).replace(tzinfo=UTC)
-    except ValueError:
+        start = parse_utc_datetime(since[:100])  # the API's rules: no offset means UTC; years 1 to 9999
+    except ValidationFailed:
         flash(request, "Enter the date and time (UTC) to recover failed deliveries from.", "error")
         return redirect(f"/settings/webhooks/{webhook_id}")
     with unit_of_work() as session:
