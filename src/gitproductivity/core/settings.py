@@ -11,6 +11,7 @@ from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
+MAX_EXCLUDE_GLOBS = 200
 
 
 class Settings(BaseSettings):
@@ -93,6 +94,21 @@ class Settings(BaseSettings):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("exclude_globs")
+    @classmethod
+    def _check_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Bounded (every path of every commit is checked against each) and well-formed, as git reads them."""
+        from gitproductivity.core import wildmatch
+
+        if len(value) > MAX_EXCLUDE_GLOBS:
+            raise ValueError(f"at most {MAX_EXCLUDE_GLOBS} patterns")
+        for pattern in value:
+            try:
+                wildmatch.Pattern.parse(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{pattern[:80]!r} is not a usable pattern: {exc}") from None
         return value
 
     @field_validator("git_allowed_protocols")
