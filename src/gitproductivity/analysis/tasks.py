@@ -1,4 +1,5 @@
-"""The analysis worker component: claim jobs (batch, lease), run them in threads, re-check on a schedule.
+"""The analysis worker component: claim jobs (batch, lease), run each in a child process (`analysis.child`),
+re-check on a schedule.
 
 Wakes on an in-process signal when a job is queued here, on PostgreSQL NOTIFY when queued by another process,
 and otherwise polls every `analysis_poll_interval` seconds. A semaphore caps the analyses run at once.
@@ -10,8 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from gitproductivity.analysis import jobs
-from gitproductivity.analysis import run as runner
+from gitproductivity.analysis import child, jobs
 from gitproductivity.core import channels
 from gitproductivity.core.db import get_database
 from gitproductivity.core.settings import get_settings
@@ -72,7 +72,7 @@ def _claim(worker: str, limit: int) -> list[str]:
 
 async def _execute(analysis_id: str, worker: str, slots: asyncio.Semaphore) -> None:
     try:
-        status = await asyncio.to_thread(runner.execute, analysis_id=analysis_id, worker=worker)
+        status = await child.execute(analysis_id, worker)
         log.info("analysis %s %s", analysis_id, status)
     except Exception:
         log.exception("analysis %s crashed", analysis_id)

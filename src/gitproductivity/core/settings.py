@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     analysis_shards: int = 0  # git processes per analysis; 0 = one per CPU core
     analysis_min_shard: int = 2000  # fewer commits than this per shard are read by one process
     analysis_first_parent: bool = False  # count only the default branch's first-parent chain
+    #: CPU priority of the analysis child process and its git processes (0-19, as `nice`; 0 = the server's own).
+    analysis_nice: int = 10
     bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     git_timeout: float = 600.0  # seconds any single git command may run
@@ -94,6 +96,13 @@ class Settings(BaseSettings):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("analysis_nice")
+    @classmethod
+    def _check_nice(cls, value: int) -> int:
+        if not 0 <= value <= 19:
+            raise ValueError("must be between 0 and 19")
         return value
 
     @field_validator("exclude_globs")
