@@ -53,3 +53,20 @@ def test_configured_globs_are_matched_the_same_bounded_way(api: TestClient, tmp_
     assert time.monotonic() - started < 5
     [jane] = api.get("/v1/metrics/developers").json()["data"]
     assert (jane["totals"]["lines_added"], jane["totals"]["files_changed"]) == (3 + 1, 2)
+
+
+def test_a_configured_bot_pattern_cannot_be_made_exponential_by_an_author_name(
+    api: TestClient, tmp_path: Path, database_url: str
+) -> None:
+    """`(\\w+\\s?)+bot` is an innocent-looking pattern; with `re`, an author named 26 letters and a `!` took
+    about a minute (doubling with each letter). Patterns now run on `core.saferegex` (linear time)."""
+    settings.configure(database_url=database_url, data_dir=tmp_path / "data", bot_patterns=(r"(\w+\s?)+bot",))
+    repo = Repo(tmp_path / "r")
+    repo.commit(f"{'a' * 26}! <evil@example.com>", "2026-03-01T10:00:00Z", {"a.py": lines(2)})
+    repo.commit("Deploy Bot <deploy@example.com>", "2026-03-01T11:00:00Z", {"b.py": lines(1)})
+    api.post("/v1/repositories", json={"url": str(repo.path)})
+    started = time.monotonic()
+    assert drain() == ["succeeded"]
+    assert time.monotonic() - started < 5
+    people = api.get("/v1/metrics/developers").json()["data"]
+    assert [d["email"] for d in people] == ["evil@example.com"]  # the deploy bot is kept apart

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
 MAX_EXCLUDE_GLOBS = 200
+MAX_BOT_PATTERNS = 100
 
 
 class Settings(BaseSettings):
@@ -89,13 +90,16 @@ class Settings(BaseSettings):
     @field_validator("bot_patterns")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import re
+        """Matched against names from repositories, so only what runs in linear time (`core.saferegex`)."""
+        from gitproductivity.core.saferegex import SafeRegex
 
+        if len(value) > MAX_BOT_PATTERNS:
+            raise ValueError(f"at most {MAX_BOT_PATTERNS} patterns")
         for pattern in value:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+                SafeRegex(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{pattern[:80]!r} is not a usable regular expression: {exc}") from None
         return value
 
     @field_validator("analysis_nice")
