@@ -15,7 +15,9 @@ What can go wrong with a second process, and what happens then:
   died; nothing half written (one transaction);
 - Ctrl-C or SIGTERM sent to the whole process group: the child ignores them; the parent decides (graceful
   shutdown waits for running analyses, as before).
-- the child runs at a lower CPU priority (`GITPRODUCTIVITY_ANALYSIS_NICE`), and so do the git processes it starts.
+- the child can run at a lower CPU priority (`GITPRODUCTIVITY_ANALYSIS_NICE`, and so do the git processes it
+  starts); the default is the server's own, because a niced child on a busy machine holds SQLite's write lock
+  longer while it stores, and deliveries wait for that lock (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     analysis_min_shard: int = 2000  # fewer commits than this per shard are read by one process
     analysis_first_parent: bool = False  # count only the default branch's first-parent chain
     #: CPU priority of the analysis child process and its git processes (0-19, as `nice`; 0 = the server's own).
-    analysis_nice: int = 10
+    #: 0 by default: a niced child storing its results holds SQLite's write lock longer on a busy machine.
+    analysis_nice: int = 0
     bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     git_timeout: float = 600.0  # seconds any single git command may run
