@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 import gitproductivity
 from gitproductivity import startup, web, worker
@@ -91,8 +90,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     def healthz() -> JSONResponse:
         """Liveness and readiness: 200 when the database answers, 503 when it does not."""
         try:
-            with get_database().engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            get_database().ping()  # takes no lock: never waits behind a writer
         except Exception as exc:
             log.warning("health check failed: %s", type(exc).__name__)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)

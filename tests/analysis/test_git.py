@@ -79,6 +79,11 @@ def test_timeout_ends_git_and_what_it_started(tmp_path: Path) -> None:
     [
         ("GITPRODUCTIVITY_GIT_ALLOWED_PROTOCOLS", "https,ext"),
         ("GITPRODUCTIVITY_BOT_PATTERNS", "[unclosed"),
+        ("GITPRODUCTIVITY_ANALYSIS_NICE", "20"),
+        ("GITPRODUCTIVITY_BOT_PATTERNS", r"(a)\1"),
+        ("GITPRODUCTIVITY_EXCLUDE_GLOBS", "docs/[unclosed"),
+        ("GITPRODUCTIVITY_EXCLUDE_GLOBS", "a" * 3000),
+        ("GITPRODUCTIVITY_EXCLUDE_GLOBS", ",".join(f"dir{i}/" for i in range(201))),
         ("GITPRODUCTIVITY_ANALYSIS_CONCURRENCY", "0"),
         ("GITPRODUCTIVITY_GIT_TIMEOUT", "-1"),
     ],

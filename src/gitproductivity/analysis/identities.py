@@ -13,8 +13,10 @@ import re
 from collections.abc import Sequence
 
 from gitproductivity.core.emails import fold_email
+from gitproductivity.core.saferegex import SafeRegex
 
-#: Always treated as bots; `GITPRODUCTIVITY_BOT_PATTERNS` adds more (regular expressions, case-insensitive).
+#: Always treated as bots; `GITPRODUCTIVITY_BOT_PATTERNS` adds more (regular expressions, case-insensitive,
+#: matched in linear time by `core.saferegex`).
 DEFAULT_BOT_PATTERNS = (r"\[bot\]", r"dependabot", r"renovate", r"github-actions")
 
 _NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[^@+]+)@users\.noreply\.github\.com$")
@@ -29,9 +31,11 @@ def canonical_email(email: str) -> str:
 
 
 class BotMatcher:
+    """Names and emails come from the repositories people connect: patterns run on `core.saferegex` (linear
+    time, no backtracking), never on `re`, so no author name can make a pattern take exponential time."""
+
     def __init__(self, extra_patterns: Sequence[str] = ()) -> None:
-        patterns = [*DEFAULT_BOT_PATTERNS, *extra_patterns]
-        self._regex = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        self._patterns = [SafeRegex(p) for p in (*DEFAULT_BOT_PATTERNS, *extra_patterns)]
 
     def __call__(self, name: str, email: str) -> bool:
-        return bool(self._regex.search(name) or self._regex.search(email))
+        return any(p.search(name) or p.search(email) for p in self._patterns)

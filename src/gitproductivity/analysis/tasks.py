@@ -1,4 +1,5 @@
-"""The analysis worker component: claim jobs (batch, lease), run them in threads, re-check on a schedule.
+"""The analysis worker component: claim jobs (batch, lease), run each in a child process (`analysis.child`),
+re-check on a schedule.
 
 Registered in `workers` while it runs (`core.workers`): a worker killed mid-analysis is found gone by the next
 worker to start or heartbeat, and its job is taken again at once rather than when its lease runs out.
@@ -13,8 +14,7 @@ import asyncio
 import contextlib
 import logging
 
-from gitproductivity.analysis import jobs
-from gitproductivity.analysis import run as runner
+from gitproductivity.analysis import child, jobs
 from gitproductivity.core import channels, workers
 from gitproductivity.core.db import get_database
 from gitproductivity.core.settings import get_settings
@@ -80,7 +80,7 @@ def _claim(worker: str, limit: int) -> list[str]:
 
 async def _execute(analysis_id: str, worker: str, slots: asyncio.Semaphore) -> None:
     try:
-        status = await asyncio.to_thread(runner.execute, analysis_id=analysis_id, worker=worker)
+        status = await child.execute(analysis_id, worker)
         log.info("analysis %s %s", analysis_id, status)
     except Exception:
         log.exception("analysis %s crashed", analysis_id)

@@ -173,6 +173,24 @@ class Database:
             except Exception:  # an after-commit hook must never undo or hide a committed change
                 log.exception("after-commit callback failed")
 
+    def ping(self) -> None:
+        """One `SELECT 1` outside any transaction (raises when the database does not answer).
+
+        Not through a session: on SQLite every transaction begins IMMEDIATE, i.e. takes the write lock, so a
+        health check would queue behind a long write (an analysis storing tens of thousands of rollups) and
+        report a healthy server as hung. A plain statement in autocommit mode reads without any lock (WAL).
+        """
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute("SELECT 1")
+                cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

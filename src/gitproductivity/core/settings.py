@@ -18,6 +18,8 @@ MAX_SETTING_SECONDS = 365 * 86400
 MAX_SETTING_DAYS = 36500
 
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
+MAX_EXCLUDE_GLOBS = 200
+MAX_BOT_PATTERNS = 100
 
 
 class Settings(BaseSettings):
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     #: After a failed analysis the schedule waits this long before trying the repository again, doubling with
     #: each failure in a row up to the re-check interval (seconds, 1 to 604800).
     analysis_failure_backoff: float = 300.0
+    #: CPU priority of the analysis child process and its git processes (0-19, as `nice`; 0 = the server's own).
+    #: 0 by default: a niced child storing its results holds SQLite's write lock longer on a busy machine.
+    analysis_nice: int = 0
     bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     git_timeout: float = 600.0  # seconds any single git command may run
@@ -117,13 +122,38 @@ class Settings(BaseSettings):
     @field_validator("bot_patterns")
     @classmethod
     def _check_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        import re
+        """Matched against names from repositories, so only what runs in linear time (`core.saferegex`)."""
+        from gitproductivity.core.saferegex import SafeRegex
 
+        if len(value) > MAX_BOT_PATTERNS:
+            raise ValueError(f"at most {MAX_BOT_PATTERNS} patterns")
         for pattern in value:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+                SafeRegex(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{pattern[:80]!r} is not a usable regular expression: {exc}") from None
+        return value
+
+    @field_validator("analysis_nice")
+    @classmethod
+    def _check_nice(cls, value: int) -> int:
+        if not 0 <= value <= 19:
+            raise ValueError("must be between 0 and 19")
+        return value
+
+    @field_validator("exclude_globs")
+    @classmethod
+    def _check_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Bounded (every path of every commit is checked against each) and well-formed, as git reads them."""
+        from gitproductivity.core import wildmatch
+
+        if len(value) > MAX_EXCLUDE_GLOBS:
+            raise ValueError(f"at most {MAX_EXCLUDE_GLOBS} patterns")
+        for pattern in value:
+            try:
+                wildmatch.Pattern.parse(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{pattern[:80]!r} is not a usable pattern: {exc}") from None
         return value
 
     @field_validator("git_allowed_protocols")
