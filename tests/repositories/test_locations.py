@@ -130,6 +130,11 @@ def worktree_of_outside(inside: Repo, place: Place) -> None:
     place.outside_repo.git("worktree", "add", "-q", "-b", "wt", str(inside.path))
 
 
+def huge_dot_git_file(inside: Repo, place: Place) -> None:
+    shutil.rmtree(inside.path / ".git")
+    (inside.path / ".git").write_text(f"gitdir: {inside.path}/" + "x" * 200_000 + "\n")
+
+
 def path_symlink(inside: Repo, place: Place) -> None:
     shutil.rmtree(inside.path)
     inside.path.symlink_to(place.outside)
@@ -151,6 +156,7 @@ VARIANTS: list[Variant] = [
     config_include,
     mailmap_symlink,
     worktree_of_outside,
+    huge_dot_git_file,
     path_symlink,
 ]
 

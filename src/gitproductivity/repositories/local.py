@@ -25,6 +25,8 @@ from gitproductivity.core.settings import get_settings
 MAX_ALTERNATE_DEPTH = 5
 #: Files of a work tree that the analysis reads besides the git directory.
 WORKTREE_FILES = (".mailmap", ".gitattributes")
+#: The most read of a `.git` file, `commondir` or `alternates` (real ones are a few lines; a huge one is hostile).
+MAX_POINTER_BYTES = 64 * 1024
 
 
 class Refused(Exception):
@@ -51,13 +53,22 @@ def _realpath(path: Path | str) -> Path:
     return Path(os.path.realpath(path))
 
 
+def _read(path: Path) -> str:
+    """A small pointer file's text; refused when it is larger than any real one."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_POINTER_BYTES + 1)
+    if len(data) > MAX_POINTER_BYTES:
+        raise Refused(f"{path} is larger than {MAX_POINTER_BYTES} bytes")
+    return data.decode(errors="replace")
+
+
 def _git_dir(path: Path) -> tuple[Path, list[Path]]:
     """The git directory of a work tree or bare repository at `path` (resolved), and the work tree files read."""
     dot_git = path / ".git"
     if dot_git.is_symlink() or dot_git.is_dir():
         return _realpath(dot_git), [path / name for name in WORKTREE_FILES]
     if dot_git.is_file():
-        text = dot_git.read_text(errors="replace").strip()
+        text = _read(dot_git).strip()
         if not text.startswith("gitdir:"):
             raise Refused(f"{dot_git} is a file without a gitdir: line")
         target = Path(text.removeprefix("gitdir:").strip())
@@ -99,7 +110,7 @@ def _alternates(objects: Path, depth: int = 0) -> list[Path]:
     listing = objects / "info" / "alternates"
     if not listing.is_file():
         return found
-    for raw in listing.read_text(errors="replace").splitlines():
+    for raw in _read(listing).splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -147,7 +158,7 @@ def inspect(path: Path) -> LocalRepository:
         common_file = git_dir / "commondir"
         common_dir = git_dir
         if common_file.is_file():
-            common_dir = _realpath(git_dir / common_file.read_text(errors="replace").strip())
+            common_dir = _realpath(git_dir / _read(common_file).strip())
         followed: list[Path] = [git_dir, common_dir]
         followed += [_realpath(f) for f in worktree_files if f.is_symlink()]
         seen: set[Path] = set()
@@ -159,7 +170,7 @@ def inspect(path: Path) -> LocalRepository:
             followed.append(alternate)
             followed += _symlinks(alternate, seen)
         http_alternates = objects / "info" / "http-alternates"
-        if http_alternates.is_file() and http_alternates.read_text(errors="replace").strip():
+        if http_alternates.is_file() and _read(http_alternates).strip():
             raise Refused(f"{http_alternates} points git at other servers")
         for config in dict.fromkeys((common_dir / "config", git_dir / "config.worktree")):
             followed += _config_includes(config)
