@@ -8,10 +8,13 @@ import base64
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from gitproductivity.app import create_app
+from gitproductivity.core import settings
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database
 from gitproductivity.orgs.models import UserSession
@@ -181,3 +184,25 @@ def test_signing_in_deletes_sessions_that_ran_out(client: TestClient, tenant: Te
     sign_in(client, tenant)
     with database.session() as session:
         assert len(list(session.scalars(select(UserSession)))) == 1
+
+
+def test_wrong_current_passwords_count_as_failed_sign_ins(
+    database: Database, database_url: str, tmp_path: Path, tenant: Tenant
+) -> None:
+    """A stolen session cannot be used to guess the password at leisure through the Account page."""
+    settings.configure(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        sign_in_rate_limit_per_minute=1,
+        sign_in_rate_limit_burst=2,
+    )
+    with TestClient(create_app(run_workers=False), raise_server_exceptions=False) as client:
+        csrf = sign_in(client, tenant)
+        for guess in ("guess-1", "guess-2"):
+            form = {"current_password": guess, "new_password": "long enough passphrase", "csrf_token": csrf}
+            resp = client.post("/account/password", data={**form, "confirm_password": form["new_password"]})
+            assert resp.status_code == 422
+        form = {"current_password": tenant.password, "new_password": "long enough passphrase", "csrf_token": csrf}
+        blocked = client.post("/account/password", data={**form, "confirm_password": form["new_password"]})
+        assert blocked.status_code == 429 and "Too many wrong passwords" in blocked.text
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 60

@@ -23,6 +23,10 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _address(request: Request) -> str:
+    return f"addr:{request.client.host if request.client else 'unknown'}"
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
     if signed_in(request):
@@ -38,7 +42,7 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     # Failed sign-ins are limited per client address (a password guesser is slowed down to a few a minute).
-    address = f"addr:{request.client.host if request.client else 'unknown'}"
+    address = _address(request)
     wait = limits(request).sign_in.retry_after(address)
     if wait is not None:
         return render(
@@ -97,7 +101,17 @@ def change_password(
     new_password: Annotated[str, Form()] = "",
     confirm_password: Annotated[str, Form()] = "",
 ) -> Response:
-    """Every session of the user ends (a stolen cookie included); this browser gets a new one."""
+    """Every session of the user ends (a stolen cookie included); this browser gets a new one.
+
+    Wrong current passwords count as failed sign-ins (same limit per address): a stolen session cannot be used
+    to guess the password at leisure."""
+    address = _address(request)
+    wait = limits(request).sign_in.retry_after(address)
+    if wait is not None:
+        message = f"Too many wrong passwords from your address. Try again in {wait} seconds."
+        return render(
+            request, "account.html", viewer, status_code=429, headers={"Retry-After": str(wait)}, errors={"": message}
+        )
     try:
         if new_password != confirm_password:
             raise ValidationFailed(
@@ -109,7 +123,10 @@ def change_password(
                 session, user_id=viewer.user_id, current_password=current_password, new_password=new_password
             )
     except DomainError as exc:
-        return render(request, "account.html", viewer, status_code=exc.status_code, errors=field_errors(exc))
+        errors = field_errors(exc)
+        if "current_password" in errors:
+            limits(request).sign_in.take(address)
+        return render(request, "account.html", viewer, status_code=exc.status_code, errors=errors)
     request.session.clear()
     request.session[SESSION_ID] = token
     csrf_token(request.session)
