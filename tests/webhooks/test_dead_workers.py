@@ -1,7 +1,7 @@
-"""Dead-worker detection with real processes: what a SIGKILLed `serve` or `worker` held is retaken at once by the next one to
-start (not after the 90 s lease); a frozen worker (SIGSTOP, its heartbeat stalled) is presumed dead and its
-deliveries go to a live worker, and when it wakes it records nothing twice; a live worker whose POSTs outlast the
-stall threshold keeps every claim."""
+"""Dead-worker detection with real processes: what a SIGKILLed `serve` or `worker` held is retaken at once by the
+next one to start (not after the 90 s lease); a frozen worker (SIGSTOP, its heartbeat stalled) is presumed dead and
+its deliveries go to a live worker, and when it wakes it records nothing twice; a live worker whose POSTs outlast
+the stall threshold keeps every claim."""
 
 from __future__ import annotations
 
