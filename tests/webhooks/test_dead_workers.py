@@ -1,7 +1,7 @@
-"""Dead-worker detection with real processes: what a SIGKILLed `serve` held is retaken at once by the next one to
-start (not after the 90 s lease); a frozen worker (SIGSTOP, its heartbeat stalled) is presumed dead and its
-deliveries go to a live worker, and when it wakes it records nothing twice; a live worker whose POSTs outlast the
-stall threshold keeps every claim."""
+"""Dead-worker detection with real processes: what a SIGKILLed `serve` or `worker` held is retaken at once by the
+next one to start (not after the 90 s lease); a frozen worker (SIGSTOP, its heartbeat stalled) is presumed dead and
+its deliveries go to a live worker, and when it wakes it records nothing twice; a live worker whose POSTs outlast
+the stall threshold keeps every claim."""
 
 from __future__ import annotations
 
@@ -145,31 +145,40 @@ def registered(database: Database) -> int:
         return int(session.scalar(select(func.count()).select_from(Worker)) or 0)
 
 
-def test_a_restarted_serve_retakes_the_deliveries_a_killed_one_held_at_once(
-    database: Database, database_url: str, tenant: Tenant, blocking: BlockingReceiver, tmp_path: Path
+def started(procs: Processes, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    wait_for(lambda: "webhook dispatcher started" in procs.log(proc), timeout=60, what="a worker to start")
+    return proc
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_restarted_process_retakes_the_deliveries_a_killed_one_held_at_once(
+    command: str, database: Database, database_url: str, tenant: Tenant, blocking: BlockingReceiver, tmp_path: Path
 ) -> None:
     """The default lease (90 s), timeout and heartbeat settings: only dead-worker detection can be quick here."""
     hook_id = make_hook(database, tenant, blocking.url("/block-first"))
     port = free_port()
     procs = Processes(database_url, tmp_path, GITPRODUCTIVITY_PORT=str(port))
     try:
-        first = procs.start("serve")
-        wait_until_serving(f"http://127.0.0.1:{port}", first, describe=procs.logs)  # type: ignore[arg-type]
+        first = procs.start(command)
+        if command == "serve":
+            wait_until_serving(f"http://127.0.0.1:{port}", first, describe=procs.logs)  # type: ignore[arg-type]
+        else:
+            started(procs, first)
         emitted = emit(database, tenant, 10)
-        wait_for(lambda: len(blocking.on("/block-first")) == 10, timeout=30, what="10 POSTs held by the first serve")
+        wait_for(lambda: len(blocking.on("/block-first")) == 10, timeout=30, what="10 POSTs held by the first one")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         assert statuses(database, hook_id) == Counter({"pending": 10})  # claimed under a 90 s lease, unrecorded
 
         restarted = time.monotonic()
-        second = procs.start("serve")
+        second = procs.start(command)
         wait_for(
             lambda: statuses(database, hook_id) == Counter({"succeeded": 10}),
             timeout=LEASE / 3,
             what=f"every delivery retaken and sent; {procs.logs()}",
         )
         took = time.monotonic() - restarted
-        print(f"\nall 10 held deliveries succeeded {took:.1f} s after the restart (lease {LEASE:.0f} s)")
+        print(f"\n{command}: all 10 held deliveries succeeded {took:.1f} s after the restart (lease {LEASE:.0f} s)")
         assert took < 20, took  # the restart (migrations, start-up) included; far under the lease
         assert "is gone" in procs.log(second)
     finally:
@@ -190,11 +199,6 @@ FAST_LIVENESS = {
     "GITPRODUCTIVITY_WEBHOOK_TIMEOUT": "20",
     "GITPRODUCTIVITY_WEBHOOK_LEASE_SECONDS": "60",
 }
-
-
-def started(procs: Processes, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
-    wait_for(lambda: "webhook dispatcher started" in procs.log(proc), timeout=60, what="a worker to start")
-    return proc
 
 
 def test_a_frozen_worker_is_presumed_dead_and_records_nothing_twice_when_it_wakes(

@@ -89,6 +89,14 @@ def test_many_workers_on_postgres_never_send_an_attempt_twice(
     hook_id = make_hook(database, tenant, receiver.url("/ok"))
     for _ in range(3):
         workers.start()
+    # So that SIGTERM at the end finds each one's signal handler installed (else it exits with -15).
+    wait_for(
+        lambda: all(
+            "webhook dispatcher started" in (workers.tmp_path / f"worker-{n}.log").read_text() for n in range(3)
+        ),
+        timeout=60,
+        what="three workers to start",
+    )
     total = 0
     for batch in range(20):
         with database.session() as session:
