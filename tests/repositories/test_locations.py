@@ -188,7 +188,7 @@ def test_a_repository_changed_after_connecting_is_checked_again_before_analysis(
     variant(inside, place)
     assert drain() == ["failed"]
     [analysis] = api.get(f"/v1/repositories/{created.json()['id']}/analyses").json()["data"]
-    assert "is no longer a git repository within the allowed local roots" in analysis["error"]
+    assert "is no longer a git repository, or lies outside the allowed local roots" in analysis["error"]
     assert api.get("/v1/developers").json()["data"] == []
 
 

@@ -134,4 +134,4 @@ def test_a_failed_analysis_is_explained(ui: UI, tenant: Tenant, tmp_path: Path) 
     ui.page.get_by_role("row", name="fragile").get_by_role("button", name="Analyse now").click()
     cell = ui.page.get_by_role("row", name="fragile").locator(".analysis")
     expect(cell).to_contain_text("failed", timeout=30_000)
-    expect(cell.locator(".field-error")).to_contain_text("is no longer there")  # the reason, in words
+    expect(cell.locator(".field-error")).to_contain_text("is no longer a git repository")  # the reason, in words

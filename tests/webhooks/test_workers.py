@@ -242,6 +242,10 @@ def test_workers_killed_again_and_again_lose_nothing(
 ) -> None:
     """A small benchmarks/faults.py worker-crash: 1,000 events, two workers, one SIGKILLed (in turn) twice."""
     make_hook(database, tenant, receiver.url("/ok"))
+    # A lease far longer than the test: the killed worker's deliveries come back through dead-worker pruning
+    # (its pid is gone when the next worker registers), and a live worker slowed by a loaded machine never
+    # loses a claim to an expired lease, the one other way a POST is sent twice.
+    workers.env["GITPRODUCTIVITY_WEBHOOK_LEASE_SECONDS"] = "120"
 
     def started(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
         log = workers.tmp_path / f"worker-{workers.procs.index(proc)}.log"
