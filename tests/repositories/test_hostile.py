@@ -120,7 +120,8 @@ def test_a_repository_swapped_for_a_symlink_after_connecting_is_not_read(
     shutil.rmtree(allowed / "repo")
     (allowed / "repo").symlink_to(outside / "repo")
     assert drain() == ["failed"]
-    assert "no longer a git repository, or lies outside the allowed local roots" in _failed_analysis(api, repo["id"])["error"]
+    error = _failed_analysis(api, repo["id"])["error"]
+    assert "no longer a git repository, or lies outside the allowed local roots" in error
     _nothing_counted(api, database)
 
 

@@ -85,7 +85,8 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             local.check(path)
         except local.Refused as exc:
             log.warning("analysis %s: %s", job.analysis_id, exc.detail)
-            raise git.GitError(f"{path} is no longer a git repository, or lies outside the allowed local roots") from None
+            gone = f"{path} is no longer a git repository, or lies outside the allowed local roots"
+            raise git.GitError(gone) from None
     fetch_ms = int((time.monotonic() - t0) * 1000)
     for _attempt in range(3):
         with get_database().session() as session:
