@@ -10,7 +10,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis import reader
@@ -19,6 +19,7 @@ from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data, finish_
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
 from gitproductivity.analysis.plan import Plan
 from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer, DeveloperEmail
@@ -84,16 +85,16 @@ def save(
     changed = touched | set(before)
     after = metrics.repository_totals(session, repository_id=repo.id, developer_ids=changed)
     devs = {d.id: d for d in session.scalars(select(Developer).where(Developer.id.in_(changed)))}
-    updated = 0
+    news = []
     for dev_id in sorted(changed):
         dev = devs[dev_id]
         old, new = before.get(dev_id, metrics.Totals()), after.get(dev_id, metrics.Totals())
         delta = new.delta(old)
         if dev.is_bot or (not any(delta.values()) and old.as_dict() == new.as_dict()):
             continue  # bots are not developers; unchanged totals are not news
-        updated += 1
-        data = metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old)
-        events.emit(session, organization_id=job.organization_id, data=data)
+        news.append(metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old))
+    events.emit_many(session, organization_id=job.organization_id, data=news)
+    updated = len(news)
     now = utcnow()
     repo.last_commit = plan.head
     repo.rules_fingerprint = plan.fingerprint
@@ -136,19 +137,15 @@ def _resolve_identities(session: Session, organization_id: str, tally: reader.Ta
     ):
         known.setdefault(canonical_email(email), dev_id)
     is_bot = BotMatcher(settings.bot_patterns)
+    found = []
     for email in sorted(tally.names):
-        if email in known:
-            continue
-        name = tally.names[email][1].strip() or email
-        dev = developers.create(
-            session,
-            organization_id=organization_id,
-            name=name[:200],
-            email=email,
-            is_bot=is_bot(name, email),
-            validate=False,
-        )
-        known[email] = dev.id
+        if email not in known:
+            name = tally.names[email][1].strip() or email
+            found.append((email, name[:200], is_bot(name, email)))
+    added = developers.create_found(
+        session, organization_id=organization_id, people=[(name, email, bot) for email, name, bot in found]
+    )
+    known.update((email, dev.id) for (email, _name, _bot), dev in zip(found, added, strict=True))
     return {email: known[email] for email in tally.names}
 
 
@@ -169,11 +166,10 @@ def _row_values(job: Job, dev_id: str, day: int, v: list[int]) -> dict[str, Any]
 
 
 def _insert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) -> None:
-    """A full read writes many rows: Core executemany in batches, no ORM objects (about 30 % faster)."""
+    """A full read writes many rows: `core.db.bulk_insert` (COPY on PostgreSQL, the driver's executemany on
+    SQLite), no ORM objects and none of SQLAlchemy's per-row statement machinery."""
     values = [_row_values(job, dev, day, v) for (dev, day), v in rows.items()]
-    table = DailyRollup.metadata.tables[DailyRollup.__tablename__]
-    for start in range(0, len(values), 5000):
-        session.connection().execute(insert(table), values[start : start + 5000])
+    bulk_insert(session, DailyRollup.metadata.tables[DailyRollup.__tablename__], values)
 
 
 def _upsert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) -> None:
