@@ -103,6 +103,27 @@ def test_new_authors_are_stored_in_a_number_of_statements_that_does_not_grow_wit
     assert n_events == n_deliveries  # every event, whether written one by one or in bulk, has its delivery
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # the event-order lock is PostgreSQL's advisory lock
+def test_the_event_order_lock_is_taken_after_everything_but_the_events_is_written(
+    api: TestClient, tenant: Tenant, database: Database, database_url: str, tmp_path: Path
+) -> None:
+    """Other event writers of the organisation (a developer added through the API, and so its delivery) wait for
+    this lock until the store commits: it must not be held while developers and rollups are written."""
+    settings.configure(database_url=database_url, data_dir=tmp_path / "data", webhook_allow_private_destinations=True)
+    hook_for_everything(database, tenant)
+    repo = history(tmp_path / "r", [f"Dev {i:02d} <dev{i:02d}@example.com>" for i in range(30)])
+    api.post("/v1/repositories", json={"url": str(repo.path)})
+    with statements(database) as seen:
+        assert drain() == ["succeeded"]
+    locks = [i for i, sql in enumerate(seen) if "pg_advisory_xact_lock" in sql]
+    assert len(locks) == 1, seen  # once for all the events of the store
+    after = seen[locks[0] :]
+    writes = ("INSERT INTO developers", "INSERT INTO developer_emails", "daily_rollups")
+    assert not [sql for sql in after if any(w in sql for w in writes)], after
+    assert [sql for sql in seen[: locks[0]] if any(w in sql for w in writes)]  # (they were written before it)
+    assert len(api.get("/v1/events", params={"limit": 100}).json()["data"]) == 1 + 30 + 30 + 1
+
+
 def test_an_author_who_is_a_removed_developer_is_not_added_again(
     api: TestClient, database_url: str, tmp_path: Path
 ) -> None:
@@ -128,10 +149,11 @@ def test_create_found_falls_back_to_one_by_one_for_taken_and_repeated_addresses(
         gone = developers.create(session, organization_id=org, name="Bea", email="b@example.com")
         developers.remove(session, organization_id=org, developer_id=gone.id)
     with database.session() as session:
-        found = developers.create_found(
+        found, pending = developers.create_found(
             session, organization_id=org, people=[("Ann", "a@example.com", False), ("Bea B", "b@example.com", False)]
         )
         assert [d.id for d in found][1] == gone.id and found[1].removed_at is None  # brought back, as create does
+        assert pending == []  # `create` emitted them, one by one
     with pytest.raises(Conflict), database.session() as session:
         developers.create_found(
             session, organization_id=org, people=[("X", "x@example.com", False), ("X2", "X@example.com ", False)]

@@ -118,14 +118,18 @@ def create(
     return dev
 
 
-def create_found(session: Session, *, organization_id: str, people: Sequence[tuple[str, str, bool]]) -> list[Developer]:
-    """Add the authors an analysis found for the first time, `(name, email, is_bot)` each, in one go.
+def create_found(
+    session: Session, *, organization_id: str, people: Sequence[tuple[str, str, bool]]
+) -> tuple[list[Developer], list[DeveloperAdded]]:
+    """Add the authors an analysis found for the first time, `(name, email, is_bot)` each, in one go; returns
+    them and their `developer.added` events, which the caller emits (`events.emit_many`) in the same transaction.
 
-    The same as `create(..., validate=False)` for each in turn — same rows, same `developer.added` events in the
-    same order — but written in a few statements whatever their number (`events.emit_many`), so the
-    transaction that stores an analysis stays short. When an address is already taken (a removed developer's,
-    brought back) or appears twice, the people are added one by one through `create`, which handles (or
-    refuses) exactly that.
+    The same rows and the same events, in the same order, as `create(..., validate=False)` for each in turn, but
+    written in a few statements whatever their number, and with the events left to the caller: an analysis
+    emits all of its events last, so that on PostgreSQL the organisation's event-order lock (taken by the first
+    event) is held for milliseconds, not for the whole store. When an address is already taken (a removed
+    developer's, brought back) or appears twice, the people are added one by one through `create`, which
+    handles (or refuses) exactly that and emits its own events.
     """
     wanted = [(name.strip(), fold_email(email), is_bot) for name, email, is_bot in people]
     primaries = [email for _name, email, _bot in wanted]
@@ -145,10 +149,11 @@ def create_found(session: Session, *, organization_id: str, people: Sequence[tup
             is not None
         )
     if taken:
-        return [
+        one_by_one = [
             create(session, organization_id=organization_id, name=name, email=email, is_bot=is_bot, validate=False)
             for name, email, is_bot in people
         ]
+        return one_by_one, []
     now = utcnow()
     devs = []
     for name, email, is_bot in wanted:
@@ -164,9 +169,7 @@ def create_found(session: Session, *, organization_id: str, people: Sequence[tup
         session.flush()
     except IntegrityError:
         raise Conflict("one of the new developers' addresses was just added by another request") from None
-    added = [DeveloperAdded.model_validate(event_data(dev)) for dev in devs if not dev.is_bot]
-    events.emit_many(session, organization_id=organization_id, data=added)
-    return devs
+    return devs, [DeveloperAdded.model_validate(event_data(dev)) for dev in devs if not dev.is_bot]
 
 
 def remove(session: Session, *, organization_id: str, developer_id: str) -> Developer:
