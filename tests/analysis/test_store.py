@@ -118,7 +118,7 @@ def test_the_event_order_lock_is_taken_after_everything_but_the_events_is_writte
     locks = [i for i, sql in enumerate(seen) if "pg_advisory_xact_lock" in sql]
     assert len(locks) == 1, seen  # once for all the events of the store
     after = seen[locks[0] :]
-    writes = ("INSERT INTO developers", "INSERT INTO developer_emails", "daily_rollups")
+    writes = ("INSERT INTO developers", "INSERT INTO developer_emails", "metric_rollups")
     assert not [sql for sql in after if any(w in sql for w in writes)], after
     assert [sql for sql in seen[: locks[0]] if any(w in sql for w in writes)]  # (they were written before it)
     assert len(api.get("/v1/events", params={"limit": 100}).json()["data"]) == 1 + 30 + 30 + 1

@@ -72,7 +72,7 @@ def save(
         touched = {dev for dev, _ in bound}
         before = metrics.repository_totals(session, repository_id=repo.id)
         session.execute(delete(DailyRollup).where(DailyRollup.repository_id == repo.id))
-        bulk_write(session, _ROLLUPS, _COLUMNS, list(bound.values()))
+        bulk_write(session, _ROLLUPS, _COLUMNS, [bound[key] for key in sorted(bound)])  # in primary-key order
     else:
         rows = _merge(tally, owner)
         touched = {dev for dev, _ in rows}
