@@ -189,7 +189,8 @@ def main() -> None:
         f"peak memory:            {peak_ours:.0f} MB in our process (target < 300 MB); "
         f"largest git process {peak_git:.0f} MB (the reference git log included)"
     )
-    print(f"PyDriller / ours:       {pd_full / best_ours:.0f}x slower than ours (target >= 10x)")
+    if not args.skip_pydriller:
+        print(f"PyDriller / ours:       {pd_full / best_ours:.0f}x slower than ours (target >= 10x)")
     print(
         f"machine:                {os.cpu_count()} cores, load average before {load_before[0]:.1f}, "
         f"after {os.getloadavg()[0]:.1f}; shards {settings.get_settings().analysis_shards or os.cpu_count()}"
