@@ -33,7 +33,8 @@ from tests.conftest import Tenant
 
 @contextmanager
 def statements(database: Database) -> Iterator[list[str]]:
-    """Every statement SQLAlchemy sends to the database meanwhile (an executemany counts once)."""
+    """Every statement SQLAlchemy sends to the database meanwhile (an executemany counts once; the COPY and
+    driver executemany of `core.db.bulk_write` go around SQLAlchemy and are not seen, as they are one call each)."""
     seen: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
