@@ -87,6 +87,10 @@ def main() -> None:
     parser.add_argument("--pydriller-commits", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved git log / full analysis rounds")
     parser.add_argument("--shards", type=int, default=0, help="git processes per analysis (0: one per core)")
+    parser.add_argument(
+        "--database-url", default="", help="an empty database to use instead of a fresh SQLite file (PostgreSQL)"
+    )
+    parser.add_argument("--skip-pydriller", action="store_true", help="leave out the PyDriller comparison")
     args = parser.parse_args()
     ensure_repo(args.repo, args.commits)
     total = int(
@@ -109,7 +113,7 @@ def main() -> None:
     from gitproductivity.core.db import get_database
 
     settings.configure(
-        database_url=f"sqlite:///{work / 'bench.db'}",
+        database_url=args.database_url or f"sqlite:///{work / 'bench.db'}",
         data_dir=work / "data",
         log_level="WARNING",
         analysis_shards=args.shards,
@@ -166,12 +170,14 @@ def main() -> None:
     print(f"incremental after one new commit:         {incremental:.3f} s  ({run2.commits_analysed} commit)")
     subprocess.run(["git", "-C", str(args.repo), "update-ref", "refs/heads/main", "refs/heads/main^"], check=True)
 
-    pd_time, pd_count = pydriller_totals(args.repo, args.pydriller_commits)
-    pd_full = pd_time * (total - merges) / pd_count
-    print(
-        f"PyDriller, oldest {pd_count} commits:       {pd_time:.2f} s -> extrapolated to the whole history "
-        f"{pd_full:.0f} s"
-    )
+    pd_full = float("nan")
+    if not args.skip_pydriller:
+        pd_time, pd_count = pydriller_totals(args.repo, args.pydriller_commits)
+        pd_full = pd_time * (total - merges) / pd_count
+        print(
+            f"PyDriller, oldest {pd_count} commits:       {pd_time:.2f} s -> extrapolated to the whole history "
+            f"{pd_full:.0f} s"
+        )
     best_git, best_ours = min(gits), min(ours)
     print()
     print(
@@ -183,7 +189,8 @@ def main() -> None:
         f"peak memory:            {peak_ours:.0f} MB in our process (target < 300 MB); "
         f"largest git process {peak_git:.0f} MB (the reference git log included)"
     )
-    print(f"PyDriller / ours:       {pd_full / best_ours:.0f}x slower than ours (target >= 10x)")
+    if not args.skip_pydriller:
+        print(f"PyDriller / ours:       {pd_full / best_ours:.0f}x slower than ours (target >= 10x)")
     print(
         f"machine:                {os.cpu_count()} cores, load average before {load_before[0]:.1f}, "
         f"after {os.getloadavg()[0]:.1f}; shards {settings.get_settings().analysis_shards or os.cpu_count()}"

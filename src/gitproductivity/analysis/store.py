@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import Dialect, Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis import reader
@@ -19,10 +19,12 @@ from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data, finish_
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
 from gitproductivity.analysis.plan import Plan
 from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import bind_values, bulk_write
 from gitproductivity.core.settings import get_settings
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
+from gitproductivity.events.payloads import DeveloperAdded
 from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories.models import Repository
@@ -51,6 +53,10 @@ def save(
     seen_fingerprint: str | None,
     timings: tuple[int, int, float],
 ) -> None:
+    # A full read's rollups are made ready to write before the first statement, i.e. before SQLite's write lock
+    # is taken: converting tens of thousands of rows is most of the Python work of a store. `store_ms` is what
+    # follows: the transaction, while other writers wait.
+    ready = _bind_rollups(session.get_bind().dialect, job, tally) if plan.mode == "full" else None
     t0 = time.monotonic()
     repo = session.scalar(select(Repository).where(Repository.id == job.repository_id).with_for_update())
     assert repo is not None
@@ -60,40 +66,31 @@ def save(
     if analysis is None or analysis.status != AnalysisStatus.RUNNING or analysis.worker != worker:
         raise LeaseLost(job.analysis_id)
 
-    owner = _resolve_identities(session, job.organization_id, tally)
-    rows: dict[tuple[str, int], list[int]] = {}
-    for (email, day), values in tally.days.items():
-        key = (owner[email], day)
-        mine = rows.get(key)
-        if mine is None:
-            rows[key] = list(values)
-        else:
-            for i in range(5):
-                mine[i] += values[i]
-            mine[5] = min(mine[5], values[5])
-            mine[6] = max(mine[6], values[6])
-    touched = {dev for dev, _ in rows}
-    if plan.mode == "full":
+    owner, added = _resolve_identities(session, job.organization_id, tally)
+    if ready is not None:
+        bound = _by_developer(session.get_bind().dialect, job, tally, ready, owner)
+        touched = {dev for dev, _ in bound}
         before = metrics.repository_totals(session, repository_id=repo.id)
         session.execute(delete(DailyRollup).where(DailyRollup.repository_id == repo.id))
-        _insert(session, job, rows)
+        bulk_write(session, _ROLLUPS, _COLUMNS, [bound[key] for key in sorted(bound)])  # in primary-key order
     else:
+        rows = _merge(tally, owner)
+        touched = {dev for dev, _ in rows}
         before = metrics.repository_totals(session, repository_id=repo.id, developer_ids=touched)
         _upsert(session, job, rows)
     session.flush()
     changed = touched | set(before)
     after = metrics.repository_totals(session, repository_id=repo.id, developer_ids=changed)
     devs = {d.id: d for d in session.scalars(select(Developer).where(Developer.id.in_(changed)))}
-    updated = 0
+    news = []
     for dev_id in sorted(changed):
         dev = devs[dev_id]
         old, new = before.get(dev_id, metrics.Totals()), after.get(dev_id, metrics.Totals())
         delta = new.delta(old)
         if dev.is_bot or (not any(delta.values()) and old.as_dict() == new.as_dict()):
             continue  # bots are not developers; unchanged totals are not news
-        updated += 1
-        data = metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old)
-        events.emit(session, organization_id=job.organization_id, data=data)
+        news.append(metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old))
+    updated = len(news)
     now = utcnow()
     repo.last_commit = plan.head
     repo.rules_fingerprint = plan.fingerprint
@@ -120,13 +117,18 @@ def save(
     analysis.error = None
     finish_recovered(session, analysis, repo)
     session.flush()
-    events.emit(
-        session, organization_id=job.organization_id, data=complete_data(analysis, duration=time.monotonic() - started)
-    )
+    # Every event last, in one batch, in the order they always had (new developers, their metrics, the analysis):
+    # on PostgreSQL the first event takes the organisation's event-order lock, which other event writers (a
+    # developer added through the API) wait for until this transaction commits.
+    done = complete_data(analysis, duration=time.monotonic() - started)
+    events.emit_many(session, organization_id=job.organization_id, data=[*added, *news, done])
 
 
-def _resolve_identities(session: Session, organization_id: str, tally: reader.Tally) -> dict[str, str]:
-    """identity -> developer id; authors seen for the first time become developers (bots flagged as such)."""
+def _resolve_identities(
+    session: Session, organization_id: str, tally: reader.Tally
+) -> tuple[dict[str, str], list[DeveloperAdded]]:
+    """identity -> developer id; authors seen for the first time become developers (bots flagged as such), whose
+    `developer.added` events are returned for the caller to emit."""
     settings = get_settings()
     known: dict[str, str] = {}
     for email, dev_id in session.execute(
@@ -136,44 +138,99 @@ def _resolve_identities(session: Session, organization_id: str, tally: reader.Ta
     ):
         known.setdefault(canonical_email(email), dev_id)
     is_bot = BotMatcher(settings.bot_patterns)
+    found = []
     for email in sorted(tally.names):
-        if email in known:
-            continue
-        name = tally.names[email][1].strip() or email
-        dev = developers.create(
-            session,
-            organization_id=organization_id,
-            name=name[:200],
-            email=email,
-            is_bot=is_bot(name, email),
-            validate=False,
-        )
-        known[email] = dev.id
-    return {email: known[email] for email in tally.names}
+        if email not in known:
+            name = tally.names[email][1].strip() or email
+            found.append((email, name[:200], is_bot(name, email)))
+    devs, added = developers.create_found(
+        session, organization_id=organization_id, people=[(name, email, bot) for email, name, bot in found]
+    )
+    known.update((email, dev.id) for (email, _name, _bot), dev in zip(found, devs, strict=True))
+    return {email: known[email] for email in tally.names}, added
+
+
+_ROLLUPS = cast(Table, DailyRollup.__table__)
+_COLUMNS = (
+    "repository_id",
+    "developer_id",
+    "day",
+    "organization_id",
+    "commits",
+    "merges",
+    "lines_added",
+    "lines_deleted",
+    "files_changed",
+    "first_commit_at",
+    "last_commit_at",
+)
+
+
+def _row(job: Job, dev_id: str | None, day: int, v: list[int]) -> tuple[Any, ...]:
+    return (
+        job.repository_id,
+        dev_id,
+        _day(day),
+        job.organization_id,
+        v[reader.COMMITS],
+        v[reader.MERGES],
+        v[reader.ADDED],
+        v[reader.DELETED],
+        v[reader.FILES],
+        _ts(v[reader.FIRST]),
+        _ts(v[reader.LAST]),
+    )
 
 
 def _row_values(job: Job, dev_id: str, day: int, v: list[int]) -> dict[str, Any]:
-    return {
-        "repository_id": job.repository_id,
-        "developer_id": dev_id,
-        "day": _day(day),
-        "organization_id": job.organization_id,
-        "commits": v[reader.COMMITS],
-        "merges": v[reader.MERGES],
-        "lines_added": v[reader.ADDED],
-        "lines_deleted": v[reader.DELETED],
-        "files_changed": v[reader.FILES],
-        "first_commit_at": _ts(v[reader.FIRST]),
-        "last_commit_at": _ts(v[reader.LAST]),
-    }
+    return dict(zip(_COLUMNS, _row(job, dev_id, day, v), strict=True))
 
 
-def _insert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) -> None:
-    """A full read writes many rows: Core executemany in batches, no ORM objects (about 30 % faster)."""
-    values = [_row_values(job, dev, day, v) for (dev, day), v in rows.items()]
-    table = DailyRollup.metadata.tables[DailyRollup.__tablename__]
-    for start in range(0, len(values), 5000):
-        session.connection().execute(insert(table), values[start : start + 5000])
+def _bind_rollups(dialect: Dialect, job: Job, tally: reader.Tally) -> dict[tuple[str, int], list[Any]]:
+    """Every (identity, day) row of a full read through the columns' bind processors (`core.db.bind_values`),
+    its developer left open (None) until identities are resolved under the lock."""
+    rows = (_row(job, None, day, v) for (_email, day), v in tally.days.items())
+    return dict(zip(tally.days, bind_values(dialect, _ROLLUPS, _COLUMNS, rows), strict=True))
+
+
+def _by_developer(
+    dialect: Dialect,
+    job: Job,
+    tally: reader.Tally,
+    ready: dict[tuple[str, int], list[Any]],
+    owner: dict[str, str],
+) -> dict[tuple[str, int], list[Any]]:
+    """`ready` keyed by (developer, day). Where several identities of one developer (aliases) share a day, their
+    raw values are summed (`_merge`) and that one row is bound again."""
+    out: dict[tuple[str, int], list[Any]] = {}
+    shared: set[tuple[str, int]] = set()
+    for (email, day), values in ready.items():
+        key = (owner[email], day)
+        if key in out:
+            shared.add(key)
+        values[1] = key[0]
+        out[key] = values
+    if shared:
+        merged = _merge(tally, owner)
+        rows = [_row(job, dev, day, merged[(dev, day)]) for dev, day in shared]
+        out.update(zip(shared, bind_values(dialect, _ROLLUPS, _COLUMNS, rows), strict=True))
+    return out
+
+
+def _merge(tally: reader.Tally, owner: dict[str, str]) -> dict[tuple[str, int], list[int]]:
+    """The read's (identity, day) values summed per (developer, day)."""
+    rows: dict[tuple[str, int], list[int]] = {}
+    for (email, day), values in tally.days.items():
+        key = (owner[email], day)
+        mine = rows.get(key)
+        if mine is None:
+            rows[key] = list(values)
+        else:
+            for i in range(5):
+                mine[i] += values[i]
+            mine[5] = min(mine[5], values[5])
+            mine[6] = max(mine[6], values[6])
+    return rows
 
 
 def _upsert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event, make_url, select
+from sqlalchemy import JSON, Dialect, Engine, MetaData, Table, create_engine, event, make_url, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from gitproductivity.core.errors import NotFound
@@ -98,20 +98,33 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     """
     if not rows:
         return
-    connection = session.connection()
-    dialect = connection.dialect
     names = list(rows[0])
+    bulk_write(session, table, names, bind_values(session.get_bind().dialect, table, names, rows))
+
+
+def bind_values(dialect: Dialect, table: Table, names: Sequence[str], rows: Iterable[Iterable[Any]]) -> list[list[Any]]:
+    """The half of `bulk_insert` that needs no database: each row's values (dicts: their values, in `names`
+    order) through their columns' bind processors. A caller that holds a lock while it writes prepares its rows
+    with this first, and writes them with `bulk_write` once it holds the lock."""
     processors = [
         json.dumps if isinstance(table.c[name].type, JSON) else table.c[name].type._cached_bind_processor(dialect)
         for name in names
     ]
-    values = [
+    return [
         [
             value if proc is None or value is None else proc(value)
-            for proc, value in zip(processors, row.values(), strict=True)
+            for proc, value in zip(processors, row.values() if isinstance(row, dict) else row, strict=True)
         ]
         for row in rows
     ]
+
+
+def bulk_write(session: Session, table: Table, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+    """The other half: rows already through `bind_values`, written with COPY or executemany."""
+    if not values:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
     driver = connection.connection.driver_connection
     assert driver is not None
     # Names come from the Table (an unknown key raised KeyError above), quoted by the dialect: no user input.

@@ -118,6 +118,60 @@ def create(
     return dev
 
 
+def create_found(
+    session: Session, *, organization_id: str, people: Sequence[tuple[str, str, bool]]
+) -> tuple[list[Developer], list[DeveloperAdded]]:
+    """Add the authors an analysis found for the first time, `(name, email, is_bot)` each, in one go; returns
+    them and their `developer.added` events, which the caller emits (`events.emit_many`) in the same transaction.
+
+    The same rows and the same events, in the same order, as `create(..., validate=False)` for each in turn, but
+    written in a few statements whatever their number, and with the events left to the caller: an analysis
+    emits all of its events last, so that on PostgreSQL the organisation's event-order lock (taken by the first
+    event) is held for milliseconds, not for the whole store. When an address is already taken (a removed
+    developer's, brought back) or appears twice, the people are added one by one through `create`, which
+    handles (or refuses) exactly that and emits its own events.
+    """
+    wanted = [(name.strip(), fold_email(email), is_bot) for name, email, is_bot in people]
+    primaries = [email for _name, email, _bot in wanted]
+    taken = len(set(primaries)) != len(primaries)
+    for start in range(0, len(primaries), 500):
+        if taken:
+            break
+        taken = (
+            session.scalar(
+                select(DeveloperEmail.id)
+                .where(
+                    DeveloperEmail.organization_id == organization_id,
+                    DeveloperEmail.email.in_(primaries[start : start + 500]),
+                )
+                .limit(1)
+            )
+            is not None
+        )
+    if taken:
+        one_by_one = [
+            create(session, organization_id=organization_id, name=name, email=email, is_bot=is_bot, validate=False)
+            for name, email, is_bot in people
+        ]
+        return one_by_one, []
+    now = utcnow()
+    devs = []
+    for name, email, is_bot in wanted:
+        dev = Developer(
+            id=new_id("dev"), organization_id=organization_id, name=name, email=email, is_bot=is_bot, created_at=now
+        )
+        dev.emails.append(
+            DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=email, is_primary=True)
+        )
+        devs.append(dev)
+    session.add_all(devs)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("one of the new developers' addresses was just added by another request") from None
+    return devs, [DeveloperAdded.model_validate(event_data(dev)) for dev in devs if not dev.is_bot]
+
+
 def remove(session: Session, *, organization_id: str, developer_id: str) -> Developer:
     """Mark a developer removed (history is kept). Removing twice changes nothing and emits nothing."""
     dev = get(session, organization_id=organization_id, developer_id=developer_id)

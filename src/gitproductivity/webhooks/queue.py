@@ -37,29 +37,28 @@ DELIVERIES = cast(Table, Delivery.__table__)
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 
 
-def fan_out(session: Session, event: Event) -> int:
-    """One pending delivery per enabled endpoint subscribed to the event's type, in the event's transaction.
+def fan_out(session: Session, events: Sequence[Event]) -> int:
+    """One pending delivery per enabled endpoint subscribed to each event's type, in the events' transaction.
 
-    The organisation's endpoints are read once per transaction (an analysis may emit thousands of events).
+    `events` is one event (`events.emit`) or a batch (`events.emit_many`): a batch's deliveries are written with
+    one insert. The organisation's endpoints are read once per transaction (an analysis may emit thousands of
+    events).
     """
-    if event.type == WEBHOOK_TEST:
-        return 0
     cache: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault("webhooks_by_org", {})
-    hooks = cache.get(event.organization_id)
-    if hooks is None:
-        rows = session.execute(
-            select(Webhook.id, Webhook.events).where(
-                Webhook.organization_id == event.organization_id, Webhook.enabled.is_(True)
-            )
-        )
-        hooks = cache[event.organization_id] = [(r[0], list(r[1])) for r in rows]
-    targets = [hook_id for hook_id, types in hooks if ALL_EVENTS in types or event.type in types]
-    if not targets:
-        return 0
     now = utcnow()
-    session.execute(
-        insert(DELIVERIES),  # Core insert: no ORM bookkeeping per row
-        [
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        if event.type == WEBHOOK_TEST:
+            continue
+        hooks = cache.get(event.organization_id)
+        if hooks is None:
+            found = session.execute(
+                select(Webhook.id, Webhook.events).where(
+                    Webhook.organization_id == event.organization_id, Webhook.enabled.is_(True)
+                )
+            )
+            hooks = cache[event.organization_id] = [(r[0], list(r[1])) for r in found]
+        rows.extend(
             {
                 "id": new_id("dlv"),
                 "organization_id": event.organization_id,
@@ -72,10 +71,12 @@ def fan_out(session: Session, event: Event) -> int:
                 "next_attempt_at": now,
                 "created_at": now,
             }
-            for hook_id in targets
-        ],
-    )
-    return len(targets)
+            for hook_id, types in hooks
+            if ALL_EVENTS in types or event.type in types
+        )
+    if rows:
+        session.execute(insert(DELIVERIES), rows)  # Core insert: no ORM bookkeeping per row
+    return len(rows)
 
 
 @dataclass
