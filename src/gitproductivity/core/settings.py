@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     #: Largest request body (bytes, 1 KiB to 1 GiB); larger ones get 413.
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
     run_workers_in_server: bool = True
-    long_poll_max_wait: float = Field(default=60.0, ge=0)  # cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts)
+    #: Cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts).
+    long_poll_max_wait: float = Field(default=60.0, ge=0)
     log_level: str = "INFO"
     #: Requests per minute per API key (token bucket refill) and the bucket size; 0 turns the limit off.
     rate_limit_per_minute: float = Field(default=1200.0, le=MAX_RATE)
@@ -93,7 +94,8 @@ class Settings(BaseSettings):
     analysis_lease: float = 300.0  # a running job whose worker stopped renewing this long ago is taken again
     analysis_concurrency: int = Field(default=1, le=64)  # analyses run at once by one worker process (1 to 64)
     analysis_shards: int = Field(default=0, le=256)  # git processes per analysis (0 to 256); 0 = one per CPU core
-    analysis_min_shard: int = Field(default=2000, le=10_000_000)  # fewer commits than this per shard are read by one process
+    #: Fewer commits than this per shard are read by one process (1 to 10,000,000).
+    analysis_min_shard: int = Field(default=2000, le=10_000_000)
     analysis_first_parent: bool = False  # count only the default branch's first-parent chain
     #: After a failed analysis the schedule waits this long before trying the repository again, doubling with
     #: each failure in a row up to the re-check interval (seconds, 1 to 604800).
