@@ -159,8 +159,10 @@ def start_session(session: Session, *, user_id: str) -> str:
     return token
 
 
-def session_user(session: Session, *, token: str) -> User | None:
-    """The user a session id belongs to, or None when it was ended, ran out (absolutely or idle) or never was."""
+def session_user(session: Session, *, token: str, activity: bool = True) -> User | None:
+    """The user a session id belongs to, or None when it was ended, ran out (absolutely or idle) or never was.
+    `activity=False` (a page's background poll) checks the session without counting as use: an open tab that
+    polls must not keep an unattended session from going idle."""
     if not token or len(token) > 200:
         return None
     row = session.get(UserSession, security.hash_api_key(token))
@@ -171,7 +173,7 @@ def session_user(session: Session, *, token: str) -> User | None:
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         session.delete(row)
         return None
-    if (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+    if activity and (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
         row.last_seen_at = now
     return session.get(User, row.user_id)
 
