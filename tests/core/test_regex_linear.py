@@ -185,13 +185,14 @@ def test_credentials_are_still_hidden_in_every_spelling() -> None:
 
 
 def test_a_long_word_in_gits_stderr_is_scrubbed_quickly(tmp_path: Path) -> None:
-    """Real git echoing a 100 kB argument back on stderr (as a remote's message would be): the error arrives
-    at once, with the credentials of a URL in it still hidden."""
+    """Real git echoing a long word back on stderr: the error arrives at once with a URL's credentials hidden.
+    (git cuts its own messages at 4 KiB, so this is no timing test: long stderr comes from a remote's `remote:`
+    lines, which the scrub sees as any other text; the pattern timing above is what the old scrub fails.)"""
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    word = "a" * SIZE
+    word = "a" * 30_000
     started = time.perf_counter()
     with pytest.raises(git.GitError) as caught:
         git.run(tmp_path, ["log", f"https://user:secret@host/{word}"])
-    assert time.perf_counter() - started < BUDGET_SECONDS
+    assert time.perf_counter() - started < 2.0
     assert "secret" not in (caught.value.stderr or "")
     assert "https://***@host/aaa" in (caught.value.stderr or "")
