@@ -78,3 +78,14 @@ def test_a_copied_cookie_stops_working_after_a_password_change(
     expect(ui.page.get_by_role("heading", name="Developers", exact=True)).to_be_visible()
     ui.page.get_by_role("button", name="Sign out").click()
     ui.sign_in(Tenant(tenant.organization_id, tenant.email, "correct horse battery staple", tenant.api_key))
+
+
+def test_the_bells_poll_is_sent_as_background(ui: UI, tenant: Tenant) -> None:
+    """htmx merges the bell's `hx-headers` with the page's (the CSRF token): its poll carries the background
+    header, so an open tab does not keep its session alive (tests/web/test_session_idle_polls.py)."""
+    ui.sign_in(tenant)
+    with ui.page.expect_request(lambda r: r.url.endswith("/notifications/badge")) as polled:
+        ui.goto("/developers")
+    headers = polled.value.all_headers()
+    assert headers.get("x-gp-background") == "1"
+    assert headers.get("x-csrf-token")

@@ -48,7 +48,16 @@ log = logging.getLogger(__name__)
 
 
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+#: `scheme://user:secret@` in text a remote controls (git's stderr). Linear: the lookbehind starts each run of
+#: scheme characters once (the old `[a-z][a-z0-9+.-]*://` was retried from every letter of a long word, which is
+#: quadratic), and the possessive repeats never give back what they took. `_hide_credentials` keeps what comes
+#: before the run's first letter, as the old leftmost match did.
+_CREDENTIALS = re.compile(r"(?<![a-z0-9+.-])([a-z0-9+.-]*+)://[^/@\s]++@", re.IGNORECASE)
+
+
+def _hide_credentials(match: re.Match[str]) -> str:
+    run = match.group(1)
+    return f"{run}://***@" if any(c.isascii() and c.isalpha() for c in run) else match.group(0)
 
 
 class GitError(Exception):
@@ -137,7 +146,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 def _failure(args: Sequence[str], stderr: bytes, returncode: int) -> GitError:
     """GitError with git's last stderr line; the whole stderr is logged (ssh puts the cause lines before the
     last, "… and the repository exists."). `user:secret@` in any URL is replaced by `***@` in both."""
-    text = _CREDENTIALS.sub(r"\1***@", stderr.decode("utf-8", "replace")).strip()
+    text = _CREDENTIALS.sub(_hide_credentials, stderr.decode("utf-8", "replace")).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if text:
         log.warning("git %s failed (exit status %s):\n%s", args[0], returncode, text)

@@ -19,6 +19,7 @@ from gitproductivity.cli import (
     notifications,
     repositories,
     server,
+    users,
     webhooks,
 )
 
@@ -51,6 +52,7 @@ app.add_typer(repositories.app, name="repositories")
 app.add_typer(events.app, name="events")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import typer
 from alembic.util import CommandError
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -139,10 +140,10 @@ def run(app: typer.Typer) -> None:
     try:
         app()
     except CliError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except DomainError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
         sys.exit(1)
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -37,7 +37,8 @@ class MediaType:
         return self.essence in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-_PARAM = re.compile(r';\s*([^\s;=]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+_PARAM = re.compile(r';\s*+([^\s;=]++)\s*+=\s*+("(?:[^"\\]|\\.)*+"|[^;]*+)')
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 def media_type(value: str | None) -> MediaType | None:
@@ -55,7 +56,7 @@ def media_type(value: str | None) -> MediaType | None:
     for name, raw in _PARAM.findall(";" + rest):
         raw = raw.strip()
         if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            raw = _QUOTED_PAIR.sub(r"\1", raw[1:-1])
         params.setdefault(name.lower(), raw)
     return MediaType(kind, subtype, params)
 

@@ -25,6 +25,8 @@ MIGRATIONS = Path(gitproductivity.__file__).parent / "migrations"
 
 # alembic_version.version_num is VARCHAR(32).
 MAX_REVISION_ID = 32
+_NUMBERED = re.compile(r"^(\d++)_")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def alembic_config(url: str | None = None, *, directory: Path = MIGRATIONS) -> Config:
@@ -80,8 +82,8 @@ def _scripts(directory: Path) -> ScriptDirectory:
 
 def next_revision_id(message: str, directory: Path = MIGRATIONS) -> str:
     """`NNNN_slug`: one more than the highest number among the version files, then the message's words."""
-    numbers = [int(m.group(1)) for p in (directory / "versions").glob("*.py") if (m := re.match(r"(\d+)_", p.name))]
-    slug = "_".join(re.findall(r"[a-z0-9]+", message.lower()))
+    numbers = [int(m.group(1)) for p in (directory / "versions").glob("*.py") if (m := _NUMBERED.match(p.name))]
+    slug = "_".join(_WORD.findall(message.lower()))
     if not slug:
         raise CommandError("the message needs at least one letter or digit (it names the revision)")
     return f"{max(numbers, default=0) + 1:04d}_{slug}"[:MAX_REVISION_ID].rstrip("_")

@@ -19,6 +19,10 @@ MAX_SETTING_DAYS = 36500
 
 DEFAULT_RETRY_SCHEDULE = (60, 300, 1800, 7200, 86400)
 MAX_EXCLUDE_GLOBS = 200
+#: Upper bounds of the rate limits (per minute, and bucket sizes) and of concurrency and batch sizes.
+MAX_RATE = 1_000_000
+MAX_SIGN_IN_RATE = 10_000
+MAX_CONCURRENCY = 10_000
 MAX_BOT_PATTERNS = 100
 
 
@@ -34,16 +38,18 @@ class Settings(BaseSettings):
     port: int = 8000
     base_url: str = ""
     secret_key: SecretStr | None = None
-    max_body_bytes: int = 1_048_576
+    #: Largest request body (bytes, 1 KiB to 1 GiB); larger ones get 413.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
     run_workers_in_server: bool = True
-    long_poll_max_wait: float = 60.0  # cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts)
+    #: Cap on `GET /v1/events?wait=` (lower it behind a proxy with short timeouts).
+    long_poll_max_wait: float = Field(default=60.0, ge=0)
     log_level: str = "INFO"
     #: Requests per minute per API key (token bucket refill) and the bucket size; 0 turns the limit off.
-    rate_limit_per_minute: float = 1200.0
-    rate_limit_burst: int = 600
+    rate_limit_per_minute: float = Field(default=1200.0, le=MAX_RATE)
+    rate_limit_burst: int = Field(default=600, le=MAX_RATE)
     #: Failed sign-ins per minute per client address, and how many may come at once; 0 turns the limit off.
-    sign_in_rate_limit_per_minute: float = 5.0
-    sign_in_rate_limit_burst: int = 10
+    sign_in_rate_limit_per_minute: float = Field(default=5.0, le=MAX_SIGN_IN_RATE)
+    sign_in_rate_limit_burst: int = Field(default=10, le=MAX_SIGN_IN_RATE)
     #: Web sessions end this long after sign-in, or after this long without a request (seconds; server-side).
     session_max_age: float = Field(default=14 * 86400.0, ge=60, le=366 * 86400)
     session_idle_timeout: float = Field(default=3 * 86400.0, ge=60, le=366 * 86400)
@@ -58,9 +64,10 @@ class Settings(BaseSettings):
     webhook_timeout: float = 30.0
     #: A claimed delivery is taken again by any worker once its lease runs out (a crashed worker's work).
     webhook_lease_seconds: float = 90.0
-    webhook_concurrency: int = 256
-    webhook_endpoint_concurrency: int = 64
-    webhook_batch_size: int = 256
+    #: POSTs in flight per worker process, per endpoint, and deliveries claimed at once (1 to 10,000 each).
+    webhook_concurrency: int = Field(default=256, le=MAX_CONCURRENCY)
+    webhook_endpoint_concurrency: int = Field(default=64, le=MAX_CONCURRENCY)
+    webhook_batch_size: int = Field(default=256, le=MAX_CONCURRENCY)
     #: Destination guard: loopback/private/link-local/multicast/reserved addresses are refused unless allowed.
     webhook_allow_private_destinations: bool = False
     webhook_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
@@ -79,15 +86,16 @@ class Settings(BaseSettings):
     smtp_from: str = "gitproductivity@localhost"
     smtp_starttls: bool = False
     smtp_ssl: bool = False
-    smtp_timeout: float = 10.0
+    smtp_timeout: float = Field(default=10.0, gt=0)
 
     # Git analysis (see docs/metrics.md for what these change)
     analysis_recheck_interval: float = 3600.0  # seconds between scheduled re-checks of each repository; 0 = never
     analysis_poll_interval: float = 5.0  # how often idle analysis workers look for jobs (besides wake-ups)
     analysis_lease: float = 300.0  # a running job whose worker stopped renewing this long ago is taken again
-    analysis_concurrency: int = 1  # analyses run at once by one worker process
-    analysis_shards: int = 0  # git processes per analysis; 0 = one per CPU core
-    analysis_min_shard: int = 2000  # fewer commits than this per shard are read by one process
+    analysis_concurrency: int = Field(default=1, le=64)  # analyses run at once by one worker process (1 to 64)
+    analysis_shards: int = Field(default=0, le=256)  # git processes per analysis (0 to 256); 0 = one per CPU core
+    #: Fewer commits than this per shard are read by one process (1 to 10,000,000).
+    analysis_min_shard: int = Field(default=2000, le=10_000_000)
     analysis_first_parent: bool = False  # count only the default branch's first-parent chain
     #: After a failed analysis the schedule waits this long before trying the repository again, doubling with
     #: each failure in a row up to the re-check interval (seconds, 1 to 604800).

@@ -17,6 +17,8 @@ from gitproductivity.metrics import service as metrics
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
 from gitproductivity.web.security import guard
 
+_ALIAS_SEPARATORS = re.compile(r"[\s,;]+")
+
 router = APIRouter(prefix="/developers", include_in_schema=False, dependencies=[Depends(guard)])
 
 PAGE_SIZE = 200
@@ -67,7 +69,7 @@ def add_developer(
         body = DeveloperCreate(
             name=name.strip(),
             email=email.strip(),
-            aliases=re.split(r"[\s,;]+", aliases.strip()) if aliases.strip() else [],
+            aliases=_ALIAS_SEPARATORS.split(aliases.strip()) if aliases.strip() else [],
         )
         with unit_of_work() as session:
             dev = service.create(

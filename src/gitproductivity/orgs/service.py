@@ -159,8 +159,10 @@ def start_session(session: Session, *, user_id: str) -> str:
     return token
 
 
-def session_user(session: Session, *, token: str) -> User | None:
-    """The user a session id belongs to, or None when it was ended, ran out (absolutely or idle) or never was."""
+def session_user(session: Session, *, token: str, activity: bool = True) -> User | None:
+    """The user a session id belongs to, or None when it was ended, ran out (absolutely or idle) or never was.
+    `activity=False` (a page's background poll) checks the session without counting as use: an open tab that
+    polls must not keep an unattended session from going idle."""
     if not token or len(token) > 200:
         return None
     row = session.get(UserSession, security.hash_api_key(token))
@@ -171,7 +173,7 @@ def session_user(session: Session, *, token: str) -> User | None:
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         session.delete(row)
         return None
-    if (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
+    if activity and (now - row.last_seen_at).total_seconds() >= SESSION_TOUCH_SECONDS:
         row.last_seen_at = now
     return session.get(User, row.user_id)
 
@@ -204,3 +206,27 @@ def change_password(session: Session, *, user_id: str, current_password: str, ne
     user.password_hash = security.hash_password(new_password)
     end_sessions(session, user_id=user.id)
     return start_session(session, user_id=user.id)
+
+
+def _user_by_email(session: Session, *, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == fold_email(email)))
+    if user is None:
+        raise NotFound(f"no user signs in with {email.strip()[:200]}")
+    return user
+
+
+def reset_password(session: Session, *, email: str, new_password: str) -> int:
+    """An operator's reset of a forgotten password (no current password needed): store the new one and end every
+    session of the user. Returns how many sessions ended."""
+    user = _user_by_email(session, email=email)
+    if not MIN_PASSWORD_LENGTH <= len(new_password) <= MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(f"the new password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
+    if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in new_password):  # refused by the sign-in form too
+        raise ValidationFailed("the new password must not contain NUL characters or invalid text")
+    user.password_hash = security.hash_password(new_password)
+    return end_sessions(session, user_id=user.id)
+
+
+def sign_out_everywhere(session: Session, *, email: str) -> int:
+    """End every web session of the user with this e-mail (a lost laptop, a stolen cookie); returns how many."""
+    return end_sessions(session, user_id=_user_by_email(session, email=email).id)

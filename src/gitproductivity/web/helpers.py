@@ -62,6 +62,12 @@ class SignInRequired(Exception):
     """Raised by `current_viewer`; answered with a redirect to the sign-in page."""
 
 
+#: Sent by the pages' automatic requests (the bell's poll, progress and delivery refreshes: `hx-headers` on the
+#: polling element), so that they do not count as activity for the idle timeout. It can only make a session end
+#: sooner, so nothing is gained by sending it, or by leaving it out, against the rules.
+BACKGROUND_HEADER = "X-GP-Background"
+
+
 def current_viewer(request: Request) -> Viewer:
     """The signed-in person, from the server-side session the cookie names (`orgs.service.session_user`): a
     session that was signed out, ended by a password change or ran out is no session, whatever cookie is sent."""
@@ -69,7 +75,8 @@ def current_viewer(request: Request) -> Viewer:
     if not isinstance(token, str):
         raise SignInRequired
     with unit_of_work() as session:
-        user = orgs_service.session_user(session, token=token)
+        background = request.headers.get(BACKGROUND_HEADER) == "1"
+        user = orgs_service.session_user(session, token=token, activity=not background)
         org = None if user is None else session.get(Organization, user.organization_id)
         viewer = None if user is None or org is None else Viewer(user.id, user.email, org.id, org.name)
     if viewer is None:
