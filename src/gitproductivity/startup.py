@@ -8,7 +8,7 @@ point calls `install()`: the app, the worker, the CLI.
 
 from __future__ import annotations
 
-from gitproductivity.analysis import jobs
+from gitproductivity.analysis import child, jobs
 from gitproductivity.core import workers
 from gitproductivity.events import service as events
 from gitproductivity.webhooks import queue
@@ -19,3 +19,4 @@ def install() -> None:
     events.subscribe(queue.fan_out)
     workers.on_prune("deliveries", queue.release_claims_of)
     workers.on_prune("analyses", jobs.release_claims_of)
+    child.on_start(install)  # each analysis child process runs this same wiring first

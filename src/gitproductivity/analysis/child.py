@@ -44,6 +44,15 @@ from gitproductivity.core.settings import get_settings
 log = logging.getLogger(__name__)
 
 _context: ForkServerContext | None = None
+#: The process's start-up wiring (`gitproductivity.startup.install`), registered by that very function: the child
+#: runs it too. Handed to the child by reference (pickled by name), so `analysis` never imports the entry layer.
+_setup: Callable[[], None] | None = None
+
+
+def on_start(setup: Callable[[], None]) -> None:
+    """Register what a child runs before its analysis (called by `gitproductivity.startup.install`)."""
+    global _setup
+    _setup = setup
 
 
 def _get_context() -> ForkServerContext:
@@ -66,7 +75,7 @@ async def execute(analysis_id: str, worker: str, *, on_start: Callable[[int], No
     config = get_settings().model_dump()
     process = context.Process(
         target=_child_main,
-        args=(analysis_id, worker, config, send, lifeline),
+        args=(analysis_id, worker, config, send, lifeline, _required_setup()),
         name=f"analysis {analysis_id}",
         daemon=True,
     )
@@ -140,17 +149,23 @@ def _fail_dead_child(analysis_id: str, worker: str, exitcode: int | None) -> str
     return "failed"
 
 
-def _child_main(analysis_id: str, worker: str, config: dict[str, Any], report: Any, lifeline: Any) -> None:
+def _required_setup() -> Callable[[], None]:
+    if _setup is None:
+        raise RuntimeError("analysis children need the start-up wiring: call gitproductivity.startup.install() first")
+    return _setup
+
+
+def _child_main(
+    analysis_id: str, worker: str, config: dict[str, Any], report: Any, lifeline: Any, setup: Callable[[], None]
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(lifeline,), name="parent-watch", daemon=True).start()
-    from gitproductivity import startup
-
     settings = settings_module.configure(**config)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.analysis_nice:
         os.nice(settings.analysis_nice)
-    startup.install()
+    setup()
     status = runner.execute(analysis_id=analysis_id, worker=worker)
     report.send(status)
     report.close()
