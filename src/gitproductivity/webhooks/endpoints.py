@@ -124,7 +124,7 @@ def update_(
         hook.enabled = enabled
         hook.disabled_reason = None if enabled else "disabled by a user"
         if enabled:
-            hook.failing_since = None
+            hook.failing_since = hook.last_failure_at = None
             channels.EVENTS.notify(session)  # wake dispatchers: deliveries held while it was disabled are due again
     hook.updated_at = utcnow()
     session.flush()

@@ -42,8 +42,20 @@ def _among(session: Session, column: Any, ids: Sequence[str]) -> Any:
     return column.in_(list(ids))
 
 
+#: The auto-disable clock restarts when failures stop coming for longer than this fraction of the window
+#: (`webhook_auto_disable_after`): with the default 5 days, 30 hours, longer than the last retry's 24 hours.
+#: Disabling therefore needs at least five failed attempts spread over the whole window.
+MAX_GAP_FRACTION = 0.25
+
+
 def update(session: Session, *, outcomes: Sequence[tuple[str, bool]], now: datetime) -> None:
     """Track how long each endpoint has failed; disable it when that passes the auto-disable setting.
+
+    `outcomes` are real deliveries' (test webhooks neither start, extend nor reset the clock; `queue.record`
+    leaves them out). The clock (`failing_since`) starts at a failure when none runs, and restarts at a failure
+    that comes more than `MAX_GAP_FRACTION` of the window after the previous one (`last_failure_at`): one failure
+    after a long silence is not "failing for 5 days". Any success clears it. The endpoint is disabled at a
+    failure at least the window after the clock started.
 
     Only endpoints whose state may change are read, locked in id order (workers recording outcomes for the
     same endpoints at once queue, never deadlock); while every endpoint is healthy that is nothing at all.
@@ -69,11 +81,19 @@ def update(session: Session, *, outcomes: Sequence[tuple[str, bool]], now: datet
     limit = get_settings().webhook_auto_disable_after
     for hook in session.scalars(changing):
         if last[hook.id]:
-            hook.failing_since = None
-        elif hook.failing_since is None:
+            hook.failing_since = hook.last_failure_at = None
+            continue
+        if hook.failing_since is None or hook.last_failure_at is None or _gap_too_long(hook.last_failure_at, now):
             hook.failing_since = now
-        elif limit > 0 and hook.enabled and (now - hook.failing_since).total_seconds() >= limit:
+        hook.last_failure_at = now
+        if limit > 0 and hook.enabled and (now - hook.failing_since).total_seconds() >= limit:
             _auto_disable(session, hook=hook, now=now)
+
+
+def _gap_too_long(previous: datetime, now: datetime) -> bool:
+    """Failures this far apart are not one streak (0 = the rule is off: any gap is fine, nothing is disabled)."""
+    limit = get_settings().webhook_auto_disable_after
+    return limit > 0 and (now - previous).total_seconds() > limit * MAX_GAP_FRACTION
 
 
 def _auto_disable(session: Session, *, hook: Webhook, now: datetime) -> None:

@@ -36,8 +36,10 @@ class Webhook(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Set at the first failure after a success; cleared by any success. Drives the auto-disable rule.
+    # The auto-disable clock (`webhooks.health`): set at a real delivery's failure when no clock runs, restarted
+    # when failures stop coming for a while (`last_failure_at`), cleared by any real success. Tests never touch it.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_test_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     last_test_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
