@@ -34,8 +34,8 @@ def test_revoked_key_is_401_and_other_keys_keep_working(client: TestClient, tena
     assert created.status_code == 201
     new_key = created.json()["key"]
     assert new_key.startswith("gpk_")
-    listed = client.get("/v1/api-keys", headers=tenant.headers).json()
-    assert all("key" not in k for k in listed)  # shown once only
+    listed = client.get("/v1/api-keys", headers=tenant.headers).json()["data"]
+    assert len(listed) == 2 and all("key" not in k for k in listed)  # shown once only
     assert new_key not in str(listed)
     headers = {"Authorization": f"Bearer {new_key}"}
     assert client.get("/v1/developers", headers=headers).status_code == 200

@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
-from gitproductivity.core.pagination import MAX_LIMIT
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_from
 from gitproductivity.events import service
 from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model, example_envelope
 from gitproductivity.events.schemas import EventPage, EventRead, EventTypeList, EventTypeRead
@@ -69,21 +70,38 @@ def get_event(event_id: PathId, principal: CurrentPrincipal) -> EventRead:
 
 
 @types_router.get("", response_model=EventTypeList)
-def list_event_types(principal: CurrentPrincipal) -> EventTypeList:
-    """Every event type a webhook can receive (`webhook.test` last): description, JSON Schema, example."""
-    return _event_types()
+def list_event_types(
+    principal: CurrentPrincipal,
+    after: Annotated[
+        str | None, Query(max_length=64, description="Cursor: the last type of the previous page (`next_cursor`)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> EventTypeList:
+    """Every event type a webhook can receive (`webhook.test` last): description, JSON Schema, example.
+
+    A list like the others (`data`, `has_more`, `next_cursor`): all of them fit in one page of the default size.
+    """
+    types = _event_types()
+    start = 0
+    if after is not None:
+        names = [t.type for t in types]
+        if after not in names:
+            raise ValidationFailed(
+                f"unknown event type {after!r}", details=[{"field": "after", "message": "must be a `next_cursor`"}]
+            )
+        start = names.index(after) + 1
+    page = page_from(types, start=start, limit=limit, cursor=lambda t: t.type)
+    return EventTypeList(data=page.data, has_more=page.has_more, next_cursor=page.next_cursor)
 
 
 @functools.cache
-def _event_types() -> EventTypeList:
-    return EventTypeList(
-        data=[
-            EventTypeRead(
-                type=event_type,
-                description=model.description,
-                schema_=envelope_model(event_type).model_json_schema(),
-                example=example_envelope(event_type),
-            )
-            for event_type, model in EVENT_PAYLOADS.items()
-        ]
+def _event_types() -> tuple[EventTypeRead, ...]:
+    return tuple(
+        EventTypeRead(
+            type=event_type,
+            description=model.description,
+            schema_=envelope_model(event_type).model_json_schema(),
+            example=example_envelope(event_type),
+        )
+        for event_type, model in EVENT_PAYLOADS.items()
     )

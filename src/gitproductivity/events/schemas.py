@@ -38,3 +38,5 @@ class EventTypeRead(BaseModel):
 
 class EventTypeList(BaseModel):
     data: list[EventTypeRead] = Field(description="Every event type, `webhook.test` last")
+    has_more: bool
+    next_cursor: str | None = Field(description="Pass as `after` for the next page (the last type of this one)")

@@ -5,7 +5,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, page_from
 from gitproductivity.metrics import service
 from gitproductivity.metrics.schemas import (
     DeveloperMetrics,
@@ -29,8 +31,13 @@ def developers_metrics(
     start: From = None,
     end: To = None,
     include_bots: bool = False,
+    after: Annotated[
+        str | None, Query(max_length=1000, description="Cursor: the `next_cursor` of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DeveloperMetricsList:
-    """Totals per developer over a range, in one repository or all of them; bots only when asked."""
+    """Totals per developer over a range, in one repository or all of them; bots only when asked. Most commits
+    first (then name, then id); the cursor carries the last row's place in that order."""
     with unit_of_work() as session:
         rows = service.developers_summary(
             session,
@@ -50,7 +57,31 @@ def developers_metrics(
             )
             for dev, totals in rows
         ]
-        return DeveloperMetricsList(repository_id=repository_id, start=start, end=end, data=data)
+    first = 0
+    if after is not None:
+        key = _cursor_key(after)
+        first = sum(1 for row in data if _order(row) <= key)  # `data` is in `_order`
+    page = page_from(data, start=first, limit=limit, cursor=lambda row: encode_cursor(_order(row)))
+    return DeveloperMetricsList(
+        repository_id=repository_id,
+        start=start,
+        end=end,
+        data=page.data,
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
+    )
+
+
+def _order(row: DeveloperMetrics) -> tuple[int, str, str]:
+    """The list's order, as a sort key: most commits first, then name, then id."""
+    return (-row.totals.commits, row.name, row.developer_id)
+
+
+def _cursor_key(after: str) -> tuple[int, str, str]:
+    key = decode_cursor(after)
+    if len(key) != 3 or type(key[0]) is not int or not all(isinstance(k, str) for k in key[1:]):
+        raise ValidationFailed("invalid cursor", details=[{"field": "after", "message": "pass the `next_cursor`"}])
+    return (key[0], key[1], key[2])
 
 
 @router.get("/v1/developers/{developer_id}/metrics", response_model=DeveloperSeries)

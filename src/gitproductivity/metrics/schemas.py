@@ -29,6 +29,8 @@ class DeveloperMetricsList(BaseModel):
     start: date | None = Field(serialization_alias="from")
     end: date | None = Field(serialization_alias="to")
     data: list[DeveloperMetrics]
+    has_more: bool
+    next_cursor: str | None = Field(description="Pass as `after` for the next page")
 
 
 class MetricBucket(MetricTotals):

@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gitproductivity.core.pagination import Page
+
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -22,6 +24,9 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The secret key. Shown only in this response; store it now.")
+
+
+ApiKeyPage = Page[ApiKeyRead]
 
 
 class OrganizationRead(BaseModel):

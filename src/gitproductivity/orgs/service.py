@@ -78,9 +78,12 @@ def create_api_key(session: Session, *, organization_id: str, name: str) -> tupl
     return key, raw
 
 
-def list_api_keys(session: Session, *, organization_id: str) -> list[ApiKey]:
-    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id).order_by(ApiKey.id)
-    return list(session.scalars(stmt))
+def list_api_keys(session: Session, *, organization_id: str, after: str | None = None, limit: int = 50) -> list[ApiKey]:
+    """Keys in id (creation) order after the cursor, `limit + 1` of them (the extra one says whether more follow)."""
+    stmt = select(ApiKey).where(ApiKey.organization_id == organization_id)
+    if after:
+        stmt = stmt.where(ApiKey.id > after)
+    return list(session.scalars(stmt.order_by(ApiKey.id).limit(limit + 1)))
 
 
 def revoke_api_key(session: Session, *, organization_id: str, key_id: str) -> ApiKey:
