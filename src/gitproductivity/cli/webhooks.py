@@ -26,6 +26,8 @@ def _print_test(test: dict[str, Any] | None) -> None:
         console.print(f"test webhook: [green]OK[/green] HTTP {test['status_code']} in {test['latency_ms']:.0f} ms")
     else:
         console.print(f"test webhook: [red]FAILED[/red] {test['error']} (delivery {test['delivery_id']})")
+        if test.get("hint"):
+            console.print(f"  hint: {test['hint']}", markup=False, highlight=False)
 
 
 @app.command("add")

@@ -46,6 +46,23 @@ class Recover(BaseModel):
     )
 
 
+#: Answers to a correctly signed test webhook that usually mean the receiver verifies the wrong bytes.
+SIGNATURE_TROUBLE_STATUSES = (401, 500)
+
+
+def signature_hint(*, ok: bool, status_code: int | None) -> str | None:
+    """What a failed test webhook's answer usually means, in words (None when there is nothing to add)."""
+    if ok or status_code not in SIGNATURE_TROUBLE_STATUSES:
+        return None
+    return (
+        f"The test webhook was signed correctly, yet your endpoint answered {status_code}. The usual cause is "
+        "verifying the signature over parsed JSON (such as req.body after express.json()) instead of the raw body "
+        "as it arrived: verify the raw bytes (express.raw(), Flask request.get_data(), Django request.body, "
+        "FastAPI await request.body()), parse them afterwards, and check that the secret is this endpoint's. "
+        'See "Signature verification fails" in docs/webhooks.md (Troubleshooting).'
+    )
+
+
 class TestResult(BaseModel):
     """The outcome of the test webhook sent when an endpoint is saved, or on request."""
 
@@ -55,6 +72,10 @@ class TestResult(BaseModel):
     latency_ms: float | None
     error: str | None
     at: datetime | None
+    hint: str | None = Field(
+        default=None,
+        description="When the endpoint answered 401 or 500 to the (correctly signed) test: the usual cause in words",
+    )
 
 
 class WebhookRead(BaseModel):
@@ -134,6 +155,7 @@ def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) 
             latency_ms=hook.last_test_latency_ms,
             error=hook.last_test_error,
             at=hook.last_test_at,
+            hint=signature_hint(ok=bool(hook.last_test_ok), status_code=hook.last_test_status_code),
         )
     fields: dict[str, Any] = {
         "id": hook.id,

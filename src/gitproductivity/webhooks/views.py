@@ -175,7 +175,8 @@ def _test_message(hook: WebhookRead) -> tuple[str, str]:
             f"Test webhook delivered: your endpoint answered {test.status_code} in {test.latency_ms:.0f} ms.",
         )
     if test.status_code is not None:
-        return "error", f"Test webhook failed: your endpoint answered {test.status_code}, not a 2xx."
+        hint = f" {test.hint}" if test.hint else ""
+        return "error", f"Test webhook failed: your endpoint answered {test.status_code}, not a 2xx.{hint}"
     return "error", f"Test webhook failed: {test.error or 'no answer'}."
 
 
