@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
@@ -203,6 +203,20 @@ def schedule_rechecks(session: Session) -> int:
     return count
 
 
+def next_retry_at(repo: Repository, *, now: datetime) -> datetime | None:
+    """When the schedule (`schedule_rechecks`) will try a failing repository again, exactly: the later of its
+    backoff (`retry_delay`) after this failure and the re-check interval after its last successful analysis
+    (the schedule never analyses a repository sooner than that). None when scheduled analyses are off
+    (`analysis_recheck_interval` 0): only an analysis someone asks for runs then."""
+    interval = get_settings().analysis_recheck_interval
+    if interval <= 0:
+        return None
+    at = now + timedelta(seconds=retry_delay(repo.analysis_failures))
+    if repo.last_analysed_at is not None:
+        at = max(at, repo.last_analysed_at + timedelta(seconds=interval))
+    return at
+
+
 def retry_delay(failures: int) -> float:
     """Seconds before the schedule tries a repository again after `failures` failed analyses in a row: the
     backoff doubles from `analysis_failure_backoff` up to the re-check interval (never below the first delay)."""
@@ -287,16 +301,21 @@ def finish_failed(session: Session, analysis: Analysis, message: str, *, duratio
     name = repo.name if repo is not None else analysis.repository_id
     if repo is not None:
         repo.analysis_failures += 1
-        repo.analysis_retry_at = now + timedelta(seconds=retry_delay(repo.analysis_failures))
+        repo.analysis_retry_at = next_retry_at(repo, now=now)
     if repo is None or repo.analysis_failures == 1:
+        later = (
+            "It will be tried again later, less and less often while it keeps failing"
+            if get_settings().analysis_recheck_interval > 0
+            else "Scheduled analyses are off on this server (GITPRODUCTIVITY_ANALYSIS_RECHECK_INTERVAL=0): it is "
+            "tried again only when someone asks for an analysis"
+        )
         notifications.create(
             session,
             organization_id=analysis.organization_id,
             kind="analysis.failed",
             subject=f"Analysis of {name} failed",
             body=f"The analysis {analysis.id} of repository {name} failed: {analysis.error}\n\n"
-            "It will be tried again later, less and less often while it keeps failing; you will hear again "
-            "when an analysis of this repository succeeds.",
+            f"{later}; you will hear again when an analysis of this repository succeeds.",
             subject_id=analysis.id,
         )
     events.emit(session, organization_id=analysis.organization_id, data=complete_data(analysis, duration=seconds))
