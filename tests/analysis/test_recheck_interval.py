@@ -10,6 +10,7 @@ scheduler reads, moved by the test (see test_backoff.py); the failing repository
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import drain
 from tests.analysis.test_backoff import Clock, break_branch, clock, make_repo, tick
+from tests.conftest import Tenant
 
 __all__ = ["clock"]
 
@@ -114,7 +116,7 @@ def test_a_failure_soon_after_a_success_waits_for_the_interval_and_says_so(
 
 
 def test_with_the_interval_at_zero_nothing_is_scheduled_not_even_retries(
-    api: TestClient, database: Database, database_url: str, tmp_path: Path, clock: Clock
+    api: TestClient, tenant: Tenant, database: Database, database_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     settings.configure(
         database_url=database_url, data_dir=tmp_path / "data", analysis_recheck_interval=0, analysis_failure_backoff=300
@@ -127,6 +129,13 @@ def test_with_the_interval_at_zero_nothing_is_scheduled_not_even_retries(
     assert shown["analysis_failures"] == 1 and shown["analysis_retry_at"] is None  # no try is promised
     [notice] = [n for n in api.get("/v1/notifications").json()["data"] if n["kind"] == "analysis.failed"]
     assert "only when someone asks" in notice["body"]
+    page = api.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    form = {"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    assert api.post("/login", data=form, follow_redirects=False).status_code == 303
+    html = api.get("/repositories", headers={"Accept": "text/html"}).text
+    assert "1 failed in a row · tried again only when asked" in html
     for _ in range(24):
         clock.advance(3600)
         assert tick(database) == []
