@@ -32,7 +32,7 @@ def developers_metrics(
     end: To = None,
     include_bots: bool = False,
     after: Annotated[
-        str | None, Query(max_length=1000, description="Cursor: the `next_cursor` of the previous page")
+        str | None, Query(max_length=4096, description="Cursor: the `next_cursor` of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DeveloperMetricsList:
