@@ -110,7 +110,8 @@ def test_a_failed_test_at_save_then_one_real_failure_days_later_does_not_disable
     assert state(database, hook["id"]).failing_since == clock.now  # the clock starts at the first real failure
 
     # One more failure after a silence longer than a quarter of the window is not "failing for 5 days" either:
-    # the clock starts again there.
+    # the clock starts again there. (README and docs/delivery.md say 30 hours: longer than the last retry's 24.)
+    assert WINDOW * MAX_GAP_FRACTION == 30 * 3600
     clock.advance(WINDOW * MAX_GAP_FRACTION + 60)
     event(api, 2)
     assert deliver_due(database) == [False, False]  # the new event and the first one's retry, both due
