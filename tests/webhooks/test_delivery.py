@@ -230,10 +230,12 @@ def test_endpoint_failing_too_long_is_disabled_with_a_notice(
         # Held, not lost: the pending delivery goes out once the endpoint is fixed and enabled again.
         [held] = real(api, hook["id"], status="pending")
         api.patch(f"/v1/webhooks/{hook['id']}", json={"url": receiver.url("/ok"), "enabled": True})
-        wait_for(lambda: real(api, hook["id"], status="succeeded"), what="held delivery sent after enabling")
+        [sent] = wait_for(lambda: real(api, hook["id"], status="succeeded"), what="held delivery sent after enabling")
     finally:
         running.stop()
-    assert held["attempts"] >= 1
+    # Every attempt counted: each one the failing receiver got, then the one that succeeded.
+    tried = [r for r in receiver.on("/fail") if r.headers["X-GitProductivity-Event"] == "developer.added"]
+    assert (sent["id"], sent["attempts"]) == (held["id"], len(tried) + 1) and tried
 
 
 def test_guard_refuses_private_destinations_by_default(
