@@ -110,7 +110,7 @@ def test_two_claimers_at_once_never_run_two_jobs_of_one_repository(
     claim(database, "dies")
     queue_again(database, tenant, repo_id)
     clock.advance(LEASE)  # a dead worker's job, claimable again, and a queued one of the same repository
-    a_claimed, b_done = threading.Event(), threading.Event()
+    a_claimed, b_started, b_done = threading.Event(), threading.Event(), threading.Event()
     got: dict[str, list[tuple[str, int]]] = {}
     errors: list[BaseException] = []
 
@@ -119,14 +119,16 @@ def test_two_claimers_at_once_never_run_two_jobs_of_one_repository(
             with database.session() as session:
                 got["a"] = [(x.id, x.attempts) for x in jobs.claim(session, worker="a", limit=1)]
                 a_claimed.set()
-                b_done.wait(5.0)  # PostgreSQL: B claims meanwhile; SQLite: B is waiting for this commit
+                # PostgreSQL: B claims while this transaction is open. SQLite: B's BEGIN IMMEDIATE waits for it.
+                assert (b_started if database.is_sqlite else b_done).wait(20.0)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
             a_claimed.set()
 
     def claimer_b() -> None:
         try:
-            assert a_claimed.wait(10.0)
+            assert a_claimed.wait(20.0)
+            b_started.set()
             got["b"] = claim(database, "b", limit=1)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
