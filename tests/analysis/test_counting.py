@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,9 @@ def test_every_counting_rule(api: TestClient, tmp_path: Path) -> None:
     queued = api.get(f"/v1/repositories/{connected['id']}/analyses").json()["data"]
     assert [a["status"] for a in queued] == ["queued"]
     assert [a["trigger"] for a in queued] == ["connect"]
+    began = time.monotonic()
     assert drain() == ["succeeded"]
+    took = time.monotonic() - began
 
     done = api.get(f"/v1/analyses/{queued[0]['id']}").json()
     assert done["status"] == "succeeded"
@@ -129,7 +132,9 @@ def test_every_counting_rule(api: TestClient, tmp_path: Path) -> None:
     assert data["status"] == "succeeded"
     assert data["head_commit"] == repo.head()
     assert (data["commits_analysed"], data["new_commits"], data["analysis_id"]) == (12, 12, done["id"])
-    assert data["duration_seconds"] >= 0
+    # The whole run: at least its fetch, read and store phases (each counted in whole ms), at most the drain.
+    phases = (done["fetch_ms"] or 0) + done["read_ms"] + done["store_ms"]
+    assert phases / 1000 - 0.0005 <= data["duration_seconds"] <= took + 0.0005
 
     # A series by week: 2026-01-05 is a Monday, 2026-01-11 the Sunday of the same week.
     series = api.get(f"/v1/developers/{alice['id']}/metrics", params={"granularity": "week"}).json()

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from gitproductivity.analysis import jobs, run
@@ -254,10 +255,9 @@ def test_job_of_a_disconnected_repository_fails_cleanly(api: TestClient, tmp_pat
     assert events(api, "metrics.updated") == []
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite serialises whole transactions: nothing to skip
 def test_postgres_workers_claim_different_jobs(database: Database, tenant: Tenant, tmp_path: Path) -> None:
     """FOR UPDATE SKIP LOCKED: while one worker's claim transaction is open, another takes the next job."""
-    if database.is_sqlite:
-        return  # SQLite serialises whole transactions (BEGIN IMMEDIATE); nothing to skip
     from gitproductivity.repositories import flows
 
     for name in ("one", "two"):
@@ -298,12 +298,11 @@ def test_remote_repository_is_cloned_then_fetched(api: TestClient, tmp_path: Pat
     assert team(api)["bob@example.com"] == (1, 0, 3, 0, 1, 1)
 
 
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has one process; the worker test covers its wake-up
 def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
     database: Database, tenant: Tenant, tmp_path: Path, database_url: str
 ) -> None:
     """A job queued by another process reaches an idle worker through NOTIFY, long before its next poll."""
-    if database.is_sqlite:
-        return  # SQLite has one process; the in-process wake-up is covered by the worker test
     import asyncio
     import subprocess
     import sys

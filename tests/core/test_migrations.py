@@ -93,7 +93,7 @@ def test_a_database_at_the_old_two_heads_upgrades_to_the_head_with_its_data(empt
                 session, organization_id=tenant.organization_id, name="Jane Doe", email="jane@example.com"
             )
         before = row_counts(db)
-        assert before["organizations"] == 1 and before["developers"] == 1 and before["events"] >= 1
+        assert (before["organizations"], before["developers"], before["events"]) == (1, 1, 1)
 
         migrate.upgrade(db.engine)
 

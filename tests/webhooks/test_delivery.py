@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +121,15 @@ def test_failures_are_classified_and_rescheduled(
     try:
         api.post("/v1/developers", json={"name": "A", "email": "a@example.com"})
         [d] = wait_for(lambda: [d for d in real(api, hook["id"]) if d["attempts"] == 1], what="first attempt")
+        seen = utcnow()
     finally:
         running.stop()
     assert d["status"] == "pending" and d["last_status_code"] == status
     next_at = d["next_attempt_at"]
-    assert next_at is not None
     [attempt] = api.get(f"/v1/deliveries/{d['id']}").json()["attempt_log"]
+    # The one delay of the schedule after the attempt: rescheduled between its start and the moment it was seen.
+    scheduled = datetime.fromisoformat(next_at) - timedelta(seconds=600)
+    assert datetime.fromisoformat(attempt["started_at"]) <= scheduled <= seen
     assert attempt["error_kind"] == kind, attempt
     if path == "/redirect":
         assert receiver.on("/ok") == []  # the redirect was not followed

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
@@ -34,6 +34,8 @@ from gitproductivity.repositories.models import Repository, RepositoryStatus
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # a job whose worker died this many times is failed rather than retried forever
+#: First key of the two-key advisory lock a PostgreSQL claim takes per repository (emit: 0x6770, prune: 0x6771).
+_REPOSITORY_LOCK = 0x6772
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -112,7 +114,7 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so any number of workers claim different jobs without waiting.
     SQLite: transactions start with BEGIN IMMEDIATE, so claims are serialised anyway. A repository never has
-    two jobs running at once.
+    two jobs running at once (on PostgreSQL see `_free_repositories`).
     """
     now = utcnow()
     lease = timedelta(seconds=get_settings().analysis_lease)
@@ -131,10 +133,12 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
     # Exactly `limit` rows: every row selected here stays locked until commit, claimed or not.
     retries_last = case((Analysis.trigger == "retry", 1), else_=0)
     stmt = stmt.order_by(retries_last, Analysis.created_at, Analysis.id).limit(limit).with_for_update(skip_locked=True)
+    candidates = list(session.scalars(stmt))
+    free = _free_repositories(session, candidates, now=now)
     claimed: list[Analysis] = []
     seen: set[str] = set()
-    for analysis in session.scalars(stmt):
-        if analysis.repository_id in seen:
+    for analysis in candidates:
+        if analysis.repository_id in seen or analysis.repository_id not in free:
             continue  # one job per repository at a time; the other stays queued
         seen.add(analysis.repository_id)
         if analysis.attempts >= MAX_ATTEMPTS:
@@ -148,6 +152,36 @@ def claim(session: Session, *, worker: str, limit: int = 1, only: str | None = N
         claimed.append(analysis)
     session.flush()
     return claimed
+
+
+def _free_repositories(session: Session, candidates: Sequence[Analysis], *, now: datetime) -> set[str]:
+    """The candidates' repositories this claim may start a job of.
+
+    On PostgreSQL `SKIP LOCKED` alone is not enough: while claimer A's transaction takes a dead worker's job
+    again, claimer B skips that locked row, finds the repository's next queued job, and its `busy` test (a
+    snapshot from before A's commit) sees no live lease. So each repository is also locked for the rest of the
+    transaction (a try-lock: a repository another claimer holds is left for a later claim), then tested again in
+    a statement of its own, which sees what committed meanwhile.
+    """
+    repository_ids = sorted({a.repository_id for a in candidates})
+    if not repository_ids or session.get_bind().dialect.name != "postgresql":
+        return set(repository_ids)
+    locked = {
+        r
+        for r in repository_ids
+        if session.scalar(select(func.pg_try_advisory_xact_lock(_REPOSITORY_LOCK, func.hashtext(r))))
+    }
+    if not locked:
+        return locked
+    busy = session.scalars(
+        select(Analysis.repository_id).where(
+            Analysis.repository_id.in_(sorted(locked)),
+            Analysis.status == AnalysisStatus.RUNNING,
+            Analysis.lease_expires_at > now,
+            Analysis.id.not_in([a.id for a in candidates]),
+        )
+    )
+    return locked - set(busy)
 
 
 def release_claims_of(session: Session, worker_ids: Sequence[str]) -> int:
