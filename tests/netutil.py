@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -51,6 +52,40 @@ def port_of(sock: socket.socket) -> int:
 def serve_command(sock: socket.socket, *args: str) -> tuple[list[str], dict[str, Any]]:
     """`gitproductivity serve --fd N` on `sock` (which this process keeps open): the argv and the Popen keywords."""
     return [EXE, "serve", "--fd", str(sock.fileno()), *args], {"pass_fds": (sock.fileno(),)}
+
+
+class Resetter:
+    """While a server on `sock` is down, the test takes its connections and resets each (as a restarting server's
+    address refuses them), keeping the address: `stop()` before a server takes the socket again."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.reset = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="resetter", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self.sock], [], [], 0.05)
+            if not readable:
+                continue
+            self.sock.setblocking(False)
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                continue
+            finally:
+                self.sock.setblocking(True)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # with a zero linger: a reset, not an orderly close
+            self.reset += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from gitproductivity.core.db import Database
 from gitproductivity.developers import service
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
-from tests.netutil import Receiver, listening_socket, port_of, serve_command
+from tests.netutil import Receiver, Resetter, listening_socket, port_of, serve_command
 
 pytestmark = pytest.mark.slow  # real `gitproductivity serve` and `listen` processes
 
@@ -51,9 +51,13 @@ class Server:
             "GITPRODUCTIVITY_DATA_DIR": str(data_dir),
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.down: Resetter | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        if self.down is not None:
+            self.down.stop()
+            self.down = None
         argv, keywords = serve_command(self.sock, "--no-workers")
         self.proc = subprocess.Popen(
             argv,
@@ -80,6 +84,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            self.down = Resetter(self.sock)  # while down, its address refuses (resets) connections
         self.proc = None
 
 
@@ -144,6 +149,8 @@ def server(database: Database, database_url: str, tmp_path: Path) -> Iterator[Se
     s.start()
     yield s
     s.stop()
+    if s.down is not None:
+        s.down.stop()
     s.sock.close()
 
 
