@@ -131,19 +131,20 @@ def test_bad_waits_and_cursors_are_clear_errors(api: TestClient, other_tenant: T
 
 
 def test_another_organisations_event_never_fills_the_poll(
-    api: TestClient, database: Database, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    api: TestClient, database: Database, tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The foreign event commits while the poll waits: it wakes the poll (one channel for every organisation),
-    which looks again, finds nothing of its own, and waits out its time."""
+    which looks again, finds nothing of its own, and goes on waiting until its own organisation's event."""
     monkeypatch.setattr(events_service, "WAIT_POLL_INTERVAL", 600)  # a second look can only come from the wake-up
     looks = Looks(monkeypatch)
-    thread, result = poll_in_thread(api, {"wait": 3})
+    thread, result = poll_in_thread(api, {"wait": 30})
     looks.wait_for(1, thread)
     add(database, other_tenant, "stranger")
-    looks.wait_for(2, thread)  # woken, it looked again while still waiting
-    thread.join(timeout=30)
+    looks.wait_for(2, thread)  # woken, it looked again, well inside its 30 s, and is still waiting
+    add(database, tenant, "ours")
+    thread.join(timeout=25)
     assert result["status"] == 200
-    assert result["body"]["data"] == []
+    assert [e["data"]["name"] for e in result["body"]["data"]] == ["ours"]
 
 
 def test_the_wait_is_capped_by_the_setting(api: TestClient, database_url: str, tmp_path: Path) -> None:
