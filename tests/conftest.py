@@ -47,6 +47,18 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def require_program(name: str, package: str) -> str:
+    """The path of a program some tests run (node, openssl): skipped locally with the reason when it is missing,
+    a failure in CI (`.ci/run` installs it)."""
+    found = shutil.which(name)
+    if found is None:
+        reason = f"`{name}` not found on PATH (apt-get install {package})"
+        if _in_ci():
+            pytest.fail(reason + "; CI never skips these tests: .ci/run installs it")
+        pytest.skip(reason)
+    return found
+
+
 def _selected_backends() -> list[str]:
     wanted = [b.strip() for b in os.environ.get("GP_TEST_BACKENDS", "").split(",") if b.strip()]
     unknown = sorted(set(wanted) - set(BACKENDS))
@@ -147,6 +159,17 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     target = tmp_path / "gitproductivity.db"
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def configured() -> Iterator[Callable[..., settings.Settings]]:
+    """`settings.configure` for one test: whatever was configured before the test is in force again after it, even
+    when the test fails midway. The settings are rebuilt when next read (after monkeypatch has undone its env)."""
+    before = dict(settings._overrides)
+    yield settings.configure
+    settings._overrides.clear()
+    settings._overrides.update(before)
+    settings.get_settings.cache_clear()
 
 
 @pytest.fixture

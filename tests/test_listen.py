@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from multidict import CIMultiDict
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
@@ -26,16 +23,11 @@ from gitproductivity.core.db import Database
 from gitproductivity.developers import service
 from gitproductivity.events.models import Event
 from tests.conftest import Tenant
+from tests.netutil import Receiver, Resetter, listening_socket, port_of, serve_command
 
 pytestmark = pytest.mark.slow  # real `gitproductivity serve` and `listen` processes
 
 EXE = str(Path(sys.executable).with_name("gitproductivity"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
@@ -47,58 +39,29 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> Non
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class Receiver:
-    """An aiohttp server on 127.0.0.1 in its own thread, recording every POST; answers 500 for `fail_names`."""
-
-    def __init__(self, fail_names: tuple[str, ...] = ()) -> None:
-        self.fail_names = fail_names
-        self.received: list[tuple[CIMultiDict[str], bytes]] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.port = 0
-
-    def start(self) -> None:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/webhooks", self._handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.received.append((CIMultiDict(request.headers), body))
-        failed = any(name.encode() in body for name in self.fail_names)
-        return web.json_response({"received": True}, status=500 if failed else 200)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 class Server:
-    """`gitproductivity serve` in its own process, on a fixed port so it can be restarted at the same address."""
+    """`gitproductivity serve` in its own process, on a socket this test holds: restarted at the same address."""
 
     def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.port = free_port()
+        self.sock = listening_socket()
+        self.port = port_of(self.sock)
         self.env = {
             **os.environ,
             "GITPRODUCTIVITY_DATABASE_URL": database_url,
             "GITPRODUCTIVITY_DATA_DIR": str(data_dir),
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.down: Resetter | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        if self.down is not None:
+            self.down.stop()
+            self.down = None
+        argv, keywords = serve_command(self.sock, "--no-workers")
         self.proc = subprocess.Popen(
-            [EXE, "serve", "--no-workers", "--port", str(self.port)],
+            argv,
+            **keywords,
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -121,6 +84,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            self.down = Resetter(self.sock)  # while down, its address refuses (resets) connections
         self.proc = None
 
 
@@ -134,7 +98,8 @@ class Listen:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -161,16 +126,19 @@ class Listen:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        time.sleep(0.1)
+        self.reader.join(10)  # it ends at the end of the output
         while not self.lines.empty():
             self.output.append(self.lines.get())
         return self.output
 
 
+def received(hook: Receiver) -> list[tuple[CIMultiDict[str], bytes]]:
+    return [(r.headers, r.body) for r in hook.requests]
+
+
 @pytest.fixture
 def hook() -> Iterator[Receiver]:
-    r = Receiver(fail_names=("Broken",))
-    r.start()
+    r = Receiver(fail_bodies_containing=(b"Broken",)).start()
     yield r
     r.stop()
 
@@ -181,6 +149,9 @@ def server(database: Database, database_url: str, tmp_path: Path) -> Iterator[Se
     s.start()
     yield s
     s.stop()
+    if s.down is not None:
+        s.down.stop()
+    s.sock.close()
 
 
 def add_via_api(server: Server, tenant: Tenant, name: str) -> None:
@@ -218,7 +189,7 @@ def test_listen_forwards_signed_events_and_resumes_after_a_server_restart(
         first_cursor = listen.wait_for("Following new events").split("after ", 1)[1].rstrip(").")
         for name in ("Ada", "Grace", "Linus"):
             add_via_api(server, tenant, name)
-        eventually(lambda: len(hook.received) == 3, "the first three forwards")
+        eventually(lambda: len(hook.requests) == 3, "the first three forwards")
 
         started = time.monotonic()
         server.stop()  # listen has a 25 s long-poll open: the server must answer it now, not wait it out
@@ -229,15 +200,17 @@ def test_listen_forwards_signed_events_and_resumes_after_a_server_restart(
         server.start()
         listen.wait_for("Reconnected")
         add_via_api(server, tenant, "Margaret")
-        eventually(lambda: len(hook.received) == 6, "the forwards after the restart")
-        time.sleep(1.5)  # one more long-poll round: nothing may arrive twice
+        eventually(lambda: len(hook.requests) == 6, "the forwards after the restart")
+        # One more event, forwarded after everything before it: a duplicate would have arrived before it.
+        add_via_api(server, tenant, "Sentinel")
+        eventually(lambda: len(hook.requests) == 7, "the sentinel's forward")
     finally:
         output = listen.stop()
 
     expected = feed_after(database, first_cursor)
-    assert [e.id for e in expected] and [e.type for e in expected] == ["developer.added"] * 6
-    assert [receiver.verify(body, headers, secret).id for headers, body in hook.received] == [e.id for e in expected]
-    for (headers, body), event in zip(hook.received, expected, strict=True):
+    assert [e.id for e in expected] and [e.type for e in expected] == ["developer.added"] * 7
+    assert [receiver.verify(body, headers, secret).id for headers, body in received(hook)] == [e.id for e in expected]
+    for (headers, body), event in zip(received(hook), expected, strict=True):
         assert body == event.payload.encode()  # byte for byte what a real delivery would send
         assert Webhook(secret).verify(body, dict(headers))["id"] == event.id
         assert headers["X-GitProductivity-Event"] == "developer.added"
@@ -273,14 +246,15 @@ def test_listen_filters_replays_reports_failures_and_stops_on_fatal_errors(
     try:
         assert listen.wait_for("Signing secret:").endswith(secret)
         listen.wait_for("Replaying every event after")
-        eventually(lambda: len(hook.received) == 2, "two replayed forwards")
-        time.sleep(1.5)
+        eventually(lambda: len(hook.requests) == 2, "two replayed forwards")
+        add_directly(database, tenant, "Sentinel")  # forwarded after anything else listen would have sent
+        eventually(lambda: len(hook.requests) == 3, "the sentinel's forward")
     finally:
         output = listen.stop(signal.SIGTERM)
     assert listen.proc.returncode == 0
     assert output[-1].startswith("Stopped; resume with --after evt_")
-    names = [receiver.verify(body, headers, secret).data["name"] for headers, body in hook.received]
-    assert names == ["Broken", "Fine"]  # the failed forward did not stop the next; removal was filtered out
+    names = [receiver.verify(body, headers, secret).data["name"] for headers, body in received(hook)]
+    assert names == ["Broken", "Fine", "Sentinel"]  # the failed forward did not stop the next; removal was filtered out
     lines = [line for line in output if "->" in line]
     assert "!! developer.added" in lines[0] and "-> 500" in lines[0]
     assert "ok developer.added" in lines[1] and "-> 200" in lines[1]

@@ -24,13 +24,13 @@ from typing import Any
 
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from gitproductivity.core.db import Base, Database
 from tests.analysis.gitrepo import Repo, lines
-from tests.webhooks.conftest import Mailbox, Receiver, free_port, wait_for
+from tests.netutil import Mailbox, Receiver, SmtpServer, listening_socket, port_of, serve_command
+from tests.webhooks.conftest import wait_for
 
 pytestmark = pytest.mark.slow  # a full run of `gitproductivity serve` and the CLI
 
@@ -52,19 +52,16 @@ class _Authenticator:
 def smtp_login() -> Iterator[tuple[Mailbox, _Authenticator, int, str]]:
     """A real SMTP server (aiosmtpd) that requires a login with a password only this test knows."""
     password = "smtp-" + secrets.token_urlsafe(12)
-    box, auth, port = Mailbox(), _Authenticator("mailer", password), free_port()
-    controller = Controller(
-        box, hostname="127.0.0.1", port=port, authenticator=auth, auth_required=True, auth_require_tls=False
-    )
-    controller.start()
-    yield box, auth, port, password
-    controller.stop()
+    box, auth = Mailbox(), _Authenticator("mailer", password)
+    server = SmtpServer(box, authenticator=auth, auth_required=True, auth_require_tls=False)
+    server.start()
+    yield box, auth, server.port, password
+    server.stop()
 
 
 @pytest.fixture
 def live_receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.start()
+    r = Receiver().start()
     yield r
     r.stop()
 
@@ -121,7 +118,8 @@ def test_secrets_are_hashed_at_rest_and_never_logged(
 ) -> None:
     mailbox, authenticator, smtp_port, smtp_password = smtp_login
     server_key = "sk-" + secrets.token_urlsafe(24)
-    port = free_port()
+    sock = listening_socket()
+    port = port_of(sock)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
     env.update(
         GITPRODUCTIVITY_DATABASE_URL=database_url,
@@ -146,8 +144,10 @@ def test_secrets_are_hashed_at_rest_and_never_logged(
 
     log_path = tmp_path / "server.log"
     with log_path.open("w") as out:
+        argv, keywords = serve_command(sock)
         proc = subprocess.Popen(
-            [EXE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            argv,
+            **keywords,
             cwd=tmp_path,
             env=env,
             stdout=out,
@@ -199,6 +199,7 @@ def test_secrets_are_hashed_at_rest_and_never_logged(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        sock.close()
 
     listed = _cli(env, "webhooks", "list")
     cli_logs += [listed.stdout, listed.stderr]

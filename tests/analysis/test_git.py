@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,16 +13,16 @@ from gitproductivity.core import settings
 from tests.analysis.gitrepo import Repo, lines
 
 
-def test_ext_transport_never_runs_a_command(tmp_path: Path) -> None:
-    settings.configure(data_dir=tmp_path)
+def test_ext_transport_never_runs_a_command(tmp_path: Path, configured: Callable[..., settings.Settings]) -> None:
+    configured(data_dir=tmp_path)
     marker = tmp_path / "pwned"
     with pytest.raises(git.GitError):
         git.clone_or_fetch(f"ext::sh -c touch% {marker}", tmp_path / "clone.git")
     assert not marker.exists()
 
 
-def test_clone_then_fetch_keeps_a_bare_mirror(tmp_path: Path) -> None:
-    settings.configure(data_dir=tmp_path, git_allowed_protocols=("file",))  # loopback stand-in for https
+def test_clone_then_fetch_keeps_a_bare_mirror(tmp_path: Path, configured: Callable[..., settings.Settings]) -> None:
+    configured(data_dir=tmp_path, git_allowed_protocols=("file",))  # loopback stand-in for https
     origin = Repo(tmp_path / "origin")
     origin.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
     mirror = tmp_path / "mirror.git"
@@ -33,23 +34,25 @@ def test_clone_then_fetch_keeps_a_bare_mirror(tmp_path: Path) -> None:
     assert git.rev_parse(mirror, "refs/heads/main") == origin.head()
 
 
-def test_transports_outside_the_allowed_list_are_refused(tmp_path: Path) -> None:
-    settings.configure(data_dir=tmp_path)  # default: https and ssh only
+def test_transports_outside_the_allowed_list_are_refused(
+    tmp_path: Path, configured: Callable[..., settings.Settings]
+) -> None:
+    configured(data_dir=tmp_path)  # default: https and ssh only
     origin = Repo(tmp_path / "origin")
     origin.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
     with pytest.raises(git.GitError, match="transport 'file' not allowed"):
         git.clone_or_fetch(f"file://{origin.path}", tmp_path / "mirror.git")
 
 
-def test_credentials_never_appear_in_errors(tmp_path: Path) -> None:
-    settings.configure(data_dir=tmp_path, git_timeout=20)
+def test_credentials_never_appear_in_errors(tmp_path: Path, configured: Callable[..., settings.Settings]) -> None:
+    configured(data_dir=tmp_path, git_timeout=20)
     with pytest.raises(git.GitError) as caught:
         git.clone_or_fetch("https://user:s3cret@127.0.0.1:9/nothing.git", tmp_path / "m.git")
     assert "s3cret" not in str(caught.value)
 
 
-def test_a_hostile_repository_config_runs_nothing(tmp_path: Path) -> None:
-    settings.configure(data_dir=tmp_path)
+def test_a_hostile_repository_config_runs_nothing(tmp_path: Path, configured: Callable[..., settings.Settings]) -> None:
+    configured(data_dir=tmp_path)
     repo = Repo(tmp_path / "r")
     repo.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
     marker = tmp_path / "ran"
@@ -60,8 +63,8 @@ def test_a_hostile_repository_config_runs_nothing(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_timeout_ends_git_and_what_it_started(tmp_path: Path) -> None:
-    settings.configure(data_dir=tmp_path, git_timeout=0.5)
+def test_timeout_ends_git_and_what_it_started(tmp_path: Path, configured: Callable[..., settings.Settings]) -> None:
+    configured(data_dir=tmp_path, git_timeout=0.5)
     repo = Repo(tmp_path / "r")
     repo.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
     hang = ["-c", "alias.hang=!sleep 30", "hang"]  # stands in for a stuck transfer; sleep is git's child
@@ -88,22 +91,21 @@ def test_timeout_ends_git_and_what_it_started(tmp_path: Path) -> None:
         ("GITPRODUCTIVITY_GIT_TIMEOUT", "-1"),
     ],
 )
-def test_bad_analysis_settings_are_refused(name: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_analysis_settings_are_refused(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch, configured: Callable[..., settings.Settings]
+) -> None:
     from pydantic import ValidationError
 
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
-        settings.configure()
-    monkeypatch.delenv(name)
-    settings.configure()
+        configured()
 
 
-def test_settings_lists_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_lists_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, configured: Callable[..., settings.Settings]
+) -> None:
     monkeypatch.setenv("GITPRODUCTIVITY_EXCLUDE_GLOBS", "docs/generated/, *.snap")
     monkeypatch.setenv("GITPRODUCTIVITY_BOT_PATTERNS", "^ci-,deploy-bot")
-    loaded = settings.configure()
+    loaded = configured()
     assert loaded.exclude_globs == ("docs/generated/", "*.snap")
     assert loaded.bot_patterns == ("^ci-", "deploy-bot")
-    monkeypatch.delenv("GITPRODUCTIVITY_EXCLUDE_GLOBS")
-    monkeypatch.delenv("GITPRODUCTIVITY_BOT_PATTERNS")
-    settings.configure()

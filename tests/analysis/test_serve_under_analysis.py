@@ -19,7 +19,7 @@ import pytest
 from tests.analysis.gitrepo import Repo, lines
 from tests.analysis.test_hostile_patterns import NEAR_MISS, STARS
 from tests.conftest import Tenant, wait_until_serving
-from tests.test_serve import free_port
+from tests.netutil import listening_socket, port_of, serve_command
 
 pytestmark = pytest.mark.slow  # starts `gitproductivity serve` and polls it while it analyses
 
@@ -34,20 +34,20 @@ def test_serve_keeps_answering_while_it_analyses_a_hostile_repository(
     repo.commit("Jane <jane@example.com>", "2026-03-01T10:00:00Z", {".gitattributes": f"{STARS} linguist-generated\n"})
     for i, (name, content) in enumerate(files.items()):
         repo.commit("Jane <jane@example.com>", f"2026-03-0{i + 2}T10:00:00Z", {name: content})
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    sock = listening_socket()
+    base = f"http://127.0.0.1:{port_of(sock)}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
     env.update(
         {
             "GITPRODUCTIVITY_DATABASE_URL": database_url,
             "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
-            "GITPRODUCTIVITY_PORT": str(port),
             "GITPRODUCTIVITY_ANALYSIS_POLL_INTERVAL": "0.2",
         }
     )
     log = tmp_path / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([EXE, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        argv, keywords = serve_command(sock)
+        proc = subprocess.Popen(argv, **keywords, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     latencies: list[float] = []
     stop = threading.Event()
 
@@ -96,6 +96,7 @@ def test_serve_keeps_answering_while_it_analyses_a_hostile_repository(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        sock.close()
     assert status == "succeeded", log.read_text()
     assert latencies and max(latencies) < 2.0, f"slowest /healthz {max(latencies):.1f} s"  # generous; was 50 s
     assert "Traceback" not in log.read_text()

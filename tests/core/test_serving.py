@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_until_serving
+from tests.netutil import listening_socket, port_of, serve_command
 
 pytestmark = [
     pytest.mark.slow,  # starts `gitproductivity serve` and waits out its real read deadlines
@@ -31,12 +32,6 @@ HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
 MAX_CONNECTIONS = 150
 SLOW = 100  # connections per attack, as in the report
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -52,7 +47,7 @@ class Served:
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
-    port = free_port()
+    sock = listening_socket()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
     env.update(
         GITPRODUCTIVITY_DATABASE_URL=database_url,
@@ -64,15 +59,17 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
     )
     log = tmp_path / "server.log"
     with log.open("w") as out:
+        argv, keywords = serve_command(sock, "--no-workers")
         proc = subprocess.Popen(
-            [EXE, "serve", "--no-workers", "--host", "127.0.0.1", "--port", str(port)],
+            argv,
+            **keywords,
             cwd=tmp_path,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
         )
-    served = Served("127.0.0.1", port, log)
+    served = Served("127.0.0.1", port_of(sock), log)
     try:
         wait_until_serving(served.url, proc, timeout=30, describe=log.read_text)
         yield served
@@ -83,6 +80,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        sock.close()
     assert "Traceback" not in log.read_text()
 
 

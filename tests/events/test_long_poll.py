@@ -25,6 +25,29 @@ def add(database: Database, tenant: Tenant, name: str) -> None:
         service.create(session, organization_id=tenant.organization_id, name=name, email=f"{name}@example.com")
 
 
+class Looks:
+    """Counts the long-poll's looks at the database (a spy around the real `events.service.list_`): once it has
+    looked and found nothing, the poll is waiting, and only a wake-up (or its poll interval) makes it look again."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = events_service.list_
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            found = real(*args, **kwargs)
+            self.count += 1
+            return found
+
+        monkeypatch.setattr(events_service, "list_", counted)
+
+    def wait_for(self, count: int, thread: threading.Thread, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count < count:
+            assert thread.is_alive(), "the poll answered before it waited"
+            assert time.monotonic() < deadline, f"the poll looked {self.count} times, not {count}"
+            time.sleep(0.01)
+
+
 def poll_in_thread(api: TestClient, params: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
     result: dict[str, Any] = {}
 
@@ -59,9 +82,9 @@ def test_a_commit_in_this_process_wakes_the_long_poll(
     monkeypatch.setattr(events_service, "WAIT_POLL_INTERVAL", 600)  # only the wake-up can answer in time
     add(database, tenant, "first")
     cursor = api.get("/v1/events").json()["next_cursor"]
+    looks = Looks(monkeypatch)
     thread, result = poll_in_thread(api, {"after": cursor, "wait": 30, "type": "developer.added"})
-    time.sleep(0.3)  # let the poll start waiting
-    assert thread.is_alive()
+    looks.wait_for(1, thread)  # it looked, found nothing, and waits
     add(database, tenant, "second")
     thread.join(timeout=25)
     assert result["status"] == 200
@@ -70,10 +93,11 @@ def test_a_commit_in_this_process_wakes_the_long_poll(
 
 
 def test_a_commit_by_another_process_is_found_by_polling(
-    api: TestClient, database: Database, database_url: str, tenant: Tenant
+    api: TestClient, database: Database, database_url: str, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    looks = Looks(monkeypatch)
     thread, result = poll_in_thread(api, {"wait": 40})
-    time.sleep(0.3)
+    looks.wait_for(1, thread)  # the commit comes after the poll's first look
     exe = str(Path(sys.executable).with_name("gitproductivity"))
     env = {**os.environ, "GITPRODUCTIVITY_DATABASE_URL": database_url}
     subprocess.run(
@@ -104,9 +128,23 @@ def test_bad_waits_and_cursors_are_clear_errors(api: TestClient, other_tenant: T
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
     assert api.get("/v1/events", params={"wait": 1, "type": "nope"}).status_code == 422
-    # Another organisation's events never wake or fill this one's poll.
+
+
+def test_another_organisations_event_never_fills_the_poll(
+    api: TestClient, database: Database, tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The foreign event commits while the poll waits: it wakes the poll (one channel for every organisation),
+    which looks again, finds nothing of its own, and goes on waiting until its own organisation's event."""
+    monkeypatch.setattr(events_service, "WAIT_POLL_INTERVAL", 600)  # a second look can only come from the wake-up
+    looks = Looks(monkeypatch)
+    thread, result = poll_in_thread(api, {"wait": 30})
+    looks.wait_for(1, thread)
     add(database, other_tenant, "stranger")
-    assert api.get("/v1/events", params={"wait": 0.5}).json()["data"] == []
+    looks.wait_for(2, thread)  # woken, it looked again, well inside its 30 s, and is still waiting
+    add(database, tenant, "ours")
+    thread.join(timeout=25)
+    assert result["status"] == 200
+    assert [e["data"]["name"] for e in result["body"]["data"]] == ["ours"]
 
 
 def test_the_wait_is_capped_by_the_setting(api: TestClient, database_url: str, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from gitproductivity import receiver
+from tests.conftest import require_program
 from tests.receiver.test_verify import BODY, EVENT_ID, OTHER, SECRET
 
 DOC = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
@@ -38,7 +39,9 @@ def test_the_documented_node_verifier_accepts_ours_and_never_throws(tmp_path: Pa
         [body, good[:-3], SECRET],  # truncated: the spec's version throws here
         [body, None, SECRET],  # header missing
     ]
-    out = subprocess.run(["node", str(script), json.dumps(cases)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [require_program("node", "nodejs"), str(script), json.dumps(cases)], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout) == ["true", "false", "false", "false", "false"]
 
 

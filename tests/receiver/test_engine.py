@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +22,7 @@ def endpoint() -> Iterator[Receiver]:
     r.stop()
 
 
-def legacy(headers: dict[str, str]) -> dict[str, str]:
+def legacy(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if not k.lower().startswith("webhook-")}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from gitproductivity.receiver import Event, django_webhook, fastapi_webhook, flask_webhook, generate_secret
+from tests.netutil import listening_port
 from tests.receiver.test_verify import EVENT_ID, OTHER, SECRET, contract_headers, legacy_only
 
 ROOT = Path(__file__).parents[2]
@@ -145,12 +145,6 @@ def test_django_decorator_with_csrf_enforced() -> None:
 # --- the examples, run as their own servers ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -162,8 +156,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 @pytest.fixture(params=["fastapi_receiver", "flask_receiver", "django_receiver"])
 def example(request: pytest.FixtureRequest) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    env = {**os.environ, "WEBHOOK_SECRET": f"{SECRET},{OTHER}", "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    # PORT=0: the example binds a port the kernel picks; the test reads which from the kernel's socket table.
+    env = {**os.environ, "WEBHOOK_SECRET": f"{SECRET},{OTHER}", "PORT": "0", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / f"{request.param}.py")],
         env=env,
@@ -171,19 +165,9 @@ def example(request: pytest.FixtureRequest) -> Iterator[tuple[str, subprocess.Po
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}/webhooks"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()[0]
-                time.sleep(0.1)
-        else:
-            raise AssertionError(f"{request.param} did not start")
-        yield url, proc
+        port = listening_port(proc, describe=lambda: f"{request.param} did not start")
+        yield f"http://127.0.0.1:{port}/webhooks", proc
     finally:
         proc.terminate()
         try:

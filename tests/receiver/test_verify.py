@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import WebhookVerificationError as SWError
 
 from gitproductivity import receiver
 from gitproductivity.receiver import Event, WebhookVerificationError, verify
+from tests.conftest import require_program
 
 HERE = Path(__file__).parent
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
@@ -141,7 +142,7 @@ def test_signatures_made_by_standardwebhooks_verify() -> None:
 
 def run_spec_verify(cases: list[dict[str, str]]) -> list[str]:
     out = subprocess.run(
-        ["node", str(HERE / "verify_webhook.mjs")],
+        [require_program("node", "nodejs"), str(HERE / "verify_webhook.mjs")],
         input=json.dumps(cases),
         capture_output=True,
         text=True,

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,29 +48,31 @@ def _failed_analysis(api: TestClient, repo_id: str) -> dict[str, Any]:
     "url",
     [
         "-",
-        "--upload-pack=touch /tmp/pwned",
-        "  --upload-pack=touch /tmp/pwned",
-        "-u touch /tmp/pwned",
-        "--config=core.sshCommand=touch /tmp/pwned",
-        "ext::sh -c touch% /tmp/pwned",
+        "--upload-pack=touch {marker}",
+        "  --upload-pack=touch {marker}",
+        "-u touch {marker}",
+        "--config=core.sshCommand=touch {marker}",
+        "ext::sh -c touch% {marker}",
         "EXT::sh -c id",
         "fd::0",
         "fd::3,4",
         "transport::anything",
-        "ssh://-oProxyCommand=touch%20%2Ftmp%2Fpwned/repo.git",
+        "ssh://-oProxyCommand=touch%20{quoted}/repo.git",
         "ssh://-oProxyCommand=x@example.com/repo.git",
         "git@-oProxyCommand=x:repo.git",
         "git@-evil:repo.git",
         "file:///etc/passwd",
     ],
 )
-def test_option_injection_and_helpers_are_refused(api: TestClient, url: str) -> None:
+def test_option_injection_and_helpers_are_refused(api: TestClient, url: str, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"  # this test's own: what another test (or process) made cannot pass or fail it
+    url = url.format(marker=marker, quoted=urllib.parse.quote(str(marker), safe=""))
     resp = api.post("/v1/repositories", json={"url": url})
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["code"] == "validation_error"
     assert resp.json()["error"]["details"][0]["field"] == "url"
     _nothing_connected(api)
-    assert not Path("/tmp/pwned").exists()
+    assert not marker.exists()
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.netguard import IPAddress, literal_address
 from gitproductivity.repositories import remotes, urls
 from tests.analysis.gitrepo import drain
+from tests.conftest import require_program
 from tests.webhooks.test_guard import LOOPBACK, PRIVATE
 
 #: Unicode spellings of loopback and metadata that IDNA/NFKC turn into IP literals (finding 13).
@@ -191,7 +192,8 @@ def test_proxies_from_the_environment_are_not_used(
 def _certificate(tmp_path: Path, name: str) -> ssl.SSLContext:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+        [require_program("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}",
          "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip

@@ -10,10 +10,7 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Tenant, _in_ci, wait_until_serving
+from tests.netutil import Receiver, listening_socket, port_of, serve_command
 
 CHROMIUM = os.environ.get("GP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,14 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-EXE = str(Path(sys.executable).with_name("gitproductivity"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _unavailable(reason: str) -> None:
@@ -78,7 +69,7 @@ class Server:
 @pytest.fixture
 def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]:
     """`gitproductivity serve` (API, UI and workers) on a free port, on this test's database."""
-    port = free_port()
+    sock = listening_socket()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
     env.update(
         GITPRODUCTIVITY_DATABASE_URL=database_url,
@@ -90,15 +81,17 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
     )
     log = tmp_path / "server.log"
     with log.open("w") as out:
+        argv, keywords = serve_command(sock)
         proc = subprocess.Popen(
-            [EXE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            argv,
+            **keywords,
             cwd=tmp_path,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port_of(sock)}"
     try:
         wait_until_serving(url, proc, timeout=30, describe=log.read_text)
         yield Server(url, proc, log)
@@ -109,6 +102,7 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        sock.close()
     output = log.read_text()
     assert "Traceback" not in output, output
 
@@ -120,6 +114,40 @@ class UI:
     page: Any
     base: str
     errors: list[str] = field(default_factory=list)
+    expected: set[tuple[int, str]] = field(default_factory=set)
+
+    ASSETS = frozenset({"document", "stylesheet", "script", "image", "font"})
+
+    def path(self) -> str:
+        """The current page's path, without the query."""
+        return str(self.page.url)[len(self.base) :].split("?", 1)[0]
+
+    def expect_status(self, status: int, path: str) -> None:
+        """A deliberate bad submission: the browser's console error for this answer (status, URL path) is fine."""
+        self.expected.add((status, path))
+
+    def on_console(self, msg: Any) -> None:
+        if msg.type != "error":
+            return
+        answered = re.search(r"status of (\d{3})", msg.text)
+        url = msg.location.get("url", "") if isinstance(msg.location, dict) else ""
+        path = url[len(self.base) :].split("?", 1)[0] if url.startswith(self.base) else url
+        if answered and (int(answered.group(1)), path) in self.expected:
+            return
+        self.errors.append(f"{msg.text} ({url})")
+
+    def on_response(self, response: Any) -> None:
+        """A missing or failing page, stylesheet, script, image or font fails the test, whatever the console says."""
+        request = response.request
+        if response.status >= 400 and request.resource_type in self.ASSETS:
+            path = response.url[len(self.base) :].split("?", 1)[0]
+            if request.resource_type == "document" and (response.status, path) in self.expected:
+                return
+            self.errors.append(f"{request.resource_type} {response.url} answered {response.status}")
+
+    def on_request_failed(self, request: Any) -> None:
+        if request.resource_type in self.ASSETS - {"document"}:
+            self.errors.append(f"{request.resource_type} {request.url} failed: {request.failure}")
 
     @staticmethod
     def accept_dialogs(dialog: Any) -> None:
@@ -134,6 +162,12 @@ class UI:
         self.page.get_by_label("Password").fill(tenant.password)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+    def sign_out(self) -> None:
+        """Once the page's own requests are done: the bell's first poll, answered after the session ended, would
+        send the page to sign in again (`/login?next=/notifications/badge`) instead of where signing out goes."""
+        self.page.wait_for_load_state("networkidle")
+        self.page.get_by_role("button", name="Sign out").click()
 
     def screenshot(self, name: str, tmp_path: Path) -> Path:
         """Into tmp_path always; into docs/screenshots as well when GP_UPDATE_SCREENSHOTS=1."""
@@ -152,76 +186,15 @@ def ui(browser: Any, server: Server) -> Iterator[UI]:
     context.set_default_timeout(10_000)
     page = context.new_page()
     ui = UI(page, server.url)
-    page.on("console", lambda msg: ui.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("console", ui.on_console)
+    page.on("response", ui.on_response)
+    page.on("requestfailed", ui.on_request_failed)
     page.on("pageerror", lambda exc: ui.errors.append(str(exc)))
     page.on("dialog", ui.accept_dialogs)  # confirmations: a test that needs "cancel" removes this listener
     yield ui
     context.close()
-    # 4xx answers to our own deliberate bad submissions show up as console errors; nothing else may.
-    unexpected = [e for e in ui.errors if "status of 4" not in e]
-    assert not unexpected, unexpected
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """A real aiohttp server on 127.0.0.1 in its own thread: records every POST, answers `status`."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
-        self.status = 200
-        self.requests: list[Received] = []
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="webhook-receiver", daemon=True)
-        self._loop: Any = None
-        self._stop: Any = None
-
-    def _serve(self) -> None:
-        import asyncio
-
-        from aiohttp import web
-
-        async def handle(request: web.Request) -> web.Response:
-            self.requests.append(Received(dict(request.headers), await request.read()))
-            return web.json_response({"received": True}, status=self.status)
-
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            app = web.Application()
-            app.router.add_post("/hooks", handle)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self._ready.set()
-            await self._stop.wait()
-            await runner.cleanup()
-
-        asyncio.run(main())  # noqa: TID251 (its own thread: see tests.conftest.run_async)
-
-    def start(self) -> Receiver:
-        self._thread.start()
-        assert self._ready.wait(10), "receiver did not start"
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"receiver got {len(self.requests)} requests, expected {count}")
-            time.sleep(0.05)
-        return self.requests
+    # Only the answers a test declared (`ui.expect_status`) may show up as console errors; nothing else may.
+    assert not ui.errors, "\n".join(ui.errors)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,8 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
 
     # Aliases: adding an address that belongs to someone else is explained next to the field.
     jane.get_by_role("link", name="Jane Doe").click()
+    ui.page.wait_for_url(re.compile(r"/developers/dev_"))
+    ui.expect_status(409, ui.path() + "/aliases")  # the refused address: answered 409, shown next to the field
     ui.page.get_by_label("Email", exact=True).fill("bob@example.com")
     ui.page.get_by_role("button", name="Add email").click()
     expect(ui.page.locator("#e-email")).to_contain_text("belongs to developer")

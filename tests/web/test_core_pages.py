@@ -21,6 +21,7 @@ def test_sign_in_failure_then_success_and_sign_out(ui: UI, tenant: Tenant) -> No
     expect(ui.page).to_have_url(ui.base + "/login?next=/developers")  # not signed in: sent to sign in
     ui.page.get_by_label("Email").fill(tenant.email)
     ui.page.get_by_label("Password").fill("not-the-password")
+    ui.expect_status(401, "/login")  # the refused sign-in page
     ui.page.get_by_role("button", name="Sign in").click()
     expect(ui.page.get_by_role("alert")).to_contain_text("do not match an account")
     expect(ui.page.get_by_label("Email")).to_have_value(tenant.email)  # kept, so only the password is retyped
@@ -33,7 +34,7 @@ def test_sign_in_failure_then_success_and_sign_out(ui: UI, tenant: Tenant) -> No
     cookie = next(c for c in ui.page.context.cookies() if c["name"] == "gp_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
-    ui.page.get_by_role("button", name="Sign out").click()
+    ui.sign_out()
     expect(ui.page).to_have_url(ui.base + "/login")
     ui.goto("/repositories")
     expect(ui.page).to_have_url(ui.base + "/login?next=/repositories")
@@ -46,6 +47,7 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
 
     ui.page.get_by_label("Name").fill("Jane Doe")
     ui.page.get_by_label("Email", exact=True).fill("jane-at-example.com")
+    ui.expect_status(422, "/developers")  # the form again, with the error next to its field
     ui.page.get_by_role("button", name="Add developer").click()
     expect(ui.page.locator("#e-email")).to_contain_text("must have an @-sign")  # the error next to its field
     expect(ui.page.get_by_label("Name")).to_have_value("Jane Doe")
@@ -61,6 +63,7 @@ def test_add_and_remove_developers(ui: UI, tenant: Tenant, database: Database, t
     # The same address again: the service's conflict is shown in words, next to the email field.
     ui.page.get_by_label("Name").fill("Jane Again")
     ui.page.get_by_label("Email", exact=True).fill("JD@example.com")
+    ui.expect_status(409, "/developers")
     ui.page.get_by_role("button", name="Add developer").click()
     expect(ui.page.locator("#e-email")).to_contain_text("already belongs to developer")
 
@@ -96,6 +99,7 @@ def test_connect_and_disconnect_repository(ui: UI, tenant: Tenant, git_repo: Pat
     expect(ui.page.get_by_text("No repositories connected.")).to_be_visible()
 
     ui.page.get_by_label("Git URL or local path").fill("ext::sh -c touch% /tmp/pwned")
+    ui.expect_status(422, "/repositories")
     ui.page.get_by_role("button", name="Connect").click()
     expect(ui.page.locator("#e-url")).to_contain_text("not allowed")
 
@@ -117,6 +121,7 @@ def test_forms_without_csrf_token_are_refused(ui: UI, tenant: Tenant, database: 
     ui.sign_in(tenant)
     ui.goto("/developers")
     # A form posted by another site: the browser sends the session cookie, but no token.
+    ui.expect_status(403, "/developers")
     ui.page.evaluate(
         """() => {
             const f = document.createElement('form');

@@ -49,7 +49,7 @@ def test_a_copied_cookie_stops_working_after_sign_out(
 ) -> None:
     ui.sign_in(tenant)
     thief, token = _copy_session(ui, browser)
-    ui.page.get_by_role("button", name="Sign out").click()
+    ui.sign_out()
     expect(ui.page).to_have_url(ui.base + "/login")
     _assert_copy_is_worthless(ui, thief, token, database, "Mallory")
 
@@ -62,6 +62,7 @@ def test_a_copied_cookie_stops_working_after_a_password_change(
     ui.page.get_by_role("link", name=tenant.email).click()
     expect(ui.page).to_have_url(ui.base + "/account")
     ui.page.get_by_label("Current password").fill("not my password")
+    ui.expect_status(422, "/account/password")
     ui.page.get_by_label("New password", exact=True).fill("correct horse battery staple")
     ui.page.get_by_label("New password again").fill("correct horse battery staple")
     ui.page.get_by_role("button", name="Change password").click()
@@ -76,7 +77,7 @@ def test_a_copied_cookie_stops_working_after_a_password_change(
 
     ui.goto("/developers")  # the browser that changed the password stays signed in
     expect(ui.page.get_by_role("heading", name="Developers", exact=True)).to_be_visible()
-    ui.page.get_by_role("button", name="Sign out").click()
+    ui.sign_out()
     ui.sign_in(Tenant(tenant.organization_id, tenant.email, "correct horse battery staple", tenant.api_key))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,13 @@ from playwright.sync_api import expect
 
 from gitproductivity.core.db import Database
 from tests.conftest import Tenant
-from tests.web.conftest import UI, Receiver
+from tests.netutil import Receiver
+from tests.web.conftest import UI
 
 pytestmark = pytest.mark.slow  # a real `gitproductivity serve` driven by Chromium
 
 
-def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
+def signed_by(secret: str, headers: Mapping[str, str], body: bytes) -> bool:
     """The spec page's check: sha256=<hex HMAC of the raw body, keyed with the secret string>."""
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(headers["X-GitProductivity-Signature"], expected)
@@ -42,14 +44,15 @@ def test_add_webhook_test_result_deliveries_redeliver_rotate_disable(
 
     # A form error first: no events chosen. The URL is kept and the message sits by the events.
     ui.page.get_by_role("link", name="Add Webhook").first.click()
-    ui.page.get_by_label("Endpoint URL").fill(receiver.url)
+    ui.page.get_by_label("Endpoint URL").fill(receiver.url("/hooks"))
+    ui.expect_status(422, "/settings/webhooks")
     ui.page.get_by_role("button", name="Save and send a test").click()
     expect(ui.page.locator("#e-events")).to_contain_text("Choose at least one event")
-    expect(ui.page.get_by_label("Endpoint URL")).to_have_value(receiver.url)
+    expect(ui.page.get_by_label("Endpoint URL")).to_have_value(receiver.url("/hooks"))
     assert receiver.requests == []
     ui.screenshot("webhook-new", tmp_path)
 
-    add_webhook(ui, receiver.url, ["developer.added", "developer.removed"])
+    add_webhook(ui, receiver.url("/hooks"), ["developer.added", "developer.removed"])
     # After saving, the page shows the test webhook's result and the secret with a copy button.
     expect(ui.page.locator("#test-result")).to_contain_text("answered 200")
     expect(ui.page.locator("#test-result")).to_contain_text(" ms")
@@ -67,7 +70,7 @@ def test_add_webhook_test_result_deliveries_redeliver_rotate_disable(
 
     # The list shows it with its events and status.
     ui.goto("/settings/webhooks")
-    row = ui.page.get_by_role("row", name=receiver.url)
+    row = ui.page.get_by_role("row", name=receiver.url("/hooks"))
     expect(row).to_contain_text("developer.added, developer.removed")
     expect(row).to_contain_text("enabled")
     ui.screenshot("webhooks", tmp_path)
@@ -141,7 +144,7 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
 ) -> None:
     receiver.status = 500
     ui.sign_in(tenant)
-    add_webhook(ui, receiver.url, ["developer.added"])
+    add_webhook(ui, receiver.url("/hooks"), ["developer.added"])
     expect(ui.page.locator("#test-result")).to_contain_text("answered 500")
     expect(ui.page.locator("#test-result")).to_contain_text("not a 2xx")
     webhook_url = ui.page.url.split("?")[0]
@@ -179,7 +182,7 @@ def test_a_failing_endpoint_shows_the_error_and_notifies(
     expect(ui.page.locator("ul.notes li.unread")).to_have_count(1)
     expect(ui.page.locator("#unread-count")).to_have_text("1")
     # Each notification links to what it is about: here, the failed delivery to the receiver.
-    ui.page.get_by_role("link", name=f"Webhook delivery failed: {receiver.url}").click()
+    ui.page.get_by_role("link", name=f"Webhook delivery failed: {receiver.url('/hooks')}").click()
     expect(ui.page.get_by_role("heading", name="developer.added delivery")).to_be_visible()
     expect(ui.page.locator("#attempt-3")).to_contain_text("HTTP 500")
 
@@ -209,6 +212,7 @@ def test_webhook_pages_are_scoped_to_the_organisation(
     ui.sign_in(tenant)
     ui.goto("/settings/webhooks")
     expect(ui.page.get_by_text("No webhooks yet.")).to_be_visible()
+    ui.expect_status(404, f"/settings/webhooks/{theirs.id}")
     resp = ui.goto(f"/settings/webhooks/{theirs.id}")
     assert resp.status == 404
     expect(ui.page.get_by_role("alert")).to_contain_text("not found")

@@ -16,7 +16,7 @@ from gitproductivity.webhooks import client as client_module
 from gitproductivity.webhooks.client import ConnectionDropped, HttpClient, target
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.sender import HttpSender, classify
-from tests.conftest import run_async
+from tests.conftest import require_program, run_async
 
 LOOPBACK = Guard(allowed_networks=("127.0.0.0/8",))
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
@@ -344,7 +344,8 @@ def test_connection_refused_is_a_connection_error() -> None:
 def _certificate(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+        [require_program("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost",
          "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
         check=True,
         capture_output=True,

@@ -8,8 +8,8 @@ benchmarks/faults.py (db-restart) restarts a real cluster of its own.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,23 +22,32 @@ from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery
 from tests.conftest import Tenant
-from tests.webhooks.conftest import Receiver, RunningDispatcher, free_port, wait_for
+from tests.netutil import listening_socket, port_of
+from tests.webhooks.conftest import Receiver, RunningDispatcher, wait_for
 
 pytestmark = pytest.mark.slow  # cuts the database away from a running dispatcher
 
 
 class Proxy:
-    """Forwards 127.0.0.1:port to a target; `cut()` drops every connection and refuses new ones until `restore()`."""
+    """Forwards 127.0.0.1:port (bound once, port 0) to a target. `cut()` drops every connection and then resets each
+    new one at once, as a restarting server does, until `restore()`; `refused` counts the connections reset."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = free_port()
+        self.sock = listening_socket()
+        self.port = port_of(self.sock)
+        self.is_cut = False
+        self.refused = 0
         self.loop = asyncio.new_event_loop()
         self.server: asyncio.AbstractServer | None = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.restore()
+
+        async def start() -> None:
+            self.server = await asyncio.start_server(self._handle, sock=self.sock)
+
+        asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -51,6 +60,10 @@ class Proxy:
             writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.is_cut:
+            self.refused += 1
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -61,12 +74,17 @@ class Proxy:
         self.writers -= {writer, up_writer}
 
     def restore(self) -> None:
-        async def start() -> None:
-            self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
-
-        asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+        self.is_cut = False
 
     def cut(self) -> None:
+        async def drop() -> None:
+            self.is_cut = True
+            for writer in list(self.writers):
+                writer.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(drop(), self.loop).result(10)
+
+    def close(self) -> None:
         async def stop() -> None:
             assert self.server is not None
             self.server.close()
@@ -75,9 +93,6 @@ class Proxy:
             await self.server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-
-    def close(self) -> None:
-        self.cut()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
@@ -90,6 +105,10 @@ def proxy(database_url: str) -> Iterator[Proxy]:
     p.close()
 
 
+def claim_failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not claim deliveries")]
+
+
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite is a file: there is no server to lose
 def test_dispatcher_survives_the_database_going_away(
     backend: str,
@@ -99,7 +118,9 @@ def test_dispatcher_survives_the_database_going_away(
     tenant: Tenant,
     receiver: Receiver,
     proxy: Proxy,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="gitproductivity.webhooks.dispatcher")
     through_proxy = Database(make_url(database_url).set(port=proxy.port).render_as_string(hide_password=False))
     with database.session() as session:
         hook = endpoints.create(session, organization_id=tenant.organization_id, url=receiver.url("/ok"), events=["*"])
@@ -114,7 +135,9 @@ def test_dispatcher_survives_the_database_going_away(
         wait_for(lambda: receiver.on("/ok"), timeout=15, what="the first delivery")
         proxy.cut()
         second = emit(2)  # committed while the dispatcher cannot reach the database
-        time.sleep(3)  # longer than the dispatcher's poll: it tries to claim at least once while cut off
+        # The dispatcher tries to claim while cut off, fails, says so, and goes on.
+        wait_for(lambda: claim_failures(caplog), timeout=30, what="a failed claim while the database is away")
+        assert proxy.refused > 0  # it did reach for the database while it was away
         assert running.thread.is_alive()
         proxy.restore()
         third = emit(3)

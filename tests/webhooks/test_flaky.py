@@ -13,7 +13,6 @@ import email
 import email.policy
 import hashlib
 import re
-import time
 from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,7 +28,7 @@ from gitproductivity.notifications.models import Notification
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from tests.conftest import Tenant
-from tests.webhooks.conftest import Mailbox, Received, Receiver, RunningDispatcher, configure, wait_for
+from tests.webhooks.conftest import Mailbox, Receiver, RunningDispatcher, configure, wait_for
 
 pytestmark = pytest.mark.slow  # the real retry schedule, compressed: several seconds
 
@@ -65,9 +64,7 @@ def expected(delivery_id: str) -> tuple[str, list[str]]:
 
 
 class FlakyReceiver(Receiver):
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.requests.append(Received(request.path, dict(request.headers), body, time.time()))
+    async def answer(self, request: web.Request, body: bytes) -> web.StreamResponse:
         delivery = request.headers["X-GitProductivity-Delivery"]
         attempt = sum(1 for r in self.requests if r.headers.get("X-GitProductivity-Delivery") == delivery)
         what = behaviour(delivery, attempt)

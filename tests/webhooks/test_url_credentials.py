@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+from collections.abc import Mapping
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,8 @@ from gitproductivity.core.redaction import redact_url
 from gitproductivity.repositories.urls import redact
 from gitproductivity.webhooks.endpoints import display_url
 from tests.conftest import Tenant
-from tests.webhooks.conftest import Receiver, free_port
+from tests.netutil import refusing_port
+from tests.webhooks.conftest import Receiver
 
 
 @pytest.mark.parametrize(
@@ -41,7 +43,7 @@ def test_one_masking_function_for_every_url(url: str, shown: str) -> None:
     assert redact(url) == shown and display_url(url) == shown  # repositories and webhooks use the same one
 
 
-def _basic(headers: dict[str, str]) -> str:
+def _basic(headers: Mapping[str, str]) -> str:
     auth = headers.get("Authorization", "")
     assert auth.startswith("Basic "), headers
     return base64.b64decode(auth.removeprefix("Basic ")).decode()
@@ -91,8 +93,9 @@ def test_credentials_are_used_for_deliveries_and_shown_nowhere(
         assert masked in html.text, page
 
     # A receiver that cannot be reached: the recorded error and the log name no credentials either.
-    dead = f"http://hookuser:s3cr3t-pa55@127.0.0.1:{free_port()}/gone"
-    failing = client.post("/v1/webhooks", json={"url": dead, "events": ["*"]}, headers=tenant.headers)
+    with refusing_port() as closed:
+        dead = f"http://hookuser:s3cr3t-pa55@127.0.0.1:{closed}/gone"
+        failing = client.post("/v1/webhooks", json={"url": dead, "events": ["*"]}, headers=tenant.headers)
     assert failing.status_code == 201 and failing.json()["test"]["ok"] is False
     assert "s3cr3t-pa55" not in failing.text
     listed = client.get(f"/v1/webhooks/{failing.json()['id']}/deliveries", headers=tenant.headers)

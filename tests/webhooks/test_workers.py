@@ -127,16 +127,18 @@ def test_many_workers_on_postgres_never_send_an_attempt_twice(
 def test_worker_killed_mid_delivery_loses_nothing(
     database: Database, tenant: Tenant, receiver: Receiver, workers: Workers
 ) -> None:
-    receiver.hang_seconds = 0.8  # the first POST is still in flight when its worker dies
-    hook_id = make_hook(database, tenant, receiver.url("/hang-once"))
+    hook_id = make_hook(database, tenant, receiver.url("/hold-once"))  # the first POST is held until released
     with database.session() as session:
         secret = endpoints.get(session, organization_id=tenant.organization_id, webhook_id=hook_id).secret
     first = workers.start()
+    # Killed by the receiver itself on getting the POST, before answering it: the kill lands mid-delivery, always
+    # (the worker's own timeout cannot have run out first, however slow the machine).
+    receiver.on_hold = lambda: first.send_signal(signal.SIGKILL)
     with database.session() as session:
         event = events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
-    wait_for(lambda: receiver.on("/hang-once"), timeout=30, what="the first POST")
-    first.send_signal(signal.SIGKILL)
+    wait_for(lambda: receiver.on("/hold-once"), timeout=30, what="the first POST")
     first.wait(10)
+    receiver.released.set()
     workers.start()
 
     def delivered() -> Delivery | None:
@@ -146,7 +148,7 @@ def test_worker_killed_mid_delivery_loses_nothing(
             )
 
     done = wait_for(delivered, timeout=30, what="redelivery after the lease ran out")
-    got = receiver.on("/hang-once")
+    got = receiver.on("/hold-once")
     assert len(got) == 2
     assert {r.headers["X-GitProductivity-Delivery"] for r in got} == {done.id}
     assert {r.headers["webhook-id"] for r in got} == {event.id}  # receivers dedupe on this

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Annotated, Any
 
 import typer
@@ -23,6 +24,14 @@ from gitproductivity.core.settings import get_settings
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
+    fd: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Serve on this inherited, already listening TCP socket instead of binding --host/--port "
+            "(socket activation, or a supervisor that holds the address across restarts).",
+        ),
+    ] = None,
     workers: Annotated[
         bool | None,
         typer.Option(
@@ -38,6 +47,7 @@ def serve(
     from gitproductivity.core.serving import protocol_class
     from gitproductivity.orgs import service as orgs
 
+    sockets = None if fd is None else [_inherited_socket(fd, given=host is not None or port is not None)]
     setup_logging()
     settings = get_settings()
     ensure_schema()
@@ -51,7 +61,10 @@ def serve(
             f"  API key       {created.api_key}\n"
             "  (Use `gitproductivity init --email you@example.com` before the first start to choose the email.)"
         )
-    bind_host, bind_port = host or settings.host, port or settings.port
+    if sockets is None:
+        bind_host, bind_port = host or settings.host, port or settings.port
+    else:
+        bind_host, bind_port = sockets[0].getsockname()[:2]
     err.print(f"GitProductivity on http://{bind_host}:{bind_port}  (database: {safe_db_label()})")
     config = uvicorn.Config(
         create_app(run_workers=workers),
@@ -66,7 +79,22 @@ def serve(
         ),
     )
     _allow_open_files(settings.http_max_connections)
-    _server_class()(config).run()
+    _server_class()(config).run(sockets=sockets)
+
+
+def _inherited_socket(fd: int, *, given: bool) -> socket.socket:
+    """The listening TCP socket at file descriptor `fd`, or a clear error (never a traceback)."""
+    if given:
+        raise CliError("--fd serves on an inherited socket: leave out --host and --port")
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise CliError(f"--fd {fd}: not an open socket ({exc.strerror or exc})") from None
+    listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM or not listening:
+        sock.detach()
+        raise CliError(f"--fd {fd}: not a listening TCP socket")
+    return sock
 
 
 def _allow_open_files(connections: int) -> None:
