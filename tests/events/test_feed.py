@@ -6,6 +6,7 @@ import random
 import threading
 import time
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
@@ -15,7 +16,7 @@ from gitproductivity.developers import service
 from gitproductivity.events import service as events
 from gitproductivity.events.models import Event
 from gitproductivity.events.payloads import DeveloperAdded
-from tests.conftest import Tenant, run_async
+from tests.conftest import PG_ADMIN_URL, Tenant, run_async
 
 
 def add(api: TestClient, i: int) -> str:
@@ -211,3 +212,17 @@ def names_served(database: Database, org: str, *, count: int, timeout: float = 3
             return [events.envelope(e)["data"]["name"] for e in rows]
         last = rows[-1].id if rows else None
         run_async(functools.partial(events.wait, organization_id=org, after=last, timeout=1, poll_interval=0.05))
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has no other databases on a server
+def test_a_transaction_in_another_database_does_not_hold_the_feed_back(database: Database, tenant: Tenant) -> None:
+    """Only this database's transactions can write its events: one open elsewhere on the server (here in the
+    server's `postgres` database) does not keep an event committed after it from being served."""
+    org = tenant.organization_id
+    with psycopg.connect(PG_ADMIN_URL) as elsewhere:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # an open transaction with an id, older than the event
+        with database.session() as session:
+            service.create(session, organization_id=org, name="Now", email="now@example.com")
+        with database.session() as session:
+            assert [events.envelope(e)["data"]["name"] for e in events.list_(session, organization_id=org)] == ["Now"]
+        elsewhere.rollback()

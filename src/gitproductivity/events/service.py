@@ -8,13 +8,14 @@ order of writing inside it (the events of one transaction are contiguous in the 
   is served.
 - PostgreSQL lets event-writing transactions commit in parallel (no lock): a transaction that drew its `seq`
   or its xid first may commit last. Readers therefore serve only *settled* events, those whose `txid` is below
-  `pg_snapshot_xmin(pg_current_snapshot())` of the reading statement: every transaction with a smaller id has
-  committed or aborted (and what committed is in that snapshot), and every transaction that starts later gets a
-  larger id. The settled part of the feed only ever grows at its end, so a cursor (the (txid, seq) of the
-  `after` event, looked up each time) never skips or repeats. The price: an event is served only once every
-  transaction that got its id before it has ended, in any database of the server (docs/scaling.md). The
-  reader's own transaction, if it has written, is one of them, so it never serves its own events; an aborted
-  transaction leaves only an unused id.
+  the horizon of the reading statement's snapshot (`_HORIZON`): the smallest id still in flight in this
+  database (`pg_snapshot_xmin(pg_current_snapshot())`, less the transactions `pg_stat_activity` places in other
+  databases). Every transaction of this database with a smaller id has committed or aborted (and what committed
+  is in that snapshot), and every transaction that starts later gets a larger id. The settled part of the feed
+  therefore only grows at its end, so a cursor (the (txid, seq) of the `after` event, looked up each time) never
+  skips or repeats. The price: an event is served only once every transaction of the database that got its id
+  before it has ended (docs/scaling.md). The reader's own transaction, if it has written, is one of them, so
+  it never serves its own events; an aborted transaction leaves only an unused id.
 - `wait` answers True only when a settled event is there: a committed event that a transaction still in flight
   holds back wakes the waiter (NOTIFY), which finds nothing servable and waits again, checking every
   `WAIT_POLL_INTERVAL` (the transaction holding it back may write no event and so notify nobody).
@@ -81,8 +82,8 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
 
 
 def emit_many(session: Session, *, organization_id: str, data: Sequence[EventData]) -> list[Event]:
-    """`emit` for a batch, with the same guarantees: the events get consecutive `seq` in the order given, in the
-    current transaction, each with its deliveries (the subscribers get the whole batch at once).
+    """`emit` for a batch, with the same guarantees: the events are in the feed in the order given, next to each
+    other (one transaction), each with its deliveries (the subscribers get the whole batch at once).
 
     What differs is the cost: the events are written with one bulk insert (`COPY` on PostgreSQL) and each
     subscriber runs once, so an analysis that finds hundreds of new authors writes their
@@ -160,14 +161,29 @@ def latest(session: Session, *, organization_id: str, limit: int, types: Sequenc
     return list(reversed(list(session.scalars(stmt.order_by(Event.txid.desc(), Event.seq.desc()).limit(limit)))))
 
 
+#: The settled horizon of the statement's snapshot (module docstring): the smallest id of a transaction that may
+#: still write events here, the reader's own included. Transactions of *other databases* of the server cannot,
+#: so they are left out when `pg_stat_activity` shows which database an id belongs to (it shows other roles'
+#: sessions only to members of pg_read_all_stats; an id it does not place counts as ours, so the horizon is then
+#: `pg_snapshot_xmin`). A backend never changes database, so a placement, once seen, stays true. Ids are
+#: compared modulo 2^32 there (`backend_xid` is a 32-bit xid; the ids in flight are within 2^31 of each other).
+_HORIZON = """(SELECT least(
+    pg_snapshot_xmax(s)::text::bigint,
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+     WHERE x::text::bigint % 4294967296 NOT IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    pg_current_xact_id_if_assigned()::text::bigint)
+  FROM pg_current_snapshot() AS s)"""
+
+
 def _settled(session: Session, types: Sequence[str]) -> Select[Event]:
     """Events every reader may serve (module docstring), of these types (all if none)."""
     stmt = select(Event)
     if session.get_bind().dialect.name == "postgresql":
         # A scalar subquery: evaluated once per statement, with the statement's own snapshot, and usable as an
         # index bound on (organization_id, txid, seq).
-        horizon = select(literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", BigInteger))
-        stmt = stmt.where(Event.txid < horizon.scalar_subquery())
+        stmt = stmt.where(Event.txid < literal_column(_HORIZON, BigInteger))
     if types:
         stmt = stmt.where(Event.type.in_(list(types)))
     return stmt
