@@ -117,9 +117,8 @@ def save(
     analysis.error = None
     finish_recovered(session, analysis, repo)
     session.flush()
-    # Every event last, in one batch, in the order they always had (new developers, their metrics, the analysis):
-    # on PostgreSQL the first event takes the organisation's event-order lock, which other event writers (a
-    # developer added through the API) wait for until this transaction commits.
+    # Every event last, in one batch, in the order they always had (new developers, their metrics, the analysis);
+    # they are contiguous in the feed, which serves them once this transaction has committed (events.service).
     done = complete_data(analysis, duration=time.monotonic() - started)
     events.emit_many(session, organization_id=job.organization_id, data=[*added, *news, done])
 

@@ -126,8 +126,7 @@ def create_found(
 
     The same rows and the same events, in the same order, as `create(..., validate=False)` for each in turn, but
     written in a few statements whatever their number, and with the events left to the caller: an analysis
-    emits all of its events last, so that on PostgreSQL the organisation's event-order lock (taken by the first
-    event) is held for milliseconds, not for the whole store. When an address is already taken (a removed
+    emits all of its events last, in one batch. When an address is already taken (a removed
     developer's, brought back) or appears twice, the people are added one by one through `create`, which
     handles (or refuses) exactly that and emits its own events.
     """

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, FetchedValue, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gitproductivity.core.db import Base
@@ -12,7 +12,9 @@ from gitproductivity.core.types import BigIntPK, UTCDateTime
 class Event(Base):
     """The outbox. `payload` is the exact envelope JSON that is signed, delivered and served by the feed.
 
-    `seq` orders the feed in commit order (see `events.service.emit`); `id` is the public `evt_…` id.
+    The feed's order is (`txid`, `seq`) (see `events.service`): `txid` is the id of the transaction that wrote
+    the event on PostgreSQL (its column default, `pg_current_xact_id()`), 0 on SQLite and for events written
+    before migration 0011; `seq` numbers events in the order they were written. `id` is the public `evt_…` id.
     """
 
     __tablename__ = "events"
@@ -23,8 +25,12 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     payload: Mapped[str] = mapped_column(Text())
+    # Filled by the database (migration 0011), never by us: the ORM and `bulk_insert` leave it out, and an insert
+    # does not read it back (`eager_defaults`): nothing after `emit` needs it, and the RETURNING would cost.
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue())
 
+    __mapper_args__ = {"eager_defaults": False}
     __table_args__ = (
-        Index("ix_events_org_seq", "organization_id", "seq"),
-        Index("ix_events_org_type_seq", "organization_id", "type", "seq"),
+        Index("ix_events_org_txid_seq", "organization_id", "txid", "seq"),
+        Index("ix_events_org_type_txid_seq", "organization_id", "type", "txid", "seq"),
     )

@@ -1,10 +1,24 @@
 """The outbox: `emit` writes an event in the caller's transaction; the feed lists them in commit order.
 
-Ordering: consumers page the feed with `after=<last id seen>`, so an event must never become visible with a
-`seq` lower than one already served. SQLite has a single writer, so `seq` order is commit order. On
-PostgreSQL, concurrent transactions could commit out of `seq` order; `emit` therefore takes a per-organisation
-transaction-scoped advisory lock *before* drawing the next `seq`, which makes event-writing transactions of
-one organisation commit in `seq` order.
+Ordering: consumers page the feed with `after=<last id seen>`, so an event must never become visible at a
+position before one already served. The feed's order is (`txid`, `seq`): the writing transaction's id, then the
+order of writing inside it (the events of one transaction are contiguous in the feed).
+
+- SQLite has one writer at a time, so `seq` order is commit order; `txid` is always 0 and every committed event
+  is served.
+- PostgreSQL lets event-writing transactions commit in parallel (no lock): a transaction that drew its `seq`
+  or its xid first may commit last. Readers therefore serve only *settled* events, those whose `txid` is below
+  the horizon of the reading statement's snapshot (`_HORIZON`): the smallest id still in flight in this
+  database (`pg_snapshot_xmin(pg_current_snapshot())`, less the transactions `pg_stat_activity` places in other
+  databases). Every transaction of this database with a smaller id has committed or aborted (and what committed
+  is in that snapshot), and every transaction that starts later gets a larger id. The settled part of the feed
+  therefore only grows at its end, so a cursor (the (txid, seq) of the `after` event, looked up each time) never
+  skips or repeats. The price: an event is served only once every transaction of the database that got its id
+  before it has ended (docs/scaling.md). The reader's own transaction, if it has written, is one of them, so
+  it never serves its own events; an aborted transaction leaves only an unused id.
+- `wait` answers True only when a settled event is there: a committed event that a transaction still in flight
+  holds back wakes the waiter (NOTIFY), which finds nothing servable and waits again, checking every
+  `WAIT_POLL_INTERVAL` (the transaction holding it back may write no event and so notify nobody).
 """
 
 from __future__ import annotations
@@ -16,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import BigInteger, Select, Table, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
@@ -34,7 +48,6 @@ from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
 #: process: a CLI command, another API server on the same PostgreSQL).
 WAIT_POLL_INTERVAL = 1.0
 _stopping = threading.Event()
-_LOCK_NAMESPACE = 0x6770  # first key of the two-key advisory lock ("gp")
 
 #: Called with (session, events) inside `emit` and `emit_many`, in the events' own transaction: one event from
 #: `emit`, a whole batch in `seq` order from `emit_many` (so a subscriber can write for all of them at once).
@@ -59,7 +72,6 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     The type is the payload model's (`events.payloads`); the model validated the payload when it was built.
     """
     _check_payload(data)
-    _lock_feed(session, organization_id)
     event = _new_event(organization_id, data)
     session.add(event)
     session.flush()
@@ -70,11 +82,11 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
 
 
 def emit_many(session: Session, *, organization_id: str, data: Sequence[EventData]) -> list[Event]:
-    """`emit` for a batch, with the same guarantees: the events get consecutive `seq` in the order given, in the
-    current transaction, each with its deliveries (the subscribers get the whole batch at once).
+    """`emit` for a batch, with the same guarantees: the events are in the feed in the order given, next to each
+    other (one transaction), each with its deliveries (the subscribers get the whole batch at once).
 
-    What differs is the cost: the feed's lock is taken once, the events are written with one bulk insert (`COPY`
-    on PostgreSQL) and each subscriber runs once, so an analysis that finds hundreds of new authors writes their
+    What differs is the cost: the events are written with one bulk insert (`COPY` on PostgreSQL) and each
+    subscriber runs once, so an analysis that finds hundreds of new authors writes their
     events in a few statements instead of a few per event. The returned events are not in the session (their
     `seq` is not loaded); read them back through the feed when it is needed.
     """
@@ -82,7 +94,6 @@ def emit_many(session: Session, *, organization_id: str, data: Sequence[EventDat
         _check_payload(item)
     if not data:
         return []
-    _lock_feed(session, organization_id)
     events = [_new_event(organization_id, item) for item in data]
     columns = ("id", "organization_id", "type", "created_at", "payload")
     bulk_insert(session, _EVENTS, [{name: getattr(event, name) for name in columns} for event in events])
@@ -98,15 +109,6 @@ def _check_payload(data: EventData) -> None:
     if not _subscribers:
         # A process that emits without its subscribers would commit events that no endpoint ever receives.
         raise RuntimeError("no event subscribers: call gitproductivity.startup.install() before emitting")
-
-
-def _lock_feed(session: Session, organization_id: str) -> None:
-    """The per-organisation event-order lock (module docstring), held until the transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:ns, hashtext(:org))"),
-            {"ns": _LOCK_NAMESPACE, "org": organization_id},
-        )
 
 
 def _new_event(organization_id: str, data: EventData) -> Event:
@@ -138,26 +140,53 @@ def list_(
     types: Sequence[str] = (),
     limit: int = 100,
 ) -> list[Event]:
-    """Events in commit order, strictly after the event `after` (a cursor a consumer saved)."""
+    """Settled events in commit order, strictly after the event `after` (a cursor a consumer saved)."""
     _check_types(types)
-    stmt = select(Event).where(Event.organization_id == organization_id)
+    stmt = _settled(session, types).where(Event.organization_id == organization_id)
     if after:
-        after_seq = session.scalar(select(Event.seq).where(Event.id == after, Event.organization_id == organization_id))
-        if after_seq is None:
+        position = session.execute(
+            select(Event.txid, Event.seq).where(Event.id == after, Event.organization_id == organization_id)
+        ).first()
+        if position is None:
             raise NotFound(f"cursor event {after} not found")
-        stmt = stmt.where(Event.seq > after_seq)
-    if types:
-        stmt = stmt.where(Event.type.in_(list(types)))
-    return list(session.scalars(stmt.order_by(Event.seq).limit(limit)))
+        stmt = stmt.where(tuple_(Event.txid, Event.seq) > tuple_(position.txid, position.seq))
+    return list(session.scalars(stmt.order_by(Event.txid, Event.seq).limit(limit)))
 
 
 def latest(session: Session, *, organization_id: str, limit: int, types: Sequence[str] = ()) -> list[Event]:
-    """The newest `limit` events, oldest first (for people looking at what just happened)."""
+    """The newest `limit` settled events, oldest first (for people looking at what just happened, and a cursor
+    to follow from: an event not yet settled could have unsettled events before it)."""
     _check_types(types)
-    stmt = select(Event).where(Event.organization_id == organization_id)
+    stmt = _settled(session, types).where(Event.organization_id == organization_id)
+    return list(reversed(list(session.scalars(stmt.order_by(Event.txid.desc(), Event.seq.desc()).limit(limit)))))
+
+
+#: The settled horizon of the statement's snapshot (module docstring): the smallest id of a transaction that may
+#: still write events here, the reader's own included. Transactions of *other databases* of the server cannot,
+#: so they are left out when `pg_stat_activity` shows which database an id belongs to (it shows other roles'
+#: sessions only to members of pg_read_all_stats; an id it does not place counts as ours, so the horizon is then
+#: `pg_snapshot_xmin`). A backend never changes database, so a placement, once seen, stays true. Ids are
+#: compared modulo 2^32 there (`backend_xid` is a 32-bit xid; the ids in flight are within 2^31 of each other).
+_HORIZON = """(SELECT least(
+    pg_snapshot_xmax(s)::text::bigint,
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+     WHERE x::text::bigint % 4294967296 NOT IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
+    pg_current_xact_id_if_assigned()::text::bigint)
+  FROM pg_current_snapshot() AS s)"""
+
+
+def _settled(session: Session, types: Sequence[str]) -> Select[Event]:
+    """Events every reader may serve (module docstring), of these types (all if none)."""
+    stmt = select(Event)
+    if session.get_bind().dialect.name == "postgresql":
+        # A scalar subquery: evaluated once per statement, with the statement's own snapshot, and usable as an
+        # index bound on (organization_id, txid, seq).
+        stmt = stmt.where(Event.txid < literal_column(_HORIZON, BigInteger))
     if types:
         stmt = stmt.where(Event.type.in_(list(types)))
-    return list(reversed(list(session.scalars(stmt.order_by(Event.seq.desc()).limit(limit)))))
+    return stmt
 
 
 def _check_types(types: Sequence[str]) -> None:
@@ -177,7 +206,8 @@ async def wait(
     timeout: float,
     poll_interval: float | None = None,
 ) -> bool:
-    """Return as soon as an event after `after` exists (True), or after `timeout` seconds (False).
+    """Return as soon as a settled event after `after` exists (True: `list_` now serves it), or after `timeout`
+    seconds (False).
 
     `timeout` is capped by the `long_poll_max_wait` setting.
     Woken at once by commits in this process (`core.channels.EVENTS`), and checks the database every `poll_interval`
