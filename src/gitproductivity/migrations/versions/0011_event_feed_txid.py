@@ -9,7 +9,7 @@ working. On SQLite `txid` is always 0 (one writer at a time: `seq` order is comm
 The two feed indexes become (organization_id, txid, seq) and (organization_id, type, txid, seq).
 
 Revision ID: 0011_event_feed_txid
-Revises: 0010_email_canonical
+Revises: 0011_webhook_failure_clock
 Create Date: 2026-12-02 03:30:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_event_feed_txid"
-down_revision: str | Sequence[str] | None = "0010_email_canonical"
+down_revision: str | Sequence[str] | None = "0011_webhook_failure_clock"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
