@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/api.py [--duration 10] [--runs 3] [--concurrency 1,16,64]
         [--backends sqlite,postgres] [--postgres postgresql://postgres@127.0.0.1/postgres]
-        [--endpoints post-developers,get-developers,get-events]
+        [--endpoints post-developers,get-developers,get-events] [--before SRC]
 
 Two servers, each one uvicorn process with the same settings (same protocol, h11, same event loop, log level
 `warning`, so no access log), on the same database (a fresh SQLite file, or a scratch PostgreSQL database):
@@ -311,13 +311,19 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
             servers.append(ours)
             minimal = Server("minimal", [sys.executable, __file__, "--serve-minimal", url, "{port}"], env)
             servers.append(minimal)
+            if args.before:  # the same command run from another source tree (a `git archive` of an older commit)
+                argv = [sys.executable, "-c", "from gitproductivity.cli import main; main()"]
+                before = Server(
+                    "before", [*argv, "serve", "--no-workers", "--port", "{port}"], {**env, "PYTHONPATH": args.before}
+                )
+                servers.append(before)
             for server in servers:
                 _seed(server, key, 120)  # the read endpoints have full pages from the start
             for run in range(args.runs):
                 for endpoint in args.endpoints:
                     for concurrency in args.concurrency:
                         pair = {}
-                        for server in (minimal, ours) if run % 2 == 0 else (ours, minimal):
+                        for server in servers if run % 2 == 0 else servers[::-1]:
                             pair[server.name] = measure(server, key, endpoint, concurrency, args.duration)
                         row = {"backend": backend, "endpoint": endpoint, "concurrency": concurrency, "run": run, **pair}
                         results.append(row)
@@ -325,7 +331,13 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
                             f"  {backend:8} {endpoint:16} c={concurrency:<3} run {run + 1}: "
                             f"minimal {pair['minimal']['rps']:7.1f}/s {pair['minimal']['cpu_ms']:5.2f} ms  "
                             f"ours {pair['ours']['rps']:7.1f}/s {pair['ours']['cpu_ms']:5.2f} ms  "
-                            f"ratio {pair['ours']['rps'] / pair['minimal']['rps']:.2f}",
+                            f"ratio {pair['ours']['rps'] / pair['minimal']['rps']:.2f}"
+                            + (
+                                f"  before {pair['before']['rps']:7.1f}/s {pair['before']['cpu_ms']:5.2f} ms "
+                                f"ratio {pair['before']['rps'] / pair['minimal']['rps']:.2f}"
+                                if "before" in pair
+                                else ""
+                            ),
                             flush=True,
                         )
         finally:
@@ -337,8 +349,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def summary(results: list[dict[str, Any]]) -> None:
     print()
-    print("| database | endpoint | c | minimal req/s | ours req/s | ratio | CPU/req minimal | CPU/req ours |")
-    print("|---|---|---|---|---|---|---|---|")
+    before = "before" in results[0]
+    extra = " before req/s | ratio before | CPU/req before |" if before else ""
+    print("| database | endpoint | c | minimal req/s | ours req/s | ratio | CPU/req minimal | CPU/req ours |" + extra)
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|---|" if before else ""))
     cells: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for row in results:
         cells.setdefault((row["backend"], row["endpoint"], row["concurrency"]), []).append(row)
@@ -352,6 +366,13 @@ def summary(results: list[dict[str, Any]]) -> None:
             f"| {backend} | {ENDPOINTS[endpoint][0]} {ENDPOINTS[endpoint][1]} | {concurrency} | "
             f"{med('minimal', 'rps'):.0f} | {med('ours', 'rps'):.0f} | {ratio:.2f} | "
             f"{med('minimal', 'cpu_ms'):.2f} ms | {med('ours', 'cpu_ms'):.2f} ms |"
+            + (
+                f" {med('before', 'rps'):.0f} | "
+                f"{statistics.median(r['before']['rps'] / r['minimal']['rps'] for r in rows):.2f} | "
+                f"{med('before', 'cpu_ms'):.2f} ms |"
+                if before
+                else ""
+            )
         )
 
 
@@ -366,6 +387,12 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1/postgres")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also run `serve` from this source directory (e.g. `git archive <commit> src | tar -x -C /tmp/b`, "
+        "then /tmp/b/src), interleaved with the others: before and after in the same run",
+    )
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     args.endpoints = [e for e in args.endpoints.split(",") if e]
