@@ -5,7 +5,9 @@ after a successful commit runs the callbacks registered with `after_commit` (wak
 nothing acts on work that did not commit.
 
 SQLite runs in WAL mode and every transaction starts with `BEGIN IMMEDIATE`: writers queue on the busy timeout
-instead of failing when a read transaction later tries to write.
+instead of failing when a read transaction later tries to write. A unit of work that only reads can say so
+(`session(read_only=True)`): on SQLite it then begins `DEFERRED`, reads a WAL snapshot and never waits for (or
+holds up) a writer; on PostgreSQL nothing changes.
 """
 
 from __future__ import annotations
@@ -84,7 +86,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+#: Execution option of a read-only unit of work (`Database.session(read_only=True)`).
+READ_ONLY = "gitproductivity_read_only"
 
 
 def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -162,14 +168,19 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_only_sessionmaker = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        session = self.sessionmaker()
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One transaction. `read_only`: the block only reads (module docstring); a write in it is not refused,
+        but on SQLite it may fail with "database is locked" when another writer got there first."""
+        session = (self.read_only_sessionmaker if read_only else self.sessionmaker)()
         try:
             yield session
             session.commit()

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
@@ -177,10 +177,18 @@ PathId = Annotated[
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One transaction for one request: committed when the block ends, before the response is built."""
-    with get_database().session() as session:
+def unit_of_work(*, read_only: bool = False) -> Iterator[Session]:
+    """One transaction for one request: committed when the block ends, before the response is built.
+    `read_only`: the block only reads (on SQLite it then does not take the write lock; `core.db`)."""
+    with get_database().session(read_only=read_only) as session:
         yield session
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """`model` as the JSON response, serialized once. Returned by a route that declares `response_model`, it
+    skips FastAPI's second validation of what the route just built (for a sync route, a trip through a worker
+    thread) and gives the same bytes: `by_alias`, compact, UTF-8."""
+    return Response(model.model_dump_json(by_alias=True), status_code=status_code, media_type="application/json")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,46 @@ def list_(
     return list(session.scalars(stmt.order_by(Developer.id).limit(limit + 1)))
 
 
+def list_fields(
+    session: Session,
+    *,
+    organization_id: str,
+    after: str | None = None,
+    limit: int = 50,
+    include_removed: bool = False,
+) -> list[dict[str, Any]]:
+    """`list_` as plain values (the API's page): the same rows in the same order, each with `aliases` (its
+    non-primary emails, sorted), read with two statements and no ORM objects. Loading 50 developers and their
+    emails as ORM objects cost more than the rest of the request together."""
+    stmt = select(
+        Developer.id, Developer.name, Developer.email, Developer.is_bot, Developer.created_at, Developer.removed_at
+    ).where(Developer.organization_id == organization_id)
+    if not include_removed:
+        stmt = stmt.where(Developer.removed_at.is_(None))
+    if after:
+        stmt = stmt.where(Developer.id > after)
+    rows = [row._asdict() for row in session.execute(stmt.order_by(Developer.id).limit(limit + 1))]
+    aliases: dict[str, list[str]] = {row["id"]: [] for row in rows}
+    if rows:
+        found = session.execute(
+            select(DeveloperEmail.developer_id, DeveloperEmail.email)
+            .where(DeveloperEmail.developer_id.in_(list(aliases)), DeveloperEmail.is_primary.is_(False))
+            .order_by(DeveloperEmail.email)
+        )
+        for developer_id, email in found:
+            aliases[developer_id].append(email)
+    for row in rows:
+        row["aliases"] = aliases[row["id"]]
+    return rows
+
+
+#: Built once: constructing the statement cost as much as running it (a request adds one developer).
+_TAKEN = select(DeveloperEmail.email, DeveloperEmail.developer_id).where(
+    DeveloperEmail.organization_id == bindparam("organization_id"),
+    DeveloperEmail.email.in_(bindparam("emails", expanding=True)),
+)
+
+
 def create(
     session: Session,
     *,
@@ -71,15 +112,8 @@ def create(
     others = [a for a in dict.fromkeys(others) if a != primary]
     name = name.strip()
 
-    taken = {
-        row.email: row.developer
-        for row in session.scalars(
-            select(DeveloperEmail).where(
-                DeveloperEmail.organization_id == organization_id,
-                DeveloperEmail.email.in_([primary, *others]),
-            )
-        )
-    }
+    found = session.execute(_TAKEN, {"organization_id": organization_id, "emails": [primary, *others]}).all()
+    taken = {address: session.get_one(Developer, owner_id) for address, owner_id in found}
     previous = taken.get(primary)
     for address, owner in taken.items():
         if owner.removed_at is None:

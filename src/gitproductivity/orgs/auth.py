@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from gitproductivity.core.errors import Unauthorized
 from gitproductivity.core.http import limits, unit_of_work
@@ -15,19 +16,28 @@ from gitproductivity.orgs.service import Principal
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gpk_…`")
 
 
-def require_principal(
+async def require_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    principal = getattr(request.state, "principal", None)  # set by the web UI's session middleware
-    if isinstance(principal, Principal):
-        return principal
+    """Async on purpose: a key that authenticated a moment ago (`orgs.keycache`) costs no thread and no
+    transaction; only a lookup goes to a worker thread."""
+    signed_in = getattr(request.state, "principal", None)  # set by the web UI's session middleware
+    if isinstance(signed_in, Principal):
+        return signed_in
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    with unit_of_work() as session:
-        principal = service.authenticate_api_key(session, raw_key=credentials.credentials)
+    raw_key = credentials.credentials
+    principal = service.authenticated_key(raw_key)
+    if principal is None:
+        principal = await run_in_threadpool(_look_up, raw_key)
     limits(request).api_keys.check(f"key:{principal.api_key_id}", "API key")
     return principal
+
+
+def _look_up(raw_key: str) -> Principal:
+    with unit_of_work() as session:
+        return service.authenticate_api_key(session, raw_key=raw_key)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

@@ -9,12 +9,12 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
-from gitproductivity.core.db import get_owned
+from gitproductivity.core.db import after_commit, get_owned
 from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
-from gitproductivity.orgs import security
+from gitproductivity.orgs import keycache, security
 from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
 
 
@@ -25,6 +25,10 @@ class Principal:
     organization_id: str
     api_key_id: str | None = None
     user_id: str | None = None
+
+
+#: Keys that authenticated lately (`orgs.keycache`): most API requests skip the lookup.
+AUTHENTICATED_KEYS: keycache.KeyCache[Principal] = keycache.KeyCache()
 
 
 @dataclass(frozen=True)
@@ -90,17 +94,30 @@ def revoke_api_key(session: Session, *, organization_id: str, key_id: str) -> Ap
     key = get_owned(session, ApiKey, organization_id=organization_id, id=key_id, what="API key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+    key_hash = key.key_hash
+    AUTHENTICATED_KEYS.forget(key_hash)  # now (a lookup in flight may put it back) and once it has committed
+    after_commit(session, lambda: AUTHENTICATED_KEYS.forget(key_hash))
     return key
 
 
+def authenticated_key(raw_key: str) -> Principal | None:
+    """The principal of a key that authenticated within the last `keycache.TTL_SECONDS` in this process and was
+    not revoked here since, without touching the database; None: look it up (`authenticate_api_key`)."""
+    return AUTHENTICATED_KEYS.get(security.hash_api_key(raw_key))
+
+
 def authenticate_api_key(session: Session, *, raw_key: str) -> Principal:
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == security.hash_api_key(raw_key)))
+    key_hash = security.hash_api_key(raw_key)
+    generation = AUTHENTICATED_KEYS.generation  # before the lookup: see KeyCache.generation
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
     if key is None or key.revoked_at is not None:
         raise Unauthorized("invalid or revoked API key")
     now = utcnow()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 300:
         key.last_used_at = now  # coarse on purpose: not a write on every request
-    return Principal(organization_id=key.organization_id, api_key_id=key.id)
+    principal = Principal(organization_id=key.organization_id, api_key_id=key.id)
+    after_commit(session, lambda: AUTHENTICATED_KEYS.put(key_hash, principal, generation))
+    return principal
 
 
 def authenticate_user(session: Session, *, email: str, password: str) -> User:
