@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import channels, workers
+from gitproductivity.core import channels, telemetry, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
@@ -48,6 +48,13 @@ PRUNE_EVERY_SECONDS = 3600.0
 async def send_one(sender: Sender, job: Job) -> Result:
     headers = job.headers(int(time.time()))
     outcome = await sender.post(job.url, job.body, headers)
+    telemetry.record_attempt(
+        error_kind=outcome.error_kind,
+        status_code=outcome.status_code,
+        duration_ms=outcome.duration_ms,
+        event_at=job.event_at,
+        ended_at=outcome.started_at + timedelta(milliseconds=outcome.duration_ms),
+    )
     return Result(job=job, headers=headers, outcome=outcome)
 
 

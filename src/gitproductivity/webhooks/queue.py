@@ -97,6 +97,7 @@ class Job:
     lease_until: float  # time.monotonic() when the lease ends
     is_test: bool = False
     worker_id: str | None = None  # the registration (core.workers) the claim was made under
+    event_at: datetime | None = None  # the event's creation (None for a test delivery): commit-to-receipt metric
 
     def headers(self, timestamp: int) -> dict[str, str]:
         return signing.headers(
@@ -133,6 +134,7 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.secret,
         Webhook.previous_secret,
         Webhook.previous_secret_expires_at,
+        Event.created_at,
     )
 
 
@@ -156,6 +158,7 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 old_secrets=old,
                 lease_token=token,
                 lease_until=lease_until,
+                event_at=None if r[6] else r[12],
             )
         )
     return jobs
