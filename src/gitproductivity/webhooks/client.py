@@ -28,8 +28,6 @@ from urllib.parse import unquote
 
 from yarl import URL
 
-from gitproductivity.core.proxyurl import ProxyAddress
-from gitproductivity.webhooks import proxy as proxying
 from gitproductivity.webhooks.guard import DestinationRefused, Guard, literal_address
 
 #: Response head (status line + headers) larger than this is refused.
@@ -272,10 +270,8 @@ class HttpClient:
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
         lookup: Lookup = system_lookup,
-        proxy: ProxyAddress | None = None,
     ) -> None:
         self.guard = guard
-        self.proxy = proxy  # every connection goes through it (webhooks.proxy)
         self.lookup = lookup
         self.timeout = timeout
         self.ssl_context = ssl_context
@@ -290,14 +286,9 @@ class HttpClient:
         t = target(url)
         if t.ip is not None and not self._allows(t.ip):
             raise DestinationRefused(f"destination {t.ip} is a private or reserved address")
-        head = (
-            t.head
-            if self.proxy is None or t.scheme == "https"
-            else proxying.forward_head(t.head, self.proxy.authorization)
-        )
         request = b"".join(
             (
-                head,
+                self._head(t),
                 "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1"),
                 b"Content-Length: %d\r\n\r\n" % len(body),
                 body,
@@ -315,6 +306,9 @@ class HttpClient:
             async with asyncio.timeout_at(deadline):
                 conn = await self._connect(t)
         return await self._exchange(t, conn, request, keep, deadline)
+
+    def _head(self, t: Target) -> bytes:
+        return t.head  # the proxied client (webhooks.proxy) writes the absolute form for a forwarding proxy
 
     def _allows(self, ip: str) -> bool:
         allowed = self.allowed_ips.get(ip)
@@ -386,20 +380,14 @@ class HttpClient:
         return allowed
 
     async def _connect(self, t: Target) -> _Connection:
-        context: ssl.SSLContext | None = None
-        if t.scheme == "https":
-            context = self.ssl_context or _default_ssl_context()
-        if self.proxy is not None:
-            if t.ip is None:
-                await self._resolve(t.host, t.port)  # the guard's check of the name (docs/security.md)
-            return await proxying.connect(
-                self.proxy, scheme=t.scheme, host=t.host, port=t.port, context=context, protocol=_Connection
-            )
         if t.ip is not None:
             family = socket.AF_INET6 if ":" in t.ip else socket.AF_INET
             addresses: list[tuple[socket.AddressFamily, str]] = [(family, t.ip)]
         else:
             addresses = await self._resolve(t.host, t.port)
+        context: ssl.SSLContext | None = None
+        if t.scheme == "https":
+            context = self.ssl_context or _default_ssl_context()
         loop = asyncio.get_running_loop()
         error: OSError | None = None
         for family, address in addresses:

@@ -4,7 +4,7 @@ https destinations: a `CONNECT host:port` tunnel through the proxy, then TLS end
 (certificate and host name checked against the destination, as without a proxy; the proxy sees no plaintext).
 http destinations: the request goes to the proxy in absolute form (`POST http://host:port/path`), which
 forwards it. Either way the destination's *name* is what the proxy gets, so its own allow-lists by host name
-apply; before that, `client.HttpClient` has checked the destination with the guard (IP literals directly,
+apply; before that, `ProxiedClient` has checked the destination with the guard (IP literals directly,
 names by resolving them itself): docs/security.md says what that can and cannot enforce.
 
 A proxy that cannot be reached, or that refuses the tunnel, is a failed try of kind `proxy_error`, retried on
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Protocol, TypeVar
 
 from gitproductivity.core.proxyurl import ProxyAddress
+from gitproductivity.webhooks.client import HttpClient, Target, _Connection, _default_ssl_context
+from gitproductivity.webhooks.guard import Guard
 
 #: A proxy's answer to CONNECT larger than this is refused.
 MAX_REPLY_BYTES = 16 * 1024
@@ -29,18 +29,21 @@ class ProxyError(ConnectionError):
     """The proxy could not be reached, or would not carry the request."""
 
 
-class Connection(Protocol):
-    """What this module needs of `client._Connection` (an asyncio protocol that buffers what it receives)."""
+class ProxiedClient(HttpClient):
+    """`HttpClient` whose every connection goes through the proxy (keep-alive pools stay per destination)."""
 
-    transport: asyncio.Transport | None
-    buffer: bytearray
+    def __init__(self, *, proxy: ProxyAddress, guard: Guard, timeout: float, ssl_context: ssl.SSLContext | None = None):
+        super().__init__(guard=guard, timeout=timeout, ssl_context=ssl_context)
+        self.proxy = proxy
 
-    async def more(self) -> None: ...
+    def _head(self, t: Target) -> bytes:
+        return t.head if t.scheme == "https" else forward_head(t.head, self.proxy.authorization)
 
-    def close(self) -> None: ...
-
-
-C = TypeVar("C", bound=Connection)
+    async def _connect(self, t: Target) -> _Connection:
+        if t.ip is None:
+            await self._resolve(t.host, t.port)  # the guard's check of the name (docs/security.md)
+        context = (self.ssl_context or _default_ssl_context()) if t.scheme == "https" else None
+        return await connect(self.proxy, t, context)
 
 
 @lru_cache(maxsize=4096)
@@ -54,22 +57,19 @@ def forward_head(head: bytes, authorization: str | None) -> bytes:
     return b"%s http://%s%s %s\r\n%s%s" % (method, host, path, version, rest, auth)
 
 
-async def connect(
-    proxy: ProxyAddress, *, scheme: str, host: str, port: int, context: ssl.SSLContext | None, protocol: Callable[[], C]
-) -> C:
-    """A connection to host:port through the proxy: tunnelled and TLS-wrapped for https, to the proxy itself for
-    http (`host` is the name as given, or an IP literal without brackets)."""
+async def connect(proxy: ProxyAddress, t: Target, context: ssl.SSLContext | None) -> _Connection:
+    """A connection to `t` through the proxy: tunnelled and TLS-wrapped for https, to the proxy itself for http."""
     loop = asyncio.get_running_loop()
     try:
-        _, conn = await loop.create_connection(protocol, host=proxy.host, port=proxy.port)  # type: ignore[type-var]
+        _, conn = await loop.create_connection(_Connection, host=proxy.host, port=proxy.port)
     except OSError as exc:
         raise ProxyError(
             f"could not connect to the webhook proxy {proxy.display}: {exc.strerror or type(exc).__name__}"
         ) from None
-    if scheme != "https":
+    if t.scheme != "https":
         return conn
     assert context is not None and conn.transport is not None
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    authority = f"[{t.host}]:{t.port}" if ":" in t.host else f"{t.host}:{t.port}"
     request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
     if proxy.authorization is not None:
         request += f"Proxy-Authorization: {proxy.authorization}\r\n"
@@ -83,7 +83,7 @@ async def connect(
     if len(parts) < 2 or parts[1] != "200":
         conn.close()
         raise ProxyError(f"the webhook proxy {proxy.display} refused the tunnel to {authority}: {status_line[:200]!r}")
-    transport = await loop.start_tls(conn.transport, conn, context, server_hostname=host)  # type: ignore[arg-type]
+    transport = await loop.start_tls(conn.transport, conn, context, server_hostname=t.host)
     if transport is None:
         conn.close()
         raise ProxyError(f"the tunnel through the webhook proxy {proxy.display} closed during the TLS handshake")
@@ -91,7 +91,7 @@ async def connect(
     return conn
 
 
-async def _reply(conn: Connection) -> str:
+async def _reply(conn: _Connection) -> str:
     """The proxy's status line; its headers are skipped (a CONNECT reply has no body)."""
     buf = conn.buffer
     end = buf.find(b"\r\n\r\n")

@@ -14,7 +14,7 @@ from gitproductivity.core.proxyurl import parse_proxy
 from gitproductivity.core.settings import Settings
 from gitproductivity.webhooks.client import ConnectionDropped, HttpClient, InvalidResponse, InvalidURL
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
-from gitproductivity.webhooks.proxy import ProxyError
+from gitproductivity.webhooks.proxy import ProxiedClient, ProxyError
 
 #: Response bodies are kept up to this many bytes in the delivery log.
 RESPONSE_BODY_LIMIT = 4096
@@ -78,7 +78,12 @@ class HttpSender:
 
     def __init__(self, settings: Settings) -> None:
         proxy = parse_proxy(settings.webhook_proxy.get_secret_value()) if settings.webhook_proxy else None
-        self.client = HttpClient(guard=Guard.from_settings(settings), timeout=settings.webhook_timeout, proxy=proxy)
+        guard, timeout = Guard.from_settings(settings), settings.webhook_timeout
+        self.client = (
+            HttpClient(guard=guard, timeout=timeout)
+            if proxy is None
+            else ProxiedClient(guard=guard, timeout=timeout, proxy=proxy)
+        )
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         started, t0 = utcnow(), time.perf_counter()
