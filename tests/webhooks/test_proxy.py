@@ -4,10 +4,12 @@ that is down fails the attempts with a clear error, and they are retried; the pr
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import ssl
 import subprocess
 import sys
@@ -20,7 +22,11 @@ from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from gitproductivity.core.db import Database
+from gitproductivity.core.proxyurl import parse_proxy
 from gitproductivity.webhooks import client as http_client
+from gitproductivity.webhooks.guard import DestinationRefused, Guard
+from gitproductivity.webhooks.proxy import ProxiedClient
+from tests.conftest import run_async
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, free_port, wait_for
 
 pytestmark = pytest.mark.slow  # starts a proxy process
@@ -178,3 +184,25 @@ def test_a_proxy_that_is_down_fails_attempts_clearly_they_are_retried_and_creden
             started.stop()
     everything = json.dumps(attempts()) + caplog.text
     assert PASSWORD not in everything
+    assert base64.b64encode(f"relay:{PASSWORD}".encode()).decode() not in everything  # nor the header made of it
+
+
+def test_the_guard_still_judges_destinations_before_anything_reaches_the_proxy() -> None:
+    """A name that resolves only to refused addresses, and a refused IP literal, never reach the proxy: the
+    proxy's port has nothing listening, so a request that got that far would fail with proxy_error instead."""
+
+    async def zone(host: str, port: int) -> list[tuple[socket.AddressFamily, str]]:
+        return [(socket.AF_INET, "127.0.0.1")] if host == "internal.example" else [(socket.AF_INET, "93.184.215.14")]
+
+    async def main() -> None:
+        client = ProxiedClient(
+            proxy=parse_proxy(f"http://127.0.0.1:{free_port()}"), guard=Guard(), timeout=5, lookup=zone
+        )
+        for url in ("http://internal.example/hook", "https://internal.example/hook", "http://127.0.0.1:9/hook"):
+            with pytest.raises(DestinationRefused):
+                await client.post(url, b"{}", {})
+        with pytest.raises(ConnectionError, match="could not connect to the webhook proxy"):
+            await client.post("http://public.example/hook", b"{}", {})  # allowed: on to the (absent) proxy
+        await client.close()
+
+    run_async(main)

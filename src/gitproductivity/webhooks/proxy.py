@@ -18,7 +18,7 @@ import ssl
 from functools import lru_cache
 
 from gitproductivity.core.proxyurl import ProxyAddress
-from gitproductivity.webhooks.client import HttpClient, Target, _Connection, _default_ssl_context
+from gitproductivity.webhooks.client import HttpClient, Lookup, Target, _Connection, _default_ssl_context, system_lookup
 from gitproductivity.webhooks.guard import Guard
 
 #: A proxy's answer to CONNECT larger than this is refused.
@@ -32,8 +32,16 @@ class ProxyError(ConnectionError):
 class ProxiedClient(HttpClient):
     """`HttpClient` whose every connection goes through the proxy (keep-alive pools stay per destination)."""
 
-    def __init__(self, *, proxy: ProxyAddress, guard: Guard, timeout: float, ssl_context: ssl.SSLContext | None = None):
-        super().__init__(guard=guard, timeout=timeout, ssl_context=ssl_context)
+    def __init__(
+        self,
+        *,
+        proxy: ProxyAddress,
+        guard: Guard,
+        timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
+        lookup: Lookup = system_lookup,
+    ) -> None:
+        super().__init__(guard=guard, timeout=timeout, ssl_context=ssl_context, lookup=lookup)
         self.proxy = proxy
 
     def _head(self, t: Target) -> bytes:
