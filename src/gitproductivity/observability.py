@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gitproductivity.core import telemetry
+from gitproductivity.core import telemetry, tracing
 from gitproductivity.core.db import get_database
 from gitproductivity.core.errors import Unauthorized
 from gitproductivity.core.settings import Settings
@@ -39,11 +39,25 @@ class RequestMetrics:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or _mount(scope) or "unmatched"
-            telemetry.HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+        if not tracing.enabled():
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                telemetry.HTTP_REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
+            return
+        with tracing.server_span(scope["method"], scope["headers"]) as span:
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                route = _route(scope)
+                telemetry.HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+                span.update_name(f"{scope['method']} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+
+
+def _route(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", None) or _mount(scope) or "unmatched"
 
 
 def _mount(scope: Scope) -> str | None:
