@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from gitproductivity.core.db import Database
 from gitproductivity.core.proxyurl import parse_proxy
+from gitproductivity.core.settings import Settings
 from gitproductivity.webhooks import client as http_client
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.proxy import ProxiedClient
@@ -206,3 +208,19 @@ def test_the_guard_still_judges_destinations_before_anything_reaches_the_proxy()
         await client.close()
 
     run_async(main)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (f"https://relay:{PASSWORD}@proxy.internal:4750", "must be an http:// URL"),
+        (f"http://relay:{PASSWORD}@proxy.internal:4750/path", "must be only http://"),
+        (f"http://relay:{PASSWORD}@:4750", "has no host"),
+        (f"http://relay:{PASSWORD}@proxy.internal:99999", "must be a URL like"),
+    ],
+)
+def test_a_bad_proxy_setting_stops_start_up_in_words_without_its_credentials(url: str, words: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(webhook_proxy=url)
+    message = caught.value.errors()[0]["msg"]  # what `gitproductivity serve` / `worker` print (cli._common.run)
+    assert words in message and PASSWORD not in message
