@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 import gitproductivity
-from gitproductivity import startup, web, worker
+from gitproductivity import observability, startup, web, worker
 from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.content import refuse_unstorable_text
 from gitproductivity.core.db import get_database
@@ -85,6 +85,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     ):
         app.include_router(router)
     document_webhooks(app)
+    observability.install(app, settings)  # /metrics and the request counter (outermost middleware)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

@@ -9,7 +9,7 @@ point calls `install()`: the app, the worker, the CLI.
 from __future__ import annotations
 
 from gitproductivity.analysis import child, jobs
-from gitproductivity.core import workers
+from gitproductivity.core import tracing, workers
 from gitproductivity.events import service as events
 from gitproductivity.webhooks import queue
 
@@ -20,3 +20,4 @@ def install() -> None:
     workers.on_prune("deliveries", queue.release_claims_of)
     workers.on_prune("analyses", jobs.release_claims_of)
     child.on_start(install)  # each analysis child process runs this same wiring first
+    tracing.setup()  # OpenTelemetry, when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set

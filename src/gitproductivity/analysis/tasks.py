@@ -15,7 +15,8 @@ import contextlib
 import logging
 
 from gitproductivity.analysis import child, jobs
-from gitproductivity.core import channels, workers
+from gitproductivity.analysis.models import Analysis
+from gitproductivity.core import channels, telemetry, workers
 from gitproductivity.core.db import get_database
 from gitproductivity.core.settings import get_settings
 
@@ -78,10 +79,22 @@ def _claim(worker: str, limit: int) -> list[str]:
         return [a.id for a in jobs.claim(session, worker=worker, limit=limit)]
 
 
+def _count(analysis_id: str, status: str) -> None:
+    """The finished analysis in the metrics (core.telemetry): counted here, in the worker, not in the child."""
+    with get_database().session() as session:
+        row = session.get(Analysis, analysis_id)
+    seconds = None
+    if row is not None and row.started_at is not None and row.finished_at is not None:
+        seconds = (row.finished_at - row.started_at).total_seconds()
+    telemetry.record_analysis(status=status, seconds=seconds, commits=row.commits_done if row is not None else 0)
+
+
 async def _execute(analysis_id: str, worker: str, slots: asyncio.Semaphore) -> None:
     try:
         status = await child.execute(analysis_id, worker)
         log.info("analysis %s %s", analysis_id, status)
+        with contextlib.suppress(Exception):  # a metric never fails an analysis
+            await asyncio.to_thread(_count, analysis_id, status)
     except Exception:
         log.exception("analysis %s crashed", analysis_id)
     finally:

@@ -75,8 +75,15 @@ class Settings(BaseSettings):
     webhook_auto_disable_after: float = 5 * 86400.0
     webhook_secret_overlap: float = 86400.0
     webhook_attempt_retention_days: float = 30.0
+    #: Send every delivery through this HTTP proxy (`http://[user:password@]host:port`; CONNECT for https
+    #: destinations, plain forwarding for http), e.g. smokescreen; see docs/security.md for the guard's rules.
+    webhook_proxy: SecretStr | None = None
     #: Delete finished deliveries and events older than this (days; 0 keeps them forever; see events.retention).
     event_retention_days: float = 0.0
+
+    # Observability (docs/observability.md): `/metrics` on or off, and the bearer token it asks for when set.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
 
     # E-mail (notifications are sent only when smtp_host is set)
     smtp_host: str | None = None
@@ -305,6 +312,19 @@ class Settings(BaseSettings):
                 return tuple(str(ipaddress.ip_network(str(v), strict=False)) for v in value)
             except ValueError as exc:
                 raise ValueError(f"must be comma-separated networks, e.g. 10.0.0.0/8,127.0.0.1/32 ({exc})") from exc
+        return value
+
+    @field_validator("webhook_proxy", mode="before")
+    @classmethod
+    def _check_proxy(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            from gitproductivity.core.proxyurl import parse_proxy
+
+            parse_proxy(value)  # raises ValueError in words (never quoting the credentials)
         return value
 
     @field_validator("worker_heartbeat_interval", "worker_stall_after")

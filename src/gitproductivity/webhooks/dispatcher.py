@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import channels, workers
+from gitproductivity.core import channels, telemetry, tracing, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
@@ -45,9 +45,24 @@ RECORD_GATHER_SECONDS = 0.005
 PRUNE_EVERY_SECONDS = 3600.0
 
 
+def _span_attributes(job: Job) -> dict[str, str | int]:
+    return {"webhook.delivery_id": job.delivery_id, "webhook.attempt": job.number, "event.type": job.event_type}
+
+
 async def send_one(sender: Sender, job: Job) -> Result:
     headers = job.headers(int(time.time()))
-    outcome = await sender.post(job.url, job.body, headers)
+    with tracing.span("webhook.post", parent=job.trace, kind="CLIENT", attributes=_span_attributes(job)) as span:
+        outcome = await sender.post(job.url, job.body, headers)
+        if span is not None:
+            tracing.describe_outcome(span, outcome.status_code, outcome.error_kind)
+            job.trace = tracing.traceparent(span)
+    telemetry.record_attempt(
+        error_kind=outcome.error_kind,
+        status_code=outcome.status_code,
+        duration_ms=outcome.duration_ms,
+        event_at=job.event_at,
+        ended_at=outcome.started_at + timedelta(milliseconds=outcome.duration_ms),
+    )
     return Result(job=job, headers=headers, outcome=outcome)
 
 
@@ -107,6 +122,7 @@ class Dispatcher:
                     continue
                 wake.clear()
                 want = min(batch, max_held - self.inflight)
+                claim_started = time.time_ns()
                 try:
                     jobs = await self._db(
                         partial(
@@ -123,6 +139,9 @@ class Dispatcher:
                         await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
                     continue
                 for job in jobs:
+                    job.trace = tracing.past_span(
+                        "webhook.claim", parent=job.trace, start_ns=claim_started, end_ns=time.time_ns()
+                    )
                     self.inflight += 1
                     task = asyncio.create_task(self._deliver(sender, job, stop))
                     tasks.add(task)
@@ -209,7 +228,12 @@ class Dispatcher:
                 await asyncio.sleep(RECORD_GATHER_SECONDS)
             batch, self.results = self.results, []
             try:
+                record_started = time.time_ns()
                 await self._db(partial(queue.record, results=batch))
+                for r in batch:
+                    tracing.past_span(
+                        "webhook.record", parent=r.job.trace, start_ns=record_started, end_ns=time.time_ns()
+                    )
                 if not all(r.outcome.ok for r in batch):
                     self.wake.set()  # a retry may fall due before the loop's current wait ends
             except Exception:

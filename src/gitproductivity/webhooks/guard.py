@@ -5,7 +5,8 @@ The check runs on the addresses actually connected to: `client.HttpClient` resol
 only the addresses `Guard.allows` (so a name that resolves, or re-resolves, to 127.0.0.1 or 169.254.169.254
 gets no connection: DNS rebinding gains nothing), then connects to exactly those. `check_url` is the early
 check when an endpoint is saved: IP literals in every spelling, full-width and ideographic ones included,
-are refused there. No proxy is ever used.
+are refused there. With an egress proxy (`webhooks.proxy`) the proxy resolves names again: what that leaves
+to the proxy is written down in docs/security.md.
 """
 
 from __future__ import annotations

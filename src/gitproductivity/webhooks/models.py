@@ -76,6 +76,8 @@ class Delivery(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    #: The W3C traceparent of the event's emission (core.tracing): the worker's spans join that trace.
+    trace_context: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     attempt_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.number", viewonly=True)
 

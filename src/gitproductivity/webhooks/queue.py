@@ -20,7 +20,7 @@ from sqlalchemy import Integer, String, Table, any_, bindparam, func, insert, se
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import channels
+from gitproductivity.core import channels, tracing
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.ids import new_id
@@ -53,6 +53,7 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
     cache: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault("webhooks_by_org", {})
     now = utcnow()
     rows: list[dict[str, Any]] = []
+    trace = tracing.mark("events.emit", {"events.count": len(events)}) if tracing.enabled() else None
     for event in events:
         if event.type == WEBHOOK_TEST:
             continue
@@ -72,6 +73,7 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
+                "trace_context": trace,
             }
             for hook_id, types in hooks
             if ALL_EVENTS in types or event.type in types
@@ -99,6 +101,8 @@ class Job:
     lease_until: float  # time.monotonic() when the lease ends
     is_test: bool = False
     worker_id: str | None = None  # the registration (core.workers) the claim was made under
+    event_at: datetime | None = None  # the event's creation (None for a test delivery): commit-to-receipt metric
+    trace: str | None = None  # traceparent of the last step in the delivery's trace (core.tracing); None when off
 
     def headers(self, timestamp: int) -> dict[str, str]:
         return signing.headers(
@@ -135,6 +139,8 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.secret,
         Webhook.previous_secret,
         Webhook.previous_secret_expires_at,
+        Event.created_at,
+        c.trace_context,
     )
 
 
@@ -158,6 +164,8 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 old_secrets=old,
                 lease_token=token,
                 lease_until=lease_until,
+                event_at=None if r[6] else r[12],
+                trace=r[13],
             )
         )
     return jobs

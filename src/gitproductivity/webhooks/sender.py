@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Protocol
 
 from gitproductivity.core.clock import utcnow
+from gitproductivity.core.proxyurl import parse_proxy
 from gitproductivity.core.settings import Settings
 from gitproductivity.webhooks.client import ConnectionDropped, HttpClient, InvalidResponse, InvalidURL
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
+from gitproductivity.webhooks.proxy import ProxiedClient, ProxyError
 
 #: Response bodies are kept up to this many bytes in the delivery log.
 RESPONSE_BODY_LIMIT = 4096
@@ -52,6 +54,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
     """(error kind, message) for an exception raised while POSTing."""
     if _has_cause(exc, DestinationRefused):
         return "refused_destination", str(exc)
+    if isinstance(exc, ProxyError):
+        return "proxy_error", str(exc)
     if isinstance(exc, TimeoutError):
         return "timeout", "no complete answer within the timeout"
     if _has_cause(exc, ssl.SSLError) or isinstance(exc, ssl.CertificateError):
@@ -73,7 +77,13 @@ class HttpSender:
     """The dispatcher's sender: `client.HttpClient` (keep-alive, guarded connects, never follows redirects)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.client = HttpClient(guard=Guard.from_settings(settings), timeout=settings.webhook_timeout)
+        proxy = parse_proxy(settings.webhook_proxy.get_secret_value()) if settings.webhook_proxy else None
+        guard, timeout = Guard.from_settings(settings), settings.webhook_timeout
+        self.client = (
+            HttpClient(guard=guard, timeout=timeout)
+            if proxy is None
+            else ProxiedClient(guard=guard, timeout=timeout, proxy=proxy)
+        )
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         started, t0 = utcnow(), time.perf_counter()
