@@ -31,9 +31,9 @@ from gitproductivity.core import channels, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.webhooks import deliveries, queue
+from gitproductivity.webhooks import credentials, deliveries, queue
 from gitproductivity.webhooks.queue import Job, Result
-from gitproductivity.webhooks.sender import HttpSender, Sender
+from gitproductivity.webhooks.sender import HttpSender, Outcome, Sender
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,17 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def send_one(sender: Sender, job: Job) -> Result:
+    """Sign and POST one delivery. The attempt log keeps the headers sent, with credentials as `***`."""
     headers = job.headers(int(time.time()))
-    outcome = await sender.post(job.url, job.body, headers)
-    return Result(job=job, headers=headers, outcome=outcome)
+    try:
+        authorization = credentials.authorization(job.auth_type, job.auth_secret)
+    except credentials.CredentialsUnreadable as exc:
+        failed = Outcome(started_at=utcnow(), duration_ms=0.0, error_kind="credentials", error=str(exc))
+        return Result(job=job, headers=headers, outcome=failed)
+    if authorization is None:
+        return Result(job=job, headers=headers, outcome=await sender.post(job.url, job.body, headers))
+    outcome = await sender.post(job.url, job.body, {**headers, "Authorization": authorization})
+    return Result(job=job, headers={**headers, "Authorization": "***"}, outcome=outcome)
 
 
 class Dispatcher:

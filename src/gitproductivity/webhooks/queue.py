@@ -8,6 +8,7 @@ outcomes back in batches (`record`), a few transactions per batch rather than on
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -27,7 +28,7 @@ from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import WEBHOOK_TEST
-from gitproductivity.webhooks import health, policy, signing
+from gitproductivity.webhooks import filters, health, policy, signing
 from gitproductivity.webhooks.endpoints import ALL_EVENTS
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from gitproductivity.webhooks.sender import Outcome
@@ -38,13 +39,16 @@ ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 
 
 def fan_out(session: Session, events: Sequence[Event]) -> int:
-    """One pending delivery per enabled endpoint subscribed to each event's type, in the events' transaction.
+    """One pending delivery per enabled endpoint subscribed to each event's type and matching its filter, in the
+    events' transaction.
 
     `events` is one event (`events.emit`) or a batch (`events.emit_many`): a batch's deliveries are written with
-    one insert. The organisation's endpoints are read once per transaction (an analysis may emit thousands of
-    events).
+    one insert. The organisation's endpoints are read, and their filters compiled, once per transaction (an
+    analysis may emit thousands of events); an event's envelope is parsed only when a filtered endpoint wants it.
     """
-    cache: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault("webhooks_by_org", {})
+    cache: dict[str, list[tuple[str, list[str], filters.Predicate | None]]] = session.info.setdefault(
+        "webhooks_by_org", {}
+    )
     now = utcnow()
     rows: list[dict[str, Any]] = []
     for event in events:
@@ -53,27 +57,34 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
         hooks = cache.get(event.organization_id)
         if hooks is None:
             found = session.execute(
-                select(Webhook.id, Webhook.events).where(
+                select(Webhook.id, Webhook.events, Webhook.event_filter).where(
                     Webhook.organization_id == event.organization_id, Webhook.enabled.is_(True)
                 )
             )
-            hooks = cache[event.organization_id] = [(r[0], list(r[1])) for r in found]
-        rows.extend(
-            {
-                "id": new_id("dlv"),
-                "organization_id": event.organization_id,
-                "webhook_id": hook_id,
-                "event_id": event.id,
-                "event_type": event.type,
-                "is_test": False,
-                "status": DeliveryStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for hook_id, types in hooks
-            if ALL_EVENTS in types or event.type in types
-        )
+            hooks = cache[event.organization_id] = [(r[0], list(r[1]), filters.compile_saved(r[2])) for r in found]
+        envelope: Any = None
+        for hook_id, types, predicate in hooks:
+            if not (ALL_EVENTS in types or event.type in types):
+                continue
+            if predicate is not None:
+                if envelope is None:
+                    envelope = json.loads(event.payload)
+                if not predicate(envelope):
+                    continue
+            rows.append(
+                {
+                    "id": new_id("dlv"),
+                    "organization_id": event.organization_id,
+                    "webhook_id": hook_id,
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "is_test": False,
+                    "status": DeliveryStatus.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
     if rows:
         session.execute(insert(DELIVERIES), rows)  # Core insert: no ORM bookkeeping per row
     return len(rows)
@@ -97,9 +108,13 @@ class Job:
     lease_until: float  # time.monotonic() when the lease ends
     is_test: bool = False
     worker_id: str | None = None  # the registration (core.workers) the claim was made under
+    extra_headers: dict[str, str] | None = None  # the endpoint's own headers (webhooks.options)
+    auth_type: str | None = None  # its credentials, still encrypted (webhooks.credentials)
+    auth_secret: str | None = None
 
     def headers(self, timestamp: int) -> dict[str, str]:
-        return signing.headers(
+        """The endpoint's headers, then ours (signature, event, delivery); Authorization is added by the sender."""
+        signed = signing.headers(
             body=self.body,
             event_id=self.event_id,
             event_type=self.event_type,
@@ -108,6 +123,7 @@ class Job:
             old_secrets=self.old_secrets,
             timestamp=timestamp,
         )
+        return {**self.extra_headers, **signed} if self.extra_headers else signed
 
 
 @dataclass
@@ -133,6 +149,9 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.secret,
         Webhook.previous_secret,
         Webhook.previous_secret_expires_at,
+        Webhook.headers,
+        Webhook.auth_type,
+        Webhook.auth_secret,
     )
 
 
@@ -156,6 +175,9 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 old_secrets=old,
                 lease_token=token,
                 lease_until=lease_until,
+                extra_headers=r[12],
+                auth_type=r[13],
+                auth_secret=r[14],
             )
         )
     return jobs
