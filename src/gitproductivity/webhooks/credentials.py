@@ -84,7 +84,12 @@ def encrypt(fields: dict[str, str], settings: Settings | None = None) -> str:
         raise ValidationFailed(
             "auth: credentials are stored encrypted; set GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY "
             "(or GITPRODUCTIVITY_SECRET_KEY) on the server first",
-            details=[{"field": "auth", "message": "no encryption key configured"}],
+            details=[
+                {
+                    "field": "auth",
+                    "message": "no encryption key: set GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY on the server first",
+                }
+            ],
         )
     return PREFIX + cipher.encrypt(json.dumps(fields).encode("utf-8")).decode("ascii")
 
