@@ -29,6 +29,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 MAX_DEPTH = 8
@@ -303,13 +304,29 @@ def compile_(spec: Any) -> Predicate:
 
 def compile_saved(spec: Any) -> Predicate | None:
     """A saved filter's predicate (None: no filter). One that no longer validates (a bound lowered since it was
-    saved) matches nothing: a filter narrows what an endpoint receives, so it fails closed."""
+    saved) matches nothing: a filter narrows what an endpoint receives, so it fails closed.
+
+    Compiled predicates are pure, so they are kept per process by the filter's JSON text: fan-out reads the
+    endpoints once per transaction, and a busy installation compiles each filter once, not once per batch."""
     if not spec:
         return None
     try:
-        return compile_(spec)
-    except ValueError:
-        return lambda envelope: False
+        text = json.dumps(spec, sort_keys=True, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return _nothing
+    return _compiled_text(text)
+
+
+def _nothing(envelope: Any) -> bool:
+    return False
+
+
+@lru_cache(maxsize=1024)
+def _compiled_text(text: str) -> Predicate:
+    try:
+        return compile_(json.loads(text))
+    except (ValueError, RecursionError):
+        return _nothing
 
 
 def explain(spec: Any, document: Any) -> list[str]:
