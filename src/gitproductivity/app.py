@@ -29,6 +29,7 @@ from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
 from gitproductivity.web import views as web_views
+from gitproductivity.webhooks import routing_views
 from gitproductivity.webhooks import views as webhooks_views
 from gitproductivity.webhooks.api import deliveries_router
 from gitproductivity.webhooks.api import router as webhooks_router
@@ -105,6 +106,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
             developers_views.router,
             repositories_views.router,
             webhooks_views.router,
+            routing_views.router,
             notifications_views.router,
             metrics_views.router,
         ),

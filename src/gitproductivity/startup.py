@@ -11,12 +11,12 @@ from __future__ import annotations
 from gitproductivity.analysis import child, jobs
 from gitproductivity.core import tracing, workers
 from gitproductivity.events import service as events
-from gitproductivity.webhooks import queue
+from gitproductivity.webhooks import fanout, queue
 
 
 def install() -> None:
     """Register every in-transaction event subscriber, and what a dead worker's pruning hands back (idempotent)."""
-    events.subscribe(queue.fan_out)
+    events.subscribe(fanout.fan_out)
     workers.on_prune("deliveries", queue.release_claims_of)
     workers.on_prune("analyses", jobs.release_claims_of)
     child.on_start(install)  # each analysis child process runs this same wiring first

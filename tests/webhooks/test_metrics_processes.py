@@ -17,7 +17,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import wait_until_serving
-from tests.webhooks.conftest import Receiver, free_port, wait_for
+from tests.netutil import listening_socket, port_of, serve_command
+from tests.webhooks.conftest import Receiver, wait_for
 
 pytestmark = pytest.mark.slow  # starts `gitproductivity serve` and `worker` processes
 
@@ -43,24 +44,25 @@ def _succeeded(metrics: str) -> float:
 
 
 def test_the_api_process_counts_what_worker_processes_sent(tmp_path: Path, receiver: Receiver) -> None:
-    port = free_port()
+    sock = listening_socket()  # held by the test, passed to `serve --fd`: no port is freed and reused
+    port = port_of(sock)
     shared = tmp_path / "prometheus"
     shared.mkdir()
     env = {
         **os.environ,
         "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
-        "GITPRODUCTIVITY_PORT": str(port),
         "GITPRODUCTIVITY_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "PROMETHEUS_MULTIPROC_DIR": str(shared),
     }
     env.pop("GITPRODUCTIVITY_DATABASE_URL", None)
     server_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
     with server_log.open("w") as out:
-        server = subprocess.Popen([EXE, "serve", "--no-workers"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+        argv, fds = serve_command(sock, "--no-workers")
+        server = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=out, stderr=out, **fds)
     worker: subprocess.Popen[bytes] | None = None
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(base, server, describe=server_log.read_text)  # type: ignore[arg-type]
+        wait_until_serving(base, server, describe=server_log.read_text)
         found = re.search(r"API key\s+(gpk_\S+)", server_log.read_text())
         assert found is not None, server_log.read_text()
         key = found.group(1)
@@ -84,4 +86,5 @@ def test_the_api_process_counts_what_worker_processes_sent(tmp_path: Path, recei
             if proc is not None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(30)
+        sock.close()
     assert len(list(shared.glob("counter_*.db"))) >= 2  # one file per process that counted

@@ -29,7 +29,8 @@ from gitproductivity.webhooks import client as http_client
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.proxy import ProxiedClient
 from tests.conftest import run_async
-from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, free_port, wait_for
+from tests.netutil import refusing_port
+from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
 pytestmark = pytest.mark.slow  # starts a proxy process
 
@@ -153,7 +154,8 @@ def test_a_proxy_that_is_down_fails_attempts_clearly_they_are_retried_and_creden
     receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    port = free_port()
+    refused = refusing_port()  # held while the proxy is down: every connection to it is refused
+    port = refused.__enter__()
     configure(
         database_url,
         tmp_path,
@@ -177,6 +179,7 @@ def test_a_proxy_that_is_down_fails_attempts_clearly_they_are_retried_and_creden
             assert attempt["error_kind"] == "proxy_error"
             assert attempt["error"].startswith(f"could not connect to the webhook proxy 127.0.0.1:{port}: ")
         # The proxy comes up on that address: the next retry goes through it.
+        refused.__exit__(None, None, None)
         started = ProxyProcess(tmp_path / "proxy.log", port=port)
         wait_for(lambda: _events(receiver), what="the retried delivery")
         wait_for(lambda: attempts()[-1]["response_status"] == 200, what="the success recorded")
@@ -197,9 +200,7 @@ def test_the_guard_still_judges_destinations_before_anything_reaches_the_proxy()
         return [(socket.AF_INET, "127.0.0.1")] if host == "internal.example" else [(socket.AF_INET, "93.184.215.14")]
 
     async def main() -> None:
-        client = ProxiedClient(
-            proxy=parse_proxy(f"http://127.0.0.1:{free_port()}"), guard=Guard(), timeout=5, lookup=zone
-        )
+        client = ProxiedClient(proxy=parse_proxy(f"http://127.0.0.1:{closed}"), guard=Guard(), timeout=5, lookup=zone)
         for url in ("http://internal.example/hook", "https://internal.example/hook", "http://127.0.0.1:9/hook"):
             with pytest.raises(DestinationRefused):
                 await client.post(url, b"{}", {})
@@ -207,7 +208,8 @@ def test_the_guard_still_judges_destinations_before_anything_reaches_the_proxy()
             await client.post("http://public.example/hook", b"{}", {})  # allowed: on to the (absent) proxy
         await client.close()
 
-    run_async(main)
+    with refusing_port() as closed:
+        run_async(main)
 
 
 @pytest.mark.parametrize(

@@ -30,11 +30,71 @@ def _print_test(test: dict[str, Any] | None) -> None:
             console.print(f"  hint: {test['hint']}", markup=False, highlight=False)
 
 
+FilterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        help='Only events matching this JSON filter, e.g. \'{"data": {"repository_id": {"$in": ["repo_…"]}}}\' '
+        "(docs/webhooks.md, Filters); '' or 'null' removes it",
+    ),
+]
+HeaderOption = Annotated[
+    list[str] | None,
+    typer.Option("--header", help="An extra request header, 'Name: value' (repeat the option for more)"),
+]
+AuthOption = Annotated[
+    str | None,
+    typer.Option(
+        "--auth",
+        help="basic, bearer or none: the token or password is asked for (hidden; or read from stdin), "
+        "stored encrypted, never shown again",
+    ),
+]
+UserOption = Annotated[str | None, typer.Option("--auth-username", help="The user name of basic credentials")]
+
+
+def _filter_option(text: str | None) -> Any:
+    import json
+
+    if text is None or text.strip() in ("", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CliError(f"--filter is not valid JSON: {exc}") from None
+
+
+def _header_options(values: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition(":")
+        if not sep:
+            raise CliError(f"--header {item!r}: write it as 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _auth_option(kind: str | None, username: str | None) -> Any:
+    if kind is None or kind == "none":
+        return None
+    if kind == "bearer":
+        return {"type": "bearer", "token": typer.prompt("bearer token", hide_input=True)}
+    if kind == "basic":
+        if not username:
+            raise CliError("--auth basic needs --auth-username")
+        return {"type": "basic", "username": username, "password": typer.prompt("password", hide_input=True)}
+    raise CliError("--auth must be basic, bearer or none")
+
+
 @app.command("add")
 def webhooks_add(
     url: Annotated[str, typer.Argument(help="Where to POST events (http or https)")],
     events: Annotated[str, typer.Option("--events", help="Comma-separated event types, or * for all")] = "*",
     description: Annotated[str, typer.Option(help="A note for people")] = "",
+    filter_: FilterOption = None,
+    header: HeaderOption = None,
+    auth: AuthOption = None,
+    auth_username: UserOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -42,8 +102,23 @@ def webhooks_add(
     from gitproductivity.webhooks import endpoints, testing
 
     types = [t.strip() for t in events.split(",") if t.strip()]
+    spec, headers, credentials = (
+        _filter_option(filter_),
+        _header_options(header or []),
+        _auth_option(auth, auth_username),
+    )
     created = in_org(
-        org, lambda s, o: endpoints.create(s, organization_id=o, url=url, events=types, description=description)
+        org,
+        lambda s, o: endpoints.create(
+            s,
+            organization_id=o,
+            url=url,
+            events=types,
+            description=description,
+            event_filter=spec,
+            headers=headers,
+            auth=credentials,
+        ),
     )
     hook = _hook_json(testing.send_test(organization_id=created.organization_id, webhook_id=created.id), secret=True)
     if as_json:
@@ -124,6 +199,45 @@ def webhooks_rotate(
     console.print(f"new secret  {hook['secret']}\nold secret valid until {hook['secret_rotation_ends_at'] or 'now'}")
 
 
+@app.command("update")
+def webhooks_update(
+    webhook_id: str,
+    url: Annotated[str | None, typer.Option(help="A new URL")] = None,
+    events: Annotated[str | None, typer.Option("--events", help="Comma-separated event types, or *")] = None,
+    description: Annotated[str | None, typer.Option(help="A note for people")] = None,
+    filter_: FilterOption = None,
+    header: HeaderOption = None,
+    clear_headers: Annotated[bool, typer.Option("--clear-headers", help="Remove every extra header")] = False,
+    auth: AuthOption = None,
+    auth_username: UserOption = None,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change an endpoint; options left out are unchanged (--header replaces all the extra headers)."""
+    from gitproductivity.webhooks import endpoints
+
+    changes: dict[str, Any] = {}
+    if filter_ is not None:
+        changes["event_filter"] = _filter_option(filter_)
+    if header or clear_headers:
+        changes["headers"] = None if clear_headers else _header_options(header or [])
+    if auth is not None:
+        changes["auth"] = _auth_option(auth, auth_username)
+    types = None if events is None else [t.strip() for t in events.split(",") if t.strip()]
+    hook = in_org(
+        org,
+        lambda s, o: _hook_json(
+            endpoints.update_(
+                s, organization_id=o, webhook_id=webhook_id, url=url, events=types, description=description, **changes
+            )
+        ),
+    )
+    if as_json:
+        print_json(hook)
+        return
+    console.print(f"updated {hook['id']} {hook['url']} ({', '.join(hook['events'])})")
+
+
 def _set_enabled(webhook_id: str, enabled: bool, org: str | None) -> None:
     from gitproductivity.webhooks import endpoints
 
@@ -158,22 +272,35 @@ def webhooks_remove(webhook_id: str, org: OrgOption = None) -> None:
 def webhooks_deliveries(
     webhook_id: str,
     status: Annotated[str | None, typer.Option(help="pending, succeeded or failed")] = None,
+    status_code: Annotated[str | None, typer.Option(help="The last HTTP status: 503, or a class: 5xx")] = None,
+    event_type: Annotated[str | None, typer.Option(help="Only this event type")] = None,
+    since: Annotated[str | None, typer.Option(help="Created at or after (ISO 8601; no offset: UTC)")] = None,
+    until: Annotated[str | None, typer.Option(help="Created before (ISO 8601; no offset: UTC)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The newest deliveries of an endpoint."""
+    """The newest deliveries of an endpoint, searched by status, HTTP status, event type and time."""
+    import re
+
     from gitproductivity.webhooks import deliveries
     from gitproductivity.webhooks.models import DeliveryStatus
     from gitproductivity.webhooks.schemas import DeliveryRead
 
     if status is not None and status not in tuple(DeliveryStatus):
         raise CliError(f"--status must be one of {', '.join(tuple(DeliveryStatus))}")
+    if status_code is not None and not re.fullmatch(r"[1-5](\d\d|xx)", status_code):
+        raise CliError("--status-code must be an HTTP status (503) or a class (5xx)")
+    search = deliveries.Search(
+        status_code=status_code, event_type=event_type, since=_moment(since, "--since"), until=_moment(until, "--until")
+    )
     rows = in_org(
         org,
         lambda s, o: [
             DeliveryRead.model_validate(d).model_dump(mode="json")
-            for d in deliveries.list_(s, organization_id=o, webhook_id=webhook_id, status=status, limit=limit)[:limit]
+            for d in deliveries.list_(
+                s, organization_id=o, webhook_id=webhook_id, status=status, search=search, limit=limit
+            )[:limit]
         ],
     )
     if as_json:
@@ -194,6 +321,30 @@ def webhooks_deliveries(
             for d in rows
         ],
     )
+
+
+def _moment(text: str | None, option: str) -> Any:
+    from gitproductivity.core.bounds import parse_utc_datetime
+
+    return None if text is None else parse_utc_datetime(text, field=option)
+
+
+@app.command("recover")
+def webhooks_recover(
+    webhook_id: str,
+    since: Annotated[str, typer.Option(help="Re-send what failed since this time (ISO 8601; no offset: UTC)")],
+    until: Annotated[str | None, typer.Option(help="... and before this time (default: now)")] = None,
+    org: OrgOption = None,
+) -> None:
+    """Re-send every event whose delivery to this endpoint failed in a time range (not already re-sent)."""
+    from gitproductivity.webhooks import deliveries
+
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    copies = in_org(
+        org,
+        lambda s, o: len(deliveries.recover(s, organization_id=o, webhook_id=webhook_id, since=start, until=end)),
+    )
+    console.print(f"queued {copies} deliveries again")
 
 
 @app.command("redeliver")

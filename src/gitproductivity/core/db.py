@@ -148,6 +148,12 @@ def bulk_write(session: Session, table: Table, names: Sequence[str], values: Seq
 ModelT = TypeVar("ModelT", bound=Base)
 
 
+def contains(text: str) -> str:
+    """A LIKE pattern (escape character `!`) for values containing `text`, lower-cased, its wildcards literal."""
+    escaped = text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
 def get_owned(session: Session, model: type[ModelT], *, organization_id: str, id: str, what: str) -> ModelT:
     """The organisation's row with this id, or NotFound ("<what> <id> not found"): one rule for every domain,
     so another organisation's row is exactly as absent as one that does not exist."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime
 
 from gitproductivity.core.errors import NotFound
 
@@ -24,6 +25,12 @@ def _encode(value: int, length: int) -> str:
         out.append(_ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(out))
+
+
+def id_floor(prefix: str, moment: datetime) -> str:
+    """The smallest id of `prefix` that could be minted at `moment` (a keyset bound for a time range)."""
+    ms = min(max(0, int(moment.timestamp() * 1000)), (1 << 48) - 1)
+    return f"{prefix}_{_encode(ms << 80, 26)}"
 
 
 def new_ulid() -> str:

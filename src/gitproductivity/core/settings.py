@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     port: int = 8000
     base_url: str = ""
     secret_key: SecretStr | None = None
+    #: Encrypts webhook endpoints' credentials at rest (webhooks.credentials); falls back to `secret_key`.
+    webhook_credentials_key: SecretStr | None = None
     #: Largest request body (bytes, 1 KiB to 1 GiB); larger ones get 413.
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1 << 30)
     run_workers_in_server: bool = True

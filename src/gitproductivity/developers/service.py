@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
-from gitproductivity.core.db import get_owned
+from gitproductivity.core.db import contains, get_owned
 from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
@@ -34,6 +34,22 @@ def find_by_email(session: Session, *, organization_id: str, email: str) -> Deve
         .where(DeveloperEmail.organization_id == organization_id, DeveloperEmail.email == fold_email(email))
     )
     return session.scalar(stmt)
+
+
+def search(session: Session, *, organization_id: str, query: str, limit: int = 20) -> list[Developer]:
+    """Current developers whose name or e-mail contains `query` (any case), or whose id is `query`: suggestions."""
+    text = query.strip()[:200]
+    pattern = contains(text)
+    stmt = select(Developer).where(
+        Developer.organization_id == organization_id,
+        Developer.removed_at.is_(None),
+        or_(
+            func.lower(Developer.name).like(pattern, escape="!"),
+            Developer.email.like(pattern, escape="!"),
+            Developer.id == text,
+        ),
+    )
+    return list(session.scalars(stmt.order_by(Developer.name, Developer.id).limit(limit)))
 
 
 def list_(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
-from gitproductivity.core.db import get_owned
+from gitproductivity.core.db import contains, get_owned
 from gitproductivity.core.errors import Conflict
 from gitproductivity.core.ids import new_id
 from gitproductivity.events import service as events
@@ -38,6 +38,16 @@ def list_(
     if after:
         stmt = stmt.where(Repository.id > after)
     return list(session.scalars(stmt.order_by(Repository.id).limit(limit + 1)))
+
+
+def search(session: Session, *, organization_id: str, query: str, limit: int = 20) -> list[Repository]:
+    """Repositories whose name contains `query` (any case) or whose id is `query`, by name: a picker's suggestions."""
+    text = query.strip()[:200]
+    stmt = select(Repository).where(
+        Repository.organization_id == organization_id,
+        or_(func.lower(Repository.name).like(contains(text), escape="!"), Repository.id == text),
+    )
+    return list(session.scalars(stmt.order_by(Repository.name, Repository.id).limit(limit)))
 
 
 def connect(

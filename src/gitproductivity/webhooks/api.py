@@ -4,14 +4,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 
+from gitproductivity.core.bounds import UtcDateTime
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.orgs.auth import CurrentPrincipal
-from gitproductivity.webhooks import deliveries, endpoints, testing
+from gitproductivity.webhooks import deliveries, endpoints, options, testing
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
     DeliveryPage,
     DeliveryRead,
+    FilterTest,
+    FilterTestResult,
     Recover,
     RecoverResult,
     RotateSecret,
@@ -33,6 +36,15 @@ Cursor = Annotated[
     str | None, Query(max_length=64, pattern=r"^[\w-]+$", description="Cursor: the last id of the previous page")
 ]
 
+StatusCode = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[1-5](\d\d|xx)$",
+        description="The last attempt's HTTP status: exact (`503`) or a class (`5xx`)",
+    ),
+]
+EventTypeQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[\w.*-]+$", description="An event type")]
+
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
 deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"], responses=ERROR_RESPONSES)
 
@@ -47,6 +59,9 @@ def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookC
             url=body.url,
             events=body.events,
             description=body.description,
+            event_filter=body.filter,
+            headers=body.headers,
+            auth=body.auth.model_dump() if body.auth else None,
         )
     tested = testing.send_test(organization_id=principal.organization_id, webhook_id=hook.id)
     read = webhook_read(tested, WebhookWithSecret)
@@ -75,7 +90,10 @@ def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWi
 
 @router.patch("/{webhook_id}", response_model=WebhookRead)
 def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
-    """Change the URL, events, description, or `enabled` (enabling resumes held deliveries)."""
+    """Change the URL, events, description, filter, headers, credentials, or `enabled` (enabling resumes held
+    deliveries). Fields left out are unchanged; `null` removes the filter, the headers or the credentials."""
+    given = body.model_fields_set
+    unchanged = endpoints.UNCHANGED
     with unit_of_work() as session:
         hook = endpoints.update_(
             session,
@@ -85,6 +103,9 @@ def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: Curren
             events=body.events,
             description=body.description,
             enabled=body.enabled,
+            event_filter=body.filter if "filter" in given else unchanged,
+            headers=body.headers if "headers" in given else unchanged,
+            auth=(body.auth.model_dump() if body.auth else None) if "auth" in given else unchanged,
         )
         result: WebhookRead = webhook_read(hook)
         return result
@@ -111,6 +132,16 @@ def test_webhook(
     return read.last_test
 
 
+@router.post("/{webhook_id}/test-filter", response_model=FilterTestResult)
+def test_filter(webhook_id: WebhookId, body: FilterTest, principal: CurrentPrincipal) -> FilterTestResult:
+    """Whether an event would be delivered to this endpoint under its filter (or `filter`, to try an edit)."""
+    with unit_of_work() as session:
+        hook = endpoints.get(session, organization_id=principal.organization_id, webhook_id=webhook_id)
+        spec = body.filter if "filter" in body.model_fields_set else hook.event_filter
+        matches, failing, subscribed = options.try_filter(spec=spec, subscribed=list(hook.events), event=body.event)
+        return FilterTestResult(matches=matches, failing=failing, event_type_subscribed=subscribed)
+
+
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
 def rotate_secret(
     webhook_id: WebhookId, principal: CurrentPrincipal, body: Annotated[RotateSecret | None, Body()] = None
@@ -132,16 +163,21 @@ def list_deliveries(
     webhook_id: WebhookId,
     principal: CurrentPrincipal,
     status: Literal["pending", "succeeded", "failed"] | None = None,
+    status_code: StatusCode = None,
+    event_type: EventTypeQuery = None,
+    since: Annotated[UtcDateTime | None, Query(description="Created at or after this time (UTC)")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="Created before this time (UTC)")] = None,
     after: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DeliveryPage:
-    """Newest first."""
+    """Newest first; every filter given must hold (docs/webhooks.md, Searching deliveries)."""
     with unit_of_work() as session:
         rows = deliveries.list_(
             session,
             organization_id=principal.organization_id,
             webhook_id=webhook_id,
             status=status,
+            search=deliveries.Search(status_code=status_code, event_type=event_type, since=since, until=until),
             after=after,
             limit=limit,
         )
@@ -150,10 +186,14 @@ def list_deliveries(
 
 @router.post("/{webhook_id}/recover", response_model=RecoverResult, status_code=202)
 def recover(webhook_id: WebhookId, body: Recover, principal: CurrentPrincipal) -> RecoverResult:
-    """Re-send every event whose delivery to this endpoint failed since `since`."""
+    """Re-send every event whose delivery to this endpoint failed between `since` and `until` (default: now)."""
     with unit_of_work() as session:
         copies = deliveries.recover(
-            session, organization_id=principal.organization_id, webhook_id=webhook_id, since=body.since
+            session,
+            organization_id=principal.organization_id,
+            webhook_id=webhook_id,
+            since=body.since,
+            until=body.until,
         )
         return RecoverResult(redelivered=len(copies), deliveries=[DeliveryRead.model_validate(d) for d in copies])
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -11,7 +13,8 @@ from sqlalchemy.orm import Session
 from gitproductivity.core import channels
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
-from gitproductivity.core.ids import new_id
+from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.core.ids import id_floor, new_id
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 
@@ -20,12 +23,51 @@ def get(session: Session, *, organization_id: str, delivery_id: str) -> Delivery
     return get_owned(session, Delivery, organization_id=organization_id, id=delivery_id, what="delivery")
 
 
+@dataclass(frozen=True)
+class Search:
+    """What the delivery log is searched by, besides the status: all that are given must hold."""
+
+    status_code: str | None = None  # "503", or a class: "5xx"
+    event_type: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+
+#: Ids are time-sortable (core.ids); a time bound also bounds the id, with this much slack for the two clocks.
+_ID_SLACK = timedelta(seconds=5)
+
+
+def _id_at(moment: datetime, shift: timedelta) -> str:
+    try:
+        return id_floor("dlv", moment + shift)
+    except OverflowError:
+        return id_floor("dlv", moment)
+
+
+def _searched(stmt: Any, search: Search) -> Any:
+    if search.status_code:
+        if search.status_code.endswith("xx"):
+            low = int(search.status_code[0]) * 100
+            stmt = stmt.where(Delivery.last_status_code >= low, Delivery.last_status_code < low + 100)
+        else:
+            stmt = stmt.where(Delivery.last_status_code == int(search.status_code))
+    if search.event_type:
+        stmt = stmt.where(Delivery.event_type == search.event_type)
+    # created_at decides; the id bound lets the (webhook_id, …, id) indexes skip the rest of the history.
+    if search.since is not None:
+        stmt = stmt.where(Delivery.created_at >= search.since, Delivery.id >= _id_at(search.since, -_ID_SLACK))
+    if search.until is not None:
+        stmt = stmt.where(Delivery.created_at < search.until, Delivery.id < _id_at(search.until, _ID_SLACK))
+    return stmt
+
+
 def list_(
     session: Session,
     *,
     organization_id: str,
     webhook_id: str,
     status: str | None = None,
+    search: Search | None = None,
     after: str | None = None,
     limit: int = 50,
 ) -> list[Delivery]:
@@ -34,6 +76,8 @@ def list_(
     stmt = select(Delivery).where(Delivery.webhook_id == webhook_id)
     if status:
         stmt = stmt.where(Delivery.status == status)
+    if search is not None:
+        stmt = _searched(stmt, search)
     if after:
         stmt = stmt.where(Delivery.id < after)
     return list(session.scalars(stmt.order_by(Delivery.id.desc()).limit(limit + 1)))
@@ -98,19 +142,23 @@ def redeliver(session: Session, *, organization_id: str, delivery_id: str) -> De
     return copy
 
 
-def recover(session: Session, *, organization_id: str, webhook_id: str, since: datetime) -> list[Delivery]:
-    """Re-send every event whose delivery to this endpoint failed since `since` and was not delivered since."""
+def recover(
+    session: Session, *, organization_id: str, webhook_id: str, since: datetime, until: datetime | None = None
+) -> list[Delivery]:
+    """Re-send every event whose delivery to this endpoint failed in [`since`, `until`) and was not delivered
+    since (`until` defaults to now)."""
     endpoints.get(session, organization_id=organization_id, webhook_id=webhook_id)
-    failed = session.scalars(
-        select(Delivery)
-        .where(
-            Delivery.webhook_id == webhook_id,
-            Delivery.status == DeliveryStatus.FAILED,
-            Delivery.is_test.is_(False),
-            Delivery.created_at >= since,
-        )
-        .order_by(Delivery.id)
+    if until is not None and until <= since:
+        raise ValidationFailed("until: must be after since", details=[{"field": "until", "message": "after since"}])
+    stmt = select(Delivery).where(
+        Delivery.webhook_id == webhook_id,
+        Delivery.status == DeliveryStatus.FAILED,
+        Delivery.is_test.is_(False),
+        Delivery.created_at >= since,
     )
+    if until is not None:
+        stmt = stmt.where(Delivery.created_at < until)
+    failed = session.scalars(stmt.order_by(Delivery.id))
     # Events already delivered (or on their way) again, by an earlier redelivery, are left alone.
     seen = set(
         session.scalars(

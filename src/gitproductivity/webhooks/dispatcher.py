@@ -31,9 +31,9 @@ from gitproductivity.core import channels, telemetry, tracing, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.webhooks import deliveries, queue
+from gitproductivity.webhooks import credentials, deliveries, queue
 from gitproductivity.webhooks.queue import Job, Result
-from gitproductivity.webhooks.sender import HttpSender, Sender
+from gitproductivity.webhooks.sender import HttpSender, Outcome, Sender
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,16 @@ def _span_attributes(job: Job) -> dict[str, str | int]:
 
 
 async def send_one(sender: Sender, job: Job) -> Result:
+    """Sign and POST one delivery. The attempt log keeps the headers sent, with credentials as `***`."""
     headers = job.headers(int(time.time()))
+    try:
+        authorization = credentials.authorization(job.auth_type, job.auth_secret)
+    except credentials.CredentialsUnreadable as exc:
+        failed = Outcome(started_at=utcnow(), duration_ms=0.0, error_kind="credentials", error=str(exc))
+        return Result(job=job, headers=headers, outcome=failed)
+    sent = headers if authorization is None else {**headers, "Authorization": authorization}
     with tracing.span("webhook.post", parent=job.trace, kind="CLIENT", attributes=_span_attributes(job)) as span:
-        outcome = await sender.post(job.url, job.body, headers)
+        outcome = await sender.post(job.url, job.body, sent)
         if span is not None:
             tracing.describe_outcome(span, outcome.status_code, outcome.error_kind)
             job.trace = tracing.traceparent(span)
@@ -63,7 +70,8 @@ async def send_one(sender: Sender, job: Job) -> Result:
         event_at=job.event_at,
         ended_at=outcome.started_at + timedelta(milliseconds=outcome.duration_ms),
     )
-    return Result(job=job, headers=headers, outcome=outcome)
+    shown = headers if authorization is None else {**headers, "Authorization": "***"}
+    return Result(job=job, headers=shown, outcome=outcome)
 
 
 class Dispatcher:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
@@ -23,13 +24,20 @@ from gitproductivity.core.ids import new_id
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.types import EVENT_TYPES
-from gitproductivity.webhooks import signing
+from gitproductivity.webhooks import credentials, options, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 
 ALL_EVENTS = "*"
 
 MAX_URL_LENGTH = 2000
+
+
+class _Unchanged:
+    """An option an update leaves alone (absent from the request), as opposed to `None` (clear it)."""
+
+
+UNCHANGED: Any = _Unchanged()
 
 
 def display_url(url: str) -> str:
@@ -81,8 +89,31 @@ def list_(session: Session, *, organization_id: str, after: str | None = None, l
     return list(session.scalars(stmt.order_by(Webhook.id).limit(limit + 1)))
 
 
+def _set_routing(hook: Webhook, *, event_filter: Any, headers: Any, auth: Any) -> None:
+    """Filter, extra headers and credentials: each validated (all errors of one at once), `None` clears it."""
+    if event_filter is not UNCHANGED:
+        hook.event_filter = options.check_filter(event_filter)
+    if headers is not UNCHANGED:
+        hook.headers = options.check_headers(headers)
+    if auth is not UNCHANGED:
+        if auth is None:
+            hook.auth_type = hook.auth_secret = None
+        else:
+            kind, fields = credentials.check_auth(auth)
+            hook.auth_secret = credentials.encrypt(fields)
+            hook.auth_type = kind
+
+
 def create(
-    session: Session, *, organization_id: str, url: str, events: Sequence[str], description: str = ""
+    session: Session,
+    *,
+    organization_id: str,
+    url: str,
+    events: Sequence[str],
+    description: str = "",
+    event_filter: Any = None,
+    headers: Any = None,
+    auth: Any = None,
 ) -> Webhook:
     now = utcnow()
     hook = Webhook(
@@ -96,6 +127,7 @@ def create(
         created_at=now,
         updated_at=now,
     )
+    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth)
     session.add(hook)
     session.flush()
     session.info.pop("webhooks_by_org", None)
@@ -111,8 +143,13 @@ def update_(
     events: Sequence[str] | None = None,
     description: str | None = None,
     enabled: bool | None = None,
+    event_filter: Any = UNCHANGED,
+    headers: Any = UNCHANGED,
+    auth: Any = UNCHANGED,
 ) -> Webhook:
+    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers or the credentials."""
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
+    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth)
     # The masked URL a client read back (`https://***@host/…`) means "unchanged", not "credentials are ***".
     if url is not None and url.strip() != redact_url(hook.url):
         hook.url = _check_url(url)

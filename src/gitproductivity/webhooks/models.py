@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -46,6 +47,12 @@ class Webhook(Base):
     last_test_latency_ms: Mapped[float | None] = mapped_column(nullable=True)
     last_test_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
     last_test_delivery_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Routing (webhooks.filters): which events, beyond their type; None delivers every subscribed event.
+    event_filter: Mapped[dict[str, Any] | None] = mapped_column(JSON(), nullable=True)
+    # Extra request headers, and Authorization credentials encrypted at rest (webhooks.credentials).
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON(), nullable=True)
+    auth_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    auth_secret: Mapped[str | None] = mapped_column(Text(), nullable=True)
 
 
 class Delivery(Base):
@@ -84,6 +91,9 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"),
+        # The delivery log's search (webhooks.deliveries.list_): by status, by event type, newest first.
+        Index("ix_webhook_deliveries_webhook_status", "webhook_id", "status", "id"),
+        Index("ix_webhook_deliveries_webhook_type", "webhook_id", "event_type", "id"),
     )
 
 

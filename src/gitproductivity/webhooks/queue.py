@@ -1,9 +1,7 @@
-"""The delivery queue: fan-out of events into deliveries, and the dispatcher's two database steps.
+"""The delivery queue: the dispatcher's two database steps (fan-out of events into deliveries: `webhooks.fanout`).
 
-Fan-out is an `events` subscriber (registered in `gitproductivity.startup`): it runs inside `emit`, in the
-event's own transaction, so an event exists with its deliveries or not at all. The dispatcher
-(`webhooks.dispatcher`) claims due deliveries in batches under a lease (`claim`), POSTs them, and writes the
-outcomes back in batches (`record`), a few transactions per batch rather than one per delivery.
+The dispatcher (`webhooks.dispatcher`) claims due deliveries in batches under a lease (`claim`), POSTs them,
+and writes the outcomes back in batches (`record`), a few transactions per batch rather than one per delivery.
 """
 
 from __future__ import annotations
@@ -16,71 +14,23 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy import Integer, String, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from gitproductivity.core import channels, tracing
+from gitproductivity.core import channels
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
-from gitproductivity.events.types import WEBHOOK_TEST
 from gitproductivity.webhooks import health, policy, signing
-from gitproductivity.webhooks.endpoints import ALL_EVENTS
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from gitproductivity.webhooks.sender import Outcome
 
 DELIVERIES = cast(Table, Delivery.__table__)
 
 ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
-
-
-#: Built once (an API request that emits one event paid as much to build it as to run it).
-_ENABLED_HOOKS = select(Webhook.id, Webhook.events).where(
-    Webhook.organization_id == bindparam("organization_id"), Webhook.enabled.is_(True)
-)
-
-
-def fan_out(session: Session, events: Sequence[Event]) -> int:
-    """One pending delivery per enabled endpoint subscribed to each event's type, in the events' transaction.
-
-    `events` is one event (`events.emit`) or a batch (`events.emit_many`): a batch's deliveries are written with
-    one insert. The organisation's endpoints are read once per transaction (an analysis may emit thousands of
-    events).
-    """
-    cache: dict[str, list[tuple[str, list[str]]]] = session.info.setdefault("webhooks_by_org", {})
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    trace = tracing.mark("events.emit", {"events.count": len(events)}) if tracing.enabled() else None
-    for event in events:
-        if event.type == WEBHOOK_TEST:
-            continue
-        hooks = cache.get(event.organization_id)
-        if hooks is None:
-            found = session.execute(_ENABLED_HOOKS, {"organization_id": event.organization_id})
-            hooks = cache[event.organization_id] = [(r[0], list(r[1])) for r in found]
-        rows.extend(
-            {
-                "id": new_id("dlv"),
-                "organization_id": event.organization_id,
-                "webhook_id": hook_id,
-                "event_id": event.id,
-                "event_type": event.type,
-                "is_test": False,
-                "status": DeliveryStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "trace_context": trace,
-            }
-            for hook_id, types in hooks
-            if ALL_EVENTS in types or event.type in types
-        )
-    if rows:
-        session.execute(insert(DELIVERIES), rows)  # Core insert: no ORM bookkeeping per row
-    return len(rows)
 
 
 @dataclass
@@ -103,9 +53,13 @@ class Job:
     worker_id: str | None = None  # the registration (core.workers) the claim was made under
     event_at: datetime | None = None  # the event's creation (None for a test delivery): commit-to-receipt metric
     trace: str | None = None  # traceparent of the last step in the delivery's trace (core.tracing); None when off
+    extra_headers: dict[str, str] | None = None  # the endpoint's own headers (webhooks.options)
+    auth_type: str | None = None  # its credentials, still encrypted (webhooks.credentials)
+    auth_secret: str | None = None
 
     def headers(self, timestamp: int) -> dict[str, str]:
-        return signing.headers(
+        """The endpoint's headers, then ours (signature, event, delivery); Authorization is added by the sender."""
+        signed = signing.headers(
             body=self.body,
             event_id=self.event_id,
             event_type=self.event_type,
@@ -114,6 +68,7 @@ class Job:
             old_secrets=self.old_secrets,
             timestamp=timestamp,
         )
+        return {**self.extra_headers, **signed} if self.extra_headers else signed
 
 
 @dataclass
@@ -141,6 +96,9 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.previous_secret_expires_at,
         Event.created_at,
         c.trace_context,
+        Webhook.headers,
+        Webhook.auth_type,
+        Webhook.auth_secret,
     )
 
 
@@ -166,6 +124,9 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 lease_until=lease_until,
                 event_at=None if r[6] else r[12],
                 trace=r[13],
+                extra_headers=r[14],
+                auth_type=r[15],
+                auth_secret=r[16],
             )
         )
     return jobs

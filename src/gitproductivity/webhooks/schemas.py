@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,12 +9,39 @@ from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS, UtcDateTime,
 from gitproductivity.core.pagination import Page
 from gitproductivity.core.redaction import redact_url
 
+FILTER_DESCRIPTION = (
+    "Only events matching this filter over the envelope are delivered (docs/webhooks.md, Filters): "
+    "Convoy's syntax, `$eq $neq $in $nin $gt $gte $lt $lte $exist $and $or`; null or {} removes it"
+)
+HEADERS_DESCRIPTION = "Extra request headers (at most 20; never the signature, framing or Authorization headers)"
+AUTH_DESCRIPTION = "Authorization credentials, stored encrypted and never shown again; null removes them"
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["basic"]
+    username: str = Field(min_length=1, max_length=4096)
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class BearerAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["bearer"]
+    token: str = Field(min_length=1, max_length=4096)
+
+
+Auth = Annotated[BasicAuth | BearerAuth, Field(discriminator="type", description=AUTH_DESCRIPTION)]
+FILTER_EXAMPLE = {"data": {"repository_id": {"$in": ["repo_01jd5v7k2m"]}}}
+
 
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2000, examples=["https://example.com/webhooks"])
     events: list[str] = Field(min_length=1, max_length=20, examples=[["developer.added", "metrics.updated"], ["*"]])
     description: str = Field(default="", max_length=500)
+    filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION, examples=[FILTER_EXAMPLE])
+    headers: dict[str, Any] | None = Field(default=None, description=HEADERS_DESCRIPTION, examples=[{"X-Team": "a"}])
+    auth: Auth | None = None
 
 
 class WebhookUpdate(BaseModel):
@@ -23,6 +50,30 @@ class WebhookUpdate(BaseModel):
     events: list[str] | None = Field(default=None, min_length=1, max_length=20)
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
+    filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION + "; absent: unchanged")
+    headers: dict[str, Any] | None = Field(default=None, description=HEADERS_DESCRIPTION + "; absent: unchanged")
+    auth: Auth | None = None
+
+
+class FilterTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event: dict[str, Any] = Field(
+        description="An event envelope (`id`, `type`, `created_at`, `data`), e.g. one read from GET /v1/events"
+    )
+    filter: dict[str, Any] | None = Field(
+        default=None, description="Test this filter instead of the endpoint's saved one (to try an edit)"
+    )
+
+
+class FilterTestResult(BaseModel):
+    matches: bool
+    failing: list[str] = Field(description="The conditions that did not hold, by path (empty when it matches)")
+    event_type_subscribed: bool = Field(description="Whether the endpoint is subscribed to the event's type")
+
+
+class AuthRead(BaseModel):
+    type: Literal["basic", "bearer"]
+    configured: bool = True
 
 
 class RotateSecret(BaseModel):
@@ -44,6 +95,7 @@ class Recover(BaseModel):
     since: UtcDateTime = Field(
         description="Re-send every delivery to this endpoint that failed since this time (no offset: UTC)"
     )
+    until: UtcDateTime | None = Field(default=None, description="... and before this time (default: now)")
 
 
 #: Answers to a correctly signed test webhook that usually mean the receiver verifies the wrong bytes.
@@ -88,6 +140,9 @@ class WebhookRead(BaseModel):
     disabled_reason: str | None
     failing_since: datetime | None
     secret_rotation_ends_at: datetime | None
+    filter: dict[str, Any] | None
+    headers: dict[str, str]
+    auth: AuthRead | None = Field(description="Only the kind of credentials: they are never shown after saving")
     created_at: datetime
     updated_at: datetime
     last_test: TestResult | None
@@ -167,6 +222,9 @@ def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) 
         "disabled_reason": hook.disabled_reason,
         "failing_since": hook.failing_since,
         "secret_rotation_ends_at": hook.previous_secret_expires_at if hook.previous_secret else None,
+        "filter": hook.event_filter,
+        "headers": hook.headers or {},
+        "auth": AuthRead(type=hook.auth_type) if hook.auth_type and hook.auth_secret else None,
         "created_at": hook.created_at,
         "updated_at": hook.updated_at,
         "last_test": last,

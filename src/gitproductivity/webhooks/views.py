@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -12,7 +14,7 @@ from pydantic import ValidationError
 from gitproductivity.core.bounds import parse_utc_datetime
 from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
-from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES
+from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
 from gitproductivity.web.security import guard
 from gitproductivity.webhooks import deliveries, endpoints, testing
@@ -107,17 +109,45 @@ def _parse_status(status: str | None) -> str | None:
     return status if status in tuple(DeliveryStatus) else None
 
 
-def _deliveries(viewer: Viewer, webhook_id: str, status: str | None, after: str | None) -> tuple[list[Any], bool]:
+def _search(status_code: str, event_type: str, since: str, until: str) -> tuple[deliveries.Search, dict[str, str]]:
+    """The delivery search from the page's query; a value that does not parse is left out (the form shows it)."""
+    kept: dict[str, str] = {}
+    code = status_code.strip().lower()
+    if re.fullmatch(r"[1-5](\d\d|xx)", code):
+        kept["status_code"] = code
+    if event_type in EVENT_TYPES or event_type == WEBHOOK_TEST:
+        kept["event_type"] = event_type
+    moments: dict[str, Any] = {}
+    for name, text in (("since", since), ("until", until)):
+        try:
+            moments[name] = parse_utc_datetime(text[:100], field=name) if text.strip() else None
+        except ValidationFailed:
+            moments[name] = None
+        if moments[name] is not None:
+            kept[name] = text.strip()[:100]
+    search = deliveries.Search(status_code=kept.get("status_code"), event_type=kept.get("event_type"), **moments)
+    return search, kept
+
+
+def _deliveries(
+    viewer: Viewer, webhook_id: str, status: str | None, after: str | None, search: deliveries.Search | None = None
+) -> tuple[list[Any], bool]:
     with unit_of_work() as session:
         rows = deliveries.list_(
             session,
             organization_id=viewer.organization_id,
             webhook_id=webhook_id,
             status=status,
+            search=search,
             after=after,
             limit=RECENT,
         )
         return [DeliveryRead.model_validate(d) for d in rows[:RECENT]], len(rows) > RECENT
+
+
+def _query(status: str | None, kept: dict[str, str]) -> str:
+    """The current search as a query string (`status=failed&status_code=5xx&`), for the paging links."""
+    return urlencode({**({"status": status} if status else {}), **kept}) + "&" if status or kept else ""
 
 
 @router.get("/webhooks/{webhook_id}")
@@ -126,13 +156,18 @@ def show_webhook(
     webhook_id: str,
     viewer: CurrentViewer,
     status: str | None = None,
+    status_code: str = "",
+    event_type: str = "",
+    since: str = "",
+    until: str = "",
     after: str | None = None,
     saved: int = 0,
 ) -> Response:
     with unit_of_work() as session:
         hook = endpoints.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
         read: WebhookWithSecret = webhook_read(hook, WebhookWithSecret)
-    deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after)
+    search, kept = _search(status_code, event_type, since, until)
+    deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after, search)
     return render(
         request,
         "webhooks/show.html",
@@ -143,6 +178,9 @@ def show_webhook(
         more=more,
         status=_parse_status(status),
         statuses=tuple(DeliveryStatus),
+        search=kept,
+        query=_query(_parse_status(status), kept),
+        event_types=[*EVENT_TYPES, WEBHOOK_TEST],
         event_choices=_event_choices(),
         recover_default=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
     )
@@ -150,10 +188,19 @@ def show_webhook(
 
 @router.get("/webhooks/{webhook_id}/deliveries")
 def deliveries_partial(
-    request: Request, webhook_id: str, viewer: CurrentViewer, status: str | None = None, after: str | None = None
+    request: Request,
+    webhook_id: str,
+    viewer: CurrentViewer,
+    status: str | None = None,
+    status_code: str = "",
+    event_type: str = "",
+    since: str = "",
+    until: str = "",
+    after: str | None = None,
 ) -> Response:
     """The deliveries table alone: htmx refreshes it while deliveries are pending."""
-    deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after)
+    search, kept = _search(status_code, event_type, since, until)
+    deliveries, more = _deliveries(viewer, webhook_id, _parse_status(status), after, search)
     return render(
         request,
         "webhooks/_deliveries.html",
@@ -162,6 +209,7 @@ def deliveries_partial(
         deliveries=deliveries,
         more=more,
         status=_parse_status(status),
+        query=_query(_parse_status(status), kept),
     )
 
 
@@ -241,16 +289,26 @@ def delete(request: Request, webhook_id: str, viewer: CurrentViewer) -> Response
 
 
 @router.post("/webhooks/{webhook_id}/recover")
-def recover(request: Request, webhook_id: str, viewer: CurrentViewer, since: Annotated[str, Form()] = "") -> Response:
+def recover(
+    request: Request,
+    webhook_id: str,
+    viewer: CurrentViewer,
+    since: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+) -> Response:
     try:
         start = parse_utc_datetime(since[:100])  # the API's rules: no offset means UTC; years 1 to 9999
+        end = parse_utc_datetime(until[:100], field="until") if until.strip() else None
+        with unit_of_work() as session:
+            copies = deliveries.recover(
+                session, organization_id=viewer.organization_id, webhook_id=webhook_id, since=start, until=end
+            )
+            count = len(copies)
     except ValidationFailed:
-        flash(request, "Enter the date and time (UTC) to recover failed deliveries from.", "error")
+        flash(request, "Enter the date and time (UTC) to recover from, and an end after it (or none).", "error")
         return redirect(f"/settings/webhooks/{webhook_id}")
-    with unit_of_work() as session:
-        copies = deliveries.recover(session, organization_id=viewer.organization_id, webhook_id=webhook_id, since=start)
-        count = len(copies)
-    flash(request, f"Re-sending {count} failed deliver{'y' if count == 1 else 'ies'} since {start:%Y-%m-%d %H:%M} UTC.")
+    window = f"since {start:%Y-%m-%d %H:%M}" + (f" until {end:%Y-%m-%d %H:%M}" if end else "")
+    flash(request, f"Re-sending {count} failed deliver{'y' if count == 1 else 'ies'} {window} UTC.")
     return redirect(f"/settings/webhooks/{webhook_id}")
 
 
