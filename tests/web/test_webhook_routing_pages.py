@@ -42,7 +42,9 @@ def test_routing_pickers_filter_and_headers(ui: UI, tenant: Tenant, api: TestCli
     assert options.get_attribute("value") == ada["id"]
     search.fill(ada["id"])  # what choosing the suggestion does
 
-    # A bad raw filter: nothing saved, every error with its path, the typed input kept.
+    # A bad raw filter: nothing saved, every error with its path, the typed input kept (answered 422).
+    routing_path = ui.page.url[len(ui.base) :].split("?", 1)[0]
+    ui.expect_status(422, routing_path)
     ui.page.get_by_label("Other conditions (JSON filter)").fill('{"data.x": {"$gt": [1]}, "$nope": 1}')
     ui.page.get_by_label("Extra headers").fill("X-Team: platform")
     ui.page.get_by_role("button", name="Save routing").click()
