@@ -2,13 +2,14 @@
 failure streak and once when it recovers, and healthy repositories never wait behind failing ones.
 
 The failing repository is real: a repository whose branch points at an object that is not there. Time is the
-clock the scheduler reads (`analysis.jobs.utcnow`), `tests.clock.Clock`, moved by the test, so hours of schedule take no time.
+clock the scheduler reads (`analysis.jobs.utcnow`), a `tests.clock.Clock` moved by the test, so hours of schedule
+take no time.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest

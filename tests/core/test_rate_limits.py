@@ -12,9 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gitproductivity.app import create_app
-from gitproductivity.core import settings
+from gitproductivity.core import ratelimit, settings
 from gitproductivity.core.db import Database
-from gitproductivity.core import ratelimit
 from gitproductivity.core.ratelimit import RateLimiter
 from tests.clock import Clock
 from tests.conftest import Tenant
