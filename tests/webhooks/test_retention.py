@@ -100,11 +100,10 @@ def test_the_worker_component_prunes_only_when_a_retention_is_set(
     # (prune or not) is over.
     monkeypatch.setattr(retention, "EVERY_SECONDS", 0.0)
     rounds = [0]
-    real_settings = retention.get_settings
 
     def counted() -> settings.Settings:
         rounds[0] += 1
-        return real_settings()
+        return settings.get_settings()
 
     monkeypatch.setattr(retention, "get_settings", counted)
 
