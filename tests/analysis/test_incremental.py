@@ -190,26 +190,38 @@ def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, 
         )
 
 
-def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+def test_worker_component_runs_queued_jobs(
+    database: Database, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import asyncio
 
     from gitproductivity.analysis import tasks
     from gitproductivity.repositories import flows
 
-    # Its next poll is a minute away: the job, queued in this process, reaches it by the in-process wake-up.
+    # Its next poll is a minute away: the job, queued in this process once the worker has found nothing and
+    # waits, reaches it by the wake-up (in-process; on PostgreSQL NOTIFY as well).
     settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=POLL)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    idle = threading.Event()
+    real_claim = tasks._claim
+
+    def spied_claim(worker: str, free: int) -> list[str]:
+        found = real_claim(worker, free)
+        if not found:
+            idle.set()
+        return found
+
+    monkeypatch.setattr(tasks, "_claim", spied_claim)
 
     async def scenario() -> str:
         stop = asyncio.Event()
         runner = asyncio.create_task(tasks.run(stop))
-        with database.session() as session:
+        assert await asyncio.to_thread(idle.wait, POLL / 2), "the worker never claimed"
+        with database.session() as session:  # connecting queues the repository's first analysis
+            repo_id = flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
             analysis = jobs.enqueue(
-                session,
-                organization_id=tenant.organization_id,
-                repository_id=flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id,
-                trigger="api",
+                session, organization_id=tenant.organization_id, repository_id=repo_id, trigger="api"
             )
         deadline = time.monotonic() + POLL / 2
         status = "queued"
@@ -221,7 +233,8 @@ def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, t
         await runner
         return status
 
-    assert run_async(scenario) == "succeeded"
+    status = run_async(scenario)
+    assert status == "succeeded", f"still {status} half a poll interval after it was queued: the worker was not woken"
 
 
 def test_scheduled_recheck_queues_due_repositories(
