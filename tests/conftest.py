@@ -12,6 +12,7 @@ it. CI refuses it, so a stray variable can never drop the PostgreSQL half of the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -161,15 +162,25 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     return f"sqlite:///{target}"
 
 
+@contextlib.contextmanager
+def restoring_settings() -> Iterator[Callable[..., settings.Settings]]:
+    """`settings.configure`, with whatever was configured before in force again on leaving, even on an error.
+    The settings are rebuilt when next read (after monkeypatch has undone its env)."""
+    before = dict(settings._overrides)
+    try:
+        yield settings.configure
+    finally:
+        settings._overrides.clear()
+        settings._overrides.update(before)
+        settings.get_settings.cache_clear()
+
+
 @pytest.fixture
 def configured() -> Iterator[Callable[..., settings.Settings]]:
     """`settings.configure` for one test: whatever was configured before the test is in force again after it, even
-    when the test fails midway. The settings are rebuilt when next read (after monkeypatch has undone its env)."""
-    before = dict(settings._overrides)
-    yield settings.configure
-    settings._overrides.clear()
-    settings._overrides.update(before)
-    settings.get_settings.cache_clear()
+    when the test fails midway (`restoring_settings`)."""
+    with restoring_settings() as configure:
+        yield configure
 
 
 @pytest.fixture

@@ -2,13 +2,14 @@
 failure streak and once when it recovers, and healthy repositories never wait behind failing ones.
 
 The failing repository is real: a repository whose branch points at an object that is not there. Time is the
-clock the scheduler reads (`analysis.jobs.utcnow`), moved by the test, so hours of schedule take no time.
+clock the scheduler reads (`analysis.jobs.utcnow`), a `tests.clock.Clock` moved by the test, so hours of schedule
+take no time.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,21 +22,11 @@ from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from gitproductivity.repositories.models import Repository
 from tests.analysis.gitrepo import Repo, drain, lines
+from tests.clock import Clock
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Mailbox, smtp, wait_for
 
 __all__ = ["smtp"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -215,7 +206,7 @@ def test_asking_for_an_analysis_of_a_failing_repository_runs_it_without_waiting(
 
 
 def test_the_streak_and_the_next_try_are_shown_in_the_api_and_the_ui(
-    api: TestClient, tenant: Tenant, database_url: str, tmp_path: Path
+    api: TestClient, tenant: Tenant, database_url: str, tmp_path: Path, clock: Clock
 ) -> None:
     settings.configure(
         database_url=database_url,
@@ -229,8 +220,7 @@ def test_the_streak_and_the_next_try_are_shown_in_the_api_and_the_ui(
     assert drain() == ["failed"]
     shown = api.get(f"/v1/repositories/{repo_id}").json()
     assert shown["analysis_failures"] == 1
-    wait = datetime.fromisoformat(shown["analysis_retry_at"]) - datetime.now(UTC)
-    assert timedelta(seconds=590) < wait <= timedelta(seconds=600)
+    assert datetime.fromisoformat(shown["analysis_retry_at"]) == clock.now + timedelta(seconds=600)
 
     page = api.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,9 @@ import pytest
 from gitproductivity.analysis import git
 from gitproductivity.core import settings
 from tests.analysis.gitrepo import Repo, lines
+from tests.conftest import restoring_settings
+
+HANG = 30.0  # seconds a stuck git would take, against a git timeout of 0.5 s
 
 
 def test_ext_transport_never_runs_a_command(tmp_path: Path, configured: Callable[..., settings.Settings]) -> None:
@@ -67,14 +71,14 @@ def test_timeout_ends_git_and_what_it_started(tmp_path: Path, configured: Callab
     configured(data_dir=tmp_path, git_timeout=0.5)
     repo = Repo(tmp_path / "r")
     repo.commit("A <a@example.com>", "2026-01-01T00:00:00Z", {"a": lines(1)})
-    hang = ["-c", "alias.hang=!sleep 30", "hang"]  # stands in for a stuck transfer; sleep is git's child
+    hang = ["-c", f"alias.hang=!sleep {HANG:g}", "hang"]  # stands in for a stuck transfer; sleep is git's child
     started = time.monotonic()
     with pytest.raises(git.GitError, match="timed out"), git.stream(repo.path, hang) as out:
         for _chunk in out:
             pass
     with pytest.raises(git.GitError, match="timed out"):
         git.run(repo.path, hang)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < HANG / 2  # both ended at the timeout, not when the hang ended
 
 
 @pytest.mark.parametrize(
@@ -109,3 +113,23 @@ def test_settings_lists_from_the_environment(
     loaded = configured()
     assert loaded.exclude_globs == ("docs/generated/", "*.snap")
     assert loaded.bot_patterns == ("^ci-", "deploy-bot")
+
+
+def test_settings_a_test_configures_are_restored_after_it() -> None:
+    """What `configured` (and `restoring_settings`) does for every test here, even one that fails midway; and no
+    test in this module calls `settings.configure` itself, which would leave its settings to the next test."""
+    before = dict(settings._overrides)
+    timeout = settings.get_settings().git_timeout
+    with pytest.raises(RuntimeError), restoring_settings() as configure:
+        configure(git_timeout=timeout + 7, git_allowed_protocols=("file",))
+        assert settings.get_settings().git_timeout == timeout + 7
+        raise RuntimeError("the test failed midway")
+    assert settings._overrides == before
+    assert settings.get_settings().git_timeout == timeout
+    tree = ast.parse(Path(__file__).read_text())
+    direct = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "configure" and getattr(node.value, "id", "") == "settings"
+    ]
+    assert direct == [], f"settings.configure called directly (not through `configured`) at lines {direct}"

@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
-from gitproductivity.analysis import jobs, run
-from gitproductivity.core import settings
+from gitproductivity.analysis import jobs, run, store
+from gitproductivity.core import channels, settings
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
+from tests.clock import Clock
 from tests.conftest import Tenant, run_async
 
 ALICE = "Alice <alice@example.com>"
 BOB = "Bob <bob@example.com>"
+LEASE = 300.0
+POLL = 60.0  # a worker's poll interval, far longer than any wait below: only a wake-up answers in time
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """The queue's and the store's `utcnow`: a lease ends, or a re-check falls due, when the test says."""
+    c = Clock()
+    monkeypatch.setattr(jobs, "utcnow", c)
+    monkeypatch.setattr(store, "utcnow", c)
+    yield c
+
+
+def listeners(database: Database) -> int:
+    """PostgreSQL sessions of this database waiting on LISTEN for queued analyses."""
+    with database.session() as session:
+        return int(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state = 'idle' AND query = :listen"
+                ),
+                {"listen": f"LISTEN {channels.ANALYSIS.name}"},
+            )
+        )
 
 
 def events(api: TestClient, type: str) -> list[dict[str, Any]]:
@@ -134,8 +163,8 @@ def api_db_session() -> Any:
     return get_database().session()
 
 
-def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, tmp_path: Path) -> None:
-    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_lease=0.3)
+def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, tmp_path: Path, clock: Clock) -> None:
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_lease=LEASE)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
     from gitproductivity.repositories import flows
@@ -146,9 +175,10 @@ def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, 
         first = jobs.claim(session, worker="crashed", limit=5)
         assert [a.repository_id for a in first] == [repo_id]
         analysis_id = first[0].id
+    clock.advance(LEASE - 1)
     with database.session() as session:
         assert jobs.claim(session, worker="other", limit=5) == []  # leased: nobody else takes it
-    time.sleep(0.4)  # the "crashed" worker never renews its lease
+    clock.advance(1)  # the "crashed" worker never renewed its lease, which ends now
     with database.session() as session:
         again = jobs.claim(session, worker="rescuer", limit=5)
         assert [(a.id, a.attempts) for a in again] == [(analysis_id, 2)]
@@ -160,28 +190,40 @@ def test_crashed_workers_job_is_taken_again(database: Database, tenant: Tenant, 
         )
 
 
-def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, tmp_path: Path) -> None:
+def test_worker_component_runs_queued_jobs(
+    database: Database, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import asyncio
 
     from gitproductivity.analysis import tasks
     from gitproductivity.repositories import flows
 
-    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=0.1)
+    # Its next poll is a minute away: the job, queued in this process once the worker has found nothing and
+    # waits, reaches it by the wake-up (in-process; on PostgreSQL NOTIFY as well).
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=POLL)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
+    idle = threading.Event()
+    real_claim = tasks._claim
+
+    def spied_claim(worker: str, free: int) -> list[str]:
+        found = real_claim(worker, free)
+        if not found:
+            idle.set()
+        return found
+
+    monkeypatch.setattr(tasks, "_claim", spied_claim)
 
     async def scenario() -> str:
         stop = asyncio.Event()
         runner = asyncio.create_task(tasks.run(stop))
-        await asyncio.sleep(0.05)
-        with database.session() as session:
+        assert await asyncio.to_thread(idle.wait, POLL / 2), "the worker never claimed"
+        with database.session() as session:  # connecting queues the repository's first analysis
+            repo_id = flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id
             analysis = jobs.enqueue(
-                session,
-                organization_id=tenant.organization_id,
-                repository_id=flows.connect(session, organization_id=tenant.organization_id, url=str(repo.path)).id,
-                trigger="api",
+                session, organization_id=tenant.organization_id, repository_id=repo_id, trigger="api"
             )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + POLL / 2
         status = "queued"
         while time.monotonic() < deadline and status in ("queued", "running"):
             await asyncio.sleep(0.05)
@@ -191,11 +233,14 @@ def test_worker_component_runs_queued_jobs(database: Database, tenant: Tenant, t
         await runner
         return status
 
-    assert run_async(scenario) == "succeeded"
+    status = run_async(scenario)
+    assert status == "succeeded", f"still {status} half a poll interval after it was queued: the worker was not woken"
 
 
-def test_scheduled_recheck_queues_due_repositories(database: Database, tenant: Tenant, tmp_path: Path) -> None:
-    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_recheck_interval=0.2)
+def test_scheduled_recheck_queues_due_repositories(
+    database: Database, tenant: Tenant, tmp_path: Path, clock: Clock
+) -> None:
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_recheck_interval=3600)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
     from gitproductivity.repositories import flows
@@ -207,9 +252,14 @@ def test_scheduled_recheck_queues_due_repositories(database: Database, tenant: T
     drain()
     with database.session() as session:
         assert jobs.schedule_rechecks(session) == 0  # just analysed
-    time.sleep(0.3)
+    clock.advance(3599)
     with database.session() as session:
-        assert jobs.schedule_rechecks(session) == 1
+        assert jobs.schedule_rechecks(session) == 0  # not yet due
+    clock.advance(1)
+    with database.session() as session:
+        assert jobs.schedule_rechecks(session) == 1  # analysed one interval ago: due
+    with database.session() as session:
+        assert jobs.schedule_rechecks(session) == 0  # queued once
     assert drain() == ["succeeded"]
 
 
@@ -300,7 +350,7 @@ def test_remote_repository_is_cloned_then_fetched(api: TestClient, tmp_path: Pat
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has one process; the worker test covers its wake-up
 def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
-    database: Database, tenant: Tenant, tmp_path: Path, database_url: str
+    database: Database, tenant: Tenant, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job queued by another process reaches an idle worker through NOTIFY, long before its next poll."""
     import asyncio
@@ -310,7 +360,7 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
     from gitproductivity.analysis import tasks
     from gitproductivity.repositories import flows
 
-    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=60)
+    settings.configure(database_url=database.url, data_dir=tmp_path / "data", analysis_poll_interval=POLL)
     repo = Repo(tmp_path / "r")
     repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(2)})
     with database.session() as session:
@@ -327,14 +377,29 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
         "s.commit(); print(a.id)"
     )
 
+    # Ready when a claim that began with the worker's LISTEN in place has found nothing: the worker then waits
+    # for a wake-up or its next poll, a minute away.
+    listeners_before = listeners(database)
+    ready = threading.Event()
+    real_claim = tasks._claim
+
+    def spied_claim(worker: str, free: int) -> list[str]:
+        was_listening = listeners(database) > listeners_before
+        found = real_claim(worker, free)
+        if was_listening and not found:
+            ready.set()
+        return found
+
+    monkeypatch.setattr(tasks, "_claim", spied_claim)
+
     async def scenario() -> str:
         stop = asyncio.Event()
         runner = asyncio.create_task(tasks.run(stop))
-        await asyncio.sleep(2.0)  # the worker has polled and listens; its next poll is 60 s away
+        assert await asyncio.to_thread(ready.wait, POLL / 2), "the worker never listened and waited"
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=subprocess.PIPE)
         out, _ = await proc.communicate()
         analysis_id = out.decode().strip()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + POLL / 2  # long before its next poll: only the NOTIFY can have woken it
         status = "queued"
         while time.monotonic() < deadline and status != "succeeded":
             await asyncio.sleep(0.1)
@@ -344,4 +409,5 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
         await runner
         return status
 
-    assert run_async(scenario) == "succeeded"
+    status = run_async(scenario)
+    assert status == "succeeded", f"still {status} half a poll interval after the NOTIFY: the worker was not woken"

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import drain
-from tests.analysis.test_backoff import Clock, break_branch, clock, make_repo, tick
+from tests.analysis.test_backoff import break_branch, clock, make_repo, tick
+from tests.clock import Clock
 from tests.conftest import Tenant
 
 __all__ = ["clock"]

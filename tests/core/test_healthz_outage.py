@@ -1,10 +1,12 @@
 """`/healthz` answers 503 while the database is down and 200 again once it is back (README: load balancers and
 orchestrators read it). The outage is real: the server's PostgreSQL database refuses new connections and every
-connection it had is terminated (what a restart or failover does to a running server)."""
+connection it had is terminated (what a restart or failover does to a running server); on SQLite the database's
+directory goes away (an unmounted or detached volume) and the pool's connections with it."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +64,44 @@ def test_healthz_is_503_while_the_database_is_down_and_200_when_it_is_back(
             assert name not in caplog.text  # the reason is named, not the connection details
         finally:
             cut(name, allow=True)
+        back = client.get("/healthz")
+        assert (back.status_code, back.json()) == (200, {"status": "ok", "database": "ok"})
+    finally:
+        settings.configure(database_url=database.url, data_dir=tmp_path / "data")
+        set_database(database)
+        server_db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_healthz_is_503_while_the_sqlite_database_is_gone_and_200_when_it_is_back(
+    client: TestClient,
+    database: Database,
+    sqlite_template: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    shutil.copyfile(sqlite_template, volume / "server.db")
+    url = f"sqlite:///{volume / 'server.db'}"
+    settings.configure(database_url=url, data_dir=tmp_path / "data")
+    server_db = Database(url, pool_size=2)
+    set_database(server_db)
+    try:
+        assert (client.get("/healthz").status_code, client.get("/healthz").json()) == (
+            200,
+            {"status": "ok", "database": "ok"},
+        )
+        volume.rename(tmp_path / "detached")  # the volume is gone ...
+        server_db.engine.dispose()  # ... and so are the connections that had the file open
+        try:
+            with caplog.at_level(logging.WARNING, logger="gitproductivity.app"):
+                down = client.get("/healthz")
+            assert (down.status_code, down.json()) == (503, {"status": "error", "database": "unreachable"})
+            assert "health check failed: OperationalError" in caplog.text
+            assert not volume.exists()  # nothing recreated it, empty, in its place
+        finally:
+            (tmp_path / "detached").rename(volume)
         back = client.get("/healthz")
         assert (back.status_code, back.json()) == (200, {"status": "ok", "database": "ok"})
     finally:

@@ -4,6 +4,7 @@ to are deleted; pending deliveries, their events, recent rows and an endpoint's 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
@@ -90,14 +91,31 @@ def test_prune_deletes_old_finished_deliveries_and_unreferenced_events(database:
     assert retention.prune(database, older_than=utcnow() - timedelta(days=30)).events == 0  # nothing left to do
 
 
-def test_the_worker_component_prunes_only_when_a_retention_is_set(database: Database, tenant: Tenant) -> None:
+def test_the_worker_component_prunes_only_when_a_retention_is_set(
+    database: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event_id, _ = _emit(database, tenant, 1)  # no endpoints: no deliveries
     _age(database, event_id, None, status="", finished_ago=OLD)
+    # Rounds back to back, each counted as it reads the settings: once a second round has begun, the first one
+    # (prune or not) is over.
+    monkeypatch.setattr(retention, "EVERY_SECONDS", 0.0)
+    rounds = [0]
+
+    def counted() -> settings.Settings:
+        rounds[0] += 1
+        return settings.get_settings()
+
+    monkeypatch.setattr(retention, "get_settings", counted)
 
     async def one_round() -> None:
         stop = asyncio.Event()
+        begun = rounds[0]
         task = asyncio.create_task(retention.run(stop))
-        await asyncio.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while rounds[0] < begun + 2:
+            assert not task.done(), task
+            assert time.monotonic() < deadline, "the retention worker never finished a round"
+            await asyncio.sleep(0.01)
         stop.set()
         await asyncio.wait_for(task, timeout=10)
 

@@ -11,12 +11,17 @@ import base64
 import logging
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
+from gitproductivity.core import settings
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import Database
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.repositories.urls import redact
+from gitproductivity.webhooks import health
 from gitproductivity.webhooks.endpoints import display_url
 from tests.conftest import Tenant
 from tests.netutil import refusing_port
@@ -101,3 +106,40 @@ def test_credentials_are_used_for_deliveries_and_shown_nowhere(
     listed = client.get(f"/v1/webhooks/{failing.json()['id']}/deliveries", headers=tenant.headers)
     assert listed.json()["data"] and "s3cr3t-pa55" not in listed.text
     assert "s3cr3t-pa55" not in caplog.text and "hookuser" not in caplog.text
+
+
+def test_notifications_and_the_delete_message_show_the_masked_url(
+    client: TestClient, database: Database, tenant: Tenant, receiver: Receiver, fast: object
+) -> None:
+    """The owners' notifications (auto-disabled, deliveries that ran out of retries) and the page's message
+    after deleting the webhook name it by its masked URL."""
+    url = receiver.url("/ok").replace("http://", "http://hookuser:s3cr3t-pa55@")
+    masked = receiver.url("/ok").replace("http://", "http://***@")
+    hook = client.post("/v1/webhooks", json={"url": url, "events": ["*"]}, headers=tenant.headers).json()
+    window = settings.get_settings().webhook_auto_disable_after
+    start = utcnow()
+    with database.session() as session:
+        for day in range(6):  # a failure a day: failing for the whole window, then disabled
+            when = start + timedelta(seconds=min(day * 86400, window))
+            health.update(session, outcomes=[(hook["id"], False)], now=when)
+        failure = health.Failure(
+            tenant.organization_id, hook["id"], url, "dlv_x", "evt_x", "developer.added", 3, "HTTP 500"
+        )
+        health.notify_failed(session, exhausted=[failure])
+    notes = client.get("/v1/notifications", headers=tenant.headers).json()["data"]
+    assert sorted(n["kind"] for n in notes) == ["delivery.failed", "webhook.disabled"]
+    for note in notes:
+        assert masked in note["subject"] and masked in note["body"], note
+        assert "s3cr3t-pa55" not in str(note) and "hookuser" not in str(note)
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    form = {"email": tenant.email, "password": tenant.password, "csrf_token": token.group(1)}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    page = client.get(f"/settings/webhooks/{hook['id']}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    deleted = client.post(f"/settings/webhooks/{hook['id']}/delete", data={"csrf_token": token.group(1)})
+    assert deleted.status_code == 200
+    assert f"Deleted the webhook to {masked}." in deleted.text
+    assert "s3cr3t-pa55" not in deleted.text
