@@ -7,8 +7,7 @@ from sqlalchemy import text
 from gitproductivity.core import migrate
 from gitproductivity.core.db import Database
 from gitproductivity.developers import service as developers
-from tests.conftest import make_tenant
-from tests.core.test_migrations import empty_database_url, upgrade_to
+from tests.core.test_migrations import empty_database_url, old_developer, old_tenant, upgrade_to
 
 __all__ = ["empty_database_url"]  # the fixture, shared with test_migrations.py
 
@@ -17,22 +16,12 @@ def test_stored_addresses_move_to_the_canonical_form(empty_database_url: str) ->
     db = Database(empty_database_url, pool_size=1)
     try:
         upgrade_to(db, "0005_merge_heads")
-        tenant = make_tenant(db, "owner@example.com")
-        org = tenant.organization_id
-        with db.session() as session:
-            ids = [
-                developers.create(session, organization_id=org, name=n, email=e, validate=False).id
-                for n, e in (("Dev", "a@example.com"), ("Twin1", "b@example.com"), ("Twin2", "c@example.com"))
-            ]
         # What history-made rows looked like before: lower-cased only, domains left in punycode.
+        org = old_tenant(db, email="owner@xn--bcher-kva.de")
+        ids = ["dev_a", "dev_b", "dev_c"]
         old = {ids[0]: "dev@xn--bcher-kva.de", ids[1]: "x@xn--mller-kva.de", ids[2]: "x@müller.de"}
-        with db.engine.begin() as conn:
-            for dev_id, email in old.items():
-                conn.execute(text("UPDATE developers SET email = :e WHERE id = :d"), {"e": email, "d": dev_id})
-                conn.execute(
-                    text("UPDATE developer_emails SET email = :e WHERE developer_id = :d"), {"e": email, "d": dev_id}
-                )
-            conn.execute(text("UPDATE users SET email = 'owner@xn--bcher-kva.de'"))
+        for (dev_id, email), name in zip(old.items(), ("Dev", "Twin1", "Twin2"), strict=True):
+            old_developer(db, org=org, dev_id=dev_id, name=name, email=email)
 
         migrate.upgrade(db.engine)
 

@@ -4,6 +4,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -12,12 +13,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, inspect, select
+from sqlalchemy import MetaData, Table, func, insert, inspect, select
 
 from gitproductivity.core import migrate
 from gitproductivity.core.db import Database
 from gitproductivity.models import Base
-from tests.conftest import PG_ADMIN_URL, make_tenant
+from tests.conftest import PG_ADMIN_URL
 
 # What `core.migrate.upgrade` did before 0005_merge_heads existed: `upgrade heads` reached these two.
 OLD_HEADS = ("0002_webhooks", "0004_analysis")
@@ -69,6 +70,39 @@ def upgrade_to(db: Database, *revisions: str) -> None:
             command.upgrade(cfg, revision)
 
 
+def put(db: Database, table: str, **values: object) -> None:
+    """One row written with SQL against the table as this database has it now (an old revision's schema).
+
+    Data made before a migration is written this way, never through the service layer: services speak today's
+    schema, and an old revision lacks its columns.
+    """
+    with db.engine.begin() as conn:
+        reflected = Table(table, MetaData(), autoload_with=conn)
+        if "created_at" in reflected.c and "created_at" not in values:
+            values["created_at"] = datetime(2024, 1, 2, tzinfo=UTC)
+        conn.execute(insert(reflected).values(**values))
+
+
+def old_tenant(db: Database, *, email: str = "owner@example.com", org: str = "org_old") -> str:
+    """An organisation with its owner, written as any revision since the first had them; returns the org id."""
+    put(db, "organizations", id=org, name="Old")
+    put(db, "users", id=f"usr_{org}", organization_id=org, email=email, password_hash="x", role="owner")
+    return org
+
+
+def old_developer(db: Database, *, org: str, dev_id: str, name: str, email: str) -> None:
+    put(db, "developers", id=dev_id, organization_id=org, name=name, email=email, is_bot=False)
+    put(
+        db,
+        "developer_emails",
+        id=f"dem_{dev_id}",
+        organization_id=org,
+        developer_id=dev_id,
+        email=email,
+        is_primary=True,
+    )
+
+
 def row_counts(db: Database) -> dict[str, int]:
     """Rows per table, for the tables this database has (a later revision may add tables)."""
     with db.engine.connect() as conn:
@@ -87,14 +121,9 @@ def test_a_database_at_the_old_two_heads_upgrades_to_the_head_with_its_data(empt
     try:
         upgrade_to(db, *OLD_HEADS)
         assert migrate.current_heads(db.engine) == set(OLD_HEADS)
-        tenant = make_tenant(db, "owner@example.com")
-        with db.session() as session:
-            # No endpoint exists yet, and the old heads' webhooks table lacks columns today's fan-out reads:
-            # tell fan-out (webhooks.queue) the organisation's endpoints are already known (none).
-            session.info["webhooks_by_org"] = {tenant.organization_id: []}
-            developers.create(
-                session, organization_id=tenant.organization_id, name="Jane Doe", email="jane@example.com"
-            )
+        org = old_tenant(db)
+        old_developer(db, org=org, dev_id="dev_jane", name="Jane Doe", email="jane@example.com")
+        put(db, "events", id="evt_1", organization_id=org, type="developer.created", payload="{}")
         before = row_counts(db)
         assert (before["organizations"], before["developers"], before["events"]) == (1, 1, 1)
 
@@ -103,7 +132,7 @@ def test_a_database_at_the_old_two_heads_upgrades_to_the_head_with_its_data(empt
         assert migrate.current_heads(db.engine) == set(migrate.script_heads())
         assert {table: count for table, count in row_counts(db).items() if table in before} == before
         with db.session() as session:
-            found = developers.find_by_email(session, organization_id=tenant.organization_id, email="jane@example.com")
+            found = developers.find_by_email(session, organization_id=org, email="jane@example.com")
         assert found is not None and found.name == "Jane Doe"
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})

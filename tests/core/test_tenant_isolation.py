@@ -83,6 +83,7 @@ def _bodies(ids: dict[str, str], theirs: str) -> dict[tuple[str, str], dict[str,
         ("POST", "/v1/webhooks/{webhook_id}/recover"): {"since": "2000-01-01T00:00:00Z"},
         ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {},
         ("POST", "/v1/webhooks/{webhook_id}/test"): {},
+        ("POST", "/v1/webhooks/{webhook_id}/test-filter"): {"event": {"type": "developer.created", "data": {}}},
     }
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import text
 
 from gitproductivity.core import migrate
 from gitproductivity.core.db import Database
 from gitproductivity.developers import service as developers
 from gitproductivity.events import service as events
-from tests.conftest import make_tenant
-from tests.core.test_migrations import empty_database_url, upgrade_to
+from tests.core.test_migrations import empty_database_url, old_tenant, put, upgrade_to
 
 __all__ = ["empty_database_url"]  # the fixture, shared with test_migrations.py
 
@@ -23,12 +24,12 @@ def test_old_events_keep_their_order_and_old_cursors_keep_working(empty_database
     db = Database(empty_database_url, pool_size=2)
     try:
         upgrade_to(db, "0010_email_canonical")
-        org = make_tenant(db, "owner@example.com").organization_id
-        for name in ("Old1", "Old2", "Old3"):
-            with db.session() as session:
-                developers.create(session, organization_id=org, name=name, email=f"{name.lower()}@example.com")
-        with db.engine.connect() as conn:
-            saved_cursor = conn.execute(text("SELECT id FROM events ORDER BY seq LIMIT 1")).scalar_one()
+        org = old_tenant(db)
+        # Events as emit wrote them then: one per transaction, seq drawn by the database in commit order.
+        for n, name in enumerate(("Old1", "Old2", "Old3"), start=1):
+            payload = json.dumps({"id": f"evt_0{n}", "type": "developer.created", "data": {"name": name}})
+            put(db, "events", id=f"evt_0{n}", organization_id=org, type="developer.created", payload=payload)
+        saved_cursor = "evt_01"
 
         migrate.upgrade(db.engine)
 

@@ -46,7 +46,10 @@ def test_the_documented_node_verifier_accepts_ours_and_never_throws(tmp_path: Pa
 
 
 def documented_envelopes() -> list[dict[str, Any]]:
-    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", DOC, re.S)]
+    """The page's event examples: every ```json block must be JSON (```jsonc may carry comments), and those with
+    a `type` and `data` are envelopes; other blocks are request and response bodies."""
+    blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", DOC, re.S)]
+    return [b for b in blocks if isinstance(b, dict) and {"type", "data"} <= set(b)]
 
 
 def test_documented_payloads_validate_against_the_models_we_emit() -> None:
@@ -54,6 +57,7 @@ def test_documented_payloads_validate_against_the_models_we_emit() -> None:
     from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model
 
     envelopes = documented_envelopes()
+    assert len(envelopes) >= len(EVENT_PAYLOADS) - 1
     for envelope in envelopes:
         assert list(envelope) == ["id", "type", "created_at", "data"]
         parsed = envelope_model(envelope["type"]).model_validate(envelope)  # its `data` against its model

@@ -7,7 +7,7 @@ stamps fan-out, claims and recorded outcomes), moved by the test, so days of fai
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import get_settings
-from gitproductivity.webhooks import queue, testing
+from gitproductivity.webhooks import queue
 from gitproductivity.webhooks.dispatcher import send_one
 from gitproductivity.webhooks.health import MAX_GAP_FRACTION
 from gitproductivity.webhooks.models import Webhook
 from gitproductivity.webhooks.queue import Result
 from gitproductivity.webhooks.sender import HttpSender
+from tests.clock import Clock, moved_clock
 from tests.conftest import run_async
 from tests.webhooks.conftest import Receiver, configure
 
@@ -29,23 +30,9 @@ DAY = 86400.0
 WINDOW = 5 * DAY
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(queue, "utcnow", c)
-    monkeypatch.setattr(testing, "utcnow", c)
-    return c
+    return moved_clock(monkeypatch)
 
 
 @pytest.fixture

@@ -24,10 +24,9 @@ from gitproductivity.core.db import Database
 from gitproductivity.core.settings import DEFAULT_RETRY_SCHEDULE, Settings
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded
-from gitproductivity.webhooks import dispatcher as dispatcher_module
-from gitproductivity.webhooks import endpoints, policy, queue
+from gitproductivity.webhooks import endpoints, policy
 from gitproductivity.webhooks.models import Delivery
-from tests.clock import Clock
+from tests.clock import Clock, moved_clock
 from tests.conftest import Tenant
 from tests.webhooks.conftest import Receiver, RunningDispatcher, configure, wait_for
 
@@ -88,10 +87,7 @@ def test_the_nth_failure_waits_the_nth_delay_and_none_after_the_last(schedule: l
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    c = Clock()
-    monkeypatch.setattr(queue, "utcnow", c)
-    monkeypatch.setattr(dispatcher_module, "utcnow", c)
-    yield c
+    yield moved_clock(monkeypatch)
 
 
 def test_a_failing_receiver_is_retried_after_each_delay_of_the_schedule(

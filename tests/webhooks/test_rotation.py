@@ -19,8 +19,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
-from gitproductivity.webhooks import endpoints, queue, testing
-from tests.clock import Clock
+from tests.clock import Clock, moved_clock
 from tests.webhooks.conftest import Receiver, configure
 
 DAY = 86400.0
@@ -28,10 +27,7 @@ DAY = 86400.0
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
-    c = Clock()
-    for module in (endpoints, testing, queue):
-        monkeypatch.setattr(module, "utcnow", c)
-    yield c
+    yield moved_clock(monkeypatch)
 
 
 def signed_by(api: TestClient, receiver: Receiver, hook_id: str) -> tuple[bytes, dict[str, str]]:

@@ -281,7 +281,6 @@ def webhooks_deliveries(
     as_json: JsonOption = False,
 ) -> None:
     """The newest deliveries of an endpoint, searched by status, HTTP status, event type and time."""
-    import re
 
     from gitproductivity.webhooks import deliveries
     from gitproductivity.webhooks.models import DeliveryStatus
@@ -289,7 +288,7 @@ def webhooks_deliveries(
 
     if status is not None and status not in tuple(DeliveryStatus):
         raise CliError(f"--status must be one of {', '.join(tuple(DeliveryStatus))}")
-    if status_code is not None and not re.fullmatch(r"[1-5](\d\d|xx)", status_code):
+    if status_code is not None and not deliveries.STATUS_CODE.fullmatch(status_code):
         raise CliError("--status-code must be an HTTP status (503) or a class (5xx)")
     search = deliveries.Search(
         status_code=status_code, event_type=event_type, since=_moment(since, "--since"), until=_moment(until, "--until")

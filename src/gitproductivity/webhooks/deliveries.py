@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,10 @@ from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryS
 
 def get(session: Session, *, organization_id: str, delivery_id: str) -> Delivery:
     return get_owned(session, Delivery, organization_id=organization_id, id=delivery_id, what="delivery")
+
+
+#: A status code the log is searched by: one ("503") or a class ("5xx").
+STATUS_CODE = re.compile(r"[1-5](\d\d|xx)")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -113,7 +112,7 @@ def _search(status_code: str, event_type: str, since: str, until: str) -> tuple[
     """The delivery search from the page's query; a value that does not parse is left out (the form shows it)."""
     kept: dict[str, str] = {}
     code = status_code.strip().lower()
-    if re.fullmatch(r"[1-5](\d\d|xx)", code):
+    if deliveries.STATUS_CODE.fullmatch(code):
         kept["status_code"] = code
     if event_type in EVENT_TYPES or event_type == WEBHOOK_TEST:
         kept["event_type"] = event_type
