@@ -36,7 +36,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="owner")  # orgs.roles.Role
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")  # MemberStatus
     # An invitation (or an operator's reset link): sha256 of the one-time token, and when it stops working.
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, nullable=True)
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

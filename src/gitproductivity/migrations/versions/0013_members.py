@@ -25,15 +25,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("status", sa.String(length=16), server_default="active", nullable=False))
-        batch.add_column(sa.Column("token_hash", sa.String(length=64), nullable=True))
-        batch.add_column(
-            sa.Column("token_expires_at", gitproductivity.core.types.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch.create_unique_constraint(op.f("uq_users_token_hash"), ["token_hash"])
+    # Plain ADD COLUMN, not a batch: on SQLite a batch copies the table and drops the old one, and dropping `users`
+    # would take every web session with it (user_sessions cascade).
+    op.add_column("users", sa.Column("status", sa.String(length=16), server_default="active", nullable=False))
+    op.add_column("users", sa.Column("token_hash", sa.String(length=64), nullable=True))
+    op.add_column(
+        "users", sa.Column("token_expires_at", gitproductivity.core.types.UTCDateTime(timezone=True), nullable=True)
+    )
+    op.create_index(op.f("ix_users_token_hash"), "users", ["token_hash"], unique=True)
     op.execute("UPDATE users SET role = 'owner', status = 'active'")
-    with op.batch_alter_table("api_keys") as batch:
+    with op.batch_alter_table("api_keys") as batch:  # nothing references api_keys: copying it loses nothing
         batch.add_column(sa.Column("role", sa.String(length=20), server_default="owner", nullable=False))
         batch.add_column(sa.Column("user_id", sa.String(length=40), nullable=True))
         batch.create_index(batch.f("ix_api_keys_user_id"), ["user_id"], unique=False)
@@ -46,7 +47,19 @@ def upgrade() -> None:
         "(SELECT MIN(u.id) FROM users u WHERE u.organization_id = api_keys.organization_id)"
     )
 
-    op.create_table(
+    # Readers are members (an API key reads as the member who made it): one row per user of the organisation.
+    # Read before `notifications` is copied without its read_at (SQLite batch), written after: a copy of a table
+    # that notification_reads references would cascade the rows away.
+    bind = op.get_bind()
+    read = bind.execute(
+        sa.text(
+            "SELECT n.id AS nid, u.id AS uid, n.read_at AS read_at FROM notifications n JOIN users u "
+            "ON u.organization_id = n.organization_id WHERE n.read_at IS NOT NULL"
+        ).columns(nid=sa.String(), uid=sa.String(), read_at=gitproductivity.core.types.UTCDateTime(timezone=True))
+    ).all()
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_column("read_at")
+    reads = op.create_table(
         "notification_reads",
         sa.Column("notification_id", sa.String(length=40), nullable=False),
         sa.Column("reader_id", sa.String(length=40), nullable=False),
@@ -60,14 +73,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("notification_id", "reader_id", name=op.f("pk_notification_reads")),
     )
     op.create_index(op.f("ix_notification_reads_reader_id"), "notification_reads", ["reader_id"], unique=False)
-    # Readers are members (an API key reads as the member who made it), so one row per user of the organisation.
-    op.execute(
-        "INSERT INTO notification_reads (notification_id, reader_id, read_at) "
-        "SELECT n.id, u.id, n.read_at FROM notifications n JOIN users u "
-        "ON u.organization_id = n.organization_id WHERE n.read_at IS NOT NULL"
-    )
-    with op.batch_alter_table("notifications") as batch:
-        batch.drop_column("read_at")
+    if read:
+        op.bulk_insert(reads, [{"notification_id": n, "reader_id": u, "read_at": at} for n, u, at in read])
 
 
 def downgrade() -> None:
@@ -85,8 +92,8 @@ def downgrade() -> None:
         batch.drop_column("user_id")
         batch.drop_column("role")
     op.execute("DELETE FROM users WHERE status <> 'active'")
+    op.drop_index(op.f("ix_users_token_hash"), table_name="users")
     with op.batch_alter_table("users") as batch:
-        batch.drop_constraint(op.f("uq_users_token_hash"), type_="unique")
         batch.drop_column("token_expires_at")
         batch.drop_column("token_hash")
         batch.drop_column("status")
