@@ -72,6 +72,7 @@ def create_api_key(body: ApiKeyCreate, principal: CurrentPrincipal) -> ApiKeyCre
             name=body.name,
             role=body.role,
             granted_by=principal.role,
+            user_id=principal.user_id,
         )
         return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=raw)
 
