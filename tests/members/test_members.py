@@ -3,6 +3,7 @@ invitee choosing a password, roles, the last owner, removal, and each owner's ow
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -216,3 +217,46 @@ def test_a_viewer_s_pages_refuse_their_forms_and_hide_the_signing_secret(
         follow_redirects=False,
     )
     assert changed.status_code == 303
+
+
+def test_an_owner_invites_changes_a_role_and_removes_on_the_members_page(
+    api: TestClient, client: TestClient, tenant: Tenant
+) -> None:
+    browser = TestClient(client.app, raise_server_exceptions=False)
+    csrf = sign_in(browser, tenant)
+    bad = browser.post("/members", data={"email": "nope", "role": "admin", "csrf_token": csrf}, headers=HTML)
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    page = browser.post("/members", data={"email": "fay@example.com", "role": "admin", "csrf_token": csrf})
+    assert page.status_code == 201 and "fay@example.com is invited" in page.text
+    link = re.search(r'<code id="accept-url">([^<]+)</code>', page.text)
+    assert link is not None and link.group(1).startswith("http://testserver/invitations/")
+    fay = next(m for m in api.get("/v1/members").json()["data"] if m["email"] == "fay@example.com")
+    moved = browser.post(f"/members/{fay['id']}/role", data={"role": "viewer", "csrf_token": csrf})
+    assert moved.status_code == 200 and "fay@example.com is now viewer" in moved.text
+    assert api.get(f"/v1/members/{fay['id']}").json()["role"] == "viewer"
+    me = next(m for m in api.get("/v1/members").json()["data"] if m["email"] == tenant.email)
+    last = browser.post(f"/members/{me['id']}/remove", data={"csrf_token": csrf}, headers=HTML)
+    assert last.status_code == 409 and "last owner" in last.text
+    gone = browser.post(f"/members/{fay['id']}/remove", data={"csrf_token": csrf})
+    assert gone.status_code == 200 and "fay@example.com was removed" in gone.text
+    assert [m["email"] for m in api.get("/v1/members").json()["data"]] == [tenant.email]
+
+
+def test_a_viewer_sees_no_forms_they_may_not_send(api: TestClient, client: TestClient, tenant: Tenant) -> None:
+    dev = api.post("/v1/developers", json={"name": "Dev", "email": "dev@example.com"}).json()
+    viewer = _invite(api, "wes@example.com", "viewer")
+    browser = TestClient(client.app, raise_server_exceptions=False)
+    _accept(browser, viewer["accept_url"])
+    owner = TestClient(client.app, raise_server_exceptions=False)
+    sign_in(owner, tenant)
+    for url, hidden in (
+        ("/developers", ('action="/developers"', f"/developers/{dev['id']}/remove")),
+        (f"/developers/{dev['id']}", ("/aliases", "Merge a duplicate")),
+        ("/repositories", ('action="/repositories"',)),
+        ("/settings/webhooks", ("/settings/webhooks/new",)),
+        ("/members", ('action="/members"', "/remove", "/role")),
+    ):
+        page = browser.get(url, headers=HTML)
+        assert page.status_code == 200, url
+        assert [h for h in hidden if h in page.text] == [], url
+        assert [h for h in hidden if h not in owner.get(url, headers=HTML).text] == [], url  # the owner sees them
