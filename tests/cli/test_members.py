@@ -66,3 +66,26 @@ def test_refusals_are_one_line_in_words(
 ) -> None:
     code, out, err = _main(monkeypatch, capsys, "members", *args)
     assert code != 0 and words in err, (out, err)
+
+
+def test_notifications_list_shows_the_read_state_of_the_member_asked_about(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tenant: Tenant,
+    database: Database,
+    client: TestClient,
+) -> None:
+    from gitproductivity.notifications import service as notifications
+
+    _, out, _ = _main(monkeypatch, capsys, "members", "invite", "bea@example.com", "--role", "owner")
+    _accept(TestClient(client.app), next(line for line in out.splitlines() if "/invitations/" in line))
+    with database.session() as session:
+        note = notifications.create(session, organization_id=tenant.organization_id, kind="k", subject="s", body="b")
+    assert client.post(f"/v1/notifications/{note.id}/read", headers=tenant.headers).status_code == 200
+
+    def unread(*reader: str) -> list[str]:
+        out = _main(monkeypatch, capsys, "notifications", "list", "--unread", "--json", *reader)[1]
+        return [n["id"] for n in json.loads(out)]
+
+    assert unread() == [] and unread("--reader", tenant.email) == []  # the first owner's, by default
+    assert unread("--reader", "bea@example.com") == [note.id]

@@ -106,3 +106,20 @@ def test_a_viewer_may_mark_notices_read(client: TestClient, tenant: Tenant, data
     assert viewer.post(f"/v1/notifications/{note_id}/read").json()["read_at"] is not None
     # A key reads as the member who made it (here the owner): per-member read state is tests/members' business.
     assert [n["id"] for n in api.get("/v1/notifications", params={"unread": True}).json()["data"]] == []
+
+
+def test_no_one_hands_out_a_role_above_their_own(database: Database, tenant: Tenant) -> None:
+    import pytest
+
+    from gitproductivity.core.errors import Forbidden
+    from gitproductivity.orgs import service
+
+    with database.session() as session:
+        with pytest.raises(Forbidden, match="your role admin cannot create an API key with the role owner"):
+            service.create_api_key(
+                session, organization_id=tenant.organization_id, name="x", role="owner", granted_by="admin"
+            )
+        key, _raw = service.create_api_key(
+            session, organization_id=tenant.organization_id, name="y", role="viewer", granted_by="admin"
+        )
+        assert key.role == "viewer"
