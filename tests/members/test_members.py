@@ -4,16 +4,19 @@ invitee choosing a password, roles, the last owner, removal, and each owner's ow
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from gitproductivity.core import settings
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database
+from gitproductivity.core.errors import Conflict
 from gitproductivity.notifications import service as notifications
 from gitproductivity.orgs.models import User
 from tests.conftest import Tenant
@@ -260,3 +263,57 @@ def test_a_viewer_sees_no_forms_they_may_not_send(api: TestClient, client: TestC
         assert page.status_code == 200, url
         assert [h for h in hidden if h in page.text] == [], url
         assert [h for h in hidden if h not in owner.get(url, headers=HTML).text] == [], url  # the owner sees them
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # SQLite has one writer at a time: no two demotions overlap
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(
+    api: TestClient, client: TestClient, database: Database, tenant: Tenant
+) -> None:
+    from gitproductivity.members import service as members
+
+    other = _invite(api, "zoe@example.com", "owner")
+    _accept(TestClient(client.app, raise_server_exceptions=False), other["accept_url"])
+    me = next(m for m in api.get("/v1/members").json()["data"] if m["email"] == tenant.email)
+    org = tenant.organization_id
+    with ThreadPoolExecutor(1) as pool:
+        with database.session() as session:
+            members.update_role(session, organization_id=org, member_id=me["id"], role="viewer")  # not committed yet
+            second = pool.submit(_demote, database, org, other["id"])
+            wait_for(lambda: _waiting_on_a_lock(database), what="the second demotion to wait for the first")
+            assert not second.done()
+        # The first demotion has committed; the second then finds one owner left (zoe herself) and refuses.
+        second.exception(timeout=30)
+    assert isinstance(second.exception(), Conflict) and "last owner" in str(second.exception())
+    roles = {
+        m["email"]: m["role"] for m in client.get("/v1/members", headers=_owner_key(database, other)).json()["data"]
+    }
+    assert roles == {tenant.email: "viewer", "zoe@example.com": "owner"}
+
+
+def _demote(database: Database, org: str, member_id: str) -> None:
+    from gitproductivity.members import service as members
+
+    with database.session() as session:
+        members.update_role(session, organization_id=org, member_id=member_id, role="viewer")
+
+
+def _waiting_on_a_lock(database: Database) -> bool:
+    with database.engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
+
+
+def _owner_key(database: Database, member: dict[str, Any]) -> dict[str, str]:
+    from gitproductivity.orgs import service as orgs
+
+    with database.session() as session:
+        user = session.get(User, member["id"])
+        assert user is not None
+        _key, raw = orgs.create_api_key(session, organization_id=user.organization_id, name="zoe", user_id=user.id)
+    return {"Authorization": f"Bearer {raw}"}

@@ -120,19 +120,18 @@ def accept(session: Session, *, token: str, password: str) -> User:
 
 
 def _other_active_owners(session: Session, user: User) -> int:
-    """How many active owners the organisation has besides `user`, their rows locked (PostgreSQL) so that two
-    demotions at once cannot leave none."""
+    """How many active owners the organisation has besides `user`. Every active owner's row is locked, in id
+    order (PostgreSQL; SQLite writers are serialised anyway): two owners demoting each other at once take turns,
+    and the second sees the first's change, so an organisation never ends up without an owner."""
     stmt = (
         select(User.id)
         .where(
-            User.organization_id == user.organization_id,
-            User.role == Role.OWNER,
-            User.status == MemberStatus.ACTIVE,
-            User.id != user.id,
+            User.organization_id == user.organization_id, User.role == Role.OWNER, User.status == MemberStatus.ACTIVE
         )
+        .order_by(User.id)
         .with_for_update()
     )
-    return len(list(session.scalars(stmt)))
+    return len([found for found in session.scalars(stmt) if found != user.id])
 
 
 def _keep_an_owner(session: Session, user: User, doing: str) -> None:
