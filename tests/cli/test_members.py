@@ -89,3 +89,24 @@ def test_notifications_list_shows_the_read_state_of_the_member_asked_about(
 
     assert unread() == [] and unread("--reader", tenant.email) == []  # the first owner's, by default
     assert unread("--reader", "bea@example.com") == [note.id]
+
+
+def test_reset_password_activates_an_invited_member_and_their_link_stops_working(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tenant: Tenant,
+    client: TestClient,
+) -> None:
+    from tests.web.test_sessions import HTML, sign_in
+
+    _, out, _ = _main(monkeypatch, capsys, "members", "invite", "cy@example.com", "--role", "viewer")
+    link = next(line for line in out.splitlines() if "/invitations/" in line)
+    new = "set by the operator, long enough"
+    code, _, err = _main(
+        monkeypatch, capsys, "users", "reset-password", "cy@example.com", "--password-stdin", stdin=new
+    )
+    assert code == 0, err
+    assert client.get("/" + link.split("/", 3)[3], headers=HTML).status_code == 404
+    sign_in(TestClient(client.app), Tenant("", "cy@example.com", new, ""))
+    rows = json.loads(_main(monkeypatch, capsys, "members", "list", "--json")[1])
+    assert [(m["email"], m["status"]) for m in rows][1] == ("cy@example.com", "active")
