@@ -317,3 +317,22 @@ def _owner_key(database: Database, member: dict[str, Any]) -> dict[str, str]:
         assert user is not None
         _key, raw = orgs.create_api_key(session, organization_id=user.organization_id, name="zoe", user_id=user.id)
     return {"Authorization": f"Bearer {raw}"}
+
+
+def test_password_guesses_through_the_api_are_limited_per_member(
+    api: TestClient, tenant: Tenant, configured: Any, database_url: str, tmp_path: Path
+) -> None:
+    configured(
+        database_url=database_url, data_dir=tmp_path, sign_in_rate_limit_per_minute=1, sign_in_rate_limit_burst=2
+    )
+    from gitproductivity.app import create_app
+
+    with TestClient(create_app(run_workers=False), headers=tenant.headers) as fresh:
+        guesses = [
+            fresh.post("/v1/me/password", json={"current_password": f"guess {n}", "new_password": PASSWORD})
+            for n in range(3)
+        ]
+        assert [g.status_code for g in guesses] == [422, 422, 429], [g.text for g in guesses]
+        assert guesses[2].headers["Retry-After"] and guesses[2].json()["error"]["code"] == "rate_limited"
+        right = fresh.post("/v1/me/password", json={"current_password": tenant.password, "new_password": PASSWORD})
+        assert right.status_code == 429  # even the right one, until the bucket refills

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
+from gitproductivity.core.http import ERROR_RESPONSES, PathId, limits, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.orgs import service
 from gitproductivity.orgs.auth import CurrentPrincipal, allow
@@ -85,8 +85,10 @@ def revoke_api_key(key_id: PathId, principal: CurrentPrincipal) -> ApiKeyRead:
 
 
 @me_router.post("/password", response_model=PasswordChanged)
-def change_password(body: PasswordChange, principal: CurrentPrincipal) -> PasswordChanged:
-    """Change the signed-in member's password; every web session of theirs ends. An API key is nobody's: 409."""
+def change_password(body: PasswordChange, principal: CurrentPrincipal, request: Request) -> PasswordChanged:
+    """Change the password of the member the key belongs to; every web session of theirs ends. Attempts count
+    against the sign-in limit (per member), so a stolen key cannot guess the password at leisure."""
+    limits(request).sign_in.check(f"password:{principal.user_id or principal.api_key_id}", "member's password")
     with unit_of_work() as session:
         ended = service.change_own_password(
             session,

@@ -31,7 +31,7 @@ class Principal:
 
     @property
     def reader_id(self) -> str:
-        """Whose read state notifications use: the member's, or the API key's own."""
+        """Whose read state notifications use: the member's (a key's is the member who made it), else the key's."""
         return self.user_id or self.api_key_id or self.organization_id
 
 
