@@ -21,10 +21,13 @@ from gitproductivity.developers import views as developers_views
 from gitproductivity.developers.api import router as developers_router
 from gitproductivity.events.api import router as events_router
 from gitproductivity.events.api import types_router as event_types_router
+from gitproductivity.members import views as members_views
+from gitproductivity.members.api import router as members_router
 from gitproductivity.metrics import views as metrics_views
 from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.notifications import views as notifications_views
 from gitproductivity.notifications.api import router as notifications_router
+from gitproductivity.orgs.api import keys_router, me_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
@@ -74,6 +77,9 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     app.add_middleware(NoStore)  # Cache-Control: no-store on every response but /static files
     for router in (
         orgs_router,
+        keys_router,
+        me_router,
+        members_router,
         developers_router,
         repositories_router,
         events_router,
@@ -109,6 +115,8 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
             routing_views.router,
             notifications_views.router,
             metrics_views.router,
+            members_views.router,
+            members_views.invitations_router,
         ),
     )
 

@@ -6,7 +6,7 @@ from gitproductivity.core.workers import Worker
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
 from gitproductivity.metrics.models import DailyRollup
-from gitproductivity.notifications.models import Notification
+from gitproductivity.notifications.models import Notification, NotificationReceipt
 from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
 from gitproductivity.repositories.models import Repository
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
@@ -22,6 +22,7 @@ __all__ = [
     "DeveloperEmail",
     "Event",
     "Notification",
+    "NotificationReceipt",
     "Organization",
     "Repository",
     "User",

@@ -28,7 +28,14 @@ _PARAM = re.compile(r"{([^}]+)}")
 #: Columns that reading may legitimately touch (an API key's coarse "last used" time).
 _VOLATILE = {"last_used_at"}
 #: Text only our rows contain.
-OUR_TEXT = ("zed@ours.example", "zed-alias@ours.example", "jane@example.com", "ours-note-subject", "sample-repo")
+OUR_TEXT = (
+    "invited@ours.example",
+    "zed@ours.example",
+    "zed-alias@ours.example",
+    "jane@example.com",
+    "ours-note-subject",
+    "sample-repo",
+)
 #: Documents that are the same for every organisation (their examples may happen to use our sample text).
 SAME_FOR_EVERYONE = {"/v1/event-types"}
 
@@ -54,6 +61,7 @@ def _ours(api: TestClient, tenant: Tenant, database: Database, git_repo: Path) -
     # A name (not an IP literal) passes the save-time check; its test delivery is refused at connect time.
     hook = api.post("/v1/webhooks", json={"url": "http://localhost:9/ours", "events": ["*"]}).json()
     key = api.post("/v1/api-keys", json={"name": "second key"}).json()
+    member = api.post("/v1/members", json={"email": "invited@ours.example", "role": "admin"}).json()
     with database.session() as session:
         note = notifications.create(
             session, organization_id=tenant.organization_id, kind="test", subject="ours-note-subject", body="ours"
@@ -70,6 +78,7 @@ def _ours(api: TestClient, tenant: Tenant, database: Database, git_repo: Path) -
         "delivery_id": hook["test"]["delivery_id"],
         "notification_id": note_id,
         "key_id": key["id"],
+        "member_id": member["id"],
     }
 
 
@@ -83,6 +92,7 @@ def _bodies(ids: dict[str, str], theirs: str) -> dict[tuple[str, str], dict[str,
         ("POST", "/v1/webhooks/{webhook_id}/recover"): {"since": "2000-01-01T00:00:00Z"},
         ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {},
         ("POST", "/v1/webhooks/{webhook_id}/test"): {},
+        ("PATCH", "/v1/members/{member_id}"): {"role": "viewer"},
         ("POST", "/v1/webhooks/{webhook_id}/test-filter"): {"event": {"type": "developer.created", "data": {}}},
     }
 
@@ -145,7 +155,14 @@ def test_another_organisation_gets_404_for_our_ids_and_never_sees_our_rows(
     assert _snapshot(database) == before, "a foreign call changed our data"
 
     # The checks were real: our own key sees every one of those rows.
-    for path in ("/v1/developers", "/v1/repositories", "/v1/webhooks", "/v1/api-keys", "/v1/notifications"):
+    for path in (
+        "/v1/developers",
+        "/v1/repositories",
+        "/v1/webhooks",
+        "/v1/api-keys",
+        "/v1/notifications",
+        "/v1/members",
+    ):
         assert any(v in api.get(path).text for v in ids.values()), path
     assert api.get(f"/v1/developers/{ids['developer_id']}").status_code == 200
     assert "jane@example.com" in api.get("/v1/metrics/developers").text

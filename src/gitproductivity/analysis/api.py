@@ -8,9 +8,10 @@ from gitproductivity.analysis import jobs
 from gitproductivity.analysis.schemas import AnalysisCreate, AnalysisPage, AnalysisRead
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 
-router = APIRouter(tags=["analyses"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["analyses"], responses=ERROR_RESPONSES, dependencies=[allow("analyses", write=Role.ADMIN)])
 
 
 @router.post("/v1/repositories/{repository_id}/analyses", status_code=202, response_model=AnalysisRead)

@@ -15,6 +15,7 @@ from gitproductivity.cli import (
     developers,
     events,
     listen,
+    members,
     metrics,
     notifications,
     repositories,
@@ -52,6 +53,7 @@ app.add_typer(repositories.app, name="repositories")
 app.add_typer(events.app, name="events")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(notifications.app, name="notifications")
+app.add_typer(members.app, name="members")
 app.add_typer(users.app, name="users")
 
 

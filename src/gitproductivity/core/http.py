@@ -44,7 +44,7 @@ class ErrorBody(BaseModel):
 
 #: Declared on routers so the OpenAPI document shows the error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 

@@ -15,9 +15,15 @@ from gitproductivity.developers.schemas import (
     DeveloperPage,
     DeveloperRead,
 )
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 
-router = APIRouter(prefix="/v1/developers", tags=["developers"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/developers",
+    tags=["developers"],
+    responses=ERROR_RESPONSES,
+    dependencies=[allow("developers", write=Role.ADMIN)],
+)
 
 
 # The two busiest routes are async and do their database work in one worker-thread call, answering with

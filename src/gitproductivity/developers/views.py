@@ -14,12 +14,14 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.developers import flows, service
 from gitproductivity.developers.schemas import AliasCreate, DeveloperCreate, DeveloperRead
 from gitproductivity.metrics import service as metrics
-from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
+from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
 
 _ALIAS_SEPARATORS = re.compile(r"[\s,;]+")
 
-router = APIRouter(prefix="/developers", include_in_schema=False, dependencies=[Depends(guard)])
+router = APIRouter(
+    prefix="/developers", include_in_schema=False, dependencies=[Depends(guard), page_allows("developers")]
+)
 
 PAGE_SIZE = 200
 

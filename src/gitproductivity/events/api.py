@@ -13,12 +13,14 @@ from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_from
 from gitproductivity.events import service
 from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model, example_envelope
 from gitproductivity.events.schemas import EventPage, EventRead, EventTypeList, EventTypeRead
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 
 MAX_WAIT = 60
 
-router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
-types_router = APIRouter(prefix="/v1/event-types", tags=["events"], responses=ERROR_RESPONSES)
+_READ_ONLY = [allow("events", write=Role.ADMIN)]
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES, dependencies=_READ_ONLY)
+types_router = APIRouter(prefix="/v1/event-types", tags=["events"], responses=ERROR_RESPONSES, dependencies=_READ_ONLY)
 
 
 @router.get("", response_model=EventPage)

@@ -16,9 +16,10 @@ from gitproductivity.metrics.schemas import (
     MetricBucket,
     MetricTotals,
 )
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 
-router = APIRouter(tags=["metrics"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["metrics"], responses=ERROR_RESPONSES, dependencies=[allow("metrics", write=Role.ADMIN)])
 
 From = Annotated[date | None, Query(alias="from", description="First UTC day, inclusive (YYYY-MM-DD)")]
 To = Annotated[date | None, Query(alias="to", description="Last UTC day, inclusive (YYYY-MM-DD)")]

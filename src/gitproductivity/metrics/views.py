@@ -14,10 +14,12 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.developers import service as developers
 from gitproductivity.metrics import service
 from gitproductivity.repositories import service as repositories
-from gitproductivity.web.helpers import CurrentViewer, render
+from gitproductivity.web.helpers import CurrentViewer, page_allows, render
 from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(guard)])
+router = APIRouter(
+    prefix="/dashboard", include_in_schema=False, dependencies=[Depends(guard), page_allows("the dashboard")]
+)
 
 TOP = 10  # contributors in the top chart
 LINES = 6  # developers drawn in the per-developer chart

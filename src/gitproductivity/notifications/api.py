@@ -7,10 +7,17 @@ from fastapi import APIRouter, Query
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.notifications import service
-from gitproductivity.notifications.schemas import NotificationPage, NotificationRead
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.notifications.schemas import NotificationPage, NotificationRead, notification_read
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 
-router = APIRouter(prefix="/v1/notifications", tags=["notifications"], responses=ERROR_RESPONSES)
+# Every role reads them and marks them read: read state is the caller's own (a member's, or an API key's).
+router = APIRouter(
+    prefix="/v1/notifications",
+    tags=["notifications"],
+    responses=ERROR_RESPONSES,
+    dependencies=[allow("notifications", write=Role.VIEWER)],
+)
 
 
 @router.get("", response_model=NotificationPage)
@@ -22,16 +29,28 @@ def list_notifications(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> NotificationPage:
-    """Newest first: failed deliveries, endpoints disabled automatically."""
+    """Newest first: failed deliveries, endpoints disabled automatically. `read_at` and `unread` are the
+    caller's own read state (each member and each API key has one)."""
     with unit_of_work() as session:
         rows = service.list_(
-            session, organization_id=principal.organization_id, unread=unread, after=after, limit=limit
+            session,
+            organization_id=principal.organization_id,
+            reader_id=principal.reader_id,
+            unread=unread,
+            after=after,
+            limit=limit,
         )
-        return page_of([NotificationRead.model_validate(n) for n in rows], limit=limit)
+        return page_of([notification_read(n, at) for n, at in rows], limit=limit)
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead)
 def mark_notification_read(notification_id: PathId, principal: CurrentPrincipal) -> NotificationRead:
+    """Read for the caller only: other members still see it unread until they read it."""
     with unit_of_work() as session:
-        note = service.mark_read(session, organization_id=principal.organization_id, notification_id=notification_id)
-        return NotificationRead.model_validate(note)
+        note, read_at = service.mark_read(
+            session,
+            organization_id=principal.organization_id,
+            reader_id=principal.reader_id,
+            notification_id=notification_id,
+        )
+        return notification_read(note, read_at)

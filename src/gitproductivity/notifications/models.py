@@ -22,6 +22,16 @@ class Notification(Base):
     # What it is about (a delivery or webhook id), so the UI can link to it.
     subject_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (Index("ix_notifications_org_id", "organization_id", "id"),)
+
+
+class NotificationReceipt(Base):
+    """Who has read a notice: each reader (a member, or an API key) has their own read state."""
+
+    __tablename__ = "notification_reads"
+
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True)
+    # A user id (a member) or an API key id: no foreign key, since it names either; removing a member deletes theirs.
+    reader_id: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime())

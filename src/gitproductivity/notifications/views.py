@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.notifications import service
-from gitproductivity.notifications.schemas import NotificationRead
+from gitproductivity.notifications.schemas import notification_read
 from gitproductivity.web.helpers import CurrentViewer, redirect, render
 from gitproductivity.web.security import guard
 
@@ -37,9 +37,14 @@ def list_notifications(
 ) -> Response:
     with unit_of_work() as session:
         rows = service.list_(
-            session, organization_id=viewer.organization_id, unread=unread, after=after, limit=PAGE_SIZE
+            session,
+            organization_id=viewer.organization_id,
+            reader_id=viewer.user_id,
+            unread=unread,
+            after=after,
+            limit=PAGE_SIZE,
         )
-        notes = [NotificationRead.model_validate(n) for n in rows[:PAGE_SIZE]]
+        notes = [notification_read(n, at) for n, at in rows[:PAGE_SIZE]]
     return render(
         request,
         "notifications.html",
@@ -53,7 +58,10 @@ def list_notifications(
 @router.get("/badge")
 def badge(request: Request, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        unread = len(service.list_(session, organization_id=viewer.organization_id, unread=True, limit=BADGE_CAP))
+        rows = service.list_(
+            session, organization_id=viewer.organization_id, reader_id=viewer.user_id, unread=True, limit=BADGE_CAP
+        )
+        unread = len(rows)
     label = f"{BADGE_CAP}+" if unread > BADGE_CAP else str(unread)
     return render(request, "partials/bell.html", viewer, unread=unread and label)
 
@@ -61,5 +69,7 @@ def badge(request: Request, viewer: CurrentViewer) -> Response:
 @router.post("/{notification_id}/read")
 def mark_read(request: Request, notification_id: str, viewer: CurrentViewer) -> Response:
     with unit_of_work() as session:
-        service.mark_read(session, organization_id=viewer.organization_id, notification_id=notification_id)
+        service.mark_read(
+            session, organization_id=viewer.organization_id, reader_id=viewer.user_id, notification_id=notification_id
+        )
     return redirect("/notifications")

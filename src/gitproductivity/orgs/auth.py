@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from gitproductivity.core.errors import Unauthorized
 from gitproductivity.core.http import limits, unit_of_work
 from gitproductivity.orgs import service
+from gitproductivity.orgs.roles import READ_METHODS, Role, require
 from gitproductivity.orgs.service import Principal
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gpk_…`")
@@ -41,3 +42,14 @@ def _look_up(raw_key: str) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def allow(what: str, *, write: Role, read: Role = Role.VIEWER) -> Any:
+    """The one role check of a route group, as a router (or route) dependency: reads need `read`, every other
+    method `write`. `what` completes "your role viewer cannot change …" (say "webhooks", "members")."""
+
+    async def check(request: Request, principal: CurrentPrincipal) -> None:
+        reading = request.method in READ_METHODS
+        require(principal.role, read if reading else write, f"{'read' if reading else 'change'} {what}")
+
+    return Depends(check)

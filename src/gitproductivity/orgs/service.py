@@ -15,7 +15,8 @@ from gitproductivity.core.errors import Conflict, NotFound, Unauthorized, Valida
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.orgs import keycache, security
-from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
+from gitproductivity.orgs.models import ApiKey, MemberStatus, Organization, User, UserSession
+from gitproductivity.orgs.roles import Role, lesser, require
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ class Principal:
     organization_id: str
     api_key_id: str | None = None
     user_id: str | None = None
+    #: What the caller may do (`orgs.roles`); the least unless said otherwise.
+    role: str = Role.VIEWER
+
+    @property
+    def reader_id(self) -> str:
+        """Whose read state notifications use: the member's (a key's is the member who made it), else the key's."""
+        return self.user_id or self.api_key_id or self.organization_id
 
 
 #: Keys that authenticated lately (`orgs.keycache`): most API requests skip the lookup.
@@ -58,16 +66,28 @@ def bootstrap(
         organization_id=org.id,
         email=email,
         password_hash=security.hash_password(password),
-        role="owner",
+        role=Role.OWNER,
+        status=MemberStatus.ACTIVE,
         created_at=now,
     )
     session.add_all([org, user])
     session.flush()
-    _key, raw = create_api_key(session, organization_id=org.id, name="Initial key")
+    _key, raw = create_api_key(session, organization_id=org.id, name="Initial key", user_id=user.id)
     return Bootstrap(organization=org, user=user, password=password, api_key=raw)
 
 
-def create_api_key(session: Session, *, organization_id: str, name: str) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session,
+    *,
+    organization_id: str,
+    name: str,
+    role: str = Role.OWNER,
+    granted_by: str = Role.OWNER,
+    user_id: str | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key with `role`, made by the member `user_id`; `granted_by` (the caller's role) hands out no more
+    than it has itself."""
+    require(granted_by, Role(role), f"create an API key with the role {Role(role).value}")
     raw = security.generate_api_key()
     key = ApiKey(
         id=new_id("key"),
@@ -75,6 +95,8 @@ def create_api_key(session: Session, *, organization_id: str, name: str) -> tupl
         name=name,
         prefix=raw[:10],
         key_hash=security.hash_api_key(raw),
+        role=Role(role).value,
+        user_id=user_id,
         created_at=utcnow(),
     )
     session.add(key)
@@ -115,14 +137,18 @@ def authenticate_api_key(session: Session, *, raw_key: str) -> Principal:
     now = utcnow()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 300:
         key.last_used_at = now  # coarse on purpose: not a write on every request
-    principal = Principal(organization_id=key.organization_id, api_key_id=key.id)
+    member = session.get(User, key.user_id) if key.user_id else None
+    role = lesser(key.role, member.role) if member is not None else Role(key.role)
+    principal = Principal(organization_id=key.organization_id, api_key_id=key.id, user_id=key.user_id, role=role.value)
     after_commit(session, lambda: AUTHENTICATED_KEYS.put(key_hash, principal, generation))
     return principal
 
 
 def authenticate_user(session: Session, *, email: str, password: str) -> User:
     user = session.scalar(select(User).where(User.email == fold_email(email)))
-    if user is None or not security.verify_password(user.password_hash, password):
+    if user is None or user.status != MemberStatus.ACTIVE or not user.password_hash:
+        raise Unauthorized("wrong email or password")
+    if not security.verify_password(user.password_hash, password):
         raise Unauthorized("wrong email or password")
     return user
 
@@ -142,8 +168,11 @@ def get_organization(session: Session, *, organization_id: str) -> Organization:
 
 
 def owners(session: Session, *, organization_id: str) -> list[User]:
-    stmt = select(User).where(User.organization_id == organization_id, User.role == "owner").order_by(User.id)
-    return list(session.scalars(stmt))
+    """The active owners (an invitation not yet accepted owns nothing): who failure notices go to."""
+    stmt = select(User).where(
+        User.organization_id == organization_id, User.role == Role.OWNER, User.status == MemberStatus.ACTIVE
+    )
+    return list(session.scalars(stmt.order_by(User.id)))
 
 
 # --- web sessions and passwords ---------------------------------------------------------------------------------
@@ -211,6 +240,15 @@ def end_sessions(session: Session, *, user_id: str) -> int:
 def change_password(session: Session, *, user_id: str, current_password: str, new_password: str) -> str:
     """Check the current password, store the new one, end every session of the user (a thief's copy of a cookie
     included) and return a new session id for the browser that made the change."""
+    change_own_password(session, user_id=user_id, current_password=current_password, new_password=new_password)
+    return start_session(session, user_id=user_id)
+
+
+def change_own_password(session: Session, *, user_id: str | None, current_password: str, new_password: str) -> int:
+    """Check the current password, store the new one and end every web session of the user; returns how many.
+    `user_id` None (an API key whose member was removed) belongs to nobody: a 409."""
+    if user_id is None:
+        raise Conflict("this API key belongs to no member, so it has no password to change")
     user = get_user(session, user_id=user_id)
     if not security.verify_password(user.password_hash, current_password[:MAX_PASSWORD_LENGTH]):
         raise ValidationFailed(
@@ -224,8 +262,7 @@ def change_password(session: Session, *, user_id: str, current_password: str, ne
         message = "Choose a password different from the current one."
         raise ValidationFailed(f"new_password: {message}", details=[{"field": "new_password", "message": message}])
     user.password_hash = security.hash_password(new_password)
-    end_sessions(session, user_id=user.id)
-    return start_session(session, user_id=user.id)
+    return end_sessions(session, user_id=user.id)
 
 
 def _user_by_email(session: Session, *, email: str) -> User:
@@ -244,6 +281,7 @@ def reset_password(session: Session, *, email: str, new_password: str) -> int:
     if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in new_password):  # refused by the sign-in form too
         raise ValidationFailed("the new password must not contain NUL characters or invalid text")
     user.password_hash = security.hash_password(new_password)
+    user.status, user.token_hash, user.token_expires_at = MemberStatus.ACTIVE, None, None  # an invitation ends too
     return end_sessions(session, user_id=user.id)
 
 

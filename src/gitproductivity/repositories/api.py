@@ -6,11 +6,17 @@ from fastapi import APIRouter, Query
 
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 from gitproductivity.repositories import flows, service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryPage, RepositoryRead
 
-router = APIRouter(prefix="/v1/repositories", tags=["repositories"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1/repositories",
+    tags=["repositories"],
+    responses=ERROR_RESPONSES,
+    dependencies=[allow("repositories", write=Role.ADMIN)],
+)
 
 
 @router.post("", status_code=201, response_model=RepositoryRead)

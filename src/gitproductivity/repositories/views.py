@@ -15,10 +15,12 @@ from gitproductivity.core.errors import DomainError
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.repositories import flows, service
 from gitproductivity.repositories.schemas import RepositoryCreate, RepositoryRead
-from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
+from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
 
-router = APIRouter(prefix="/repositories", include_in_schema=False, dependencies=[Depends(guard)])
+router = APIRouter(
+    prefix="/repositories", include_in_schema=False, dependencies=[Depends(guard), page_allows("repositories")]
+)
 
 PAGE_SIZE = 200
 

@@ -24,4 +24,5 @@ def install(app: FastAPI, routers: Iterable[APIRouter]) -> None:
         dashboard="/dashboard" in prefixes,
         webhooks="/settings" in prefixes,
         notifications="/notifications" in prefixes,
+        members="/members" in prefixes,
     )

@@ -23,6 +23,7 @@ from gitproductivity.core.errors import DomainError
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.orgs.models import Organization
+from gitproductivity.orgs.roles import READ_METHODS, Role, at_least, require
 from gitproductivity.orgs.service import Principal
 from gitproductivity.web.security import SESSION_ID, csrf_token
 
@@ -52,10 +53,15 @@ class Viewer:
     email: str
     organization_id: str
     organization_name: str
+    role: str = Role.VIEWER
 
     @property
     def principal(self) -> Principal:
-        return Principal(organization_id=self.organization_id, user_id=self.user_id)
+        return Principal(organization_id=self.organization_id, user_id=self.user_id, role=self.role)
+
+    def may(self, needed: str) -> bool:
+        """For templates: show a form only to those whose role may send it (the route checks anyway)."""
+        return at_least(self.role, Role(needed))
 
 
 class SignInRequired(Exception):
@@ -78,7 +84,7 @@ def current_viewer(request: Request) -> Viewer:
         background = request.headers.get(BACKGROUND_HEADER) == "1"
         user = orgs_service.session_user(session, token=token, activity=not background)
         org = None if user is None else session.get(Organization, user.organization_id)
-        viewer = None if user is None or org is None else Viewer(user.id, user.email, org.id, org.name)
+        viewer = None if user is None or org is None else Viewer(user.id, user.email, org.id, org.name, user.role)
     if viewer is None:
         request.session.pop(SESSION_ID, None)  # ended or expired: the cookie means nothing any more
         raise SignInRequired
@@ -94,6 +100,17 @@ def signed_in(request: Request) -> bool:
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
+
+
+def page_allows(what: str, *, write: Role = Role.ADMIN) -> Any:
+    """The role check of a group of pages, as the router's dependency: the same rule as the API's
+    (`orgs.auth.allow`): pages are read by every role, and their forms are sent only by `write` and above."""
+
+    def check(request: Request, viewer: CurrentViewer) -> None:
+        if request.method not in READ_METHODS:
+            require(viewer.role, write, f"change {what}")
+
+    return Depends(check)
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Body, Query
 from gitproductivity.core.bounds import UtcDateTime
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
-from gitproductivity.orgs.auth import CurrentPrincipal
+from gitproductivity.orgs.auth import CurrentPrincipal, allow
+from gitproductivity.orgs.roles import Role
 from gitproductivity.webhooks import deliveries, endpoints, options, testing
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
@@ -45,8 +46,13 @@ StatusCode = Annotated[
 ]
 EventTypeQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[\w.*-]+$", description="An event type")]
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES)
-deliveries_router = APIRouter(prefix="/v1/deliveries", tags=["webhooks"], responses=ERROR_RESPONSES)
+_ADMIN_WRITES = [allow("webhooks", write=Role.ADMIN)]
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=ERROR_RESPONSES, dependencies=_ADMIN_WRITES)
+deliveries_router = APIRouter(
+    prefix="/v1/deliveries", tags=["webhooks"], responses=ERROR_RESPONSES, dependencies=_ADMIN_WRITES
+)
+#: The one read that shows a secret (the signing secret): not for viewers.
+_SECRET = [allow("webhook signing secrets", write=Role.ADMIN, read=Role.ADMIN)]
 
 
 @router.post("", status_code=201, response_model=WebhookCreated)
@@ -80,7 +86,7 @@ def list_webhooks(
         return page_of([webhook_read(h) for h in rows], limit=limit)
 
 
-@router.get("/{webhook_id}", response_model=WebhookWithSecret)
+@router.get("/{webhook_id}", response_model=WebhookWithSecret, dependencies=_SECRET)
 def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWithSecret:
     with unit_of_work() as session:
         hook = endpoints.get(session, organization_id=principal.organization_id, webhook_id=webhook_id)

@@ -15,12 +15,12 @@ from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.developers import service as developers
 from gitproductivity.repositories import service as repositories
-from gitproductivity.web.helpers import CurrentViewer, Viewer, flash, redirect, render
+from gitproductivity.web.helpers import CurrentViewer, Viewer, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.schemas import WebhookRead, webhook_read
 
-router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(guard)])
+router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(guard), page_allows("webhooks")])
 
 #: The filter fields the pickers write; the rest of a filter is shown in the raw editor.
 PICKED = {"repositories": ("data", "repository_id"), "developers": ("data", "developer_id")}

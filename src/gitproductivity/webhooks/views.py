@@ -14,7 +14,7 @@ from gitproductivity.core.bounds import parse_utc_datetime
 from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, WEBHOOK_TEST
-from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
+from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
 from gitproductivity.webhooks import deliveries, endpoints, testing
 from gitproductivity.webhooks.models import DeliveryStatus
@@ -27,7 +27,7 @@ from gitproductivity.webhooks.schemas import (
     webhook_read,
 )
 
-router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(guard)])
+router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(guard), page_allows("webhooks")])
 
 RECENT = 50  # the success rate is over this many most recent finished deliveries
 
