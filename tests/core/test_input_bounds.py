@@ -115,8 +115,8 @@ def test_every_number_is_bounded_and_every_datetime_validated(client: TestClient
 def _ids(api: TestClient, git_repo: Path | None = None) -> dict[str, str]:
     repo = api.post("/v1/repositories", json={"url": str(git_repo)}).json() if git_repo else {"id": "none"}
     dev = api.post("/v1/developers", json={"name": "Zed", "email": "zed@example.com"}).json()
-    # A name (not an IP literal) passes the save-time check; its test delivery is refused at connect time.
-    hook = api.post("/v1/webhooks", json={"url": "http://localhost:9/hook", "events": ["*"]}).json()
+    # A name that never resolves (RFC 6761 .invalid) passes the save-time check; its test delivery fails.
+    hook = api.post("/v1/webhooks", json={"url": "http://hooks.invalid:9/hook", "events": ["*"]}).json()
     return {
         "repository_id": repo["id"],
         "developer_id": dev["id"],
@@ -212,7 +212,7 @@ def test_cli_refuses_infinite_overlaps_in_words(database: Database, database_url
         return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=120)
 
     assert cli("init", "--email", "boss@example.com").returncode == 0
-    added = cli("webhooks", "add", "http://localhost:9/hook", "--json")
+    added = cli("webhooks", "add", "http://hooks.invalid:9/hook", "--json")
     assert added.returncode == 0, added.stderr
     hook_id = json.loads(added.stdout)["id"]
     for overlap in ("inf", "nan", "1e20"):

@@ -58,8 +58,8 @@ def _ours(api: TestClient, tenant: Tenant, database: Database, git_repo: Path) -
     analysis = api.get(f"/v1/repositories/{repo['id']}/analyses").json()["data"][0]
     dev = api.post("/v1/developers", json={"name": "Zed Ours", "email": "zed@ours.example"}).json()
     assert api.post(f"/v1/developers/{dev['id']}/aliases", json={"email": "zed-alias@ours.example"}).status_code == 201
-    # A name (not an IP literal) passes the save-time check; its test delivery is refused at connect time.
-    hook = api.post("/v1/webhooks", json={"url": "http://localhost:9/ours", "events": ["*"]}).json()
+    # A name that never resolves (RFC 6761 .invalid) passes the save-time check; its test delivery fails.
+    hook = api.post("/v1/webhooks", json={"url": "http://hooks.invalid:9/ours", "events": ["*"]}).json()
     key = api.post("/v1/api-keys", json={"name": "second key"}).json()
     member = api.post("/v1/members", json={"email": "invited@ours.example", "role": "admin"}).json()
     with database.session() as session:

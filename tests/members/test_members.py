@@ -192,7 +192,7 @@ def test_a_member_changes_their_password_through_the_api(api: TestClient, client
 def test_a_viewer_s_pages_refuse_their_forms_and_hide_the_signing_secret(
     api: TestClient, client: TestClient, tenant: Tenant
 ) -> None:
-    hook = api.post("/v1/webhooks", json={"url": "http://localhost:9/x", "events": ["*"]}).json()
+    hook = api.post("/v1/webhooks", json={"url": "http://hooks.invalid:9/x", "events": ["*"]}).json()
     viewer = _invite(api, "vic@example.com", "viewer")
     browser = TestClient(client.app, raise_server_exceptions=False)
     _accept(browser, viewer["accept_url"])

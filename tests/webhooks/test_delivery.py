@@ -168,7 +168,7 @@ def test_retries_run_out_then_failed_with_notice_and_email(
     failed = [n for n in notes if n["kind"] == "delivery.failed"]
     assert len(failed) == 1 and failed[0]["subject_id"] == d["id"]
     assert d["id"] in failed[0]["body"]
-    mail = wait_for(lambda: [m for m in box.messages if "delivery failed" in m["data"]], what="e-mail")
+    mail = wait_for(lambda: [m for m in box.messages if "will not be retried" in m["data"]], what="e-mail")
     assert mail[0]["to"] == [tenant.email] and mail[0]["from"] == "gp@example.com"
     assert d["id"] in mail[0]["data"] and hook["secret"] not in mail[0]["data"]
 
@@ -217,23 +217,36 @@ def test_guard_refuses_private_destinations_by_default(
 ) -> None:
     from gitproductivity.core import settings
 
-    settings.configure(database_url=database_url, data_dir=tmp_path / "data", webhook_timeout=1)
-    # A name, not an IP literal, so it passes the save-time check; it resolves to 127.0.0.1 at send time.
+    def allow_private(allowed: bool) -> None:
+        settings.configure(
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            webhook_timeout=1,
+            webhook_allow_private_destinations=allowed,
+        )
+
+    allow_private(False)
+    # `localhost` is refused when saved, with the setting that allows it named.
+    refused = api.post("/v1/webhooks", json={"url": receiver.url("/ok", host="localhost"), "events": ["*"]})
+    assert refused.status_code == 422
+    assert "GITPRODUCTIVITY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS=true" in refused.json()["error"]["message"]
+
+    # Saved while allowed, then disallowed: the send is refused (the name resolves to 127.0.0.1), in words.
+    allow_private(True)
     hook = add_hook(api, receiver.url("/ok", host="localhost"))
-    assert hook["test"]["ok"] is False
-    assert "refused addresses" in hook["test"]["error"]
-    assert receiver.requests == []
-    [attempt] = api.get(f"/v1/deliveries/{hook['test']['delivery_id']}").json()["attempt_log"]
+    assert hook["test"]["ok"] is True and len(receiver.requests) == 1
+    allow_private(False)
+    test = api.post(f"/v1/webhooks/{hook['id']}/test").json()
+    assert test["ok"] is False
+    assert "refused addresses" in test["error"] and "GITPRODUCTIVITY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS" in test["error"]
+    assert "Error" not in test["error"]  # no exception class names
+    assert len(receiver.requests) == 1
+    [attempt] = api.get(f"/v1/deliveries/{test['delivery_id']}").json()["attempt_log"]
     assert attempt["error_kind"] == "refused_destination"
 
-    settings.configure(
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        webhook_timeout=1,
-        webhook_allow_private_destinations=True,
-    )
+    allow_private(True)
     assert api.post(f"/v1/webhooks/{hook['id']}/test").json()["ok"] is True
-    assert len(receiver.requests) == 1
+    assert len(receiver.requests) == 2
 
 
 def test_old_attempts_are_pruned(api: TestClient, receiver: Receiver, database: Database, fast: Settings) -> None:

@@ -65,7 +65,7 @@ def enqueue(
     require_id(repository_id, "repo", "repository")
     repo = repositories.get(session, organization_id=organization_id, repository_id=repository_id)
     if repo.status != RepositoryStatus.CONNECTED:
-        raise Conflict(f"repository {repo.id} is disconnected; connect it again to analyse it")
+        raise Conflict(f"the repository {repo.name} is disconnected; connect it again to analyse it")
     queued = session.scalar(
         select(Analysis).where(Analysis.repository_id == repo.id, Analysis.status == AnalysisStatus.QUEUED).limit(1)
     )

@@ -28,6 +28,7 @@ from gitproductivity.core.db import get_database
 from gitproductivity.core.errors import DomainError, NotFound, RateLimited
 from gitproductivity.core.ratelimit import RateLimiter
 from gitproductivity.core.settings import Settings
+from gitproductivity.core.wording import field_path, plain_message
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,6 @@ _HTTP_CODES = {
 }
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or str(loc[0] if loc else "")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -87,8 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
             first = next(e for e in errors if e.get("type") == "json_invalid")
             msg = (first.get("ctx") or {}).get("error", "invalid JSON")
             return error_response(400, "invalid_json", f"request body is not valid JSON: {msg}")
-        details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in errors]
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        details = [{"field": field_path(tuple(e.get("loc", ()))), "message": plain_message(e)} for e in errors]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)  # every error, in plain words
         return error_response(422, "validation_error", f"invalid request: {summary}", details)
 
     @app.exception_handler(StarletteHTTPException)

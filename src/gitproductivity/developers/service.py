@@ -133,9 +133,9 @@ def create(
     previous = taken.get(primary)
     for address, owner in taken.items():
         if owner.removed_at is None:
-            raise Conflict(f"{address} already belongs to developer {owner.id}", details=[{"field": "email"}])
+            raise Conflict(f"{address} already belongs to developer {_who(owner)}", details=[{"field": "email"}])
         if owner is not previous:
-            raise Conflict(f"{address} belongs to removed developer {owner.id}; add that address as its email")
+            raise Conflict(f"{address} belongs to removed developer {_who(owner)}; add that address as its email")
 
     if previous is not None:
         dev = previous
@@ -257,6 +257,12 @@ def add_alias(session: Session, *, organization_id: str, developer_id: str, emai
     return dev
 
 
+def _who(dev: Developer) -> str:
+    """A developer in messages people read: their name, else their primary e-mail (never the id)."""
+    primary = next((e.email for e in dev.emails if e.is_primary), None)
+    return dev.name or primary or "without a name"
+
+
 def remove_alias(session: Session, *, organization_id: str, developer_id: str, email: str) -> Developer:
     """Remove an alias (not the primary email). Metrics already counted stay until a full re-analysis."""
     require_id(developer_id, "dev", "developer")
@@ -265,8 +271,8 @@ def remove_alias(session: Session, *, organization_id: str, developer_id: str, e
     for item in dev.emails:
         if item.email == address:
             if item.is_primary:
-                raise Conflict(f"{address} is the primary email of {dev.id}; it cannot be removed")
+                raise Conflict(f"{address} is the primary email of {_who(dev)}; it cannot be removed")
             dev.emails.remove(item)
             session.flush()
             return dev
-    raise NotFound(f"{address} is not an alias of developer {dev.id}")
+    raise NotFound(f"{address} is not an alias of developer {_who(dev)}")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.notifications import service
-from gitproductivity.notifications.schemas import NotificationPage, NotificationRead, notification_read
+from gitproductivity.notifications.schemas import AllRead, NotificationPage, NotificationRead, notification_read
 from gitproductivity.orgs.auth import CurrentPrincipal, allow
 from gitproductivity.orgs.roles import Role
 
@@ -41,6 +41,16 @@ def list_notifications(
             limit=limit,
         )
         return page_of([notification_read(n, at) for n, at in rows], limit=limit)
+
+
+@router.post("/read-all", response_model=AllRead)
+def mark_all_notifications_read(principal: CurrentPrincipal) -> AllRead:
+    """Mark every notification read, for the caller only (each member and each API key has their own state)."""
+    with unit_of_work() as session:
+        marked = service.mark_all_read(
+            session, organization_id=principal.organization_id, reader_id=principal.reader_id
+        )
+    return AllRead(marked=marked)
 
 
 @router.post("/{notification_id}/read", response_model=NotificationRead)

@@ -32,3 +32,7 @@ def notification_read(note: Notification, read_at: datetime | None) -> Notificat
 
 
 NotificationPage = Page[NotificationRead]
+
+
+class AllRead(BaseModel):
+    marked: int = Field(description="How many notices were unread for you and are now read")

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
@@ -98,3 +98,20 @@ def mark_read(session: Session, *, organization_id: str, reader_id: str, notific
         session.add(receipt)
         session.flush()
     return note, receipt.read_at
+
+
+def mark_all_read(session: Session, *, organization_id: str, reader_id: str) -> int:
+    """Mark every notice of the organisation read for `reader_id` only; how many were unread."""
+    receipt = and_(NotificationReceipt.notification_id == Notification.id, NotificationReceipt.reader_id == reader_id)
+    unread = (
+        select(Notification.id)
+        .outerjoin(NotificationReceipt, receipt)
+        .where(Notification.organization_id == organization_id, NotificationReceipt.read_at.is_(None))
+    )
+    ids = list(session.scalars(unread))
+    if ids:
+        now = utcnow()
+        rows = [{"notification_id": i, "reader_id": reader_id, "read_at": now} for i in ids]
+        session.execute(insert(NotificationReceipt), rows)
+        session.flush()
+    return len(ids)

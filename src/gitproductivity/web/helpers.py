@@ -21,6 +21,7 @@ import gitproductivity
 from gitproductivity.core.content import accepts
 from gitproductivity.core.errors import DomainError
 from gitproductivity.core.http import unit_of_work
+from gitproductivity.core.wording import field_path, plain_message, sentence
 from gitproductivity.orgs import service as orgs_service
 from gitproductivity.orgs.models import Organization
 from gitproductivity.orgs.roles import READ_METHODS, Role, at_least, require
@@ -160,32 +161,30 @@ def enabled_pages() -> dict[str, bool]:
 
 
 def field_errors(exc: DomainError | ValidationError) -> dict[str, str]:
-    """Error messages keyed by form field (`""` for the form as a whole), worded for a person."""
-    errors: dict[str, str] = {}
+    """Every error, worded for a person (`"Name: at least 3 characters"`), keyed by form field (`""` for the
+    form as a whole); several errors of one field are joined."""
+    found: dict[str, list[str]] = {}
     if isinstance(exc, ValidationError):
         for err in exc.errors():
-            field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int)) or ""
-            errors.setdefault(field, _plain_validation_message(err))
-        return errors
-    for detail in exc.details or []:
-        if isinstance(detail, dict) and detail.get("field"):
-            errors.setdefault(str(detail["field"]), str(detail.get("message") or exc.message))
-    if not errors:
-        errors[""] = exc.message
-    return errors
+            field = field_path(err.get("loc", ())).split(".", 1)[0]
+            found.setdefault(field, []).append(plain_message(err))
+    else:
+        for detail in exc.details or []:
+            if isinstance(detail, dict) and detail.get("field"):
+                field = str(detail["field"]).split(".", 1)[0]
+                found.setdefault(field, []).append(str(detail.get("message") or _without_field(exc.message, field)))
+    if not found:
+        return {"": exc.message if isinstance(exc, DomainError) else "The form is not valid."}
+    return {field: sentence(field, "; ".join(dict.fromkeys(messages))) for field, messages in found.items()}
 
 
-def _plain_validation_message(err: Any) -> str:
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    if kind == "string_too_short" and ctx.get("min_length") == 1:
-        return "This field is required."
-    if kind == "missing":
-        return "This field is required."
-    if kind == "string_too_long":
-        return f"Use at most {ctx.get('max_length')} characters."
-    message = str(err.get("msg", "is not valid"))
-    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+def _without_field(message: str, field: str) -> str:
+    """`"url: longer than 2000 characters"` -> `"longer than 2000 characters"` (the field is named once)."""
+    return message.removeprefix(f"{field}: ")
+
+
+def _capital(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 def _is_ui(request: Request) -> bool:
@@ -202,6 +201,20 @@ async def _delegate(handler: Any, request: Request, exc: Exception) -> Response:
     return cast(Response, result)
 
 
+NOT_FOUND = "There is nothing at this address: it may have been deleted, or the link is incomplete."
+
+
+def _viewer_if_any(request: Request) -> Viewer | None:
+    """The signed-in person for an error page, or None (signed out, or the error came before the session was
+    read, or the database is what failed: an error page never fails in turn)."""
+    if "session" not in request.scope:
+        return None
+    try:
+        return current_viewer(request)
+    except Exception:  # any reason to not know the viewer means the page without the header
+        return None
+
+
 def install_error_pages(app: FastAPI) -> None:
     """UI requests get an HTML page in plain words (never a stack trace); API requests keep the JSON shape."""
     json_domain = app.exception_handlers[DomainError]
@@ -213,7 +226,8 @@ def install_error_pages(app: FastAPI) -> None:
         if "hx-request" in request.headers:  # htmx: show the message where the request came from
             html = templates.get_template("partials/error.html").render(message=message)
             return HTMLResponse(html, status_code=status, headers={"HX-Reswap": "innerHTML"})
-        return render(request, "error.html", None, status_code=status, title=title, message=message)
+        viewer = _viewer_if_any(request)  # the header and navigation stay on error pages
+        return render(request, "error.html", viewer, status_code=status, title=title, message=message)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
@@ -228,20 +242,26 @@ def install_error_pages(app: FastAPI) -> None:
         if not _is_ui(request):
             return await _delegate(json_domain, request, exc)
         titles = {403: "Not allowed", 404: "Not found", 409: "Conflict"}
-        return error_page(request, exc.status_code, titles.get(exc.status_code, "Something is wrong"), exc.message)
+        # A 404's message names the id that was asked for; a person is told what it means instead.
+        # "webhook wh_… not found": the id that was asked for means nothing to a person; other messages are words.
+        message = NOT_FOUND if exc.status_code == 404 and exc.message.endswith("not found") else exc.message
+        return error_page(request, exc.status_code, titles.get(exc.status_code, "Something is wrong"), message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_ui(request):
             return await _delegate(json_http, request, exc)
-        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        message = NOT_FOUND if exc.status_code == 404 else _capital(str(exc.detail))
         return error_page(request, exc.status_code, "Not found" if exc.status_code == 404 else "Error", message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         if not _is_ui(request):
             return await _delegate(json_validation, request, exc)
-        return error_page(request, 422, "Invalid request", "The request was not valid. Go back and try again.")
+        problems = "; ".join(sentence(field_path(e.get("loc", ())), plain_message(e)) for e in exc.errors())
+        return error_page(
+            request, 422, "Invalid request", f"The request was not valid ({problems}). Go back and try again."
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -138,6 +138,17 @@ def _again(session: Session, original: Delivery, now: datetime) -> Delivery:
     return copy
 
 
+def same_event(session: Session, *, organization_id: str, delivery: Delivery) -> list[Delivery]:
+    """Every delivery of this delivery's event to its endpoint, oldest first: the first is the original, the
+    others its redeliveries (and recoveries)."""
+    stmt = select(Delivery).where(
+        Delivery.organization_id == organization_id,
+        Delivery.webhook_id == delivery.webhook_id,
+        Delivery.event_id == delivery.event_id,
+    )
+    return list(session.scalars(stmt.order_by(Delivery.created_at, Delivery.id).limit(101)))
+
+
 def redeliver(session: Session, *, organization_id: str, delivery_id: str) -> Delivery:
     """A new delivery of the same event (same `webhook-id`, so receivers can dedupe), due now."""
     original = get(session, organization_id=organization_id, delivery_id=delivery_id)

@@ -7,7 +7,7 @@ auto-disable in `webhooks.health`; the delivery log in `webhooks.deliveries`; th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -78,6 +78,29 @@ def _check_events(events: Sequence[str]) -> list[str]:
     return [ALL_EVENTS] if ALL_EVENTS in chosen else chosen
 
 
+def check_fields(*, url: str, events: Sequence[str], description: str) -> tuple[str, list[str], str]:
+    """The new endpoint's URL, events and description, checked together: one ValidationFailed naming every
+    field that is wrong (not only the first), each detail with its message."""
+    checks: dict[str, Callable[[], Any]] = {
+        "url": lambda: _check_url(url),
+        "events": lambda: _check_events(events),
+        "description": lambda: _no_control_characters(description.strip(), "description"),
+    }
+    values: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    messages: list[str] = []
+    for field, check in checks.items():
+        try:
+            values[field] = check()
+        except ValidationFailed as exc:
+            message = next((str(d["message"]) for d in exc.details or [] if d.get("message")), None)
+            problems.append({"field": field, "message": message or exc.message.removeprefix(f"{field}: ")})
+            messages.append(exc.message)
+    if problems:
+        raise ValidationFailed("; ".join(messages), details=problems)
+    return values["url"], values["events"], values["description"]
+
+
 def get(session: Session, *, organization_id: str, webhook_id: str) -> Webhook:
     return get_owned(session, Webhook, organization_id=organization_id, id=webhook_id, what="webhook")
 
@@ -116,12 +139,13 @@ def create(
     auth: Any = None,
 ) -> Webhook:
     now = utcnow()
+    url, chosen, description = check_fields(url=url, events=events, description=description)
     hook = Webhook(
         id=new_id("wh"),
         organization_id=organization_id,
-        url=_check_url(url),
-        description=_no_control_characters(description.strip(), "description"),
-        events=_check_events(events),
+        url=url,
+        description=description,
+        events=chosen,
         secret=signing.generate_secret(),
         enabled=True,
         created_at=now,

@@ -96,8 +96,24 @@ def _gap_too_long(previous: datetime, now: datetime) -> bool:
     return limit > 0 and (now - previous).total_seconds() > limit * MAX_GAP_FRACTION
 
 
+def _short(url: str, limit: int = 160) -> str:
+    """A URL short enough for a notice's subject (the body has it whole)."""
+    return url if len(url) <= limit else url[: limit - 1] + "…"
+
+
+def _span(since: datetime | None, now: datetime) -> str:
+    """`5 days`, `3 hours`, `1 minute`: how long, in the largest whole unit."""
+    seconds = max(0, int((now - (since or now)).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return "less than a minute"
+
+
 def _auto_disable(session: Session, *, hook: Webhook, now: datetime) -> None:
-    since = isoformat_z(hook.failing_since or now)
+    since_at = hook.failing_since or now
+    since = isoformat_z(since_at)
     hook.enabled = False
     hook.disabled_reason = f"disabled automatically: every delivery has failed since {since}"
     hook.updated_at = now
@@ -105,7 +121,7 @@ def _auto_disable(session: Session, *, hook: Webhook, now: datetime) -> None:
         session,
         organization_id=hook.organization_id,
         kind="webhook.disabled",
-        subject=f"Webhook disabled: {display_url(hook.url)}",
+        subject=f"Webhook {_short(display_url(hook.url))} was disabled after failing for {_span(since_at, now)}",
         body=(
             f"The webhook {hook.id} ({display_url(hook.url)}) was disabled because every delivery to it has failed "
             f"since {since}. Its pending deliveries are kept and resume when you enable it again "
@@ -130,7 +146,11 @@ def notify_failed(session: Session, *, exhausted: Sequence[Failure]) -> None:
             session,
             organization_id=first.organization_id,
             kind="delivery.failed",
-            subject=f"Webhook delivery failed: {url}" + (f" ({len(items)} deliveries)" if len(items) > 1 else ""),
+            subject=(
+                f"A {first.event_type} delivery to {_short(url)} failed after {first.attempts} attempts"
+                if len(items) == 1
+                else f"{len(items)} deliveries to {_short(url)} failed after {first.attempts} attempts"
+            ),
             body=(
                 f"These deliveries to webhook {hook_id} ({url}) failed after {first.attempts} attempts and will not "
                 "be retried:\n" + "\n".join(lines) + "\n\nRe-send them with "

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.proxyurl import parse_proxy
 from gitproductivity.core.settings import Settings
 from gitproductivity.webhooks.client import ConnectionDropped, HttpClient, InvalidResponse, InvalidURL
-from gitproductivity.webhooks.guard import DestinationRefused, Guard
+from gitproductivity.webhooks.guard import PRIVATE_HINT, DestinationRefused, Guard
 from gitproductivity.webhooks.proxy import ProxiedClient, ProxyError
+
+log = logging.getLogger(__name__)
 
 #: Response bodies are kept up to this many bytes in the delivery log.
 RESPONSE_BODY_LIMIT = 4096
@@ -50,27 +54,52 @@ def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def classify(exc: BaseException) -> tuple[str, str]:
-    """(error kind, message) for an exception raised while POSTing."""
+def _where(url: str) -> str:
+    """`host:port` of the URL, for messages ("nothing listening on 127.0.0.1:9")."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "the receiver"
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def classify(exc: BaseException, url: str = "") -> tuple[str, str]:
+    """(error kind, message in words) for an exception raised while POSTing. The message names no exception
+    class: it is shown to people (the delivery log, the test result, notifications); the raw exception is
+    written to the server log."""
+    where = _where(url) if url else "the receiver"
     if _has_cause(exc, DestinationRefused):
-        return "refused_destination", str(exc)
+        message = str(exc)
+        return "refused_destination", message if PRIVATE_HINT in message else f"{message}; {PRIVATE_HINT}"
     if isinstance(exc, ProxyError):
-        return "proxy_error", str(exc)
+        return "proxy_error", f"the proxy did not pass the request on: {exc}"
     if isinstance(exc, TimeoutError):
         return "timeout", "no complete answer within the timeout"
-    if _has_cause(exc, ssl.SSLError) or isinstance(exc, ssl.CertificateError):
-        return "tls_error", str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
+        reason = getattr(exc, "verify_message", None) or "it could not be verified"
+        return "tls_error", f"the receiver's TLS certificate was not accepted ({reason})"
+    if _has_cause(exc, ssl.SSLError):
+        found = exc if isinstance(exc, ssl.SSLError) else None
+        reason = (found.reason if found is not None else None) or "no secure connection could be made"
+        return "tls_error", f"the TLS handshake with {where} failed ({str(reason).lower().replace('_', ' ')})"
     if isinstance(exc, ConnectionDropped | ConnectionResetError | BrokenPipeError):
-        return "connection_dropped", str(exc) or type(exc).__name__
+        return "connection_dropped", "the receiver closed the connection before a complete answer"
     if isinstance(exc, InvalidResponse):
-        return "invalid_response", str(exc)
+        return "invalid_response", f"the receiver's answer is not HTTP ({exc})"
     if isinstance(exc, InvalidURL):
-        return "invalid_url", str(exc)
+        return "invalid_url", f"the URL cannot be sent to ({exc})"
     if isinstance(exc, socket.gaierror):
-        return "connection_error", f"could not resolve the host name: {exc.strerror or exc}"
+        host = where.rsplit(":", 1)[0]
+        return "connection_error", f"could not resolve the host name {host} ({(exc.strerror or 'no address').lower()})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection_error", f"the receiver refused the connection (nothing listening on {where})"
     if isinstance(exc, OSError):
-        return "connection_error", f"{type(exc).__name__}: {exc.strerror or exc}"
-    return "error", f"{type(exc).__name__}: {exc}"
+        reason = (exc.strerror or "the network gave no reason").rstrip(".")
+        return "connection_error", f"could not connect to {where} ({reason[:1].lower() + reason[1:]})"
+    log.warning("webhook POST to %s failed unexpectedly", where, exc_info=exc)
+    return "error", "the delivery failed unexpectedly; the details are in the server log"
 
 
 class HttpSender:
@@ -90,7 +119,8 @@ class HttpSender:
         try:
             response = await self.client.post(url, body, headers, keep=RESPONSE_BODY_LIMIT)
         except Exception as exc:
-            kind, message = classify(exc)
+            kind, message = classify(exc, url)
+            log.info("webhook POST failed: %s: %s", type(exc).__name__, exc)  # the technical detail, for operators
             return Outcome(
                 started_at=started, duration_ms=(time.perf_counter() - t0) * 1000, error_kind=kind, error=message[:1000]
             )

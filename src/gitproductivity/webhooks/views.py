@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -81,24 +82,28 @@ def create_webhook(
 ) -> Response:
     chosen = _selected(events or [], all_events)
     form = {"url": url, "description": description, "events": chosen, "all_events": bool(all_events)}
+    errors: dict[str, str] = {}
+    status = 422
+    try:  # every field's errors at once: the schema's and the service's checks, not only the first
+        WebhookCreate(url=url.strip(), events=chosen or ["*"], description=description.strip())
+    except ValidationError as exc:
+        errors.update(field_errors(exc))
     try:
-        if not chosen:
-            raise ValidationFailed(
-                "choose at least one event", details=[{"field": "events", "message": "Choose at least one event."}]
-            )
-        body = WebhookCreate(url=url.strip(), events=chosen, description=description.strip())
-        with unit_of_work() as session:
-            hook = endpoints.create(
-                session,
-                organization_id=viewer.organization_id,
-                url=body.url,
-                events=body.events,
-                description=body.description,
-            )
-            hook_id = hook.id
-    except (DomainError, ValidationError) as exc:
-        status = exc.status_code if isinstance(exc, DomainError) else 422
-        return _form_page(request, viewer, form, field_errors(exc), status_code=status)
+        endpoints.check_fields(url=url, events=chosen or ["*"], description=description)
+    except DomainError as exc:
+        errors = {**field_errors(exc), **errors}
+    if not chosen:
+        errors["events"] = "Events: choose at least one event"
+    if not errors:
+        try:
+            with unit_of_work() as session:
+                hook_id = endpoints.create(
+                    session, organization_id=viewer.organization_id, url=url, events=chosen, description=description
+                ).id
+        except DomainError as exc:
+            errors, status = field_errors(exc), exc.status_code
+    if errors:
+        return _form_page(request, viewer, form, errors, status_code=status)
     # Saved (committed); now the test webhook the docs promise, sent at once and shown on the next page.
     testing.send_test(organization_id=viewer.organization_id, webhook_id=hook_id)
     return redirect(f"/settings/webhooks/{hook_id}?saved=1")
@@ -161,6 +166,7 @@ def show_webhook(
     until: str = "",
     after: str | None = None,
     saved: int = 0,
+    rotated: int = 0,
 ) -> Response:
     with unit_of_work() as session:
         hook = endpoints.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
@@ -173,6 +179,7 @@ def show_webhook(
         viewer,
         hook=read,
         saved=bool(saved),
+        rotated=bool(rotated),
         deliveries=deliveries,
         more=more,
         status=_parse_status(status),
@@ -242,7 +249,7 @@ def rotate_secret(request: Request, webhook_id: str, viewer: CurrentViewer) -> R
         until = hook.previous_secret_expires_at
     when = until.strftime("%Y-%m-%d %H:%M UTC") if until else "now"
     flash(request, f"New signing secret created. The old one keeps signing webhook-signature until {when}.")
-    return redirect(f"/settings/webhooks/{webhook_id}?saved=1")
+    return redirect(f"/settings/webhooks/{webhook_id}?rotated=1")
 
 
 @router.post("/webhooks/{webhook_id}/events")
@@ -319,7 +326,33 @@ def show_delivery(request: Request, delivery_id: str, viewer: CurrentViewer) -> 
         hook = webhook_read(
             endpoints.get(session, organization_id=viewer.organization_id, webhook_id=detail.webhook_id)
         )
-    return render(request, "webhooks/delivery.html", viewer, delivery=detail, hook=hook)
+        family = [
+            DeliveryRead.model_validate(d)
+            for d in deliveries.same_event(session, organization_id=viewer.organization_id, delivery=delivery)
+        ]
+    original = family[0] if family and family[0].id != detail.id else None
+    again = [d for d in family[1:] if d.id != detail.id] if original is None else []
+    return render(
+        request,
+        "webhooks/delivery.html",
+        viewer,
+        delivery=detail,
+        hook=hook,
+        original=original,
+        redeliveries=again,
+        bodies={a.id: pretty_json(a.request_body) for a in detail.attempt_log}
+        | {f"r-{a.id}": pretty_json(a.response_body) for a in detail.attempt_log},
+    )
+
+
+def pretty_json(text: str | None) -> str | None:
+    """A JSON body indented for reading; any other text as it is."""
+    if not text or text.lstrip()[:1] not in ("{", "["):
+        return text
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 @router.post("/deliveries/{delivery_id}/redeliver")
