@@ -126,7 +126,9 @@ def test_every_list_answers_the_envelope_and_pages_to_the_end(
     assert drain() == ["succeeded"]
     keys = {api.post("/v1/api-keys", json={"name": f"k{n}"}).json()["id"] for n in range(2)}
     # A name that never resolves (RFC 6761 .invalid): the tests fail without a connection.
-    hooks = [api.post("/v1/webhooks", json={"url": f"http://hooks.invalid:9/{n}", "events": ["*"]}).json() for n in (1, 2)]
+    hooks = [
+        api.post("/v1/webhooks", json={"url": f"http://hooks.invalid:9/{n}", "events": ["*"]}).json() for n in (1, 2)
+    ]
     api.post(f"/v1/webhooks/{hooks[0]['id']}/test")
     assert [h["test"]["ok"] for h in hooks] == [False, False]
     with database.session() as session:

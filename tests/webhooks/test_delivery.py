@@ -238,7 +238,9 @@ def test_guard_refuses_private_destinations_by_default(
     allow_private(False)
     test = api.post(f"/v1/webhooks/{hook['id']}/test").json()
     assert test["ok"] is False
-    assert "refused addresses" in test["error"] and "GITPRODUCTIVITY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS" in test["error"]
+    assert (
+        "refused addresses" in test["error"] and "GITPRODUCTIVITY_WEBHOOK_ALLOW_PRIVATE_DESTINATIONS" in test["error"]
+    )
     assert "Error" not in test["error"]  # no exception class names
     assert len(receiver.requests) == 1
     [attempt] = api.get(f"/v1/deliveries/{test['delivery_id']}").json()["attempt_log"]
