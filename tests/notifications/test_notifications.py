@@ -68,3 +68,29 @@ def test_mailer_is_off_without_smtp_host_and_sends_with_it(smtp: tuple[Mailbox, 
     mailer.send(to=["a@example.com", "b@example.com"], subject="Hi", body="Body text")
     [mail] = box.messages
     assert mail["from"] == "gp@example.com" and mail["to"] == ["a@example.com", "b@example.com"]
+
+
+def test_mark_all_read_is_the_callers_own_and_counts_what_it_marked(
+    api: TestClient, client: TestClient, tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    with database.session() as session:
+        for n in range(3):
+            service.create(
+                session, organization_id=tenant.organization_id, kind="delivery.failed", subject=f"s{n}", body="b"
+            )
+        service.create(session, organization_id=other_tenant.organization_id, kind="x", subject="theirs", body="b")
+    first = api.get("/v1/notifications").json()["data"][0]["id"]
+    assert api.post(f"/v1/notifications/{first}/read").status_code == 200
+
+    marked = api.post("/v1/notifications/read-all")
+    assert marked.status_code == 200 and marked.json() == {"marked": 2}  # the one read before is not counted
+    assert api.get("/v1/notifications", params={"unread": True}).json()["data"] == []
+    assert api.post("/v1/notifications/read-all").json() == {"marked": 0}  # asking again changes nothing
+    # Another reader of the same organisation (another member) and another organisation: untouched.
+    with database.session() as session:
+        others = service.list_(session, organization_id=tenant.organization_id, reader_id="usr_other", unread=True)
+        assert len(others) == 3
+        assert service.mark_all_read(session, organization_id=tenant.organization_id, reader_id="usr_other") == 3
+    theirs = client.get("/v1/notifications", params={"unread": True}, headers=other_tenant.headers).json()["data"]
+    assert [n["subject"] for n in theirs] == ["theirs"]
+    assert client.post("/v1/notifications/read-all", headers=other_tenant.headers).json() == {"marked": 1}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+_ACRONYMS = {"url": "URL", "id": "ID", "ids": "IDs", "utc": "UTC", "json": "JSON"}
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie", "form"})
 
 
@@ -93,7 +94,7 @@ def field_path(loc: Sequence[Any]) -> str:
 def field_label(field: str) -> str:
     """`"event_filter.all"` -> `"Event filter"` (the field a person typed in; list positions left out)."""
     head = next((p for p in field.split(".") if p and not p.isdigit()), field)
-    words = head.replace("_", " ").strip()
+    words = " ".join(_ACRONYMS.get(w, w) for w in head.replace("_", " ").split())
     return (words[:1].upper() + words[1:]) if words else "Request"
 
 
