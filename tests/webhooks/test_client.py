@@ -335,7 +335,11 @@ def test_connection_refused_is_a_connection_error() -> None:
         http = HttpClient(guard=LOOPBACK, timeout=5)
         with pytest.raises(OSError) as caught:
             await http.post(f"http://127.0.0.1:{port}/", b"{}", {})
-        assert classify(caught.value)[0] == "connection_error"
+        url = f"http://127.0.0.1:{port}/"
+        assert classify(caught.value, url) == (
+            "connection_error",
+            f"the receiver refused the connection (nothing listening on 127.0.0.1:{port})",
+        )  # in words: no exception class name
         await http.close()
 
     run(main())
@@ -368,7 +372,9 @@ def test_tls_checks_the_certificate_and_the_host_name(tmp_path: Path) -> None:
             wrong_name = HttpClient(guard=LOOPBACK, timeout=5, ssl_context=trusting)  # cert is for localhost only
             with pytest.raises(ssl.SSLError) as caught:
                 await wrong_name.post(f"https://127.0.0.1:{port}/", b"{}", {})
-            assert classify(caught.value)[0] == "tls_error"
+            kind, words = classify(caught.value, f"https://127.0.0.1:{port}/")
+            assert kind == "tls_error" and words.startswith("the receiver's TLS certificate was not accepted (")
+            assert "Error" not in words and "_ssl.c" not in words
             untrusted = HttpClient(guard=LOOPBACK, timeout=5)  # the system's CAs do not know this certificate
             with pytest.raises(ssl.SSLError):
                 await untrusted.post(f"https://localhost:{port}/", b"{}", {})

@@ -141,7 +141,8 @@ def test_failures_spread_over_the_window_disable_with_a_notice(
     assert shown["status"] == "disabled" and "disabled automatically" in shown["disabled_reason"]
     assert shown["failing_since"].startswith(started.strftime("%Y-%m-%dT%H:%M:%S"))
     [notice] = disabled_notices(api, hook["id"])
-    assert hook["id"] in notice["body"]
+    assert hook["id"] in notice["body"]  # the technical record; the subject is in words
+    assert notice["subject"] == f"Webhook {receiver.url('/fail')} was disabled after failing for 5 days"
 
     # Held, not lost: the pending deliveries go out once the endpoint is fixed and enabled again.
     pending = [d for d in api.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["data"] if d["status"] == "pending"]
