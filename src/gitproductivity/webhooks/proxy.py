@@ -70,10 +70,10 @@ async def connect(proxy: ProxyAddress, t: Target, context: ssl.SSLContext | None
     loop = asyncio.get_running_loop()
     try:
         _, conn = await loop.create_connection(_Connection, host=proxy.host, port=proxy.port)
-    except OSError as exc:
-        raise ProxyError(
-            f"could not connect to the webhook proxy {proxy.display}: {exc.strerror or type(exc).__name__}"
-        ) from None
+    except OSError as exc:  # in words: asyncio's strerror ("Connect call failed (…)") is not
+        refused = isinstance(exc, ConnectionRefusedError)
+        reason = "it refused the connection (nothing listening)" if refused else exc.strerror or "no reason given"
+        raise ProxyError(f"could not connect to the webhook proxy {proxy.display}: {reason}") from None
     if t.scheme != "https":
         return conn
     assert context is not None and conn.transport is not None

@@ -74,7 +74,7 @@ def classify(exc: BaseException, url: str = "") -> tuple[str, str]:
         message = str(exc)
         return "refused_destination", message if PRIVATE_HINT in message else f"{message}; {PRIVATE_HINT}"
     if isinstance(exc, ProxyError):
-        return "proxy_error", f"the proxy did not pass the request on: {exc}"
+        return "proxy_error", str(exc)  # webhooks.proxy words its errors
     if isinstance(exc, TimeoutError):
         return "timeout", "no complete answer within the timeout"
     if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
