@@ -177,9 +177,8 @@ def test_a_proxy_that_is_down_fails_attempts_clearly_they_are_retried_and_creden
         failed = wait_for(lambda: len(attempts()) >= 2 and attempts(), what="two failed attempts")
         for attempt in failed[:2]:
             assert attempt["error_kind"] == "proxy_error"
-            assert attempt["error"] == (
-                f"could not connect to the webhook proxy 127.0.0.1:{port}: it refused the connection (nothing listening)"
-            )
+            words = f"could not connect to the webhook proxy 127.0.0.1:{port}: "
+            assert attempt["error"] == words + "it refused the connection (nothing listening)"
         # The proxy comes up on that address: the next retry goes through it.
         refused.__exit__(None, None, None)
         started = ProxyProcess(tmp_path / "proxy.log", port=port)
