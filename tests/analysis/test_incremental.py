@@ -411,3 +411,23 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
 
     status = run_async(scenario)
     assert status == "succeeded", f"still {status} half a poll interval after the NOTIFY: the worker was not woken"
+
+
+def test_an_unexpected_failure_is_reported_in_words(
+    api: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not `RuntimeError: …`: the class and text of an unexpected error are internals, kept for the server log."""
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-02-01T10:00:00Z", {"a.txt": lines(1)})
+    repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("internal detail: table x has no column y")
+
+    monkeypatch.setattr(run, "_analyse", broken)
+    assert drain() == ["failed"]
+    failed = latest(api, repo_id)
+    assert failed["error"] == "the analysis stopped on an unexpected error; the details are in the server log"
+    [complete] = events(api, "analysis.complete")
+    assert complete["error"] == failed["error"]
+    assert all("RuntimeError" not in n["body"] for n in api.get("/v1/notifications").json()["data"])

@@ -55,7 +55,9 @@ def execute(*, analysis_id: str, worker: str, on_progress: ProgressCallback | No
         log.warning("analysis %s was taken over by another worker", analysis_id)
         return "lost"
     except Exception as exc:
-        message = str(exc) if isinstance(exc, git.GitError | StaleBase) else f"{type(exc).__name__}: {exc}"
+        # In words for people (the repositories page, notices, `analysis.complete`): an unexpected error's
+        # class and text are internals, written to the server log just below.
+        message = str(exc) if isinstance(exc, git.GitError | StaleBase) else UNEXPECTED
         if not isinstance(exc, git.GitError):
             log.exception("analysis %s failed", analysis_id)
         with get_database().session() as session:
@@ -66,6 +68,9 @@ def execute(*, analysis_id: str, worker: str, on_progress: ProgressCallback | No
         return "failed"
     finally:
         heartbeat.stop()
+
+
+UNEXPECTED = "the analysis stopped on an unexpected error; the details are in the server log"
 
 
 def local_path(job: Job) -> Path:
