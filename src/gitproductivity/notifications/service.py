@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
@@ -112,6 +114,8 @@ def mark_all_read(session: Session, *, organization_id: str, reader_id: str) -> 
     if ids:
         now = utcnow()
         rows = [{"notification_id": i, "reader_id": reader_id, "read_at": now} for i in ids]
-        session.execute(insert(NotificationReceipt), rows)
+        # Two "mark all" at once (a double click) both insert the same receipts: the second leaves them be.
+        make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(make(NotificationReceipt).on_conflict_do_nothing(), rows)
         session.flush()
     return len(ids)
