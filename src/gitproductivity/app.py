@@ -28,6 +28,7 @@ from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
+from gitproductivity.teams.api import router as teams_router
 from gitproductivity.web import views as web_views
 from gitproductivity.webhooks import routing_views
 from gitproductivity.webhooks import views as webhooks_views
@@ -75,6 +76,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
     for router in (
         orgs_router,
         developers_router,
+        teams_router,
         repositories_router,
         events_router,
         event_types_router,

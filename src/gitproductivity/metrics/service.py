@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import isoformat_z
@@ -22,6 +22,7 @@ from gitproductivity.developers.models import Developer
 from gitproductivity.events.payloads import MetricsDelta, MetricsTotals, MetricsUpdated
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories import service as repositories
+from gitproductivity.teams import service as teams
 
 COUNTERS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed")
 GRANULARITIES = ("day", "week", "month")
@@ -83,20 +84,59 @@ def _check_range(start: date | None, end: date | None) -> None:
         raise ValidationFailed("from must not be after to", details=[{"field": "from", "message": "after to"}])
 
 
+def check_scope(
+    session: Session,
+    *,
+    organization_id: str,
+    repository_id: str | None = None,
+    team_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> None:
+    """The filters of a metrics query make sense: a range in order, the organisation's repository and team."""
+    _check_range(start, end)
+    if repository_id:
+        require_id(repository_id, "repo", "repository")
+        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    if team_id:
+        teams.get(session, organization_id=organization_id, team_id=team_id)
+
+
+def in_scope(
+    stmt: Select[Any],
+    *,
+    organization_id: str,
+    repository_id: str | None = None,
+    team_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> Select[Any]:
+    """`stmt` (over `DailyRollup`) limited to the organisation, a repository, a team's developers, a day range."""
+    stmt = stmt.where(DailyRollup.organization_id == organization_id)
+    if repository_id:
+        stmt = stmt.where(DailyRollup.repository_id == repository_id)
+    if team_id:
+        stmt = stmt.where(DailyRollup.developer_id.in_(teams.member_ids(team_id=team_id)))
+    if start:
+        stmt = stmt.where(DailyRollup.day >= start)
+    if end:
+        stmt = stmt.where(DailyRollup.day <= end)
+    return stmt
+
+
 def developers_summary(
     session: Session,
     *,
     organization_id: str,
     repository_id: str | None = None,
+    team_id: str | None = None,
     start: date | None = None,
     end: date | None = None,
     include_bots: bool = False,
 ) -> list[tuple[Developer, Totals]]:
     """Every developer with activity in the range (inclusive UTC days), most commits first."""
-    _check_range(start, end)
-    if repository_id:
-        require_id(repository_id, "repo", "repository")
-        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    scope: dict[str, Any] = {"organization_id": organization_id, "repository_id": repository_id, "team_id": team_id}
+    check_scope(session, **scope, start=start, end=end)
     stmt = select(
         Developer,
         *[func.sum(getattr(DailyRollup, name)) for name in COUNTERS],
@@ -104,13 +144,7 @@ def developers_summary(
         func.min(DailyRollup.first_commit_at),
         func.max(DailyRollup.last_commit_at),
     ).join(Developer, Developer.id == DailyRollup.developer_id)
-    stmt = stmt.where(DailyRollup.organization_id == organization_id)
-    if repository_id:
-        stmt = stmt.where(DailyRollup.repository_id == repository_id)
-    if start:
-        stmt = stmt.where(DailyRollup.day >= start)
-    if end:
-        stmt = stmt.where(DailyRollup.day <= end)
+    stmt = in_scope(stmt, **scope, start=start, end=end)
     if not include_bots:
         stmt = stmt.where(Developer.is_bot.is_(False))
     found = [
@@ -251,6 +285,7 @@ def team_series(
     organization_id: str,
     granularity: str = "week",
     repository_id: str | None = None,
+    team_id: str | None = None,
     start: date | None = None,
     end: date | None = None,
 ) -> dict[str, list[tuple[date, Totals]]]:
@@ -263,20 +298,10 @@ def team_series(
             f"granularity must be one of {', '.join(GRANULARITIES)}",
             details=[{"field": "granularity", "message": f"one of {', '.join(GRANULARITIES)}"}],
         )
-    _check_range(start, end)
-    if repository_id:
-        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
-    stmt = (
-        select(DailyRollup)
-        .join(Developer, Developer.id == DailyRollup.developer_id)
-        .where(DailyRollup.organization_id == organization_id, Developer.is_bot.is_(False))
-    )
-    if repository_id:
-        stmt = stmt.where(DailyRollup.repository_id == repository_id)
-    if start:
-        stmt = stmt.where(DailyRollup.day >= start)
-    if end:
-        stmt = stmt.where(DailyRollup.day <= end)
+    scope: dict[str, Any] = {"organization_id": organization_id, "repository_id": repository_id, "team_id": team_id}
+    check_scope(session, **scope, start=start, end=end)
+    stmt = select(DailyRollup).join(Developer, Developer.id == DailyRollup.developer_id)
+    stmt = in_scope(stmt.where(Developer.is_bot.is_(False)), **scope, start=start, end=end)
     found: dict[str, dict[date, Totals]] = {}
     for row in session.scalars(stmt.order_by(DailyRollup.day)):
         found.setdefault(row.developer_id, {}).setdefault(bucket_start(row.day, granularity), Totals()).add_row(row)
