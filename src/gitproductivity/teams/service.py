@@ -119,6 +119,23 @@ def remove_member(session: Session, *, organization_id: str, team_id: str, devel
     return bool(getattr(gone, "rowcount", 0))
 
 
+def move_members(session: Session, *, source_id: str, target_id: str) -> None:
+    """Put `target_id` in every team of `source_id` (merging two developers), and take `source_id` out."""
+    mine = set(session.scalars(select(TeamMember.team_id).where(TeamMember.developer_id == target_id)))
+    for member in session.scalars(select(TeamMember).where(TeamMember.developer_id == source_id)).all():
+        if member.team_id not in mine:
+            session.add(
+                TeamMember(
+                    team_id=member.team_id,
+                    developer_id=target_id,
+                    organization_id=member.organization_id,
+                    added_at=member.added_at,
+                )
+            )
+        session.delete(member)
+    session.flush()
+
+
 def member_ids(*, team_id: str) -> Select[Any]:
     """The ids of a team's developers, as a subquery for `IN (...)` (the team is checked by the caller)."""
     return select(TeamMember.developer_id).where(TeamMember.team_id == team_id)
