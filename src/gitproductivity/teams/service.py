@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import get_owned
-from gitproductivity.core.errors import Conflict, ValidationFailed
+from gitproductivity.core.errors import Conflict, NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id, require_id
 from gitproductivity.core.pagination import Sort, keyset_after, keyset_order, sort_cursor, sort_cursor_values
 from gitproductivity.teams.models import Team, TeamMember
@@ -22,6 +22,16 @@ _BY_NAME = Sort(field="name", descending=False)
 def get(session: Session, *, organization_id: str, team_id: str) -> Team:
     require_id(team_id, "team", "team")
     return get_owned(session, Team, organization_id=organization_id, id=team_id, what="team")
+
+
+def find(session: Session, *, organization_id: str, ref: str) -> Team:
+    """A team by id or by name (any case): what people type at the command line."""
+    if ref.startswith("team_"):
+        return get(session, organization_id=organization_id, team_id=ref)
+    team = session.scalar(select(Team).where(Team.organization_id == organization_id, Team.name_key == _name(ref)[1]))
+    if team is None:
+        raise NotFound(f"there is no team called {ref!r}")
+    return team
 
 
 def list_(
