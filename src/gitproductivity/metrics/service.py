@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from gitproductivity.core.clock import isoformat_z
 from gitproductivity.core.errors import ValidationFailed
@@ -137,20 +137,21 @@ def developers_summary(
     """Every developer with activity in the range (inclusive UTC days), most commits first."""
     scope: dict[str, Any] = {"organization_id": organization_id, "repository_id": repository_id, "team_id": team_id}
     check_scope(session, **scope, start=start, end=end)
-    stmt = select(
-        Developer,
+    # Sums per developer first, then the developers joined to them (see `metrics.table`: on SQLite, grouping by
+    # the joined developer instead sorted every rollup).
+    sums = select(
+        DailyRollup.developer_id,
         *[func.sum(getattr(DailyRollup, name)) for name in COUNTERS],
         func.count(func.distinct(DailyRollup.day)),
         func.min(DailyRollup.first_commit_at),
         func.max(DailyRollup.last_commit_at),
-    ).join(Developer, Developer.id == DailyRollup.developer_id)
-    stmt = in_scope(stmt, **scope, start=start, end=end)
+    )
+    totals = in_scope(sums, **scope, start=start, end=end).group_by(DailyRollup.developer_id).subquery()
+    stmt = select(Developer, *list(totals.c)[1:]).join(totals, totals.c.developer_id == Developer.id)
+    stmt = stmt.options(lazyload(Developer.emails))  # e-mails are not shown: do not load 2,500 sets of them
     if not include_bots:
         stmt = stmt.where(Developer.is_bot.is_(False))
-    found = [
-        (dev, _totals(values))
-        for dev, *values in session.execute(stmt.group_by(Developer.id))  # one row per developer
-    ]
+    found = [(dev, _totals(values)) for dev, *values in session.execute(stmt)]
     return sorted(found, key=lambda item: (-item[1].commits, item[0].name, item[0].id))
 
 

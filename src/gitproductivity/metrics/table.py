@@ -46,26 +46,38 @@ def developers_page(
     check_scope(
         session, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
     )
-    aggregate = select(
-        Developer.id.label("developer_id"),
-        Developer.name,
-        Developer.email,
-        Developer.is_bot,
-        func.lower(Developer.name).label("name_key"),
+    # Sum the rollups per developer first (SQLite then reads them in the order of the (organisation, developer,
+    # day) index, without sorting them), and join the developers to those sums: 2,500 lookups, not one a rollup.
+    columns: list[Any] = [
+        DailyRollup.developer_id,
         *[cast(func.sum(getattr(DailyRollup, name)), BigInteger).label(name) for name in COUNTERS],
         func.count(func.distinct(DailyRollup.day)).label("active_days"),
         func.min(DailyRollup.first_commit_at).label("first_commit_at"),
         func.max(DailyRollup.last_commit_at).label("last_commit_at"),
-        func.count().over().label("total"),  # over the grouped rows: the developers matching, before paging
-    ).join(Developer, Developer.id == DailyRollup.developer_id)
-    aggregate = in_scope(
-        aggregate, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
+    ]
+    sums = select(*columns)
+    sums = in_scope(
+        sums, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
+    ).group_by(DailyRollup.developer_id)
+    totals = sums.subquery()
+    rows = (
+        select(
+            Developer.id.label("developer_id"),
+            Developer.name,
+            Developer.email,
+            Developer.is_bot,
+            func.lower(Developer.name).label("name_key"),
+            *[totals.c[name] for name in _TOTALS],
+            func.count().over().label("total"),  # the developers matching, before paging
+        )
+        .join(totals, totals.c.developer_id == Developer.id)
+        .where(Developer.organization_id == organization_id)
     )
     if not include_bots:
-        aggregate = aggregate.where(Developer.is_bot.is_(False))
+        rows = rows.where(Developer.is_bot.is_(False))
     if q and q.strip():
-        aggregate = aggregate.where(developers.matching(q))
-    table = aggregate.group_by(Developer.id).subquery()
+        rows = rows.where(developers.matching(q))
+    table = rows.subquery()
 
     column = table.c.name_key if sort.field == "name" else table.c[sort.field]
     keys: list[tuple[Any, bool]] = [(column, sort.descending)]
@@ -84,7 +96,7 @@ def developers_page(
     total = int(found[0].total) if found else session.scalar(select(func.count()).select_from(table)) or 0
     more = len(found) > limit
     found = found[:limit]
-    rows = [
+    page = [
         {
             "developer_id": row.developer_id,
             "name": row.name,
@@ -98,4 +110,4 @@ def developers_page(
     if more:
         last = found[-1]
         cursor = sort_cursor(sort, [getattr(last, col.key) for col, _ in keys])
-    return rows, total, cursor
+    return page, total, cursor
