@@ -135,18 +135,38 @@ def list_fields(
     found = found[:limit]
     cursor = sort_cursor(sort, [getattr(found[-1], f"k{i}") for i in range(len(keys))]) if more else None
     rows = [{k: v for k, v in row._asdict().items() if not (k[0] == "k" and k[1:].isdigit())} for row in found]
-    aliases: dict[str, list[str]] = {row["id"]: [] for row in rows}
-    if rows:
-        emails = session.execute(
-            select(DeveloperEmail.developer_id, DeveloperEmail.email)
-            .where(DeveloperEmail.developer_id.in_(list(aliases)), DeveloperEmail.is_primary.is_(False))
-            .order_by(DeveloperEmail.email)
-        )
-        for developer_id, email in emails:
-            aliases[developer_id].append(email)
+    aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
     for row in rows:
         row["aliases"] = aliases[row["id"]]
     return rows, total, cursor
+
+
+def aliases_of(session: Session, *, developer_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The non-primary e-mails of these developers, sorted (a page of a list: one statement)."""
+    found: dict[str, list[str]] = {dev_id: [] for dev_id in developer_ids}
+    if found:
+        rows = session.execute(
+            select(DeveloperEmail.developer_id, DeveloperEmail.email)
+            .where(DeveloperEmail.developer_id.in_(list(found)), DeveloperEmail.is_primary.is_(False))
+            .order_by(DeveloperEmail.email)
+        )
+        for developer_id, email in rows:
+            found[developer_id].append(email)
+    return found
+
+
+def bots(session: Session, *, organization_id: str, limit: int = 200) -> list[Developer]:
+    """Current bots by name (they are few; shown apart from people)."""
+    stmt = select(Developer).where(
+        Developer.organization_id == organization_id, Developer.is_bot.is_(True), Developer.removed_at.is_(None)
+    )
+    return list(session.scalars(stmt.order_by(func.lower(Developer.name), Developer.id).limit(limit)))
+
+
+def any_current(session: Session, *, organization_id: str) -> bool:
+    """Whether the organisation has any current developer (bots included)."""
+    stmt = select(Developer.id).where(Developer.organization_id == organization_id, Developer.removed_at.is_(None))
+    return session.scalar(stmt.limit(1)) is not None
 
 
 #: Built once: constructing the statement cost as much as running it (a request adds one developer).

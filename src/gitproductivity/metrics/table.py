@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
-from gitproductivity.core.pagination import Sort, keyset_after, keyset_order, sort_cursor, sort_cursor_values
+from gitproductivity.core.pagination import (
+    Sort,
+    keyset_after,
+    keyset_order,
+    parse_sort,
+    sort_cursor,
+    sort_cursor_values,
+)
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer
 from gitproductivity.metrics.models import DailyRollup
@@ -23,7 +30,16 @@ from gitproductivity.metrics.service import COUNTERS, check_scope, in_scope
 #: then by id, so that paging is exact however many rows tie.
 SORTS = ("name", "email", *COUNTERS, "active_days", "first_commit_at", "last_commit_at")
 DEFAULT_SORT = "-commits"
-_KINDS: dict[str, type] = {"name": str, "email": str, "first_commit_at": datetime, "last_commit_at": datetime}
+#: The Developers page lists every current developer, with or without activity: sorted by any figure, or by when
+#: they were added (first and last commit are empty for some, so not those).
+EVERYONE_SORTS = ("name", "email", *COUNTERS, "active_days", "created_at")
+_KINDS: dict[str, type] = {
+    "name": str,
+    "email": str,
+    "first_commit_at": datetime,
+    "last_commit_at": datetime,
+    "created_at": datetime,
+}
 _TOTALS = (*COUNTERS, "active_days", "first_commit_at", "last_commit_at")
 
 
@@ -40,9 +56,14 @@ def developers_page(
     q: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    everyone: bool = False,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """A page of developers with activity in the range and their totals, the number of such developers, and the
-    cursor of the next page (None on the last)."""
+    cursor of the next page (None on the last). `everyone`: every current developer instead, zeros for those
+    without activity (the Developers page)."""
+    allowed = EVERYONE_SORTS if everyone else SORTS
+    if sort.field not in allowed:
+        parse_sort(sort.text, allowed=allowed, default=DEFAULT_SORT)  # the 422 that lists them
     check_scope(
         session, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
     )
@@ -60,19 +81,27 @@ def developers_page(
         sums, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
     ).group_by(DailyRollup.developer_id)
     totals = sums.subquery()
+    figures = [
+        *[func.coalesce(totals.c[name], 0).label(name) for name in (*COUNTERS, "active_days")],
+        totals.c.first_commit_at,  # None for a developer without activity (`everyone` only)
+        totals.c.last_commit_at,
+    ]
     rows = (
         select(
             Developer.id.label("developer_id"),
             Developer.name,
             Developer.email,
             Developer.is_bot,
+            Developer.created_at,
             func.lower(Developer.name).label("name_key"),
-            *[totals.c[name] for name in _TOTALS],
+            *figures,
             func.count().over().label("total"),  # the developers matching, before paging
         )
-        .join(totals, totals.c.developer_id == Developer.id)
+        .join(totals, totals.c.developer_id == Developer.id, isouter=everyone)
         .where(Developer.organization_id == organization_id)
     )
+    if everyone:
+        rows = rows.where(Developer.removed_at.is_(None))
     if not include_bots:
         rows = rows.where(Developer.is_bot.is_(False))
     if q and q.strip():
@@ -102,6 +131,7 @@ def developers_page(
             "name": row.name,
             "email": row.email,
             "is_bot": row.is_bot,
+            "created_at": row.created_at,
             "totals": {name: getattr(row, name) for name in _TOTALS},
         }
         for row in found
