@@ -28,6 +28,7 @@ from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
+from gitproductivity.teams import views as teams_views
 from gitproductivity.teams.api import router as teams_router
 from gitproductivity.web import views as web_views
 from gitproductivity.webhooks import routing_views
@@ -106,6 +107,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         routers=(
             web_views.router,
             developers_views.router,
+            teams_views.router,
             repositories_views.router,
             webhooks_views.router,
             routing_views.router,

@@ -59,3 +59,35 @@ def test_a_big_team_fits_the_window(ui: UI, tenant: Tenant, database: Database, 
     expect(ui.page.locator("#showing")).to_have_text("Showing 51\N{EN DASH}100 of 120.")
     expect(ui.page.locator("tbody tr").first).to_contain_text(people[69][0])
     assert ui.page.evaluate(_OVERFLOW) == 0
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_teams_pages_fit_the_window(ui: UI, tenant: Tenant, database: Database, width: int) -> None:
+    from gitproductivity.teams import service as teams
+
+    with database.session() as session:
+        devs, _events = service.create_found(
+            session,
+            organization_id=tenant.organization_id,
+            people=[
+                (f"Bartholomew Featherstonehaugh {n}", f"bartholomew.{n}@very-long-subdomain.example.com", False)
+                for n in range(30)
+            ],
+        )
+        team = teams.create(session, organization_id=tenant.organization_id, name="Platform and infrastructure")
+        for dev in devs:
+            teams.add_member(session, organization_id=tenant.organization_id, team_id=team.id, developer_id=dev.id)
+        team_id = team.id
+    ui.page.set_viewport_size({"width": width, "height": 860})
+    ui.sign_in(tenant)
+    ui.goto("/teams")
+    expect(ui.page.get_by_role("row", name="Platform and infrastructure")).to_contain_text("30")
+    assert ui.page.evaluate(_OVERFLOW) == 0
+    ui.page.get_by_role("link", name="Platform and infrastructure").click()
+    ui.page.wait_for_url(f"**/teams/{team_id}")
+    button = ui.page.get_by_role("row", name=devs[0].name).get_by_role("button", name="Take out")
+    box = button.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert ui.page.evaluate(_OVERFLOW) == 0
+    button.click()
+    expect(ui.page.get_by_role("status")).to_contain_text(f"Took {devs[0].name} out of the team")

@@ -16,6 +16,7 @@ from gitproductivity.core.pagination import parse_sort
 from gitproductivity.developers import flows, service
 from gitproductivity.developers.schemas import AliasCreate, DeveloperCreate, DeveloperRead
 from gitproductivity.metrics import table
+from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
 from gitproductivity.web.security import guard
 
@@ -164,6 +165,10 @@ def _detail(
             for d in service.list_(session, organization_id=viewer.organization_id, limit=5000)[:5000]
             if d.id != developer_id
         ]
+        groups = [
+            {"id": t.id, "name": t.name}
+            for t in teams.teams_of(session, organization_id=viewer.organization_id, developer_id=developer_id)
+        ]
     return render(
         request,
         "developer.html",
@@ -171,6 +176,7 @@ def _detail(
         status_code=status_code,
         dev=dev,
         others=others,
+        teams=groups,
         alias_form=alias_form or {"email": ""},
         alias_errors=alias_errors or {},
         merge_errors=merge_errors or {},
