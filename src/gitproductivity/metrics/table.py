@@ -79,7 +79,13 @@ def developers_page(
     sums = select(*columns)
     sums = in_scope(
         sums, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
-    ).group_by(DailyRollup.developer_id)
+    )
+    if q and q.strip():
+        # Sum only the matching developers' rollups. PostgreSQL cannot estimate a substring match (it guesses a
+        # handful of rows) and, filtering only after the sums, joined them to the developers row by row.
+        matching = select(Developer.id).where(Developer.organization_id == organization_id, developers.matching(q))
+        sums = sums.where(DailyRollup.developer_id.in_(matching))
+    sums = sums.group_by(DailyRollup.developer_id)
     totals = sums.subquery()
     figures = [
         *[func.coalesce(totals.c[name], 0).label(name) for name in (*COUNTERS, "active_days")],
