@@ -9,12 +9,14 @@ migrated, with one organisation, two repositories, `--developers` developers (a 
 `--years` years: each developer is active for a span of the years (long for a few, short for most, as in real
 histories) on about one day in four of it. A team holds every tenth developer. Each request is made in-process
 through the real app (FastAPI's TestClient, so routing, validation and JSON are counted, the network is not);
-the median of `--runs` is printed in milliseconds with the size of the answer.
+the median of `--runs` is printed in milliseconds (wall and this process's CPU) with the size of the answer.
+The machine load (`os.getloadavg`) is printed too: on a shared machine, wall times grow with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -100,15 +102,18 @@ def _flush(rows: list[dict[str, Any]], bulk_insert: Callable[..., None], model: 
     return len(unique)
 
 
-def _timed(call: Callable[[], Any], runs: int) -> tuple[float, int]:
-    times, size = [], 0
+def _timed(call: Callable[[], Any], runs: int) -> tuple[float, float, int]:
+    """Median wall time and median CPU time of this process (on SQLite that includes the database's work; on
+    PostgreSQL the server's is not in it), in ms, and the answer's size."""
+    times, cpu, size = [], [], 0
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         resp = call()
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
         assert resp.status_code == 200, resp.text
         size = len(resp.content)
-    return statistics.median(times), size
+    return statistics.median(times), statistics.median(cpu), size
 
 
 def _bench(backend: str, url: str, args: argparse.Namespace) -> None:
@@ -129,7 +134,8 @@ def _bench(backend: str, url: str, args: argparse.Namespace) -> None:
             conn.exec_driver_sql("ANALYZE")
             conn.commit()
         print(
-            f"\n{backend}: {args.developers} developers, {rollups:,} daily rollups over {args.years} years "
+            f"\n{backend} (load average {os.getloadavg()[0]:.1f}): {args.developers} developers, "
+            f"{rollups:,} daily rollups over {args.years} years "
             f"(made in {time.perf_counter() - started:.0f} s)"
         )
         client = TestClient(create_app(), headers={"Authorization": f"Bearer {key}"})
@@ -154,10 +160,10 @@ def _bench(backend: str, url: str, args: argparse.Namespace) -> None:
             ("developers, page 40 (sort=-email)", "/v1/developers", deep("/v1/developers", {"sort": "-email"}, 39)),
             ("developers, q=son 1", "/v1/developers", {"q": "son 1"}),
         ]
-        print(f"{'request':<45} {'median ms':>10} {'bytes':>9}")
+        print(f"{'request':<45} {'median ms':>10} {'cpu ms':>8} {'bytes':>9}")
         for label, path, params in cases:
-            ms, size = _timed(lambda path=path, params=params: client.get(path, params=params), args.runs)
-            print(f"{label:<45} {ms:>10.1f} {size:>9,}")
+            ms, cpu, size = _timed(lambda path=path, params=params: client.get(path, params=params), args.runs)
+            print(f"{label:<45} {ms:>10.1f} {cpu:>8.1f} {size:>9,}")
 
 
 def main() -> None:
