@@ -20,6 +20,7 @@ from gitproductivity.cli import (
     notifications,
     repositories,
     server,
+    teams,
     users,
     webhooks,
 )
@@ -49,6 +50,7 @@ app.command("metrics")(metrics.metrics_cmd)
 
 app.add_typer(db.app, name="db")
 app.add_typer(developers.app, name="developers")
+app.add_typer(teams.app, name="teams")
 app.add_typer(repositories.app, name="repositories")
 app.add_typer(events.app, name="events")
 app.add_typer(webhooks.app, name="webhooks")
