@@ -206,7 +206,7 @@ def get(session: Session, *, organization_id: str, repository_id: str, path: str
             .join(OwnershipLine, OwnershipLine.developer_id == Developer.id)
             .where(OwnershipLine.repository_id == repo.id, OwnershipLine.path_key == key(path))
             .order_by(OwnershipLine.lines.desc(), Developer.name, Developer.id)
-        ).tuples()
+        )
     ]
     children = [
         Directory(d.path, d.files, d.lines, d.bus_factor)
