@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gitproductivity.analysis import ownership
+from gitproductivity.analysis import exclusions, ownership
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, drain, lines
@@ -200,3 +200,16 @@ def test_bus_factor() -> None:
     assert ownership.bus_factor({"a": 5, "b": 5}) == 1  # one owns half: that is enough
     assert ownership.bus_factor({"a": 4, "b": 3, "c": 3}) == 2
     assert ownership.bus_factor({"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}) == 3
+
+
+def test_an_ignore_revs_line_git_would_refuse_is_skipped(tmp_path: Path) -> None:
+    """git blame refuses a whole `--ignore-revs-file` for one abbreviated id; ownership uses the full ids."""
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-01-01T10:00:00Z", {"a.txt": lines(4, "a")})
+    reformat = repo.commit(DAVE, "2026-01-02T10:00:00Z", {"a.txt": lines(4, "a").replace(" ", "  ")})
+    repo.commit(
+        ALICE, "2026-01-03T10:00:00Z", {".git-blame-ignore-revs": f"# style\nabc123\n{reformat.upper()}  # x\n"}
+    )
+    paths = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
+    found = ownership.compute(repo.path, head=repo.head(), paths=paths, mailmap="", rules_fingerprint="", previous=None)
+    assert found.by_directory()[""] == {"alice@example.com": 4 + 3}  # a.txt, and the three lines of the file

@@ -46,6 +46,10 @@ BINARY_PROBE = 8000
 #: lines always start with a keyword (`author`, `filename`, ...), never with an object id and three numbers.
 _GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} [0-9]{1,12} ([0-9]{1,12})")
 
+_FULL_ID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
+#: Lines of `.git-blame-ignore-revs` read (a bound on what a repository supplies).
+MAX_IGNORED_REVS = 100_000
+
 #: A file's blame: commit -> lines it owns at the head.
 Blame = dict[str, int]
 
@@ -264,8 +268,12 @@ def _ignore_revs_file(repo: Path, head: str, scratch: Path) -> str | None:
     """The head's `.git-blame-ignore-revs`, written where `git blame` can read it (the repository may be bare)."""
     if not git.blob_id(repo, head, IGNORE_REVS):
         return None
+    text = git.run(repo, ["cat-file", "blob", f"{head}:{IGNORE_REVS}"])
+    # git refuses the whole file for one line it cannot parse (an abbreviated id): only full ids are kept, so a
+    # typo in a repository's file does not fail its analysis.
+    ids = [line.split(b"#", 1)[0].strip().lower() for line in text.splitlines()[:MAX_IGNORED_REVS]]
     target = scratch / "ignore-revs"
-    target.write_bytes(git.run(repo, ["cat-file", "blob", f"{head}:{IGNORE_REVS}"]))
+    target.write_bytes(b"".join(i + b"\n" for i in ids if _FULL_ID.fullmatch(i)))
     return str(target)
 
 
