@@ -191,6 +191,20 @@ def blame(repo: Path, head: str, raw_path: bytes, ignore_revs: str | None) -> Bl
     return counts
 
 
+def _blame_or_unattributed(repo: Path, head: str, raw_path: bytes, blob: str, ignore_revs: str | None) -> Blame:
+    """The file's blame; when git cannot blame it (a damaged history), its lines are unattributed (commit "")
+    rather than failing the analysis. A timeout still fails it."""
+    try:
+        return blame(repo, head, raw_path, ignore_revs)
+    except git.GitError as exc:
+        if exc.returncode is None:
+            raise
+        log.warning("%s: git blame failed for %r; its lines are unattributed: %s", repo, raw_path, exc)
+        content = git.run(repo, ["cat-file", "blob", blob])
+        count = content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+        return {"": count} if count else {}
+
+
 def identities(repo: Path, shas: Sequence[str], mailmap: str) -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
     """commit -> identity (canonical e-mail after the mailmap; "" when the commit cannot be attributed), and
     identity -> (time, name) of its newest commit among them."""
@@ -239,7 +253,12 @@ def compute(
     )
     if incremental:
         assert previous is not None
-        changed = touched(repo, previous.head, head) if previous.head != head else set()
+        try:
+            changed = touched(repo, previous.head, head) if previous.head != head else set()
+        except git.GitError as exc:  # a new commit git cannot read: nothing is proven, everything is blamed
+            if exc.returncode is None:
+                raise
+            incremental, changed = False, set(files)
         reuse = {p: c for p, c in previous.files.items() if p in files and files[p][0] == c.blob and p not in changed}
     todo = sorted(p for p in files if p not in reuse)
     binary = binary_blobs(repo, (files[p][0] for p in todo))
@@ -250,7 +269,7 @@ def compute(
 
         def one(path: str) -> None:
             blob, raw = files[path]
-            commits = None if blob in binary else blame(repo, head, raw, ignore_file)
+            commits = None if blob in binary else _blame_or_unattributed(repo, head, raw, blob, ignore_file)
             with lock:
                 result[path] = CachedFile(blob, commits)
 
@@ -258,7 +277,7 @@ def compute(
         with ThreadPoolExecutor(max_workers=max(1, pool), thread_name_prefix="blame") as executor:
             for done in executor.map(one, todo):
                 del done
-    shas = sorted({sha for cached in result.values() for sha in cached.commits or ()})
+    shas = sorted({sha for cached in result.values() for sha in cached.commits or () if sha})
     owners, names = identities(repo, shas, mailmap)
     stale = set(previous.files) - set(reuse) if previous is not None else set()
     return Result(head, fp, result, owners, names, len(todo), not incremental, set(todo), stale)
