@@ -1,6 +1,6 @@
 """Ownership benchmark: ours (full and incremental) against `git blame` on every file, side by side in one run.
 
-    .venv/bin/python benchmarks/ownership.py [--repo PATH] [--commits 20000]
+    .venv/bin/python benchmarks/ownership.py [--repo PATH] [--commits 5000]
 
 Generates (once; reused if PATH exists) a repository with `git fast-import` (benchmarks/gen_repo.py), then:
 1. the reference, what git-fame and gitinspector do: `git blame --line-porcelain HEAD -- FILE` for every
@@ -47,9 +47,10 @@ def blame_every_file(path: Path, files: list[bytes]) -> tuple[float, Counter[str
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repo", type=Path, default=Path(tempfile.gettempdir()) / "gp-bench-ownership.git")
-    parser.add_argument("--commits", type=int, default=20_000)
+    parser.add_argument("--repo", type=Path, default=None)
+    parser.add_argument("--commits", type=int, default=5_000)
     args = parser.parse_args()
+    args.repo = args.repo or Path(tempfile.gettempdir()) / f"gp-bench-ownership-{args.commits}.git"
     ensure_repo(args.repo, args.commits)
     head = subprocess.run(["git", "-C", str(args.repo), "rev-parse", "HEAD"], capture_output=True, text=True)
     paths = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
