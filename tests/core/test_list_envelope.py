@@ -24,6 +24,7 @@ _PARAM = re.compile(r"\{(\w+)\}")
 #: GETs whose answer holds an array but that are one thing, not a list of things (each with the reason).
 NOT_LISTS = {
     "/v1/developers/{developer_id}/metrics": "one developer's series: totals and the buckets of one date range",
+    "/v1/repositories/{repository_id}/ownership": "one directory: its owners and its immediate subdirectories",
 }
 
 
