@@ -27,6 +27,7 @@ from gitproductivity.events.types import EVENT_TYPES
 from gitproductivity.webhooks import credentials, options, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
+from gitproductivity.webhooks.schemas import MAX_RATE_LIMIT
 
 ALL_EVENTS = "*"
 
@@ -89,8 +90,22 @@ def list_(session: Session, *, organization_id: str, after: str | None = None, l
     return list(session.scalars(stmt.order_by(Webhook.id).limit(limit + 1)))
 
 
-def _set_routing(hook: Webhook, *, event_filter: Any, headers: Any, auth: Any) -> None:
-    """Filter, extra headers and credentials: each validated (all errors of one at once), `None` clears it."""
+def _check_rate(rate: Any) -> float | None:
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= MAX_RATE_LIMIT:
+        message = f"a number of POSTs per second, more than 0 and at most {MAX_RATE_LIMIT} (null: no limit)"
+        raise ValidationFailed(
+            f"rate_limit_per_second: {message}", details=[{"field": "rate_limit_per_second", "message": message}]
+        )
+    return float(rate)
+
+
+def _set_routing(hook: Webhook, *, event_filter: Any, headers: Any, auth: Any, rate: Any = UNCHANGED) -> None:
+    """Filter, extra headers, credentials and rate limit: each validated (all errors of one at once), `None`
+    clears it."""
+    if rate is not UNCHANGED:
+        hook.rate_limit_per_second = _check_rate(rate)
     if event_filter is not UNCHANGED:
         hook.event_filter = options.check_filter(event_filter)
     if headers is not UNCHANGED:
@@ -114,6 +129,7 @@ def create(
     event_filter: Any = None,
     headers: Any = None,
     auth: Any = None,
+    rate_limit_per_second: float | None = None,
 ) -> Webhook:
     now = utcnow()
     hook = Webhook(
@@ -127,7 +143,7 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth)
+    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second)
     session.add(hook)
     session.flush()
     session.info.pop("webhooks_by_org", None)
@@ -146,10 +162,12 @@ def update_(
     event_filter: Any = UNCHANGED,
     headers: Any = UNCHANGED,
     auth: Any = UNCHANGED,
+    rate_limit_per_second: Any = UNCHANGED,
 ) -> Webhook:
-    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers or the credentials."""
+    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers, the credentials or the rate
+    limit."""
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
-    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth)
+    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second)
     # The masked URL a client read back (`https://***@host/…`) means "unchanged", not "credentials are ***".
     if url is not None and url.strip() != redact_url(hook.url):
         hook.url = _check_url(url)
