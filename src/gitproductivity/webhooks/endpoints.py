@@ -24,7 +24,7 @@ from gitproductivity.core.ids import new_id
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.types import EVENT_TYPES
-from gitproductivity.webhooks import credentials, options, signing
+from gitproductivity.webhooks import credentials, operational, options, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from gitproductivity.webhooks.schemas import MAX_RATE_LIMIT
@@ -181,6 +181,10 @@ def update_(
         if enabled:
             hook.failing_since = hook.last_failure_at = None
             channels.EVENTS.notify(session)  # wake dispatchers: deliveries held while it was disabled are due again
+        else:
+            session.flush()  # fan-out reads the endpoints: this one is disabled already
+            session.info.pop("webhooks_by_org", None)
+            operational.emit_disabled(session, hook=hook, trigger="manual", now=utcnow())
     hook.updated_at = utcnow()
     session.flush()
     session.info.pop("webhooks_by_org", None)

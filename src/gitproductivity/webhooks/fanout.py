@@ -17,8 +17,8 @@ from gitproductivity.core import tracing
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.ids import new_id
 from gitproductivity.events.models import Event
-from gitproductivity.events.types import WEBHOOK_TEST
-from gitproductivity.webhooks import filters
+from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
+from gitproductivity.webhooks import filters, operational
 from gitproductivity.webhooks.endpoints import ALL_EVENTS
 from gitproductivity.webhooks.models import Delivery, DeliveryStatus, Webhook
 
@@ -55,6 +55,11 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
         for hook_id, types, predicate in hooks:
             if not (ALL_EVENTS in types or event.type in types):
                 continue
+            if event.type in OPERATIONAL_EVENT_TYPES:  # never to the endpoint it is about (the loop rule)
+                if envelope is None:
+                    envelope = json.loads(event.payload)
+                if operational.is_about(event.type, event.payload, hook_id, envelope):
+                    continue
             if predicate is not None:
                 if envelope is None:
                     envelope = json.loads(event.payload)

@@ -24,7 +24,7 @@ from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
-from gitproductivity.webhooks import health, policy, signing
+from gitproductivity.webhooks import health, operational, policy, signing
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from gitproductivity.webhooks.sender import Outcome
 
@@ -368,9 +368,9 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     return recorded
 
 
-def _failure(result: Result) -> health.Failure:
+def _failure(result: Result) -> operational.Failure:
     job = result.job
-    return health.Failure(
+    return operational.Failure(
         job.organization_id,
         job.webhook_id,
         job.url,
@@ -379,4 +379,5 @@ def _failure(result: Result) -> health.Failure:
         job.event_type,
         job.number,
         result.outcome.error,
+        result.outcome.status_code,
     )
