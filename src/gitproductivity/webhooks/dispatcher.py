@@ -46,6 +46,8 @@ RECORD_GATHER_SECONDS = 0.005
 PRUNE_EVERY_SECONDS = 3600.0
 #: A rate-limited endpoint's POSTs from one process start at least this fraction of a slot apart.
 SLOT_SPACING = 0.9
+#: A rate-limited job whose slot passed by more than this many seconds is handed back rather than sent late.
+LATE_AFTER = 0.1
 
 
 def _span_attributes(job: Job) -> dict[str, str | int]:
@@ -91,6 +93,7 @@ class Dispatcher:
         self.results_ready = asyncio.Event()
         self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
         self.paced: dict[str, float] = {}  # a rate-limited endpoint's last POST start here (time.monotonic())
+        self.late: list[Job] = []  # rate-limited jobs that missed their slot, to hand back before the next claim
         self.unsent: list[Job] = []
         self.wake = asyncio.Event()
         self.me = workers.Registration(self.database, role="dispatcher")
@@ -133,6 +136,12 @@ class Dispatcher:
                     await _wait_any(self.capacity, stop, timeout=None)
                     continue
                 wake.clear()
+                if self.late:
+                    late, self.late = self.late, []
+                    try:
+                        await self._db(partial(queue.release, jobs=late))
+                    except Exception as exc:  # their leases end anyway, and they fall due again
+                        log.warning("could not hand back %d late deliveries (%s)", len(late), type(exc).__name__)
                 want = min(batch, max_held - self.inflight)
                 claim_started = time.time_ns()
                 try:
@@ -171,8 +180,8 @@ class Dispatcher:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             await recorder
-            if self.unsent:
-                await self._db(partial(queue.release, jobs=self.unsent))
+            if self.unsent or self.late:
+                await self._db(partial(queue.release, jobs=self.unsent + self.late))
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
             channels.EVENTS.unsubscribe(wake)
@@ -186,8 +195,10 @@ class Dispatcher:
         if slots is None:
             slots = self.endpoint_slots[job.webhook_id] = asyncio.Semaphore(self.settings.webhook_endpoint_concurrency)
         try:
-            if job.not_before is not None:
-                await self._wait_for_slot(job, stop)
+            if job.not_before is not None and not await self._wait_for_slot(job, stop):
+                self.late.append(job)  # its slot passed: handed back (at the next turn of the loop) for a new one
+                self.wake.set()
+                return
             async with slots, self.sending:
                 if stop.is_set():
                     self.unsent.append(job)
@@ -215,12 +226,15 @@ class Dispatcher:
             if self.inflight <= self.refill_at:
                 self.capacity.set()
 
-    async def _wait_for_slot(self, job: Job, stop: asyncio.Event) -> None:
-        """A rate-limited endpoint's job (webhooks.pacing) waits for its slot; and this process's POSTs to that
-        endpoint start at least `SLOT_SPACING` of a slot apart, so slots that a stalled event loop let pass go out
-        spaced, not together (a little under a whole slot, so a POST that started late does not delay the rest)."""
+    async def _wait_for_slot(self, job: Job, stop: asyncio.Event) -> bool:
+        """A rate-limited endpoint's job (webhooks.pacing) waits for its slot; False when the slot has passed by
+        more than `LATE_AFTER` (a stalled event loop, a busy machine): sending it then could overlap the slots
+        that other workers hold, so it is handed back instead and takes a new slot. This process's POSTs to the
+        endpoint also start at least `SLOT_SPACING` of a slot apart."""
         assert job.not_before is not None
         while not stop.is_set():
+            if (utcnow() - job.not_before).total_seconds() > LATE_AFTER:
+                return False
             last = self.paced.get(job.webhook_id)
             spaced = 0.0 if last is None else last + job.slot_seconds * SLOT_SPACING - time.monotonic()
             wait = max((job.not_before - utcnow()).total_seconds(), spaced)
@@ -229,6 +243,7 @@ class Dispatcher:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
         self.paced[job.webhook_id] = time.monotonic()
+        return True
 
     async def _still_held(self, job: Job, stop: asyncio.Event) -> bool:
         """Our last heartbeat is old (the database held it up): wait for the next one, as long as the lease
