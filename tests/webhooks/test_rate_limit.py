@@ -9,6 +9,7 @@ A slower machine only spreads requests further apart, so the check does not depe
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -280,3 +281,20 @@ def test_the_wait_is_the_schedule_step_lengthened_by_retry_after_up_to_the_longe
     assert policy.delay_with(scheduled=60, asked=10, schedule=steps) == 60
     assert policy.delay_with(scheduled=60, asked=600, schedule=steps) == 600
     assert policy.delay_with(scheduled=300, asked=10**9, schedule=steps) == 86400
+
+
+@pytest.mark.slow  # the real CLI as subprocesses
+def test_the_rate_limit_from_the_cli(database: Database, database_url: str, receiver: Receiver) -> None:
+    from tests.webhooks.test_cli import run
+
+    run(database_url, "init", "--email", "boss@example.com")
+    hook = json.loads(run(database_url, "webhooks", "add", receiver.url(), "--rate-limit", "20", "--json").stdout)
+    assert hook["rate_limit_per_second"] == 20
+    bad = run(database_url, "webhooks", "update", hook["id"], "--rate-limit", "0", check=False)
+    assert bad.returncode == 1 and "rate_limit_per_second" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run(database_url, "webhooks", "update", hook["id"], "--rate-limit", "lots", check=False)
+    assert bad.returncode == 1 and "rate_limit_per_second" in bad.stderr
+    kept = json.loads(run(database_url, "webhooks", "update", hook["id"], "--description", "x", "--json").stdout)
+    assert kept["rate_limit_per_second"] == 20
+    removed = json.loads(run(database_url, "webhooks", "update", hook["id"], "--rate-limit", "none", "--json").stdout)
+    assert removed["rate_limit_per_second"] is None

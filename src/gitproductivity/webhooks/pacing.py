@@ -2,18 +2,21 @@
 
 An endpoint with `rate_limit_per_second = r` gets one POST every `1/r` seconds, whatever the number of workers.
 Its row carries `rate_next_at`, the start of its next free slot. A claim (`claim`, which the dispatcher calls)
-first takes the rate-limited endpoints that have due deliveries and fewer than `REFILL_BELOW` seconds of slots
-left reserved, locked `FOR NO KEY UPDATE SKIP LOCKED` (one worker reserves for an endpoint at a time; the others
-skip it rather than wait, and the lock does not conflict with the key-share locks of deliveries being inserted);
-for each it claims up to `LOOKAHEAD` seconds' worth of due deliveries, gives the k-th the slot
+first takes the rate-limited endpoints with fewer than `REFILL_BELOW` seconds of slots left reserved, locked
+`FOR NO KEY UPDATE SKIP LOCKED` (one worker reserves for an endpoint at a time; the others skip it rather than
+wait, and the lock does not conflict with the key-share locks of deliveries being inserted). No test for due
+deliveries there: a semi-join over the deliveries made every claim slower; an endpoint with nothing due simply
+yields no rows. For each it claims up to `LOOKAHEAD` seconds' worth of due deliveries, gives the k-th the slot
 `start + k/r` (`Job.not_before`, where `start` is the later of now and `rate_next_at`), and advances
 `rate_next_at` past the last one, all in the same transaction. The dispatcher holds each such job until its
-slot. Deliveries beyond the reserved slots stay pending, unclaimed: they wait for their turn, and waiting is no
-attempt. The rest of the claim's room goes to endpoints without a limit (`queue.claim`).
+slot, and hands back one whose slot passed by more than `dispatcher.LATE_AFTER` (it takes a new slot) rather
+than send it late, into slots other workers hold. Deliveries beyond the reserved slots stay pending, unclaimed:
+they wait for their turn, and waiting is no attempt. The rest of the claim's room goes to endpoints without a
+limit (`queue.claim`).
 
-A slot reserved for a delivery that is then not sent (a shutdown, a worker's death) is lost, never reused: the
-limit errs on the slow side. Slots are times from the claiming worker's clock, so workers on several hosts
-need their clocks in step (NTP) for the spacing to hold exactly. On SQLite claims are serialised by the
+A slot reserved for a delivery that is then not sent (a shutdown, a worker's death, a late job) is lost, never
+reused: the limit errs on the slow side. Slots are times from the claiming worker's clock, so workers on several
+hosts need their clocks in step (NTP) for the spacing to hold exactly. On SQLite claims are serialised by the
 database's single writer lock, so the same statements hold the limit across processes there too.
 """
 
@@ -21,9 +24,8 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
@@ -39,14 +41,6 @@ LOOKAHEAD = 1.0
 REFILL_BELOW = 0.5
 #: Endpoints reserved for in one claim (each costs a statement).
 MAX_ENDPOINTS_PER_CLAIM = 50
-
-
-def _due(now: datetime) -> Any:
-    return exists().where(
-        Delivery.webhook_id == Webhook.id,
-        Delivery.status == DeliveryStatus.PENDING,
-        Delivery.next_attempt_at <= now,
-    )
 
 
 def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str | None = None) -> list[Job]:
@@ -68,7 +62,6 @@ def claim_paced(session: Session, *, limit: int, lease_seconds: float, worker_id
             Webhook.enabled.is_(True),
             (Webhook.rate_next_at.is_(None))
             | (Webhook.rate_next_at < now + timedelta(seconds=LOOKAHEAD - REFILL_BELOW)),
-            _due(now),
         )
         .order_by(Webhook.id)
         .limit(MAX_ENDPOINTS_PER_CLAIM)
