@@ -66,13 +66,16 @@ def test_operational_types_are_in_the_catalogue_and_can_be_subscribed_to(
         "metrics.updated",
     ]
     add_hook(api, receiver.url("/ops"), [FAILED, DISABLED])
+    both = api.post("/v1/webhooks", json={"url": receiver.url("/all"), "events": ["*", DISABLED, "metrics.updated"]})
+    assert both.status_code == 201 and both.json()["events"] == ["*", DISABLED]
 
 
 def test_a_failed_delivery_is_an_event_for_other_endpoints_and_never_for_its_own(
     api: TestClient, tenant: Tenant, database: Database, receiver: Receiver, dispatcher: RunningDispatcher
 ) -> None:
-    failing = add_hook(api, receiver.url("/fail"), ["*"])
+    failing = add_hook(api, receiver.url("/fail"), ["*", FAILED])
     ops = add_hook(api, receiver.url("/ops"), [FAILED])
+    add_hook(api, receiver.url("/everything"), ["*"])
     event_id = emit_developer(database, tenant)
 
     [notice] = wait_for(lambda: received(receiver, "/ops", FAILED), what="webhook.delivery.failed at /ops")
@@ -89,15 +92,17 @@ def test_a_failed_delivery_is_an_event_for_other_endpoints_and_never_for_its_own
         assert data["delivery_id"] == failed
         assert session.scalars(select(Notification.kind).where(Notification.kind == "delivery.failed")).all()
     wait_for(lambda: settled(database), what="every delivery finished")
-    assert received(receiver, "/fail", FAILED) == []  # not told of its own failure
+    assert received(receiver, "/fail", FAILED) == []  # not told of its own failure, though subscribed
+    assert received(receiver, "/everything", FAILED) == []  # "*" is the product types: operational ones are named
+    assert len(received(receiver, "/everything", "developer.added")) == 1
     assert ops not in {e["data"]["webhook_id"] for e in feed(database, FAILED)}
 
 
 def test_two_failing_endpoints_do_not_tell_each_other_of_their_failures_in_a_loop(
     api: TestClient, tenant: Tenant, database: Database, receiver: Receiver, dispatcher: RunningDispatcher
 ) -> None:
-    first = add_hook(api, receiver.url("/fail"), ["*"])
-    second = add_hook(api, receiver.url("/fail"), ["*"])
+    first = add_hook(api, receiver.url("/fail"), ["*", FAILED])
+    second = add_hook(api, receiver.url("/fail"), ["*", FAILED])
     emit_developer(database, tenant)
     # Each endpoint's failure becomes one event, sent to the other endpoint (which fails it too), and ends there.
     wait_for(lambda: len(feed(database, FAILED)) == 2 and settled(database), what="both failures and their deliveries")

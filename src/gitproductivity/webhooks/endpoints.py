@@ -23,7 +23,7 @@ from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
-from gitproductivity.events.types import EVENT_TYPES
+from gitproductivity.events.types import EVENT_TYPES, OPERATIONAL_EVENT_TYPES
 from gitproductivity.webhooks import credentials, operational, options, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
@@ -76,7 +76,15 @@ def _check_events(events: Sequence[str]) -> list[str]:
             f"events: unknown event type(s): {', '.join(unknown)}",
             details=[{"field": "events", "message": f'must be "*" or among {", ".join(EVENT_TYPES)}'}],
         )
-    return [ALL_EVENTS] if ALL_EVENTS in chosen else chosen
+    if ALL_EVENTS in chosen:  # "*" is every product type; operational types are named to be received
+        return [ALL_EVENTS, *(e for e in chosen if e in OPERATIONAL_EVENT_TYPES)]
+    return chosen
+
+
+def subscribed(types: Sequence[str], event_type: str) -> bool:
+    """Whether an endpoint subscribed to `types` receives `event_type`: `*` covers every product type, present and
+    future; an operational type (`webhook.*`) only when named (as Svix keeps operational webhooks apart)."""
+    return event_type in types or (ALL_EVENTS in types and event_type not in OPERATIONAL_EVENT_TYPES)
 
 
 def get(session: Session, *, organization_id: str, webhook_id: str) -> Webhook:

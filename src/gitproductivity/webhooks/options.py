@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES
 from gitproductivity.webhooks import filters
 
 MAX_HEADERS = 20
@@ -112,7 +113,9 @@ def try_filter(*, spec: Any, subscribed: list[str], event: dict[str, Any]) -> tu
     """(matches, failing conditions, type subscribed) for `event` against a filter (validated first)."""
     checked = check_filter(spec)
     kind = event.get("type")
-    subscribed_type = "*" in subscribed or (isinstance(kind, str) and kind in subscribed)
+    subscribed_type = isinstance(kind, str) and (
+        kind in subscribed or ("*" in subscribed and kind not in OPERATIONAL_EVENT_TYPES)
+    )
     failing = filters.explain(checked, event) if checked else []
     matches = filters.compile_(checked)(event)
     return matches, failing, subscribed_type

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from gitproductivity.core.bounds import parse_utc_datetime
 from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
-from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, WEBHOOK_TEST
+from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, redirect, render
 from gitproductivity.web.security import guard
 from gitproductivity.webhooks import deliveries, endpoints, options, testing
@@ -68,7 +68,9 @@ def new_webhook(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _selected(events: list[str], all_events: str) -> list[str]:
-    return ["*"] if all_events else events
+    """ "All events" is every product type; operational types ticked beside it are kept (they are named to be
+    received)."""
+    return ["*", *(e for e in events if e in OPERATIONAL_EVENT_TYPES)] if all_events else events
 
 
 @router.post("/webhooks")
