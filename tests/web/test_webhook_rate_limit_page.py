@@ -1,4 +1,5 @@
-"""The rate limit on the webhook form and the routing page, and Retry-After in a delivery's attempt log, in real
+"""The rate limit on the webhook form and the routing page, Retry-After in a delivery's attempt log, and operational
+events ticked apart from "All events", in real
 Chromium against a real `gitproductivity serve`."""
 
 from __future__ import annotations
@@ -102,3 +103,24 @@ def test_the_attempt_log_shows_retry_after_and_the_wait_chosen(ui: UI, tenant: T
     expect(ui.page.locator(".retry-after")).to_contain_text("Retry-After")
     expect(ui.page.locator(".retry-after")).to_contain_text("604800 s")
     expect(ui.page.locator(".retry-after")).to_contain_text("86400 s later (the schedule's longest wait)")
+
+
+def test_operational_events_are_ticked_apart_from_all_events(
+    ui: UI, tenant: Tenant, api: TestClient, receiver: Receiver
+) -> None:
+    ui.sign_in(tenant)
+    ui.goto("/settings/webhooks/new")
+    ui.page.get_by_label("Endpoint URL").fill(receiver.url("/hooks"))
+    ui.page.locator("input[data-all-events]").check()
+    failed = ui.page.locator("input[name=events][value='webhook.delivery.failed']")
+    disabled = ui.page.locator("input[name=events][value='webhook.endpoint.disabled']")
+    expect(ui.page.locator("input[name=events][value='metrics.updated']")).to_be_checked()
+    expect(failed).not_to_be_checked()  # "All events" is the product's events
+    expect(disabled).not_to_be_checked()
+    failed.check()
+    expect(ui.page.locator("input[data-all-events]")).to_be_checked()  # still "all", plus one operational type
+    ui.page.get_by_role("button", name="Save and send a test").click()
+    expect(ui.page.locator("#test-result")).to_contain_text("answered 200")
+    hook_id = ui.page.url.split("?")[0].rsplit("/", 1)[1]
+    assert api.get(f"/v1/webhooks/{hook_id}").json()["events"] == ["*", "webhook.delivery.failed"]
+    expect(ui.page.get_by_text("All events, webhook.delivery.failed")).to_be_visible()
