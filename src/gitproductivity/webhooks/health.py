@@ -21,7 +21,7 @@ from gitproductivity.notifications import service as notifications
 from gitproductivity.webhooks import operational
 from gitproductivity.webhooks.endpoints import display_url
 from gitproductivity.webhooks.models import Webhook
-from gitproductivity.webhooks.operational import Failure
+from gitproductivity.webhooks.operational import Failure as Failure  # re-exported: health.Failure, as before
 
 
 def _among(session: Session, column: Any, ids: Sequence[str]) -> Any:
