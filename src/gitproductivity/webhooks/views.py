@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from gitproductivity.core.bounds import parse_utc_datetime
 from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
-from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, WEBHOOK_TEST
+from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
-from gitproductivity.webhooks import deliveries, endpoints, testing
+from gitproductivity.webhooks import deliveries, endpoints, options, testing
 from gitproductivity.webhooks.models import DeliveryStatus
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
@@ -67,7 +67,9 @@ def new_webhook(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _selected(events: list[str], all_events: str) -> list[str]:
-    return ["*"] if all_events else events
+    """ "All events" is every product type; operational types ticked beside it are kept (they are named to be
+    received)."""
+    return ["*", *(e for e in events if e in OPERATIONAL_EVENT_TYPES)] if all_events else events
 
 
 @router.post("/webhooks")
@@ -78,15 +80,25 @@ def create_webhook(
     description: Annotated[str, Form()] = "",
     events: Annotated[list[str] | None, Form()] = None,
     all_events: Annotated[str, Form()] = "",
+    rate_limit_per_second: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = _selected(events or [], all_events)
-    form = {"url": url, "description": description, "events": chosen, "all_events": bool(all_events)}
+    form = {
+        "url": url,
+        "description": description,
+        "events": chosen,
+        "all_events": bool(all_events),
+        "rate_limit_per_second": rate_limit_per_second,
+    }
     try:
         if not chosen:
             raise ValidationFailed(
                 "choose at least one event", details=[{"field": "events", "message": "Choose at least one event."}]
             )
-        body = WebhookCreate(url=url.strip(), events=chosen, description=description.strip())
+        rate = options.rate_from_text(rate_limit_per_second)
+        body = WebhookCreate(
+            url=url.strip(), events=chosen, description=description.strip(), rate_limit_per_second=rate
+        )
         with unit_of_work() as session:
             hook = endpoints.create(
                 session,
@@ -94,6 +106,7 @@ def create_webhook(
                 url=body.url,
                 events=body.events,
                 description=body.description,
+                rate_limit_per_second=body.rate_limit_per_second,
             )
             hook_id = hook.id
     except (DomainError, ValidationError) as exc:
