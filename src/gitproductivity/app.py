@@ -31,6 +31,8 @@ from gitproductivity.orgs.api import keys_router, me_router
 from gitproductivity.orgs.api import router as orgs_router
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
+from gitproductivity.teams import views as teams_views
+from gitproductivity.teams.api import router as teams_router
 from gitproductivity.web import views as web_views
 from gitproductivity.webhooks import routing_views
 from gitproductivity.webhooks import views as webhooks_views
@@ -81,6 +83,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         me_router,
         members_router,
         developers_router,
+        teams_router,
         repositories_router,
         events_router,
         event_types_router,
@@ -110,6 +113,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         routers=(
             web_views.router,
             developers_views.router,
+            teams_views.router,
             repositories_views.router,
             webhooks_views.router,
             routing_views.router,

@@ -9,6 +9,7 @@ from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.notifications.models import Notification, NotificationReceipt
 from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
 from gitproductivity.repositories.models import Repository
+from gitproductivity.teams.models import Team, TeamMember
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "NotificationReceipt",
     "Organization",
     "Repository",
+    "Team",
+    "TeamMember",
     "User",
     "UserSession",
     "Webhook",

@@ -24,6 +24,11 @@ class Repo:
         )
         return done.stdout.strip()
 
+    def git_bytes(self, *args: str) -> bytes:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        clean.update({"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
+        return subprocess.run(["git", "-C", str(self.path), *args], env=clean, check=True, capture_output=True).stdout
+
     def _env(self, author: str, when: str) -> dict[str, str]:
         name, email = author.rsplit(" <", 1)
         email = email.rstrip(">")

@@ -187,6 +187,9 @@ def test_new_commits_that_cannot_be_read_are_skipped_by_an_incremental_analysis(
     done = api.get(f"/v1/repositories/{repo_id}/analyses").json()["data"][0]
     assert (done["mode"], done["head_commit"], done["commits_analysed"]) == ("incremental", head, 0)
     assert reasons(done["skipped_reasons"]) == {"unreadable": 2}
+    # git cannot blame past the missing tree: the file's lines are unattributed, the analysis still succeeds.
+    owned = api.get(f"/v1/repositories/{repo_id}/ownership").json()
+    assert (owned["head_commit"], owned["lines"], owned["unattributed_lines"], owned["owners"]) == (head, 3, 3, [])
     # A repository that is gone is not "every commit skipped": the analysis fails and the metrics stay.
     point_branch(repo, literal(repo, tree=tree, parent=head, author=b"Next <next@example.com> 1767225600 +0000"))
     objects = repo.path / ".git" / "objects"

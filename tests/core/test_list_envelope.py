@@ -24,6 +24,7 @@ _PARAM = re.compile(r"\{(\w+)\}")
 #: GETs whose answer holds an array but that are one thing, not a list of things (each with the reason).
 NOT_LISTS = {
     "/v1/developers/{developer_id}/metrics": "one developer's series: totals and the buckets of one date range",
+    "/v1/repositories/{repository_id}/ownership": "one directory: its owners and its immediate subdirectories",
 }
 
 
@@ -87,6 +88,7 @@ def test_every_list_in_the_openapi_document_declares_the_envelope_and_limit() ->
     lists = list_operations(doc)
     # The walk found the lists (a broken walk would find none and pass).
     assert {"/v1/api-keys", "/v1/developers", "/v1/events", "/v1/metrics/developers", "/v1/event-types"} <= set(lists)
+    assert {"/v1/teams", "/v1/teams/{team_id}/developers"} <= set(lists)
     problems = {path: p for path in lists if (p := envelope_problems(doc, path))}
     assert problems == {}, f"lists without the envelope: {problems}"
     for path in NOT_LISTS:  # the exceptions still exist and are still not lists
@@ -136,7 +138,11 @@ def test_every_list_answers_the_envelope_and_pages_to_the_end(
             notifications.create(
                 session, organization_id=tenant.organization_id, kind="note", subject=f"n{n}", body="b", subject_id=None
             )
-    ids = {"webhook_id": hooks[0]["id"], "repository_id": repo_id}
+    team = api.post("/v1/teams", json={"name": "Core"}).json()
+    api.post("/v1/teams", json={"name": "Docs"})
+    for dev in api.get("/v1/developers").json()["data"][:2]:
+        assert api.put(f"/v1/teams/{team['id']}/developers/{dev['id']}").status_code == 204
+    ids = {"webhook_id": hooks[0]["id"], "repository_id": repo_id, "team_id": team["id"]}
 
     walked: dict[str, list[Any]] = {}
     for path in list_operations(api.get("/openapi.json").json()):
@@ -152,6 +158,8 @@ def test_every_list_answers_the_envelope_and_pages_to_the_end(
     assert len(ids_of("/v1/repositories/{repository_id}/analyses")) == 2
     assert [m["name"] for m in walked["/v1/metrics/developers"]] == ["Ann", "Bob", "Cid"]  # most commits first
     assert len(ids_of("/v1/developers")) == 3 and len(ids_of("/v1/notifications")) == 2
+    assert [t["name"] for t in walked["/v1/teams"]] == ["Core", "Docs"]
+    assert len(ids_of("/v1/teams/{team_id}/developers")) == 2
     types = ids_of("/v1/event-types", "type")
     assert types[-1] == "webhook.test" and len(types) == len(set(types)) > 5
     events = ids_of("/v1/events")
@@ -160,6 +168,6 @@ def test_every_list_answers_the_envelope_and_pages_to_the_end(
         assert items, f"{path}: the test made nothing to list"
 
     # A cursor that is not one is a 422 in words, never a 500.
-    for path in ("/v1/metrics/developers", "/v1/event-types"):
+    for path in ("/v1/metrics/developers", "/v1/event-types", "/v1/developers", "/v1/teams"):
         bad = api.get(path, params={"after": "not-a-cursor"})
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error", (path, bad.text)

@@ -30,6 +30,7 @@ _VOLATILE = {"last_used_at"}
 #: Text only our rows contain.
 OUR_TEXT = (
     "invited@ours.example",
+    "Ours team",
     "zed@ours.example",
     "zed-alias@ours.example",
     "jane@example.com",
@@ -67,8 +68,11 @@ def _ours(api: TestClient, tenant: Tenant, database: Database, git_repo: Path) -
             session, organization_id=tenant.organization_id, kind="test", subject="ours-note-subject", body="ours"
         )
         note_id = note.id
+    team = api.post("/v1/teams", json={"name": "Ours team"}).json()
+    assert api.put(f"/v1/teams/{team['id']}/developers/{dev['id']}").status_code == 204
     event = api.get("/v1/events").json()["data"][0]
     return {
+        "team_id": team["id"],
         "developer_id": dev["id"],
         "email": "zed-alias@ours.example",
         "repository_id": repo["id"],
@@ -94,6 +98,7 @@ def _bodies(ids: dict[str, str], theirs: str) -> dict[tuple[str, str], dict[str,
         ("POST", "/v1/webhooks/{webhook_id}/test"): {},
         ("PATCH", "/v1/members/{member_id}"): {"role": "viewer"},
         ("POST", "/v1/webhooks/{webhook_id}/test-filter"): {"event": {"type": "developer.created", "data": {}}},
+        ("PATCH", "/v1/teams/{team_id}"): {"name": "Stolen team"},
     }
 
 
@@ -162,14 +167,20 @@ def test_another_organisation_gets_404_for_our_ids_and_never_sees_our_rows(
         "/v1/api-keys",
         "/v1/notifications",
         "/v1/members",
+        "/v1/teams",
     ):
         assert any(v in api.get(path).text for v in ids.values()), path
     assert api.get(f"/v1/developers/{ids['developer_id']}").status_code == 200
     assert "jane@example.com" in api.get("/v1/metrics/developers").text
     assert len(checked_ids) >= 23 and "GET /v1/events" not in checked_ids
-    assert {"/v1/developers", "/v1/events", "/v1/metrics/developers", "/v1/webhooks"} <= set(checked_lists)
+    assert {"/v1/developers", "/v1/events", "/v1/metrics/developers", "/v1/webhooks", "/v1/teams"} <= set(checked_lists)
+    assert "PUT /v1/teams/{team_id}/developers/{developer_id}" in checked_ids
 
     # Our key cannot pull their developer into a merge either.
     merge = api.post(f"/v1/developers/{ids['developer_id']}/merge", json={"developer_id": theirs})
     assert merge.status_code == 404 and merge.json()["error"]["code"] == "not_found"
     assert foreign.get(f"/v1/developers/{theirs}").status_code == 200
+    # Nor put their developer in our team, nor see our team's figures through its id.
+    pull = api.put(f"/v1/teams/{ids['team_id']}/developers/{theirs}")
+    assert pull.status_code == 404 and pull.json()["error"]["code"] == "not_found"
+    assert foreign.get("/v1/metrics/developers", params={"team_id": ids["team_id"]}).status_code == 404

@@ -27,6 +27,7 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/webhooks"): {"url": "https://viewer.example/hook", "events": ["*"]},
     ("POST", "/v1/api-keys"): {"name": "by a viewer", "role": "viewer"},
     ("POST", "/v1/members"): {"email": "new@viewer.example", "role": "viewer"},
+    ("POST", "/v1/teams"): {"name": "Viewer team"},
     ("POST", "/v1/me/password"): {"current_password": "x", "new_password": "a long new password"},
 }
 #: What a viewer may change, with the reason: only state of their own.

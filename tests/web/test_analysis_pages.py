@@ -61,7 +61,7 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
     expect(ui.page.get_by_role("row", name="Bob Stone").locator("td.num").first).to_have_text("2")
     bots = ui.page.locator("section", has=ui.page.get_by_role("heading", name="Bots"))
     expect(bots).to_contain_text("dependabot[bot]")
-    expect(ui.page.locator("section", has=ui.page.get_by_role("heading", name="Team"))).not_to_contain_text(
+    expect(ui.page.locator("section", has=ui.page.get_by_role("heading", name="People"))).not_to_contain_text(
         "dependabot"
     )
 

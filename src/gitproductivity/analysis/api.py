@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.analysis import jobs
-from gitproductivity.analysis.schemas import AnalysisCreate, AnalysisPage, AnalysisRead
+from gitproductivity.analysis import jobs, ownership_store
+from gitproductivity.analysis.schemas import AnalysisCreate, AnalysisPage, AnalysisRead, OwnershipRead
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
 from gitproductivity.orgs.auth import CurrentPrincipal, allow
@@ -50,3 +50,20 @@ def get_analysis(analysis_id: PathId, principal: CurrentPrincipal) -> AnalysisRe
     with unit_of_work() as session:
         analysis = jobs.get(session, organization_id=principal.organization_id, analysis_id=analysis_id)
         return AnalysisRead.model_validate(analysis)
+
+
+@router.get("/v1/repositories/{repository_id}/ownership", response_model=OwnershipRead, tags=["ownership"])
+def get_ownership(
+    repository_id: PathId,
+    principal: CurrentPrincipal,
+    path: Annotated[
+        str, Query(max_length=4096, description='A directory of the repository ("" or omitted: the whole of it)')
+    ] = "",
+) -> OwnershipRead:
+    """Who owns the lines of a directory at the analysed head (as `git blame` assigns them), its bus factor, and
+    its immediate subdirectories with theirs (docs/metrics.md)."""
+    with unit_of_work() as session:
+        found = ownership_store.get(
+            session, organization_id=principal.organization_id, repository_id=repository_id, path=path
+        )
+        return OwnershipRead.model_validate(found)

@@ -72,3 +72,62 @@ class Analysis(Base):
         Index("ix_analyses_status_created", "status", "created_at"),
         Index("ix_analyses_repo_created", "repository_id", "created_at"),
     )
+
+
+class OwnershipState(Base):
+    """The last ownership computation of a repository: at which head, under which rules (`fingerprint`:
+    `analysis.ownership.fingerprint`), and what it found. One row per repository."""
+
+    __tablename__ = "ownership_states"
+
+    repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    head_commit: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(20))  # full | incremental
+    files_blamed: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OwnershipFile(Base):
+    """One file's blame at the head, the cache an incremental computation reuses: `commits` maps each commit
+    that owns lines of the file to their number (null for a binary file). `path_key` is the SHA-256 of `path`
+    (an index entry's size is bounded, a path's is not)."""
+
+    __tablename__ = "ownership_files"
+
+    repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    path_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text())
+    blob: Mapped[str] = mapped_column(String(64))
+    commits: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class OwnershipDirectory(Base):
+    """Totals of one directory ("" is the repository's root) at the head: counted lines and files, the lines of
+    commits that cannot be attributed and of bots, and the bus factor (people only)."""
+
+    __tablename__ = "ownership_directories"
+
+    repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    path_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text())
+    parent_key: Mapped[str | None] = mapped_column(String(64), nullable=True)  # null for the root
+    files: Mapped[int] = mapped_column(Integer, default=0)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    bot_lines: Mapped[int] = mapped_column(Integer, default=0)
+    unattributed_lines: Mapped[int] = mapped_column(Integer, default=0)
+    bus_factor: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_ownership_directories_parent", "repository_id", "parent_key"),)
+
+
+class OwnershipLine(Base):
+    """Lines one developer owns in one directory (and everything beneath it) at the head."""
+
+    __tablename__ = "ownership_lines"
+
+    repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    path_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    developer_id: Mapped[str] = mapped_column(ForeignKey("developers.id", ondelete="CASCADE"), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from gitproductivity.analysis import fetch, git, plan, reader, store
+from gitproductivity.analysis import fetch, git, ownership, ownership_store, plan, reader, store
 from gitproductivity.analysis.jobs import (
     Heartbeat,
     Job,
@@ -111,6 +111,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             mailmap=work.mailmap,
             progress=heartbeat.advance,
         )
+        own = _ownership(job, path, work)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
             raise LeaseLost(job.analysis_id)
@@ -118,12 +119,39 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             with get_database().session() as session:
                 timings = (fetch_ms, read_ms, started)
                 store.save(
-                    session, job, worker, work, tally, base=base, seen_fingerprint=seen_fingerprint, timings=timings
+                    session,
+                    job,
+                    worker,
+                    work,
+                    tally,
+                    base=base,
+                    seen_fingerprint=seen_fingerprint,
+                    timings=timings,
+                    ownership=own,
                 )
             return
         except (StaleBase, Conflict):
             log.info("analysis %s: the repository changed while reading; reading again", job.analysis_id)
     raise StaleBase("the repository kept being analysed by others; gave up after 3 tries")
+
+
+def _ownership(job: Job, path: Path, work: plan.Plan) -> ownership.Result | None:
+    """Ownership at the plan's head (after the commits were read), reusing the last computation's per-file blame
+    unless a full analysis was asked for; None when turned off or the branch has no commit."""
+    if not get_settings().ownership or work.head is None:
+        return None
+    previous = None
+    if not job.full:
+        with get_database().session() as session:
+            previous = ownership_store.load(session, repository_id=job.repository_id)
+    return ownership.compute(
+        path,
+        head=work.head,
+        paths=work.paths,
+        mailmap=work.mailmap,
+        rules_fingerprint=work.fingerprint,
+        previous=previous,
+    )
 
 
 def run_now(

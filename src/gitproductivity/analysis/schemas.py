@@ -60,3 +60,36 @@ class AnalysisRead(BaseModel):
 
 
 AnalysisPage = Page[AnalysisRead]
+
+
+class OwnerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    developer_id: str
+    name: str
+    email: str
+    is_bot: bool = Field(description="Bots own lines like anyone, but never count toward a bus factor")
+    lines: int = Field(description="Lines of the directory's files at the analysed head that git blame gives them")
+    share: float = Field(description="lines / the directory's lines (0 to 1, four decimals)")
+
+
+class OwnershipDirectoryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    path: str = Field(description="The subdirectory's path from the repository's root")
+    files: int
+    lines: int
+    bus_factor: int
+
+
+class OwnershipRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    repository_id: str
+    path: str = Field(description='The directory ("" for the whole repository)')
+    head_commit: str | None = Field(description="The analysed head ownership was computed at (null: not yet)")
+    computed_at: datetime | None
+    files: int = Field(description="Counted files beneath the directory: not excluded, not binary")
+    lines: int = Field(description="Their lines at the head")
+    bot_lines: int = Field(description="Lines owned by bots")
+    unattributed_lines: int = Field(description="Lines of commits without a usable author (skipped commits)")
+    bus_factor: int = Field(description="The fewest people (bots apart) who together own at least half the lines")
+    owners: list[OwnerRead] = Field(description="Everyone who owns lines here, most lines first")
+    directories: list[OwnershipDirectoryRead] = Field(description="Immediate subdirectories with counted lines")

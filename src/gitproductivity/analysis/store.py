@@ -13,7 +13,8 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from gitproductivity.analysis import reader
+from gitproductivity.analysis import ownership as provenance
+from gitproductivity.analysis import ownership_store, reader
 from gitproductivity.analysis.identities import BotMatcher, canonical_email
 from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data, finish_recovered
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
@@ -52,6 +53,7 @@ def save(
     base: str | None,
     seen_fingerprint: str | None,
     timings: tuple[int, int, float],
+    ownership: provenance.Result | None = None,
 ) -> None:
     # A full read's rollups are made ready to write before the first statement, i.e. before SQLite's write lock
     # is taken: converting tens of thousands of rows is most of the Python work of a store. `store_ms` is what
@@ -66,7 +68,11 @@ def save(
     if analysis is None or analysis.status != AnalysisStatus.RUNNING or analysis.worker != worker:
         raise LeaseLost(job.analysis_id)
 
-    owner, added = _resolve_identities(session, job.organization_id, tally)
+    names = dict(tally.names)
+    for email, seen in (ownership.names if ownership else {}).items():  # authors of lines only (first-parent runs)
+        if email not in names or seen[0] > names[email][0]:
+            names[email] = seen
+    owner, added = _resolve_identities(session, job.organization_id, names)
     if ready is not None:
         bound = _by_developer(session.get_bind().dialect, job, tally, ready, owner)
         touched = {dev for dev, _ in bound}
@@ -91,6 +97,10 @@ def save(
             continue  # bots are not developers; unchanged totals are not news
         news.append(metrics.metrics_updated(dev, repository_id=repo.id, analysis_id=analysis.id, new=new, old=old))
     updated = len(news)
+    if ownership is not None:
+        ownership_store.save(
+            session, organization_id=job.organization_id, repository_id=repo.id, result=ownership, owner=owner
+        )
     now = utcnow()
     repo.last_commit = plan.head
     repo.rules_fingerprint = plan.fingerprint
@@ -124,7 +134,7 @@ def save(
 
 
 def _resolve_identities(
-    session: Session, organization_id: str, tally: reader.Tally
+    session: Session, organization_id: str, names: dict[str, tuple[int, str]]
 ) -> tuple[dict[str, str], list[DeveloperAdded]]:
     """identity -> developer id; authors seen for the first time become developers (bots flagged as such), whose
     `developer.added` events are returned for the caller to emit."""
@@ -138,15 +148,15 @@ def _resolve_identities(
         known.setdefault(canonical_email(email), dev_id)
     is_bot = BotMatcher(settings.bot_patterns)
     found = []
-    for email in sorted(tally.names):
+    for email in sorted(names):
         if email not in known:
-            name = tally.names[email][1].strip() or email
+            name = names[email][1].strip() or email
             found.append((email, name[:200], is_bot(name, email)))
     devs, added = developers.create_found(
         session, organization_id=organization_id, people=[(name, email, bot) for email, name, bot in found]
     )
     known.update((email, dev.id) for (email, _name, _bot), dev in zip(found, devs, strict=True))
-    return {email: known[email] for email in tally.names}, added
+    return {email: known[email] for email in names}, added
 
 
 _ROLLUPS = cast(Table, DailyRollup.__table__)

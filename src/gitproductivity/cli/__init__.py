@@ -18,8 +18,10 @@ from gitproductivity.cli import (
     members,
     metrics,
     notifications,
+    ownership,
     repositories,
     server,
+    teams,
     users,
     webhooks,
 )
@@ -46,9 +48,11 @@ app.command("worker")(server.worker_cmd)
 app.command("init")(server.init)
 app.command("listen")(listen.listen)
 app.command("metrics")(metrics.metrics_cmd)
+app.command("ownership")(ownership.ownership_cmd)
 
 app.add_typer(db.app, name="db")
 app.add_typer(developers.app, name="developers")
+app.add_typer(teams.app, name="teams")
 app.add_typer(repositories.app, name="repositories")
 app.add_typer(events.app, name="events")
 app.add_typer(webhooks.app, name="webhooks")

@@ -13,6 +13,7 @@ from gitproductivity.cli._common import CliError, JsonOption, OrgOption, in_org,
 
 def metrics_cmd(
     repository: Annotated[str | None, typer.Option("--repository", help="Only this repository id.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only the developers of this team (name or id).")] = None,
     start: Annotated[str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD.")] = None,
     bots: Annotated[bool, typer.Option("--bots", help="Include bots.")] = False,
@@ -25,8 +26,17 @@ def metrics_cmd(
     first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
 
     def work(session: Session, org_id: str) -> list[dict[str, Any]]:
+        from gitproductivity.teams import service as teams
+
+        team_id = teams.find(session, organization_id=org_id, ref=team).id if team else None
         rows = service.developers_summary(
-            session, organization_id=org_id, repository_id=repository, start=first, end=last, include_bots=bots
+            session,
+            organization_id=org_id,
+            repository_id=repository,
+            team_id=team_id,
+            start=first,
+            end=last,
+            include_bots=bots,
         )
         return [
             {"developer_id": d.id, "name": d.name, "email": d.email, **service.public(t.as_dict())} for d, t in rows

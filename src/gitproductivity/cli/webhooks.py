@@ -50,6 +50,12 @@ AuthOption = Annotated[
         "stored encrypted, never shown again",
     ),
 ]
+RateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rate-limit", help="At most this many POSTs a second to the endpoint, across workers ('none' removes it)"
+    ),
+]
 UserOption = Annotated[str | None, typer.Option("--auth-username", help="The user name of basic credentials")]
 
 
@@ -86,6 +92,14 @@ def _auth_option(kind: str | None, username: str | None) -> Any:
     raise CliError("--auth must be basic, bearer or none")
 
 
+def _rate_option(value: str | None) -> float | None:
+    from gitproductivity.webhooks import options
+
+    if value is None or value.strip().lower() == "none":
+        return None
+    return options.rate_from_text(value)
+
+
 @app.command("add")
 def webhooks_add(
     url: Annotated[str, typer.Argument(help="Where to POST events (http or https)")],
@@ -95,6 +109,7 @@ def webhooks_add(
     header: HeaderOption = None,
     auth: AuthOption = None,
     auth_username: UserOption = None,
+    rate_limit: RateOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -118,6 +133,7 @@ def webhooks_add(
             event_filter=spec,
             headers=headers,
             auth=credentials,
+            rate_limit_per_second=_rate_option(rate_limit),
         ),
     )
     hook = _hook_json(testing.send_test(organization_id=created.organization_id, webhook_id=created.id), secret=True)
@@ -210,6 +226,7 @@ def webhooks_update(
     clear_headers: Annotated[bool, typer.Option("--clear-headers", help="Remove every extra header")] = False,
     auth: AuthOption = None,
     auth_username: UserOption = None,
+    rate_limit: RateOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -223,6 +240,8 @@ def webhooks_update(
         changes["headers"] = None if clear_headers else _header_options(header or [])
     if auth is not None:
         changes["auth"] = _auth_option(auth, auth_username)
+    if rate_limit is not None:
+        changes["rate_limit_per_second"] = _rate_option(rate_limit)
     types = None if events is None else [t.strip() for t in events.split(",") if t.strip()]
     hook = in_org(
         org,

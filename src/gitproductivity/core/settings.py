@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     analysis_nice: int = 0
     bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
+    ownership: bool = True  # compute ownership (git blame at the head) in every analysis
+    ownership_ignore_revs: bool = True  # honour the head's .git-blame-ignore-revs when computing ownership
     git_timeout: float = 600.0  # seconds any single git command may run
     git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")
     #: When set, local repositories (paths and file://) must lie under one of these directories.

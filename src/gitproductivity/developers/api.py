@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, json_response, unit_of_work
-from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_of
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, parse_sort
 from gitproductivity.developers import flows, service
 from gitproductivity.developers.schemas import (
     AliasCreate,
@@ -43,23 +43,51 @@ def _create(organization_id: str, body: DeveloperCreate) -> DeveloperRead:
         return DeveloperRead.model_validate(dev)
 
 
+#: `sort=` for lists of developers, described once (the teams' list of developers takes it too).
+SortQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description=f"Sort by one of {', '.join(service.SORTS)}; a leading `-` is descending (`-created_at`). "
+        "Ties are ordered by id. Default: id (the order they were added).",
+    ),
+]
+SearchQuery = Annotated[
+    str | None, Query(max_length=200, description="Only developers whose name or e-mail contains this, any case")
+]
+AfterQuery = Annotated[str | None, Query(max_length=4096, description="Cursor: the `next_cursor` of the previous page")]
+
+
 @router.get("", response_model=DeveloperPage)
 async def list_developers(
     principal: CurrentPrincipal,
-    after: Annotated[str | None, Query(description="Cursor: the last id of the previous page")] = None,
+    after: AfterQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     include_removed: bool = False,
+    sort: SortQuery = None,
+    q: SearchQuery = None,
 ) -> Response:
-    page = await run_in_threadpool(_list, principal.organization_id, after, limit, include_removed)
+    """Developers, a page at a time, with the number matching (`total`)."""
+    page = await run_in_threadpool(_list, principal.organization_id, after, limit, include_removed, sort, q)
     return json_response(page)
 
 
-def _list(organization_id: str, after: str | None, limit: int, include_removed: bool) -> DeveloperPage:
+def _list(
+    organization_id: str, after: str | None, limit: int, include_removed: bool, sort: str | None, q: str | None
+) -> DeveloperPage:
+    order = parse_sort(sort, allowed=service.SORTS, default="id")
     with unit_of_work(read_only=True) as session:
-        rows = service.list_fields(
-            session, organization_id=organization_id, after=after, limit=limit, include_removed=include_removed
+        rows, total, cursor = service.list_fields(
+            session,
+            organization_id=organization_id,
+            sort=order,
+            q=q,
+            after=after,
+            limit=limit,
+            include_removed=include_removed,
         )
-    return page_of([DeveloperRead.model_validate(d) for d in rows], limit=limit)
+    data = [DeveloperRead.model_validate(d) for d in rows]
+    return DeveloperPage(data=data, has_more=cursor is not None, next_cursor=cursor, total=total)
 
 
 @router.get("/{developer_id}", response_model=DeveloperRead)

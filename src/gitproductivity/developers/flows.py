@@ -10,10 +10,12 @@ from gitproductivity.developers import service
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.metrics import service as metrics
+from gitproductivity.teams import service as teams
 
 
 def merge(session: Session, *, organization_id: str, developer_id: str, other_id: str) -> Developer:
-    """Fold `other_id` into `developer_id`: its emails become aliases, its metrics are added, it is removed.
+    """Fold `other_id` into `developer_id`: its emails become aliases, its metrics are added, its teams become
+    the kept developer's too, and it is removed.
 
     Emits `metrics.updated` for each repository where the kept developer's totals changed (with
     `analysis_id: null`), then `developer.removed` for the merged-away developer.
@@ -32,6 +34,7 @@ def merge(session: Session, *, organization_id: str, developer_id: str, other_id
         dev.emails.append(DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=item.email))
     session.flush()
     metrics.move_developer(session, source_id=other.id, target_id=dev.id)
+    teams.move_members(session, source_id=other.id, target_id=dev.id)
     for repo_id in sorted(repo_ids):
         old = before[repo_id].get(dev.id, metrics.Totals())
         new = metrics.repository_totals(session, repository_id=repo_id, developer_ids=[dev.id])[dev.id]

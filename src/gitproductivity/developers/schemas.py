@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gitproductivity.core.pagination import Page
+from gitproductivity.core.pagination import CountedPage
 
 
 class DeveloperCreate(BaseModel):
@@ -25,7 +25,7 @@ class DeveloperRead(BaseModel):
     removed_at: datetime | None
 
 
-DeveloperPage = Page[DeveloperRead]
+DeveloperPage = CountedPage[DeveloperRead]
 
 
 class AliasCreate(BaseModel):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from gitproductivity.core.db import contains, get_owned
 from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
+from gitproductivity.core.pagination import Sort, keyset_after, keyset_order, sort_cursor, sort_cursor_values
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded, DeveloperRemoved
@@ -69,37 +71,102 @@ def list_(
     return list(session.scalars(stmt.order_by(Developer.id).limit(limit + 1)))
 
 
+#: What `GET /v1/developers` can be sorted by (`sort=`, a leading `-` for descending); ties are ordered by id.
+SORTS = ("id", "name", "email", "created_at")
+_SORT_KINDS: dict[str, type] = {"id": str, "name": str, "email": str, "created_at": datetime}
+
+
+def _sort_column(field: str) -> Any:
+    if field == "name":
+        return func.lower(Developer.name)  # any case: "ann" between "Adam" and "Bob"
+    return getattr(Developer, field)
+
+
+def matching(text: str) -> ColumnElement[bool]:
+    """Developers whose name or primary e-mail contains `text`, in any case (LIKE's wildcards taken literally)."""
+    pattern = contains(text.strip()[:200])
+    return or_(func.lower(Developer.name).like(pattern, escape="!"), Developer.email.like(pattern, escape="!"))
+
+
 def list_fields(
     session: Session,
     *,
     organization_id: str,
+    sort: Sort | None = None,
+    q: str | None = None,
     after: str | None = None,
     limit: int = 50,
     include_removed: bool = False,
-) -> list[dict[str, Any]]:
-    """`list_` as plain values (the API's page): the same rows in the same order, each with `aliases` (its
-    non-primary emails, sorted), read with two statements and no ORM objects. Loading 50 developers and their
-    emails as ORM objects cost more than the rest of the request together."""
-    stmt = select(
-        Developer.id, Developer.name, Developer.email, Developer.is_bot, Developer.created_at, Developer.removed_at
-    ).where(Developer.organization_id == organization_id)
+    within: Select[Any] | None = None,
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """A page of developers as plain values (the API's page), the number matching, and the next page's cursor.
+
+    Sorted by `sort` (default: id, i.e. the order they were added), ties by id; `q` searches names and e-mails;
+    `within` limits the list to those ids (a team's). Each row has `aliases` (its non-primary e-mails, sorted),
+    read with a second statement and no ORM objects: loading 50 developers and their e-mails as ORM objects cost
+    more than the rest of the request together.
+    """
+    sort = sort or Sort(field="id", descending=False)
+    keys: list[tuple[Any, bool]] = [(_sort_column(sort.field), sort.descending)]
+    if sort.field != "id":
+        keys.append((Developer.id, False))
+    where = [Developer.organization_id == organization_id]
     if not include_removed:
-        stmt = stmt.where(Developer.removed_at.is_(None))
-    if after:
-        stmt = stmt.where(Developer.id > after)
-    rows = [row._asdict() for row in session.execute(stmt.order_by(Developer.id).limit(limit + 1))]
-    aliases: dict[str, list[str]] = {row["id"]: [] for row in rows}
-    if rows:
-        found = session.execute(
-            select(DeveloperEmail.developer_id, DeveloperEmail.email)
-            .where(DeveloperEmail.developer_id.in_(list(aliases)), DeveloperEmail.is_primary.is_(False))
-            .order_by(DeveloperEmail.email)
-        )
-        for developer_id, email in found:
-            aliases[developer_id].append(email)
+        where.append(Developer.removed_at.is_(None))
+    if q and q.strip():
+        where.append(matching(q))
+    if within is not None:
+        where.append(Developer.id.in_(within))
+    total = session.scalar(select(func.count()).select_from(Developer).where(*where)) or 0
+    if after is not None:
+        kinds = [_SORT_KINDS[sort.field]] + ([str] if sort.field != "id" else [])
+        where.append(keyset_after(keys, sort_cursor_values(after, sort, kinds)))
+    stmt = select(
+        Developer.id,
+        Developer.name,
+        Developer.email,
+        Developer.is_bot,
+        Developer.created_at,
+        Developer.removed_at,
+        *[column.label(f"k{i}") for i, (column, _) in enumerate(keys)],
+    ).where(*where)
+    found = list(session.execute(stmt.order_by(*keyset_order(keys)).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    cursor = sort_cursor(sort, [getattr(found[-1], f"k{i}") for i in range(len(keys))]) if more else None
+    rows = [{k: v for k, v in row._asdict().items() if not (k[0] == "k" and k[1:].isdigit())} for row in found]
+    aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
     for row in rows:
         row["aliases"] = aliases[row["id"]]
-    return rows
+    return rows, total, cursor
+
+
+def aliases_of(session: Session, *, developer_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The non-primary e-mails of these developers, sorted (a page of a list: one statement)."""
+    found: dict[str, list[str]] = {dev_id: [] for dev_id in developer_ids}
+    if found:
+        rows = session.execute(
+            select(DeveloperEmail.developer_id, DeveloperEmail.email)
+            .where(DeveloperEmail.developer_id.in_(list(found)), DeveloperEmail.is_primary.is_(False))
+            .order_by(DeveloperEmail.email)
+        )
+        for developer_id, email in rows:
+            found[developer_id].append(email)
+    return found
+
+
+def bots(session: Session, *, organization_id: str, limit: int = 200) -> list[Developer]:
+    """Current bots by name (they are few; shown apart from people)."""
+    stmt = select(Developer).where(
+        Developer.organization_id == organization_id, Developer.is_bot.is_(True), Developer.removed_at.is_(None)
+    )
+    return list(session.scalars(stmt.order_by(func.lower(Developer.name), Developer.id).limit(limit)))
+
+
+def any_current(session: Session, *, organization_id: str) -> bool:
+    """Whether the organisation has any current developer (bots included)."""
+    stmt = select(Developer.id).where(Developer.organization_id == organization_id, Developer.removed_at.is_(None))
+    return session.scalar(stmt.limit(1)) is not None
 
 
 #: Built once: constructing the statement cost as much as running it (a request adds one developer).

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from gitproductivity.core.errors import Conflict, DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
+from gitproductivity.core.pagination import parse_sort
 from gitproductivity.developers import flows, service
 from gitproductivity.developers.schemas import AliasCreate, DeveloperCreate, DeveloperRead
-from gitproductivity.metrics import service as metrics
+from gitproductivity.metrics import table
+from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
 
@@ -23,39 +26,87 @@ router = APIRouter(
     prefix="/developers", include_in_schema=False, dependencies=[Depends(guard), page_allows("developers")]
 )
 
-PAGE_SIZE = 200
+PAGE_SIZE = 50
+#: The columns of the list and the direction of their first click: names A to Z, figures largest first.
+COLUMNS = {
+    "name": "name",
+    "email": "email",
+    "commits": "-commits",
+    "lines_added": "-lines_added",
+    "active_days": "-active_days",
+    "created_at": "-created_at",
+}
 
 
 def _page(
     request: Request,
     viewer: Viewer,
     *,
+    q: str = "",
+    sort: str = "name",
     after: str | None = None,
+    start: int = 0,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    with unit_of_work() as session:
-        rows = service.list_(session, organization_id=viewer.organization_id, after=after, limit=PAGE_SIZE)
-        developers = [DeveloperRead.model_validate(d) for d in rows[:PAGE_SIZE]]
-        totals = {dev.id: t for dev, t in metrics.developers_summary(session, organization_id=viewer.organization_id)}
+    org = viewer.organization_id
+    problem = None
+    with unit_of_work(read_only=True) as session:
+        try:
+            order = parse_sort(sort, allowed=table.EVERYONE_SORTS, default="name")
+        except ValidationFailed:
+            order, problem = parse_sort("name", allowed=table.EVERYONE_SORTS, default="name"), "sort"
+        try:
+            rows, total, cursor = table.developers_page(
+                session, organization_id=org, sort=order, q=q, after=after, limit=PAGE_SIZE, everyone=True
+            )
+        except ValidationFailed:  # a cursor from another sort or an edited link: start again at the first page
+            problem, start = "page", 0
+            rows, total, cursor = table.developers_page(
+                session, organization_id=org, sort=order, q=q, limit=PAGE_SIZE, everyone=True
+            )
+        aliases = service.aliases_of(session, developer_ids=[row["developer_id"] for row in rows])
+        bots = service.bots(session, organization_id=org)
+        anyone = bool(total) or bool(q) or service.any_current(session, organization_id=org)
     return render(
         request,
         "developers.html",
         viewer,
         status_code=status_code,
-        people=[d for d in developers if not d.is_bot],
-        bots=[d for d in developers if d.is_bot],
-        next_cursor=developers[-1].id if len(rows) > PAGE_SIZE else None,
-        metrics=totals,
+        people=rows,
+        aliases=aliases,
+        bots=bots,
+        total=total,
+        anyone=anyone,
+        q=q,
+        sort=order,
+        columns=COLUMNS,
+        start=start,
+        next_url=_url(q=q, sort=order.text, after=cursor, start=start + len(rows)) if cursor else None,
+        first_url=_url(q=q, sort=order.text) if after else None,
+        problem=problem,
         form=form or {"name": "", "email": "", "aliases": ""},
         errors=errors or {},
     )
 
 
+def _url(*, q: str = "", sort: str = "name", after: str | None = None, start: int = 0) -> str:
+    params = {"q": q, "sort": sort if sort != "name" else "", "after": after or "", "start": start or ""}
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"/developers?{query}" if query else "/developers"
+
+
 @router.get("")
-def list_developers(request: Request, viewer: CurrentViewer, after: str | None = None) -> Response:
-    return _page(request, viewer, after=after)
+def list_developers(
+    request: Request,
+    viewer: CurrentViewer,
+    q: Annotated[str, Query(max_length=200)] = "",
+    sort: Annotated[str, Query(max_length=40)] = "name",
+    after: Annotated[str | None, Query(max_length=4096)] = None,
+    start: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    return _page(request, viewer, q=q.strip(), sort=sort, after=after or None, start=start)
 
 
 @router.post("")
@@ -116,6 +167,10 @@ def _detail(
             for d in service.list_(session, organization_id=viewer.organization_id, limit=5000)[:5000]
             if d.id != developer_id
         ]
+        groups = [
+            {"id": t.id, "name": t.name}
+            for t in teams.teams_of(session, organization_id=viewer.organization_id, developer_id=developer_id)
+        ]
     return render(
         request,
         "developer.html",
@@ -123,6 +178,7 @@ def _detail(
         status_code=status_code,
         dev=dev,
         others=others,
+        teams=groups,
         alias_form=alias_form or {"email": ""},
         alias_errors=alias_errors or {},
         merge_errors=merge_errors or {},

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +13,7 @@ from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, page_from
 from gitproductivity.events import service
 from gitproductivity.events.payloads import EVENT_PAYLOADS, envelope_model, example_envelope
 from gitproductivity.events.schemas import EventPage, EventRead, EventTypeList, EventTypeRead
+from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.orgs.auth import CurrentPrincipal, allow
 from gitproductivity.orgs.roles import Role
 
@@ -99,12 +100,19 @@ def list_event_types(
     return EventTypeList(data=page.data, has_more=page.has_more, next_cursor=page.next_cursor)
 
 
+def category(event_type: str) -> Literal["product", "operational", "test"]:
+    if event_type in OPERATIONAL_EVENT_TYPES:
+        return "operational"
+    return "test" if event_type == WEBHOOK_TEST else "product"
+
+
 @functools.cache
 def _event_types() -> tuple[EventTypeRead, ...]:
     return tuple(
         EventTypeRead(
             type=event_type,
             description=model.description,
+            category=category(event_type),
             schema_=envelope_model(event_type).model_json_schema(),
             example=example_envelope(event_type),
         )

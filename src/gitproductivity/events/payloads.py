@@ -12,13 +12,14 @@ receivers that fields may be added to `data`, and test deliveries add `"test": t
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, create_model
+from pydantic import BaseModel, Field, create_model
 
-from gitproductivity.core.clock import isoformat_z
+from gitproductivity.events.operational import WebhookDeliveryFailed, WebhookEndpointDisabled
+from gitproductivity.events.payload_base import EventData, Timestamp
+from gitproductivity.events.payload_base import Payload as _Payload
 from gitproductivity.events.types import (
     ANALYSIS_COMPLETE,
     DEVELOPER_ADDED,
@@ -43,62 +44,13 @@ __all__ = [
     "RepositoryConnected",
     "RepositoryDisconnected",
     "Timestamp",
+    "WebhookDeliveryFailed",
+    "WebhookEndpointDisabled",
     "WebhookTest",
     "envelope_model",
     "example_envelope",
     "sample_data",
 ]
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("a timestamp needs a time zone (naive datetimes are ambiguous)")
-    return value
-
-
-#: A point in time, sent in the envelope's form: UTC, to the second, `2026-03-19T10:30:00Z`.
-Timestamp = Annotated[
-    datetime,
-    AfterValidator(_aware),
-    PlainSerializer(isoformat_z, return_type=str, when_used="json"),
-    Field(examples=["2026-03-19T10:30:00Z"], json_schema_extra={"pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"}),
-]
-
-
-def _published_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
-    """Published schemas describe what we send without forbidding more (fields may be added; tests add `test`)."""
-    schema.pop("additionalProperties", None)
-    example = getattr(model, "example", None)
-    if isinstance(example, model):
-        schema["examples"] = [example.model_dump(mode="json")]
-
-
-class _Payload(BaseModel):
-    """Strict, immutable, always validated: the base of every payload model and its parts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_published_schema)
-
-    @classmethod
-    def model_construct(  # type: ignore[override]  # the pydantic plugin types it per model; we refuse it
-        cls, _fields_set: set[str] | None = None, **values: Any
-    ) -> Self:
-        raise TypeError(f"{cls.__name__} is always validated: build it with {cls.__name__}(...)")
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        if update:
-            raise TypeError(f"{type(self).__name__} is immutable: build a new one with {type(self).__name__}(...)")
-        return super().model_copy(deep=deep)
-
-
-class EventData(_Payload):
-    """The `data` of one event type. Subclasses set the three class variables; `emit` takes only these."""
-
-    #: The public type name (`developer.added`, …): `emit` takes the event's type from here.
-    event_type: ClassVar[str]
-    #: One line, as on the published webhooks page.
-    description: ClassVar[str]
-    #: A valid instance: the documented example and the sample a test delivery sends.
-    example: ClassVar[EventData]
 
 
 # --- developers ---------------------------------------------------------------------------------------------
@@ -307,7 +259,7 @@ WebhookTest.example = WebhookTest(webhook_id="wh_01m8d19z8y7x6w5v4t3s2r1q0p", me
 
 # --- the catalogue ------------------------------------------------------------------------------------------
 
-#: Every event type's payload model, in the order of `EVENT_TYPES`, then `webhook.test`.
+#: Every event type's payload model, in the order of `EVENT_TYPES` (the operational types last), then `webhook.test`.
 EVENT_PAYLOADS: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
@@ -317,6 +269,8 @@ EVENT_PAYLOADS: dict[str, type[EventData]] = {
         RepositoryDisconnected,
         AnalysisComplete,
         MetricsUpdated,
+        WebhookEndpointDisabled,
+        WebhookDeliveryFailed,
         WebhookTest,
     )
 }

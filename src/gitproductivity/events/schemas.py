@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,10 @@ class EventTypeRead(BaseModel):
 
     type: str = Field(examples=["developer.added"])
     description: str = Field(examples=["A new developer was added to the organization"])
+    category: Literal["product", "operational", "test"] = Field(
+        description="`product`: what happened in GitProductivity; `operational`: about the webhooks themselves "
+        "(an endpoint disabled, a delivery failed); `test`: the test webhook"
+    )
     schema_: dict[str, Any] = Field(
         alias="schema",
         description="JSON Schema (2020-12) of the whole envelope `{id, type, created_at, data}`; `data`'s schema is "

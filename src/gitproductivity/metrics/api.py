@@ -5,10 +5,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
-from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, page_from
-from gitproductivity.metrics import service
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, parse_sort
+from gitproductivity.metrics import service, table
 from gitproductivity.metrics.schemas import (
     DeveloperMetrics,
     DeveloperMetricsList,
@@ -29,60 +28,53 @@ To = Annotated[date | None, Query(alias="to", description="Last UTC day, inclusi
 def developers_metrics(
     principal: CurrentPrincipal,
     repository_id: str | None = None,
+    team_id: Annotated[str | None, Query(description="Only the developers in this team")] = None,
     start: From = None,
     end: To = None,
     include_bots: bool = False,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description=f"Sort by one of {', '.join(table.SORTS)}; a leading `-` is descending. Ties are ordered "
+            f"by name, then id. Default: `{table.DEFAULT_SORT}` (most commits first).",
+        ),
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Only developers whose name or e-mail contains this, any case")
+    ] = None,
     after: Annotated[
         str | None, Query(max_length=4096, description="Cursor: the `next_cursor` of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DeveloperMetricsList:
-    """Totals per developer over a range, in one repository or all of them; bots only when asked. Most commits
-    first (then name, then id); the cursor carries the last row's place in that order."""
-    with unit_of_work() as session:
-        rows = service.developers_summary(
+    """Totals per developer with activity over a range, in one repository or all of them, in one team or all;
+    bots only when asked. Sorted, searched and paged by the database; `total` is the number of rows matching."""
+    order = parse_sort(sort, allowed=table.SORTS, default=table.DEFAULT_SORT)
+    with unit_of_work(read_only=True) as session:
+        rows, total, cursor = table.developers_page(
             session,
             organization_id=principal.organization_id,
+            sort=order,
             repository_id=repository_id,
+            team_id=team_id,
             start=start,
             end=end,
             include_bots=include_bots,
+            q=q,
+            after=after,
+            limit=limit,
         )
-        data = [
-            DeveloperMetrics(
-                developer_id=dev.id,
-                name=dev.name,
-                email=dev.email,
-                is_bot=dev.is_bot,
-                totals=MetricTotals(**totals.as_dict()),
-            )
-            for dev, totals in rows
-        ]
-    first = 0
-    if after is not None:
-        key = _cursor_key(after)
-        first = sum(1 for row in data if _order(row) <= key)  # `data` is in `_order`
-    page = page_from(data, start=first, limit=limit, cursor=lambda row: encode_cursor(_order(row)))
     return DeveloperMetricsList(
         repository_id=repository_id,
+        team_id=team_id,
         start=start,
         end=end,
-        data=page.data,
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
+        data=[DeveloperMetrics.model_validate(row) for row in rows],
+        has_more=cursor is not None,
+        next_cursor=cursor,
+        total=total,
     )
-
-
-def _order(row: DeveloperMetrics) -> tuple[int, str, str]:
-    """The list's order, as a sort key: most commits first, then name, then id."""
-    return (-row.totals.commits, row.name, row.developer_id)
-
-
-def _cursor_key(after: str) -> tuple[int, str, str]:
-    key = decode_cursor(after)
-    if len(key) != 3 or type(key[0]) is not int or not all(isinstance(k, str) for k in key[1:]):
-        raise ValidationFailed("invalid cursor", details=[{"field": "after", "message": "pass the `next_cursor`"}])
-    return (key[0], key[1], key[2])
 
 
 @router.get("/v1/developers/{developer_id}/metrics", response_model=DeveloperSeries)

@@ -26,11 +26,13 @@ class DeveloperMetrics(BaseModel):
 
 class DeveloperMetricsList(BaseModel):
     repository_id: str | None
+    team_id: str | None = None
     start: date | None = Field(serialization_alias="from")
     end: date | None = Field(serialization_alias="to")
     data: list[DeveloperMetrics]
     has_more: bool
     next_cursor: str | None = Field(description="Pass as `after` for the next page")
+    total: int = Field(description="How many developers match the filters (all pages)")
 
 
 class MetricBucket(MetricTotals):

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.orm import Session, lazyload
 
 from gitproductivity.core.clock import isoformat_z
 from gitproductivity.core.errors import ValidationFailed
@@ -22,6 +22,7 @@ from gitproductivity.developers.models import Developer
 from gitproductivity.events.payloads import MetricsDelta, MetricsTotals, MetricsUpdated
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories import service as repositories
+from gitproductivity.teams import service as teams
 
 COUNTERS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed")
 GRANULARITIES = ("day", "week", "month")
@@ -83,40 +84,74 @@ def _check_range(start: date | None, end: date | None) -> None:
         raise ValidationFailed("from must not be after to", details=[{"field": "from", "message": "after to"}])
 
 
+def check_scope(
+    session: Session,
+    *,
+    organization_id: str,
+    repository_id: str | None = None,
+    team_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> None:
+    """The filters of a metrics query make sense: a range in order, the organisation's repository and team."""
+    _check_range(start, end)
+    if repository_id:
+        require_id(repository_id, "repo", "repository")
+        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    if team_id:
+        teams.get(session, organization_id=organization_id, team_id=team_id)
+
+
+def in_scope(
+    stmt: Select[Any],
+    *,
+    organization_id: str,
+    repository_id: str | None = None,
+    team_id: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> Select[Any]:
+    """`stmt` (over `DailyRollup`) limited to the organisation, a repository, a team's developers, a day range."""
+    stmt = stmt.where(DailyRollup.organization_id == organization_id)
+    if repository_id:
+        stmt = stmt.where(DailyRollup.repository_id == repository_id)
+    if team_id:
+        stmt = stmt.where(DailyRollup.developer_id.in_(teams.member_ids(team_id=team_id)))
+    if start:
+        stmt = stmt.where(DailyRollup.day >= start)
+    if end:
+        stmt = stmt.where(DailyRollup.day <= end)
+    return stmt
+
+
 def developers_summary(
     session: Session,
     *,
     organization_id: str,
     repository_id: str | None = None,
+    team_id: str | None = None,
     start: date | None = None,
     end: date | None = None,
     include_bots: bool = False,
 ) -> list[tuple[Developer, Totals]]:
     """Every developer with activity in the range (inclusive UTC days), most commits first."""
-    _check_range(start, end)
-    if repository_id:
-        require_id(repository_id, "repo", "repository")
-        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
-    stmt = select(
-        Developer,
+    scope: dict[str, Any] = {"organization_id": organization_id, "repository_id": repository_id, "team_id": team_id}
+    check_scope(session, **scope, start=start, end=end)
+    # Sums per developer first, then the developers joined to them (see `metrics.table`: on SQLite, grouping by
+    # the joined developer instead sorted every rollup).
+    sums = select(
+        DailyRollup.developer_id,
         *[func.sum(getattr(DailyRollup, name)) for name in COUNTERS],
         func.count(func.distinct(DailyRollup.day)),
         func.min(DailyRollup.first_commit_at),
         func.max(DailyRollup.last_commit_at),
-    ).join(Developer, Developer.id == DailyRollup.developer_id)
-    stmt = stmt.where(DailyRollup.organization_id == organization_id)
-    if repository_id:
-        stmt = stmt.where(DailyRollup.repository_id == repository_id)
-    if start:
-        stmt = stmt.where(DailyRollup.day >= start)
-    if end:
-        stmt = stmt.where(DailyRollup.day <= end)
+    )
+    totals = in_scope(sums, **scope, start=start, end=end).group_by(DailyRollup.developer_id).subquery()
+    stmt = select(Developer, *list(totals.c)[1:]).join(totals, totals.c.developer_id == Developer.id)
+    stmt = stmt.options(lazyload(Developer.emails))  # e-mails are not shown: do not load 2,500 sets of them
     if not include_bots:
         stmt = stmt.where(Developer.is_bot.is_(False))
-    found = [
-        (dev, _totals(values))
-        for dev, *values in session.execute(stmt.group_by(Developer.id))  # one row per developer
-    ]
+    found = [(dev, _totals(values)) for dev, *values in session.execute(stmt)]
     return sorted(found, key=lambda item: (-item[1].commits, item[0].name, item[0].id))
 
 
@@ -251,6 +286,7 @@ def team_series(
     organization_id: str,
     granularity: str = "week",
     repository_id: str | None = None,
+    team_id: str | None = None,
     start: date | None = None,
     end: date | None = None,
 ) -> dict[str, list[tuple[date, Totals]]]:
@@ -263,20 +299,10 @@ def team_series(
             f"granularity must be one of {', '.join(GRANULARITIES)}",
             details=[{"field": "granularity", "message": f"one of {', '.join(GRANULARITIES)}"}],
         )
-    _check_range(start, end)
-    if repository_id:
-        repositories.get(session, organization_id=organization_id, repository_id=repository_id)
-    stmt = (
-        select(DailyRollup)
-        .join(Developer, Developer.id == DailyRollup.developer_id)
-        .where(DailyRollup.organization_id == organization_id, Developer.is_bot.is_(False))
-    )
-    if repository_id:
-        stmt = stmt.where(DailyRollup.repository_id == repository_id)
-    if start:
-        stmt = stmt.where(DailyRollup.day >= start)
-    if end:
-        stmt = stmt.where(DailyRollup.day <= end)
+    scope: dict[str, Any] = {"organization_id": organization_id, "repository_id": repository_id, "team_id": team_id}
+    check_scope(session, **scope, start=start, end=end)
+    stmt = select(DailyRollup).join(Developer, Developer.id == DailyRollup.developer_id)
+    stmt = in_scope(stmt.where(Developer.is_bot.is_(False)), **scope, start=start, end=end)
     found: dict[str, dict[date, Totals]] = {}
     for row in session.scalars(stmt.order_by(DailyRollup.day)):
         found.setdefault(row.developer_id, {}).setdefault(bucket_start(row.day, granularity), Totals()).add_row(row)

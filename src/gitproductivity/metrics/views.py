@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from gitproductivity.core.errors import DomainError
+from gitproductivity.core.errors import DomainError, NotFound
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.developers import service as developers
 from gitproductivity.metrics import service
 from gitproductivity.repositories import service as repositories
+from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, page_allows, render
 from gitproductivity.web.security import guard
 
@@ -33,6 +34,7 @@ class Filters:
     repository_id: str | None
     developer_id: str | None
     granularity: str
+    team_id: str | None = None
 
 
 def _day(value: str | None, label: str) -> date | None:
@@ -53,31 +55,43 @@ def dashboard(
     repository: str | None = None,
     developer: str | None = None,
     granularity: str = "week",
+    team_id: str | None = None,
 ) -> Response:
     error = None
     try:
-        filters = Filters(_day(start, "from"), _day(end, "to"), repository or None, developer or None, granularity)
+        filters = Filters(
+            _day(start, "from"), _day(end, "to"), repository or None, developer or None, granularity, team_id or None
+        )
     except ValueError as exc:
         error = str(exc)
-        filters = Filters(None, None, repository or None, developer or None, granularity)
+        filters = Filters(None, None, repository or None, developer or None, granularity, team_id or None)
     org = viewer.organization_id
     summary: list[tuple[Any, service.Totals]] = []
     series: dict[str, list[tuple[date, service.Totals]]] = {}
     with unit_of_work() as session:
         repos = repositories.list_(session, organization_id=org, limit=1000)[:1000]
         people = [d for d in developers.list_(session, organization_id=org, limit=5000)[:5000] if not d.is_bot]
+        groups = teams.list_(session, organization_id=org, limit=500)[0]
         try:
             summary = service.developers_summary(
-                session, organization_id=org, repository_id=filters.repository_id, start=filters.start, end=filters.end
+                session,
+                organization_id=org,
+                repository_id=filters.repository_id,
+                team_id=filters.team_id,
+                start=filters.start,
+                end=filters.end,
             )
             series = service.team_series(
                 session,
                 organization_id=org,
                 granularity=filters.granularity,
                 repository_id=filters.repository_id,
+                team_id=filters.team_id,
                 start=filters.start,
                 end=filters.end,
             )
+        except NotFound:
+            error = "That team or repository does not exist (any more): choose another."
         except DomainError as exc:
             error = exc.message
     if filters.developer_id:
@@ -91,6 +105,7 @@ def dashboard(
         error=error,
         repositories=repos,
         developers=people,
+        teams=groups,
         subject=summary[0][0].name if filters.developer_id and summary else None,
         has_data=bool(summary),
         totals={

@@ -68,6 +68,7 @@ def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookC
             event_filter=body.filter,
             headers=body.headers,
             auth=body.auth.model_dump() if body.auth else None,
+            rate_limit_per_second=body.rate_limit_per_second,
         )
     tested = testing.send_test(organization_id=principal.organization_id, webhook_id=hook.id)
     read = webhook_read(tested, WebhookWithSecret)
@@ -96,8 +97,9 @@ def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWi
 
 @router.patch("/{webhook_id}", response_model=WebhookRead)
 def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
-    """Change the URL, events, description, filter, headers, credentials, or `enabled` (enabling resumes held
-    deliveries). Fields left out are unchanged; `null` removes the filter, the headers or the credentials."""
+    """Change the URL, events, description, filter, headers, credentials, rate limit, or `enabled` (enabling
+    resumes held deliveries). Fields left out are unchanged; `null` removes the filter, the headers, the
+    credentials or the rate limit."""
     given = body.model_fields_set
     unchanged = endpoints.UNCHANGED
     with unit_of_work() as session:
@@ -112,6 +114,7 @@ def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: Curren
             event_filter=body.filter if "filter" in given else unchanged,
             headers=body.headers if "headers" in given else unchanged,
             auth=(body.auth.model_dump() if body.auth else None) if "auth" in given else unchanged,
+            rate_limit_per_second=body.rate_limit_per_second if "rate_limit_per_second" in given else unchanged,
         )
         result: WebhookRead = webhook_read(hook)
         return result

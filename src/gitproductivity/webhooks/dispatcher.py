@@ -5,7 +5,8 @@
   processes writing to a shared SQLite file).
 - Database work runs on one thread (two on PostgreSQL: a claim and a batch of outcomes side by side). Outcomes
   pile up while a transaction runs, so batches grow with load: a few transactions per batch, not per delivery.
-- Concurrency is capped overall (`webhook_concurrency`) and per endpoint (`webhook_endpoint_concurrency`);
+- Concurrency is capped overall (`webhook_concurrency`) and per endpoint (`webhook_endpoint_concurrency`); an
+  endpoint's rate limit is held across processes by `webhooks.pacing`, whose jobs wait here for their slot;
   claims (`webhook_batch_size` at most) keep up to two batches ready beyond what is being sent.
 - SIGTERM (the stop event): no new claims; POSTs in flight finish and are recorded; claimed deliveries that
   had not started are handed back at once. A worker killed outright loses nothing either: it is registered in
@@ -31,7 +32,7 @@ from gitproductivity.core import channels, telemetry, tracing, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.webhooks import credentials, deliveries, queue
+from gitproductivity.webhooks import credentials, deliveries, pacing, queue
 from gitproductivity.webhooks.queue import Job, Result
 from gitproductivity.webhooks.sender import HttpSender, Outcome, Sender
 
@@ -43,6 +44,10 @@ POLL_SECONDS = 2.0
 #: A small batch of outcomes waits this long for company before it is written.
 RECORD_GATHER_SECONDS = 0.005
 PRUNE_EVERY_SECONDS = 3600.0
+#: A rate-limited endpoint's POSTs from one process start at least this fraction of a slot apart.
+SLOT_SPACING = 0.9
+#: A rate-limited job whose slot passed by more than this many seconds is handed back rather than sent late.
+LATE_AFTER = 0.1
 
 
 def _span_attributes(job: Job) -> dict[str, str | int]:
@@ -87,6 +92,8 @@ class Dispatcher:
         self.results: list[Result] = []
         self.results_ready = asyncio.Event()
         self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
+        self.paced: dict[str, float] = {}  # a rate-limited endpoint's last POST start here (time.monotonic())
+        self.late: list[Job] = []  # rate-limited jobs that missed their slot, to hand back before the next claim
         self.unsent: list[Job] = []
         self.wake = asyncio.Event()
         self.me = workers.Registration(self.database, role="dispatcher")
@@ -129,12 +136,18 @@ class Dispatcher:
                     await _wait_any(self.capacity, stop, timeout=None)
                     continue
                 wake.clear()
+                if self.late:
+                    late, self.late = self.late, []
+                    try:
+                        await self._db(partial(queue.release, jobs=late))
+                    except Exception as exc:  # their leases end anyway, and they fall due again
+                        log.warning("could not hand back %d late deliveries (%s)", len(late), type(exc).__name__)
                 want = min(batch, max_held - self.inflight)
                 claim_started = time.time_ns()
                 try:
                     jobs = await self._db(
                         partial(
-                            queue.claim,
+                            pacing.claim,
                             limit=want,
                             lease_seconds=self.settings.webhook_lease_seconds,
                             worker_id=self.me.id,
@@ -156,7 +169,7 @@ class Dispatcher:
                     task.add_done_callback(tasks.discard)
                 if len(jobs) == want:
                     continue  # there may be more due right now
-                due = await _or_none(self._db(queue.next_due))
+                due = await _or_none(self._db(pacing.next_due))
                 timeout = POLL_SECONDS
                 if due is not None:
                     timeout = max(0.0, min(POLL_SECONDS, (due - utcnow()).total_seconds()))
@@ -167,8 +180,8 @@ class Dispatcher:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             await recorder
-            if self.unsent:
-                await self._db(partial(queue.release, jobs=self.unsent))
+            if self.unsent or self.late:
+                await self._db(partial(queue.release, jobs=self.unsent + self.late))
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
             channels.EVENTS.unsubscribe(wake)
@@ -182,6 +195,10 @@ class Dispatcher:
         if slots is None:
             slots = self.endpoint_slots[job.webhook_id] = asyncio.Semaphore(self.settings.webhook_endpoint_concurrency)
         try:
+            if job.not_before is not None and not await self._wait_for_slot(job, stop):
+                self.late.append(job)  # its slot passed: handed back (at the next turn of the loop) for a new one
+                self.wake.set()
+                return
             async with slots, self.sending:
                 if stop.is_set():
                     self.unsent.append(job)
@@ -208,6 +225,25 @@ class Dispatcher:
             self.inflight -= 1
             if self.inflight <= self.refill_at:
                 self.capacity.set()
+
+    async def _wait_for_slot(self, job: Job, stop: asyncio.Event) -> bool:
+        """A rate-limited endpoint's job (webhooks.pacing) waits for its slot; False when the slot has passed by
+        more than `LATE_AFTER` (a stalled event loop, a busy machine): sending it then could overlap the slots
+        that other workers hold, so it is handed back instead and takes a new slot. This process's POSTs to the
+        endpoint also start at least `SLOT_SPACING` of a slot apart."""
+        assert job.not_before is not None
+        while not stop.is_set():
+            if (utcnow() - job.not_before).total_seconds() > LATE_AFTER:
+                return False
+            last = self.paced.get(job.webhook_id)
+            spaced = 0.0 if last is None else last + job.slot_seconds * SLOT_SPACING - time.monotonic()
+            wait = max((job.not_before - utcnow()).total_seconds(), spaced)
+            if wait <= 0:
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+        self.paced[job.webhook_id] = time.monotonic()
+        return True
 
     async def _still_held(self, job: Job, stop: asyncio.Event) -> bool:
         """Our last heartbeat is old (the database held it up): wait for the next one, as long as the lease

@@ -23,10 +23,11 @@ from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
-from gitproductivity.events.types import EVENT_TYPES
-from gitproductivity.webhooks import credentials, options, signing
+from gitproductivity.events.types import EVENT_TYPES, OPERATIONAL_EVENT_TYPES
+from gitproductivity.webhooks import credentials, operational, options, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
+from gitproductivity.webhooks.schemas import MAX_RATE_LIMIT
 
 ALL_EVENTS = "*"
 
@@ -75,7 +76,15 @@ def _check_events(events: Sequence[str]) -> list[str]:
             f"events: unknown event type(s): {', '.join(unknown)}",
             details=[{"field": "events", "message": f'must be "*" or among {", ".join(EVENT_TYPES)}'}],
         )
-    return [ALL_EVENTS] if ALL_EVENTS in chosen else chosen
+    if ALL_EVENTS in chosen:  # "*" is every product type; operational types are named to be received
+        return [ALL_EVENTS, *(e for e in chosen if e in OPERATIONAL_EVENT_TYPES)]
+    return chosen
+
+
+def subscribed(types: Sequence[str], event_type: str) -> bool:
+    """Whether an endpoint subscribed to `types` receives `event_type`: `*` covers every product type, present and
+    future; an operational type (`webhook.*`) only when named (as Svix keeps operational webhooks apart)."""
+    return event_type in types or (ALL_EVENTS in types and event_type not in OPERATIONAL_EVENT_TYPES)
 
 
 def check_fields(*, url: str, events: Sequence[str], description: str) -> tuple[str, list[str], str]:
@@ -112,8 +121,22 @@ def list_(session: Session, *, organization_id: str, after: str | None = None, l
     return list(session.scalars(stmt.order_by(Webhook.id).limit(limit + 1)))
 
 
-def _set_routing(hook: Webhook, *, event_filter: Any, headers: Any, auth: Any) -> None:
-    """Filter, extra headers and credentials: each validated (all errors of one at once), `None` clears it."""
+def _check_rate(rate: Any) -> float | None:
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= MAX_RATE_LIMIT:
+        message = f"a number of POSTs per second, more than 0 and at most {MAX_RATE_LIMIT} (null: no limit)"
+        raise ValidationFailed(
+            f"rate_limit_per_second: {message}", details=[{"field": "rate_limit_per_second", "message": message}]
+        )
+    return float(rate)
+
+
+def _set_routing(hook: Webhook, *, event_filter: Any, headers: Any, auth: Any, rate: Any = UNCHANGED) -> None:
+    """Filter, extra headers, credentials and rate limit: each validated (all errors of one at once), `None`
+    clears it."""
+    if rate is not UNCHANGED:
+        hook.rate_limit_per_second = _check_rate(rate)
     if event_filter is not UNCHANGED:
         hook.event_filter = options.check_filter(event_filter)
     if headers is not UNCHANGED:
@@ -137,6 +160,7 @@ def create(
     event_filter: Any = None,
     headers: Any = None,
     auth: Any = None,
+    rate_limit_per_second: float | None = None,
 ) -> Webhook:
     now = utcnow()
     url, chosen, description = check_fields(url=url, events=events, description=description)
@@ -151,7 +175,7 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth)
+    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second)
     session.add(hook)
     session.flush()
     session.info.pop("webhooks_by_org", None)
@@ -170,10 +194,12 @@ def update_(
     event_filter: Any = UNCHANGED,
     headers: Any = UNCHANGED,
     auth: Any = UNCHANGED,
+    rate_limit_per_second: Any = UNCHANGED,
 ) -> Webhook:
-    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers or the credentials."""
+    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers, the credentials or the rate
+    limit."""
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
-    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth)
+    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second)
     # The masked URL a client read back (`https://***@host/…`) means "unchanged", not "credentials are ***".
     if url is not None and url.strip() != redact_url(hook.url):
         hook.url = _check_url(url)
@@ -187,6 +213,10 @@ def update_(
         if enabled:
             hook.failing_since = hook.last_failure_at = None
             channels.EVENTS.notify(session)  # wake dispatchers: deliveries held while it was disabled are due again
+        else:
+            session.flush()  # fan-out reads the endpoints: this one is disabled already
+            session.info.pop("webhooks_by_org", None)
+            operational.emit_disabled(session, hook=hook, trigger="manual", now=utcnow())
     hook.updated_at = utcnow()
     session.flush()
     session.info.pop("webhooks_by_org", None)

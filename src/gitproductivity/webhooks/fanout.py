@@ -17,9 +17,9 @@ from gitproductivity.core import tracing
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.ids import new_id
 from gitproductivity.events.models import Event
-from gitproductivity.events.types import WEBHOOK_TEST
-from gitproductivity.webhooks import filters
-from gitproductivity.webhooks.endpoints import ALL_EVENTS
+from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
+from gitproductivity.webhooks import filters, operational
+from gitproductivity.webhooks.endpoints import subscribed
 from gitproductivity.webhooks.models import Delivery, DeliveryStatus, Webhook
 
 DELIVERIES = cast(Table, Delivery.__table__)
@@ -53,8 +53,13 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
             hooks = cache[event.organization_id] = [(r[0], list(r[1]), filters.compile_saved(r[2])) for r in found]
         envelope: Any = None
         for hook_id, types, predicate in hooks:
-            if not (ALL_EVENTS in types or event.type in types):
+            if not subscribed(types, event.type):
                 continue
+            if event.type in OPERATIONAL_EVENT_TYPES:  # never to the endpoint it is about (the loop rule)
+                if envelope is None:
+                    envelope = json.loads(event.payload)
+                if operational.is_about(event.type, event.payload, hook_id, envelope):
+                    continue
             if predicate is not None:
                 if envelope is None:
                     envelope = json.loads(event.payload)

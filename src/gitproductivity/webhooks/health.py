@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import String, and_, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -16,22 +16,12 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import isoformat_z
 from gitproductivity.core.settings import get_settings
+from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES
 from gitproductivity.notifications import service as notifications
+from gitproductivity.webhooks import operational
 from gitproductivity.webhooks.endpoints import display_url
 from gitproductivity.webhooks.models import Webhook
-
-
-class Failure(NamedTuple):
-    """A delivery that ran out of retries."""
-
-    organization_id: str
-    webhook_id: str
-    url: str
-    delivery_id: str
-    event_id: str
-    event_type: str
-    attempts: int
-    error: str | None
+from gitproductivity.webhooks.operational import Failure as Failure  # re-exported: health.Failure, as before
 
 
 def _among(session: Session, column: Any, ids: Sequence[str]) -> Any:
@@ -129,10 +119,14 @@ def _auto_disable(session: Session, *, hook: Webhook, now: datetime) -> None:
         ),
         subject_id=hook.id,
     )
+    operational.emit_disabled(session, hook=hook, trigger="automatic", now=now)
 
 
 def notify_failed(session: Session, *, exhausted: Sequence[Failure]) -> None:
-    """One notification per endpoint per batch, listing the deliveries that ran out of retries."""
+    """One notification per endpoint per batch, listing the deliveries that ran out of retries, and one
+    `webhook.delivery.failed` event per delivery, except for deliveries of operational events themselves: their
+    failure is told to owners only, so no endpoint hears of its own failures in a loop (docs/webhooks.md)."""
+    operational.emit_failed(session, exhausted=[f for f in exhausted if f.event_type not in OPERATIONAL_EVENT_TYPES])
     by_hook: dict[str, list[Failure]] = defaultdict(list)
     for f in exhausted:
         by_hook[f.webhook_id].append(f)

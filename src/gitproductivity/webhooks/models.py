@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gitproductivity.core.db import Base
@@ -53,6 +53,10 @@ class Webhook(Base):
     headers: Mapped[dict[str, str] | None] = mapped_column(JSON(), nullable=True)
     auth_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
     auth_secret: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    # The per-endpoint rate limit (webhooks.pacing): POSTs per second across every worker, None = no limit, and
+    # the start of the next free slot, advanced by the claim that reserves slots (in the claim's transaction).
+    rate_limit_per_second: Mapped[float | None] = mapped_column(Float(), nullable=True)
+    rate_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Delivery(Base):
@@ -114,6 +118,10 @@ class DeliveryAttempt(Base):
     response_body: Mapped[str | None] = mapped_column(Text(), nullable=True)
     error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    #: The receiver's `Retry-After` on a 429/503, in seconds (a date is converted), and the wait that was then
+    #: scheduled before the next try (the schedule's step, lengthened by Retry-After, at most its longest step).
+    retry_after_seconds: Mapped[float | None] = mapped_column(Float(), nullable=True)
+    next_retry_seconds: Mapped[float | None] = mapped_column(Float(), nullable=True)
 
     # One row per attempt number: a second worker can never record the same attempt again.
     __table_args__ = (UniqueConstraint("delivery_id", "number"),)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES
 from gitproductivity.webhooks import filters
 
 MAX_HEADERS = 20
@@ -94,11 +95,27 @@ def check_headers(headers: Any) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in headers.items()}
 
 
+def rate_from_text(text: str) -> float | None:
+    """A rate limit typed into a form: empty means none; the range is checked when it is saved."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        message = "a number of requests per second, like 50 or 0.5 (empty: no limit)"
+        raise ValidationFailed(
+            f"rate_limit_per_second: {message}", details=[{"field": "rate_limit_per_second", "message": message}]
+        ) from None
+
+
 def try_filter(*, spec: Any, subscribed: list[str], event: dict[str, Any]) -> tuple[bool, list[str], bool]:
     """(matches, failing conditions, type subscribed) for `event` against a filter (validated first)."""
     checked = check_filter(spec)
     kind = event.get("type")
-    subscribed_type = "*" in subscribed or (isinstance(kind, str) and kind in subscribed)
+    subscribed_type = isinstance(kind, str) and (
+        kind in subscribed or ("*" in subscribed and kind not in OPERATIONAL_EVENT_TYPES)
+    )
     failing = filters.explain(checked, event) if checked else []
     matches = filters.compile_(checked)(event)
     return matches, failing, subscribed_type

@@ -24,7 +24,7 @@ from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
-from gitproductivity.webhooks import health, policy, signing
+from gitproductivity.webhooks import health, operational, policy, signing
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from gitproductivity.webhooks.sender import Outcome
 
@@ -56,6 +56,8 @@ class Job:
     extra_headers: dict[str, str] | None = None  # the endpoint's own headers (webhooks.options)
     auth_type: str | None = None  # its credentials, still encrypted (webhooks.credentials)
     auth_secret: str | None = None
+    not_before: datetime | None = None  # a rate-limited endpoint's slot (webhooks.pacing): the POST waits for it
+    slot_seconds: float = 0.0  # and the time between its slots (1 / its limit)
 
     def headers(self, timestamp: int) -> dict[str, str]:
         """The endpoint's headers, then ours (signature, event, delivery); Authorization is added by the sender."""
@@ -185,6 +187,7 @@ def _claim_statement(*, postgresql: bool) -> Any:
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.next_attempt_at <= bindparam("now"),
             Webhook.enabled.is_(True),
+            Webhook.rate_limit_per_second.is_(None),  # rate-limited endpoints are claimed by `webhooks.pacing`
         )
         .order_by(Delivery.next_attempt_at)
         .limit(bindparam("limit", type_=Integer))
@@ -213,11 +216,16 @@ def _claim_statement(*, postgresql: bool) -> Any:
 
 
 def next_due(session: Session) -> datetime | None:
-    """When the earliest pending delivery (including leased ones, at their lease's end) becomes due."""
+    """When the earliest pending delivery of an endpoint without a rate limit (including leased ones, at their
+    lease's end) becomes due."""
     return session.scalar(
         select(func.min(Delivery.next_attempt_at))
         .join(Webhook, Webhook.id == Delivery.webhook_id)
-        .where(Delivery.status == DeliveryStatus.PENDING, Webhook.enabled.is_(True))
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Webhook.enabled.is_(True),
+            Webhook.rate_limit_per_second.is_(None),  # `webhooks.pacing.next_due` adds the rate-limited endpoints
+        )
     )
 
 
@@ -279,7 +287,7 @@ def _succeed_statement(*, postgresql: bool) -> Any:
     )
 
 
-def _attempt_row(result: Result) -> dict[str, Any]:
+def _attempt_row(result: Result, retry_after: float | None, next_retry: float | None) -> dict[str, Any]:
     o = result.outcome
     return {
         "id": new_id("att"),
@@ -294,6 +302,8 @@ def _attempt_row(result: Result) -> dict[str, Any]:
         "response_body": o.response_body,
         "error_kind": o.error_kind,
         "error": o.error,
+        "retry_after_seconds": retry_after,
+        "next_retry_seconds": next_retry,
     }
 
 
@@ -315,12 +325,17 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
         done = session.execute(succeed, {"ids": ids, "token": token, "now": now, "code": code})
         recorded.extend(row[0] for row in done)
     exhausted: list[Result] = []
+    waits: dict[str, tuple[float | None, float | None]] = {}  # Retry-After asked, wait scheduled: the attempt log
     for r in results:
         if r.outcome.ok:
             continue
         delay = (
             None if r.job.is_test else policy.next_delay(failed_attempts=r.job.number, schedule=settings.retry_schedule)
         )
+        asked = policy.retry_after(status_code=r.outcome.status_code, headers=r.outcome.response_headers, now=now)
+        if delay is not None:
+            delay = policy.delay_with(scheduled=delay, asked=asked, schedule=settings.retry_schedule)
+        waits[r.job.delivery_id] = (asked, delay)
         values: dict[str, Any] = {
             "attempts": Delivery.attempts + 1,
             "lease_token": None,
@@ -343,7 +358,7 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
             if delay is None and not r.job.is_test:
                 exhausted.append(r)
     kept = set(recorded)
-    rows = [_attempt_row(r) for r in results if r.job.delivery_id in kept]
+    rows = [_attempt_row(r, *waits.get(r.job.delivery_id, (None, None))) for r in results if r.job.delivery_id in kept]
     if rows:
         bulk_insert(session, ATTEMPTS, rows)  # COPY on PostgreSQL: the attempt log is the biggest write
     # Test webhooks say nothing about the endpoint's health (a receiver saved before it is deployed): left out.
@@ -353,9 +368,9 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     return recorded
 
 
-def _failure(result: Result) -> health.Failure:
+def _failure(result: Result) -> operational.Failure:
     job = result.job
-    return health.Failure(
+    return operational.Failure(
         job.organization_id,
         job.webhook_id,
         job.url,
@@ -364,4 +379,5 @@ def _failure(result: Result) -> health.Failure:
         job.event_type,
         job.number,
         result.outcome.error,
+        result.outcome.status_code,
     )

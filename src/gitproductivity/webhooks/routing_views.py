@@ -17,7 +17,7 @@ from gitproductivity.developers import service as developers
 from gitproductivity.repositories import service as repositories
 from gitproductivity.web.helpers import CurrentViewer, Viewer, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
-from gitproductivity.webhooks import endpoints
+from gitproductivity.webhooks import endpoints, options
 from gitproductivity.webhooks.schemas import WebhookRead, webhook_read
 
 router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[Depends(guard), page_allows("webhooks")])
@@ -82,6 +82,7 @@ def routing_page(request: Request, webhook_id: str, viewer: CurrentViewer) -> Re
         "headers_text": "\n".join(f"{k}: {v}" for k, v in hook.headers.items()),
         "auth_mode": "keep" if hook.auth else "none",
         "auth_username": "",
+        "rate_limit_per_second": "" if hook.rate_limit_per_second is None else f"{hook.rate_limit_per_second:g}",
     }
     return _page(request, viewer, hook, form, {}, 200)
 
@@ -170,6 +171,7 @@ def save_routing(
     auth_mode: Annotated[str, Form()] = "keep",
     auth_username: Annotated[str, Form()] = "",
     auth_secret: Annotated[str, Form()] = "",
+    rate_limit_per_second: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = {"repositories": list(repository_ids or []), "developers": list(developer_ids or [])}
     form: dict[str, Any] = {
@@ -179,6 +181,7 @@ def save_routing(
         "auth_username": auth_username,
         "add_repository": add_repository,
         "add_developer": add_developer,
+        "rate_limit_per_second": rate_limit_per_second,
     }
     with unit_of_work() as session:
         hook = endpoints.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
@@ -209,6 +212,7 @@ def save_routing(
                     event_filter=spec or None,
                     headers=_headers(headers_text),
                     auth=_auth(auth_mode, auth_username, auth_secret),
+                    rate_limit_per_second=options.rate_from_text(rate_limit_per_second),
                 )
             except ValidationFailed as exc:
                 errors.update(_errors(exc))

@@ -15,6 +15,12 @@ FILTER_DESCRIPTION = (
 )
 HEADERS_DESCRIPTION = "Extra request headers (at most 20; never the signature, framing or Authorization headers)"
 AUTH_DESCRIPTION = "Authorization credentials, stored encrypted and never shown again; null removes them"
+#: The highest per-endpoint rate limit (a faster endpoint needs none: the engine's own rate is the bound).
+MAX_RATE_LIMIT = 10_000
+RATE_LIMIT_DESCRIPTION = (
+    "At most this many POSTs per second to this endpoint, across every worker (docs/webhooks.md, Rate limits); "
+    f"more than 0, at most {MAX_RATE_LIMIT}; null: no limit"
+)
 
 
 class BasicAuth(BaseModel):
@@ -42,6 +48,9 @@ class WebhookCreate(BaseModel):
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION, examples=[FILTER_EXAMPLE])
     headers: dict[str, Any] | None = Field(default=None, description=HEADERS_DESCRIPTION, examples=[{"X-Team": "a"}])
     auth: Auth | None = None
+    rate_limit_per_second: float | None = Field(
+        default=None, gt=0, le=MAX_RATE_LIMIT, strict=True, description=RATE_LIMIT_DESCRIPTION, examples=[50]
+    )
 
 
 class WebhookUpdate(BaseModel):
@@ -53,6 +62,9 @@ class WebhookUpdate(BaseModel):
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION + "; absent: unchanged")
     headers: dict[str, Any] | None = Field(default=None, description=HEADERS_DESCRIPTION + "; absent: unchanged")
     auth: Auth | None = None
+    rate_limit_per_second: float | None = Field(
+        default=None, gt=0, le=MAX_RATE_LIMIT, strict=True, description=RATE_LIMIT_DESCRIPTION + "; absent: unchanged"
+    )
 
 
 class FilterTest(BaseModel):
@@ -143,6 +155,7 @@ class WebhookRead(BaseModel):
     filter: dict[str, Any] | None
     headers: dict[str, str]
     auth: AuthRead | None = Field(description="Only the kind of credentials: they are never shown after saving")
+    rate_limit_per_second: float | None = Field(description="POSTs per second at most, across workers; null: none")
     created_at: datetime
     updated_at: datetime
     last_test: TestResult | None
@@ -169,6 +182,13 @@ class AttemptRead(BaseModel):
     response_body: str | None
     error_kind: str | None
     error: str | None
+    retry_after_seconds: float | None = Field(
+        description="The receiver's `Retry-After` on a 429 or 503, in seconds (an HTTP date is converted)"
+    )
+    next_retry_seconds: float | None = Field(
+        description="The wait scheduled after this failed attempt: the schedule's step, lengthened to "
+        "`retry_after_seconds` if longer, at most the longest step; null after a success or the last attempt"
+    )
 
 
 class DeliveryRead(BaseModel):
@@ -225,6 +245,7 @@ def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) 
         "filter": hook.event_filter,
         "headers": hook.headers or {},
         "auth": AuthRead(type=hook.auth_type) if hook.auth_type and hook.auth_secret else None,
+        "rate_limit_per_second": hook.rate_limit_per_second,
         "created_at": hook.created_at,
         "updated_at": hook.updated_at,
         "last_test": last,

@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from gitproductivity.core.bounds import parse_utc_datetime
 from gitproductivity.core.errors import DomainError, ValidationFailed
 from gitproductivity.core.http import unit_of_work
-from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, WEBHOOK_TEST
+from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
-from gitproductivity.webhooks import deliveries, endpoints, testing
+from gitproductivity.webhooks import deliveries, endpoints, options, testing
 from gitproductivity.webhooks.models import DeliveryStatus
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
@@ -68,7 +68,9 @@ def new_webhook(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _selected(events: list[str], all_events: str) -> list[str]:
-    return ["*"] if all_events else events
+    """ "All events" is every product type; operational types ticked beside it are kept (they are named to be
+    received)."""
+    return ["*", *(e for e in events if e in OPERATIONAL_EVENT_TYPES)] if all_events else events
 
 
 @router.post("/webhooks")
@@ -79,13 +81,27 @@ def create_webhook(
     description: Annotated[str, Form()] = "",
     events: Annotated[list[str] | None, Form()] = None,
     all_events: Annotated[str, Form()] = "",
+    rate_limit_per_second: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = _selected(events or [], all_events)
-    form = {"url": url, "description": description, "events": chosen, "all_events": bool(all_events)}
+    form = {
+        "url": url,
+        "description": description,
+        "events": chosen,
+        "all_events": bool(all_events),
+        "rate_limit_per_second": rate_limit_per_second,
+    }
     errors: dict[str, str] = {}
     status = 422
+    rate = None
+    try:
+        rate = options.rate_from_text(rate_limit_per_second)
+    except DomainError as exc:
+        errors.update(field_errors(exc))
     try:  # every field's errors at once: the schema's and the service's checks, not only the first
-        WebhookCreate(url=url.strip(), events=chosen or ["*"], description=description.strip())
+        WebhookCreate(
+            url=url.strip(), events=chosen or ["*"], description=description.strip(), rate_limit_per_second=rate
+        )
     except ValidationError as exc:
         errors.update(field_errors(exc))
     try:
@@ -96,12 +112,21 @@ def create_webhook(
         errors["events"] = "Events: choose at least one event"
     if not errors:
         try:
+            body = WebhookCreate(
+                url=url.strip(), events=chosen, description=description.strip(), rate_limit_per_second=rate
+            )
             with unit_of_work() as session:
                 hook_id = endpoints.create(
-                    session, organization_id=viewer.organization_id, url=url, events=chosen, description=description
+                    session,
+                    organization_id=viewer.organization_id,
+                    url=body.url,
+                    events=body.events,
+                    description=body.description,
+                    rate_limit_per_second=body.rate_limit_per_second,
                 ).id
-        except DomainError as exc:
-            errors, status = field_errors(exc), exc.status_code
+        except (DomainError, ValidationError) as exc:
+            errors = field_errors(exc)
+            status = exc.status_code if isinstance(exc, DomainError) else 422
     if errors:
         return _form_page(request, viewer, form, errors, status_code=status)
     # Saved (committed); now the test webhook the docs promise, sent at once and shown on the next page.

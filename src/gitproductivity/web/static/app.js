@@ -45,12 +45,12 @@
     if (!(box instanceof HTMLInputElement)) return;
     var form = box.form;
     if (!form) return;
-    var events = form.querySelectorAll("input[name=events]");
+    var events = form.querySelectorAll("input[name=events]:not([data-operational])");
     var all = form.querySelector("input[data-all-events]");
     if (!all) return;
     if (box === all) {
       events.forEach(function (e) { e.checked = all.checked; });
-    } else if (box.name === "events") {
+    } else if (box.name === "events" && !box.hasAttribute("data-operational")) {
       all.checked = Array.prototype.every.call(events, function (e) { return e.checked; });
     }
   });

@@ -1,0 +1,232 @@
+"""Ownership in the database: the per-file blame cache, per-directory totals and owners, and the reads the API and
+CLI make (docs/metrics.md, "Provenance and ownership").
+
+`save` runs inside the analysis's one transaction (`analysis.store`): identities are resolved to developers there
+(aliases; bots flagged), so ownership and the commit metrics always agree on who is who. The directory totals and
+owners are written again in full each run (cheap next to blame); the file cache only for the files blamed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.orm import Session
+
+from gitproductivity.analysis import ownership
+from gitproductivity.analysis.models import OwnershipDirectory, OwnershipFile, OwnershipLine, OwnershipState
+from gitproductivity.core.clock import utcnow
+from gitproductivity.core.db import bulk_insert
+from gitproductivity.core.errors import NotFound
+from gitproductivity.developers.models import Developer
+from gitproductivity.repositories import service as repositories
+
+_FILES = cast(Table, OwnershipFile.__table__)
+_DIRECTORIES = cast(Table, OwnershipDirectory.__table__)
+_LINES = cast(Table, OwnershipLine.__table__)
+_CHUNK = 500
+
+
+def key(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()
+
+
+def parent(path: str) -> str | None:
+    if not path:
+        return None
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def load(session: Session, *, repository_id: str) -> ownership.Previous | None:
+    """The last computation's head, rules and file cache, or None when there is none."""
+    state = session.get(OwnershipState, repository_id)
+    if state is None:
+        return None
+    files = {
+        path: ownership.CachedFile(blob, commits)
+        for path, blob, commits in session.execute(
+            select(OwnershipFile.path, OwnershipFile.blob, OwnershipFile.commits).where(
+                OwnershipFile.repository_id == repository_id
+            )
+        )
+    }
+    return ownership.Previous(state.head_commit, state.fingerprint, files)
+
+
+def save(
+    session: Session,
+    *,
+    organization_id: str,
+    repository_id: str,
+    result: ownership.Result,
+    owner: dict[str, str],
+) -> None:
+    """Store `result`; `owner` maps every identity in it to its developer."""
+    previous = session.get(OwnershipState, repository_id)
+    if result.full or previous is None:
+        session.execute(delete(OwnershipFile).where(OwnershipFile.repository_id == repository_id))
+        fresh = sorted(result.files)
+    else:
+        stale = sorted(result.stale)
+        for start in range(0, len(stale), _CHUNK):
+            keys = [key(p) for p in stale[start : start + _CHUNK]]
+            session.execute(
+                delete(OwnershipFile).where(
+                    OwnershipFile.repository_id == repository_id, OwnershipFile.path_key.in_(keys)
+                )
+            )
+        fresh = sorted(result.fresh)
+    bulk_insert(
+        session,
+        _FILES,
+        [
+            {
+                "repository_id": repository_id,
+                "path_key": key(p),
+                "path": p,
+                "blob": result.files[p].blob,
+                "commits": result.files[p].commits,
+            }
+            for p in fresh
+        ],
+    )
+    _write_directories(session, repository_id=repository_id, result=result, owner=owner)
+    if previous is None:
+        previous = OwnershipState(repository_id=repository_id, organization_id=organization_id)
+        session.add(previous)
+    previous.head_commit = result.head
+    previous.fingerprint = result.fingerprint
+    previous.mode = "full" if result.full else "incremental"
+    previous.files_blamed = result.blamed
+    previous.computed_at = utcnow()
+
+
+def _write_directories(
+    session: Session, *, repository_id: str, result: ownership.Result, owner: dict[str, str]
+) -> None:
+    session.execute(delete(OwnershipLine).where(OwnershipLine.repository_id == repository_id))
+    session.execute(delete(OwnershipDirectory).where(OwnershipDirectory.repository_id == repository_id))
+    by_directory = result.by_directory()
+    developer_ids = sorted({dev for dev in owner.values()})
+    bots: set[str] = set()
+    for start in range(0, len(developer_ids), _CHUNK):
+        chunk = developer_ids[start : start + _CHUNK]
+        bots.update(session.scalars(select(Developer.id).where(Developer.id.in_(chunk), Developer.is_bot)))
+    files = result.files_by_directory()
+    directories: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    for directory in sorted(set(by_directory) | set(files)):
+        per_identity = by_directory.get(directory, {})
+        per_developer: dict[str, int] = {}
+        unattributed = 0
+        for identity, count in per_identity.items():
+            dev = owner.get(identity) if identity else None
+            if dev is None:
+                unattributed += count
+            else:
+                per_developer[dev] = per_developer.get(dev, 0) + count
+        people = {dev: n for dev, n in per_developer.items() if dev not in bots}
+        directories.append(
+            {
+                "repository_id": repository_id,
+                "path_key": key(directory),
+                "path": directory,
+                "parent_key": None if parent(directory) is None else key(cast(str, parent(directory))),
+                "files": files.get(directory, 0),
+                "lines": sum(per_identity.values()),
+                "bot_lines": sum(n for dev, n in per_developer.items() if dev in bots),
+                "unattributed_lines": unattributed,
+                "bus_factor": ownership.bus_factor(people),
+            }
+        )
+        lines += [
+            {"repository_id": repository_id, "path_key": key(directory), "developer_id": dev, "lines": n}
+            for dev, n in sorted(per_developer.items())
+        ]
+    bulk_insert(session, _DIRECTORIES, directories)
+    bulk_insert(session, _LINES, lines)
+
+
+@dataclass
+class Owner:
+    developer_id: str
+    name: str
+    email: str
+    is_bot: bool
+    lines: int
+    share: float
+
+
+@dataclass
+class Directory:
+    path: str
+    files: int
+    lines: int
+    bus_factor: int
+
+
+@dataclass
+class Ownership:
+    repository_id: str
+    path: str
+    head_commit: str | None
+    computed_at: datetime | None
+    files: int
+    lines: int
+    bot_lines: int
+    unattributed_lines: int
+    bus_factor: int
+    owners: list[Owner]
+    directories: list[Directory]
+
+
+def get(session: Session, *, organization_id: str, repository_id: str, path: str = "") -> Ownership:
+    """Ownership of `path` ("" for the whole repository) at the last analysed head: owners (most lines first),
+    bus factor and immediate subdirectories. Before the first computation, the root is empty."""
+    repo = repositories.get(session, organization_id=organization_id, repository_id=repository_id)
+    path = path.strip("/")
+    state = session.get(OwnershipState, repo.id)
+    row = session.scalar(
+        select(OwnershipDirectory).where(
+            OwnershipDirectory.repository_id == repo.id, OwnershipDirectory.path_key == key(path)
+        )
+    )
+    if row is None:
+        if path:
+            raise NotFound(f"directory {path!r} has no counted lines at the analysed head of repository {repo.id}")
+        head = state.head_commit if state else None
+        return Ownership(repo.id, "", head, state.computed_at if state else None, 0, 0, 0, 0, 0, [], [])
+    owners = [
+        Owner(dev.id, dev.name, dev.email, dev.is_bot, n, round(n / row.lines, 4) if row.lines else 0.0)
+        for dev, n in session.execute(
+            select(Developer, OwnershipLine.lines)
+            .join(OwnershipLine, OwnershipLine.developer_id == Developer.id)
+            .where(OwnershipLine.repository_id == repo.id, OwnershipLine.path_key == key(path))
+            .order_by(OwnershipLine.lines.desc(), Developer.name, Developer.id)
+        )
+    ]
+    children = [
+        Directory(d.path, d.files, d.lines, d.bus_factor)
+        for d in session.scalars(
+            select(OwnershipDirectory)
+            .where(OwnershipDirectory.repository_id == repo.id, OwnershipDirectory.parent_key == key(path))
+            .order_by(OwnershipDirectory.path)
+        )
+    ]
+    assert state is not None
+    return Ownership(
+        repo.id,
+        path,
+        state.head_commit,
+        state.computed_at,
+        row.files,
+        row.lines,
+        row.bot_lines,
+        row.unattributed_lines,
+        row.bus_factor,
+        owners,
+        children,
+    )
