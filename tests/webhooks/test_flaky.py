@@ -167,7 +167,7 @@ def test_flaky_receivers_end_exactly_as_the_schedule_says(
     assert all(n.subject_id in failed | set(hooks) for n in notices)
     mails = wait_for(
         lambda: (
-            [m for m in box.messages if "delivery failed" in m["data"]] if len(box.messages) >= len(notices) else []
+            [m for m in box.messages if "will not be retried" in m["data"]] if len(box.messages) >= len(notices) else []
         ),
         timeout=20,
         what="one e-mail per notice",
