@@ -32,7 +32,7 @@ def test_rate_limit_is_set_on_the_form_refused_when_bad_and_changed_on_the_routi
     ui.page.get_by_label("Endpoint URL").fill(receiver.url("/hooks"))
     ui.page.locator("input[name=events][value='developer.added']").check()
     field = ui.page.get_by_label("Rate limit (requests per second, optional)")
-    for bad, message in (("fast", "a number of requests per second"), ("0", "greater than 0")):
+    for bad, message in (("fast", "a number of requests per second"), ("0", "Rate limit per second: more than 0")):
         ui.expect_status(422, "/settings/webhooks")
         field.fill(bad)
         ui.page.get_by_role("button", name="Save and send a test").click()

@@ -19,6 +19,11 @@ def _n(value: Any, one: str, many: str) -> str:
     return f"{value} {one if value == 1 else many}"
 
 
+def _num(value: Any) -> str:
+    """`0.0` -> `0`, `0.5` -> `0.5`, `10000` -> `10000`: bounds as people write them."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _choices(ctx: Mapping[str, Any]) -> str:
     expected = str(ctx.get("expected", "")).replace("'", '"')
     return f"one of {expected}" if expected else "one of the listed values"
@@ -70,13 +75,13 @@ def plain_message(err: Mapping[str, Any]) -> str:
     if kind == "too_long":
         return f"at most {_n(ctx.get('max_length'), 'item', 'items')}"
     if kind == "greater_than_equal":
-        return f"at least {ctx.get('ge')}"
+        return f"at least {_num(ctx.get('ge'))}"
     if kind == "greater_than":
-        return f"more than {ctx.get('gt')}"
+        return f"more than {_num(ctx.get('gt'))}"
     if kind == "less_than_equal":
-        return f"at most {ctx.get('le')}"
+        return f"at most {_num(ctx.get('le'))}"
     if kind == "less_than":
-        return f"less than {ctx.get('lt')}"
+        return f"less than {_num(ctx.get('lt'))}"
     if kind in ("literal_error", "enum"):
         return _choices(ctx)
     message = str(err.get("msg") or "is not valid")
