@@ -35,6 +35,8 @@ def _rows(delivery_id: str, numbers: range) -> list[dict[str, Any]]:
             "response_body": None if n % 2 else TRICKY,
             "error_kind": "timeout" if n % 2 else None,
             "error": TRICKY if n % 2 else None,
+            "retry_after_seconds": None if n % 2 else 120.5,
+            "next_retry_seconds": None if n % 3 == 0 else 60.0 * n,
         }
         for n in numbers
     ]

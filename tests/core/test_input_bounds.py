@@ -117,7 +117,9 @@ def _ids(api: TestClient, git_repo: Path | None = None) -> dict[str, str]:
     dev = api.post("/v1/developers", json={"name": "Zed", "email": "zed@example.com"}).json()
     # A name that never resolves (RFC 6761 .invalid) passes the save-time check; its test delivery fails.
     hook = api.post("/v1/webhooks", json={"url": "http://hooks.invalid:9/hook", "events": ["*"]}).json()
+    team = api.post("/v1/teams", json={"name": "Bounds"}).json()
     return {
+        "team_id": team["id"],
         "repository_id": repo["id"],
         "developer_id": dev["id"],
         "webhook_id": hook["id"],

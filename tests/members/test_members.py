@@ -247,17 +247,21 @@ def test_an_owner_invites_changes_a_role_and_removes_on_the_members_page(
 
 def test_a_viewer_sees_no_forms_they_may_not_send(api: TestClient, client: TestClient, tenant: Tenant) -> None:
     dev = api.post("/v1/developers", json={"name": "Dev", "email": "dev@example.com"}).json()
+    team = api.post("/v1/teams", json={"name": "Core"}).json()
+    assert api.put(f"/v1/teams/{team['id']}/developers/{dev['id']}").status_code == 204
     viewer = _invite(api, "wes@example.com", "viewer")
     browser = TestClient(client.app, raise_server_exceptions=False)
     _accept(browser, viewer["accept_url"])
     owner = TestClient(client.app, raise_server_exceptions=False)
     sign_in(owner, tenant)
     for url, hidden in (
-        ("/developers", ('action="/developers"', f"/developers/{dev['id']}/remove")),
+        ("/developers", ('method="post" action="/developers"', f"/developers/{dev['id']}/remove")),
         (f"/developers/{dev['id']}", ("/aliases", "Merge a duplicate")),
-        ("/repositories", ('action="/repositories"',)),
+        ("/repositories", ('method="post" action="/repositories"',)),
         ("/settings/webhooks", ("/settings/webhooks/new",)),
-        ("/members", ('action="/members"', "/remove", "/role")),
+        ("/members", ('method="post" action="/members"', "/remove", "/role")),
+        ("/teams", ('method="post" action="/teams"',)),
+        (f"/teams/{team['id']}", ('/developers" novalidate', "/rename", "/delete", "Take out")),
     ):
         page = browser.get(url, headers=HTML)
         assert page.status_code == 200, url

@@ -98,13 +98,31 @@ def git_env(repo: Path | None = None) -> dict[str, str]:
     return env
 
 
+#: Options every call of these subcommands gets: a repository's own config and .gitattributes may name a
+#: textconv or external diff program (and reading a blob through textconv also runs its smudge filter); git
+#: would run them while blaming, logging or showing.
+NO_PROGRAMS = {
+    "blame": ("--no-textconv",),
+    "log": ("--no-ext-diff", "--no-textconv"),
+    "show": ("--no-ext-diff", "--no-textconv"),
+    "diff": ("--no-ext-diff", "--no-textconv"),
+    "diff-tree": ("--no-ext-diff", "--no-textconv"),
+}
+
+
 def command(repo: Path | None, args: Sequence[str], config: Sequence[str] = ()) -> list[str]:
     cmd = ["git"]
     for item in (*SAFE_CONFIG, *config):
         cmd += ["-c", item]
     if repo is not None:
         cmd += ["-C", str(repo)]
-    return cmd + list(args)
+    args = list(args)
+    at = 0
+    while at < len(args) and args[at] == "-c":  # the caller's own `-c key=value` pairs come before the command
+        at += 2
+    if at < len(args):
+        args[at + 1 : at + 1] = NO_PROGRAMS.get(args[at], ())
+    return cmd + args
 
 
 def run(
