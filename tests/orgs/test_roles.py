@@ -33,6 +33,7 @@ _BODIES: dict[tuple[str, str], dict[str, Any]] = {
 #: What a viewer may change, with the reason: only state of their own.
 VIEWER_MAY = {
     ("POST", "/v1/notifications/{notification_id}/read"): "read state is each reader's own",
+    ("POST", "/v1/notifications/read-all"): "read state is each reader's own",
     ("POST", "/v1/me/password"): "their own password",
 }
 
