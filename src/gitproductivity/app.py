@@ -29,6 +29,7 @@ from gitproductivity.notifications import views as notifications_views
 from gitproductivity.notifications.api import router as notifications_router
 from gitproductivity.orgs.api import keys_router, me_router
 from gitproductivity.orgs.api import router as orgs_router
+from gitproductivity.profiles import views as profiles_views
 from gitproductivity.repositories import views as repositories_views
 from gitproductivity.repositories.api import router as repositories_router
 from gitproductivity.teams import views as teams_views
@@ -113,6 +114,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         routers=(
             web_views.router,
             developers_views.router,
+            profiles_views.router,
             teams_views.router,
             repositories_views.router,
             webhooks_views.router,

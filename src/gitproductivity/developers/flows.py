@@ -1,6 +1,13 @@
-"""Work on developers that reaches into other domains: merging two developers moves their metrics."""
+"""Work on developers that reaches into other domains: merging two developers moves their metrics.
+
+Other domains that keep rows per developer (team memberships, ownership) register a mover with `on_merge` at
+start-up (`gitproductivity.startup.install`): the merge runs each in its transaction, and developers never import
+them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -10,7 +17,15 @@ from gitproductivity.developers import service
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.metrics import service as metrics
-from gitproductivity.teams import service as teams
+
+#: What moves another domain's rows from a merged-away developer to the kept one: (session, source_id=, target_id=).
+Mover = Callable[..., None]
+_movers: dict[str, Mover] = {}
+
+
+def on_merge(name: str, mover: Mover) -> None:
+    """Register `mover(session, source_id=, target_id=)`, run by every merge (registering a name again replaces it)."""
+    _movers[name] = mover
 
 
 def merge(session: Session, *, organization_id: str, developer_id: str, other_id: str) -> Developer:
@@ -34,7 +49,10 @@ def merge(session: Session, *, organization_id: str, developer_id: str, other_id
         dev.emails.append(DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=item.email))
     session.flush()
     metrics.move_developer(session, source_id=other.id, target_id=dev.id)
-    teams.move_members(session, source_id=other.id, target_id=dev.id)
+    if not _movers:
+        raise RuntimeError("no merge movers: call gitproductivity.startup.install() first")
+    for mover in _movers.values():
+        mover(session, source_id=other.id, target_id=dev.id)
     for repo_id in sorted(repo_ids):
         old = before[repo_id].get(dev.id, metrics.Totals())
         new = metrics.repository_totals(session, repository_id=repo_id, developer_ids=[dev.id])[dev.id]

@@ -1,0 +1,1 @@
+"""Pages that show one developer through every domain that knows them."""
