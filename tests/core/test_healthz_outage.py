@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from gitproductivity.core import settings
 from gitproductivity.core.db import Database, set_database
@@ -72,14 +73,9 @@ def test_healthz_is_503_while_the_database_is_down_and_200_when_it_is_back(
         server_db.dispose()
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_healthz_is_503_while_the_sqlite_database_is_gone_and_200_when_it_is_back(
-    client: TestClient,
-    database: Database,
-    sqlite_template: Path,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+@pytest.fixture
+def sqlite_server(database: Database, sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Path, Database]]:
+    """The server's own SQLite database in a directory of its own (`volume/server.db`), restored afterwards."""
     volume = tmp_path / "volume"
     volume.mkdir()
     shutil.copyfile(sqlite_template, volume / "server.db")
@@ -88,23 +84,50 @@ def test_healthz_is_503_while_the_sqlite_database_is_gone_and_200_when_it_is_bac
     server_db = Database(url, pool_size=2)
     set_database(server_db)
     try:
-        assert (client.get("/healthz").status_code, client.get("/healthz").json()) == (
-            200,
-            {"status": "ok", "database": "ok"},
-        )
-        volume.rename(tmp_path / "detached")  # the volume is gone ...
-        server_db.engine.dispose()  # ... and so are the connections that had the file open
-        try:
-            with caplog.at_level(logging.WARNING, logger="gitproductivity.app"):
-                down = client.get("/healthz")
-            assert (down.status_code, down.json()) == (503, {"status": "error", "database": "unreachable"})
-            assert "health check failed: OperationalError" in caplog.text
-            assert not volume.exists()  # nothing recreated it, empty, in its place
-        finally:
-            (tmp_path / "detached").rename(volume)
-        back = client.get("/healthz")
-        assert (back.status_code, back.json()) == (200, {"status": "ok", "database": "ok"})
+        yield volume, server_db
     finally:
         settings.configure(database_url=database.url, data_dir=tmp_path / "data")
         set_database(database)
         server_db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_healthz_is_503_while_the_sqlite_database_is_gone_and_200_when_it_is_back(
+    client: TestClient, sqlite_server: tuple[Path, Database], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    volume, server_db = sqlite_server
+    assert (client.get("/healthz").status_code, client.get("/healthz").json()) == (
+        200,
+        {"status": "ok", "database": "ok"},
+    )
+    volume.rename(tmp_path / "detached")  # the volume is gone ...
+    server_db.engine.dispose()  # ... and so are the connections that had the file open
+    try:
+        with caplog.at_level(logging.WARNING, logger="gitproductivity.app"):
+            down = client.get("/healthz")
+        assert (down.status_code, down.json()) == (503, {"status": "error", "database": "unreachable"})
+        assert "health check failed: OperationalError" in caplog.text
+        assert not volume.exists()  # nothing recreated it, empty, in its place
+    finally:
+        (tmp_path / "detached").rename(volume)
+    back = client.get("/healthz")
+    assert (back.status_code, back.json()) == (200, {"status": "ok", "database": "ok"})
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_deleted_sqlite_file_is_an_outage_not_a_new_empty_database(
+    client: TestClient, sqlite_server: tuple[Path, Database], tmp_path: Path
+) -> None:
+    """Only the file goes (its directory stays) while the pool still holds connections to it: nothing may write
+    to the unlinked file or create an empty database in its place; the server says it is down until it is back."""
+    volume, server_db = sqlite_server
+    assert client.get("/healthz").status_code == 200  # a pooled connection now has the file open
+    (volume / "server.db").rename(tmp_path / "aside.db")
+    down = client.get("/healthz")
+    assert (down.status_code, down.json()) == (503, {"status": "error", "database": "unreachable"})
+    with pytest.raises(Exception, match="unable to open database file"), server_db.session() as session:
+        session.execute(text("SELECT 1"))
+    assert not (volume / "server.db").exists()  # nothing recreated it, empty, in its place
+    (tmp_path / "aside.db").rename(volume / "server.db")
+    back = client.get("/healthz")
+    assert (back.status_code, back.json()) == (200, {"status": "ok", "database": "ok"})

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Dialect, Engine, MetaData, Table, create_engine, event, make_url, select
+from sqlalchemy import JSON, Dialect, Engine, MetaData, Table, create_engine, event, exc, make_url, select
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from gitproductivity.core.errors import NotFound
 
@@ -53,7 +56,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            return _sqlite_file_engine(Path(parsed.database).expanduser(), pool_size=pool_size)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -66,6 +69,39 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database URL scheme: {parsed.drivername} (use sqlite:// or postgresql://)")
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+
+
+def _sqlite_file_engine(path: Path, *, pool_size: int) -> Engine:
+    """An engine on a database file that is created here, once, and never again behind the server's back.
+
+    Connections open the file read-write without creating it (`mode=rw`), and a pooled connection is handed out
+    only while the path still names the file it was opened on (same inode). So a database file deleted or
+    replaced under a running server makes every request fail (and `/healthz` answer 503) instead of silently
+    writing to an unlinked file or to a new, empty database.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(path).close()  # create it if it is missing (the first start)
+    target = path.resolve()
+    inode = os.stat(target).st_ino
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(f"{target.as_uri()}?mode=rw", uri=True, check_same_thread=False, timeout=30)
+
+    engine = create_engine(
+        "sqlite://", creator=connect, poolclass=QueuePool, pool_size=pool_size, max_overflow=20, hide_parameters=True
+    )
+    _configure_sqlite(engine)
+
+    @event.listens_for(engine, "checkout")
+    def _still_there(_dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        try:
+            same = os.stat(target).st_ino == inode
+        except OSError:
+            same = False
+        if not same:
+            raise exc.DisconnectionError(f"the database file {target} was deleted or replaced")
+
+    return engine
 
 
 def _configure_sqlite(engine: Engine) -> None:

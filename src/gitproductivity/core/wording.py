@@ -59,29 +59,36 @@ _SIMPLE = {
 }
 
 
+#: Length errors: (words, the context key with the limit, the unit counted).
+_LENGTHS = {
+    "string_too_short": ("at least", "min_length", "character"),
+    "string_too_long": ("at most", "max_length", "character"),
+    "too_short": ("at least", "min_length", "item"),
+    "too_long": ("at most", "max_length", "item"),
+}
+#: Number bounds: (words, the context key with the bound).
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
 def plain_message(err: Mapping[str, Any]) -> str:
     """One pydantic error (`ValidationError.errors()` item) in plain words, without its field."""
     kind = str(err.get("type", ""))
     ctx: Mapping[str, Any] = err.get("ctx") or {}
     if kind in _SIMPLE:
         return _SIMPLE[kind]
-    if kind == "string_too_short":
-        low = ctx.get("min_length", 1)
-        return "required" if low == 1 else f"at least {_n(low, 'character', 'characters')}"
-    if kind == "string_too_long":
-        return f"at most {_n(ctx.get('max_length'), 'character', 'characters')}"
-    if kind == "too_short":
-        return f"at least {_n(ctx.get('min_length'), 'item', 'items')}"
-    if kind == "too_long":
-        return f"at most {_n(ctx.get('max_length'), 'item', 'items')}"
-    if kind == "greater_than_equal":
-        return f"at least {_num(ctx.get('ge'))}"
-    if kind == "greater_than":
-        return f"more than {_num(ctx.get('gt'))}"
-    if kind == "less_than_equal":
-        return f"at most {_num(ctx.get('le'))}"
-    if kind == "less_than":
-        return f"less than {_num(ctx.get('lt'))}"
+    if kind == "string_too_short" and ctx.get("min_length", 1) == 1:
+        return "required"
+    if kind in _LENGTHS:
+        words, key, unit = _LENGTHS[kind]
+        return f"{words} {_n(ctx.get(key), unit, unit + 's')}"
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"{words} {_num(ctx.get(key))}"
     if kind in ("literal_error", "enum"):
         return _choices(ctx)
     message = str(err.get("msg") or "is not valid")
