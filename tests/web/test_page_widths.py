@@ -35,13 +35,40 @@ LONG_URL = (
     "integration-would-generate/with/more/parts?token=abcdefghijklmnopqrstuvwxyz0123456789&team=platform"
 )
 
-#: Visible buttons, button-looking links and row actions that are not wholly inside the window's width.
-_OFF_SCREEN = """() => [...document.querySelectorAll(
-    'main button, main a.button, main td.actions a, main input[type=submit], header button, header a')]
-  .filter(e => e.checkVisibility() && e.getClientRects().length)
-  .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth + 0.5; })
-  .slice(0, 5)
-  .map(e => (e.textContent || e.value || e.tagName).trim() + ' @' + Math.round(e.getBoundingClientRect().right))"""
+#: Visible buttons, button-looking links and row actions that are not wholly inside the window's width, or are
+#: cut off by a box that scrolls or clips them (a table scrolling inside its card hides its last column).
+_OFF_SCREEN = """() => {
+  const cut = e => {
+    const r = e.getBoundingClientRect();
+    if (r.left < 0 || r.right > innerWidth + 0.5) return true;
+    for (let n = e.parentElement; n && n !== document.body; n = n.parentElement) {
+      if (getComputedStyle(n).overflowX === 'visible') continue;
+      const box = n.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5) return true;
+    }
+    return false;
+  };
+  return [...document.querySelectorAll(
+      'main button, main a.button, main td.actions a, main input[type=submit], header button, header a')]
+    .filter(e => e.checkVisibility() && e.getClientRects().length && cut(e))
+    .slice(0, 5)
+    .map(e => (e.textContent || e.value || e.tagName).trim() + ' @' + Math.round(e.getBoundingClientRect().right));
+}"""
+#: For a failure: the first such element's boxes up to the page, and the widths of its row's cells.
+_WHY = """() => {
+  const e = [...document.querySelectorAll('main button, main a.button')].filter(
+    b => b.checkVisibility() && b.getBoundingClientRect().right > innerWidth)[0];
+  if (!e) return '';
+  const out = [];
+  for (let n = e; n && n !== document.body; n = n.parentElement) {
+    const r = n.getBoundingClientRect();
+    out.push(n.tagName + '.' + n.className + ' ' + Math.round(r.left) + '-' + Math.round(r.right));
+  }
+  const row = e.closest('tr');
+  if (row) out.push([...row.cells].map(c => c.className + ':' + Math.round(c.getBoundingClientRect().width))
+    .join(' | '));
+  return out.join(' < ');
+}"""
 
 
 def _generated_repository(path: Path, *, seed: int = 13) -> Path:
@@ -123,10 +150,17 @@ def _failed_delivery(api: TestClient, webhook_id: str) -> str:
     return str(wait_for(failed, timeout=60, what="a failed delivery"))
 
 
-def _fits(ui: UI, width: int) -> None:
-    no_sideways_scroll(ui)
+def _misfits(ui: UI, width: int) -> list[str]:
+    """What is wrong with the page at this width: sideways scroll, buttons off screen (empty: nothing)."""
+    problems = []
+    try:
+        no_sideways_scroll(ui)
+    except AssertionError as exc:
+        problems.append(f"{width} px: {exc}")
     off = ui.page.evaluate(_OFF_SCREEN)
-    assert not off, f"{ui.path()} at {width} px: off screen: {off}"
+    if off:
+        problems.append(f"{ui.path()} at {width} px: off screen: {off} {ui.page.evaluate(_WHY)}")
+    return problems
 
 
 def test_no_page_scrolls_sideways(site: Site, ui: UI, api: TestClient, tenant: Tenant) -> None:
@@ -146,8 +180,7 @@ def test_no_page_scrolls_sideways(site: Site, ui: UI, api: TestClient, tenant: T
         "/settings/webhooks",
         "/settings/webhooks/new",
         f"/settings/webhooks/{hook}",
-        f"/settings/webhooks/{hook}/deliveries",
-        f"/deliveries/{delivery_id}",
+        f"/settings/deliveries/{delivery_id}",
         f"/settings/webhooks/{hook}/routing",
         "/notifications",
         "/members",
@@ -155,18 +188,20 @@ def test_no_page_scrolls_sideways(site: Site, ui: UI, api: TestClient, tenant: T
     ]
     errors = ["/developers/dev_" + "0" * 26, "/no-such-page"]
     ui.sign_in(tenant)
+    problems: list[str] = []
     for width in (1280, 390):
         ui.page.set_viewport_size({"width": width, "height": 860})
         for path in pages:
             answer = ui.goto(path)
             assert answer is not None and answer.status == 200, path
             expect(ui.page.get_by_role("navigation", name="Main")).to_be_visible()
-            _fits(ui, width)
+            problems += _misfits(ui, width)
         for path in errors:
             ui.expect_status(404, path)
             answer = ui.goto(path)
             assert answer is not None and answer.status == 404, path
-            _fits(ui, width)
+            problems += _misfits(ui, width)
+    assert not problems, "\n".join(problems)
     # The developer's page shows twenty years: all time is drawn per year, in at most twenty-odd bars.
     ui.goto(f"/developers/{dev}?range=all")
     bars = ui.page.locator("#chart-commits rect.bar").count()
