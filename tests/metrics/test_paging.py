@@ -195,18 +195,24 @@ def test_a_cursor_is_only_good_for_its_own_sort(
     assert rest["data"] == [] and rest["total"] == len(everyone) - 1 and not rest["has_more"]
 
 
-def test_metrics_pages_walk_backwards_with_before(
-    api: TestClient, database: Database, tenant: Tenant, tmp_path: Path
+@pytest.mark.parametrize(
+    ("url", "key", "sorts"),
+    [
+        ("/v1/metrics/developers", "developer_id", ("name", "-commits", "last_commit_at")),
+        ("/v1/developers", "id", ("id", "-name", "created_at")),
+    ],
+)
+def test_pages_walk_backwards_with_before(
+    api: TestClient, database: Database, tenant: Tenant, tmp_path: Path, url: str, key: str, sorts: tuple[str, ...]
 ) -> None:
     """From the last page back to the first with `previous_cursor` as `before`: the same pages, in reverse."""
     _people(database, tenant, tmp_path)
-    url = "/v1/metrics/developers"
-    for sort in ("name", "-commits", "last_commit_at"):
+    for sort in sorts:
         pages: list[list[str]] = []
         query: dict[str, Any] = {"sort": sort, "limit": 23}
         while True:
             body = api.get(url, params=query).json()
-            pages.append([row["developer_id"] for row in body["data"]])
+            pages.append([row[key] for row in body["data"]])
             assert (body["previous_cursor"] is None) == (len(pages) == 1), sort
             if not body["has_more"]:
                 break
@@ -215,7 +221,7 @@ def test_metrics_pages_walk_backwards_with_before(
         cursor = body["previous_cursor"]
         while cursor:
             body = api.get(url, params={"sort": sort, "limit": 23, "before": cursor}).json()
-            back.append([row["developer_id"] for row in body["data"]])
+            back.append([row[key] for row in body["data"]])
             assert body["has_more"] and body["next_cursor"]  # a page before another always has one after it
             cursor = body["previous_cursor"]
         assert back[::-1] == pages, sort
