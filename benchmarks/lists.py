@@ -160,10 +160,49 @@ def _bench(backend: str, url: str, args: argparse.Namespace) -> None:
             ("developers, page 40 (sort=-email)", "/v1/developers", deep("/v1/developers", {"sort": "-email"}, 39)),
             ("developers, q=son 1", "/v1/developers", {"q": "son 1"}),
         ]
+        page_two = client.get(metrics, params={"sort": "name"}).json()["next_cursor"]
+        after_two = client.get(metrics, params={"sort": "name", "after": page_two}).json()["previous_cursor"]
+        cases.append(("metrics, back to page 1 (before=)", metrics, {"sort": "name", "before": after_two}))
         print(f"{'request':<45} {'median ms':>10} {'cpu ms':>8} {'bytes':>9}")
         for label, path, params in cases:
             ms, cpu, size = _timed(lambda path=path, params=params: client.get(path, params=params), args.runs)
             print(f"{label:<45} {ms:>10.1f} {cpu:>8.1f} {size:>9,}")
+        _developer_page(args.runs)
+
+
+def _developer_page(runs: int) -> None:
+    """A developer's page (issue 13): the queries of `/developers/{id}` for the developer with the longest history
+    (their totals, their periods, their repositories), without the HTML, for each range the page offers."""
+    from sqlalchemy import func, select
+
+    from gitproductivity.core.db import get_database
+    from gitproductivity.metrics.models import DailyRollup
+    from gitproductivity.profiles import views
+
+    with get_database().session() as session:
+        dev_id, org, days, first, last = session.execute(
+            select(
+                DailyRollup.developer_id,
+                DailyRollup.organization_id,
+                func.count(),
+                func.min(DailyRollup.day),
+                func.max(DailyRollup.day),
+            )
+            .group_by(DailyRollup.developer_id, DailyRollup.organization_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+    print(f"developer page: the longest history, {days:,} rollups from {first} to {last}")
+    for key in views.RANGES:
+        times, cpu = [], []
+        for _ in range(runs):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            with get_database().session() as session:
+                figures = views._figures(session, org, dev_id, key)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        label = f"developer page queries, range={key} ({len(figures['periods'])} {figures['period']}s)"
+        print(f"{label:<45} {statistics.median(times):>10.1f} {statistics.median(cpu):>8.1f}")
 
 
 def main() -> None:

@@ -70,3 +70,55 @@ def test_the_page_lists_everyone_in_pages_with_the_total(
     assert page.get("/developers?sort=salary").status_code == 200
     stale = page.get("/developers?sort=-commits&after=bm90LWEtY3Vyc29y")
     assert stale.status_code == 200 and "here is its first page" in stale.text
+
+
+def _link(html: str, label: str) -> str | None:
+    """The pager's link whose text has `label` (First, Previous, Next, Last), or None when it is not a link."""
+    found = re.search(rf'<a href="(/developers[^"]*)"[^>]*>[^<]*{label}[^<]*</a>', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def _rows(html: str) -> list[str]:
+    return _ROW.findall(html.split('id="bots"')[0])
+
+
+def test_the_pager_goes_first_previous_next_and_last_keeping_sort_and_search(
+    client: TestClient, database: Database, tenant: Tenant, tmp_path: Path
+) -> None:
+    people = _people(database, tenant, tmp_path, 120)
+    page = _signed_in(client, tenant)
+    first = page.get("/developers?sort=-name").text
+    by_name_down = people[::-1]
+    assert _rows(first) == by_name_down[:50] and "Showing 1\N{EN DASH}50 of 120" in first
+    assert _link(first, "First") is None and _link(first, "Previous") is None  # shown, but not links
+
+    last_url = _link(first, "Last")
+    assert last_url is not None and "sort=-name" in last_url
+    last = page.get(last_url).text
+    assert _rows(last) == by_name_down[100:] and "Showing 101\N{EN DASH}120 of 120" in last
+    assert _link(last, "Next") is None and _link(last, "Last") is None
+
+    previous_url = _link(last, "Previous")
+    assert previous_url is not None and "before=" in previous_url and "sort=-name" in previous_url
+    middle = page.get(previous_url).text
+    assert _rows(middle) == by_name_down[50:100] and "Showing 51\N{EN DASH}100 of 120" in middle
+    back_url = _link(middle, "Previous")
+    assert back_url is not None
+    again = page.get(back_url).text
+    assert _rows(again) == by_name_down[:50] and "Showing 1\N{EN DASH}50 of 120" in again
+    assert _link(again, "Previous") is None  # back at the start: no page before it
+    next_url = _link(middle, "Next")
+    assert next_url is not None and _rows(page.get(next_url).text) == by_name_down[100:]
+    first_url = _link(middle, "First")
+    assert first_url == "/developers?sort=-name"
+
+    # With a search: "person0" is Person 000 to 099, two pages.
+    searched = page.get("/developers?q=person0").text
+    assert "Showing 1\N{EN DASH}50 of 100 matching" in searched
+    last_found = page.get(_link(searched, "Last") or "").text
+    assert "Showing 51\N{EN DASH}100 of 100 matching" in last_found and _rows(last_found) == people[50:100]
+    back = page.get(_link(last_found, "Previous") or "").text
+    assert _rows(back) == people[:50] and "q=person0" in (_link(back, "Next") or "")
+
+    # One page only: no pager at all.
+    assert 'class="pager"' not in page.get("/developers?q=person11").text

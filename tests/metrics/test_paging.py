@@ -193,3 +193,39 @@ def test_a_cursor_is_only_good_for_its_own_sort(
         session.query(DailyRollup).filter(DailyRollup.developer_id == everyone[-1]["developer_id"]).delete()
     rest = api.get("/v1/metrics/developers", params={"sort": "name", "after": page["next_cursor"]}).json()
     assert rest["data"] == [] and rest["total"] == len(everyone) - 1 and not rest["has_more"]
+
+
+@pytest.mark.parametrize(
+    ("url", "key", "sorts"),
+    [
+        ("/v1/metrics/developers", "developer_id", ("name", "-commits", "last_commit_at")),
+        ("/v1/developers", "id", ("id", "-name", "created_at")),
+    ],
+)
+def test_pages_walk_backwards_with_before(
+    api: TestClient, database: Database, tenant: Tenant, tmp_path: Path, url: str, key: str, sorts: tuple[str, ...]
+) -> None:
+    """From the last page back to the first with `previous_cursor` as `before`: the same pages, in reverse."""
+    _people(database, tenant, tmp_path)
+    for sort in sorts:
+        pages: list[list[str]] = []
+        query: dict[str, Any] = {"sort": sort, "limit": 23}
+        while True:
+            body = api.get(url, params=query).json()
+            pages.append([row[key] for row in body["data"]])
+            assert (body["previous_cursor"] is None) == (len(pages) == 1), sort
+            if not body["has_more"]:
+                break
+            query = {"sort": sort, "limit": 23, "after": body["next_cursor"]}
+        back: list[list[str]] = [pages[-1]]
+        cursor = body["previous_cursor"]
+        while cursor:
+            body = api.get(url, params={"sort": sort, "limit": 23, "before": cursor}).json()
+            back.append([row[key] for row in body["data"]])
+            assert body["has_more"] and body["next_cursor"]  # a page before another always has one after it
+            cursor = body["previous_cursor"]
+        assert back[::-1] == pages, sort
+    both = api.get(url, params={"after": "x", "before": "y"})
+    assert both.status_code == 422 and both.json()["error"]["details"][0]["field"] == "before"
+    bad = api.get(url, params={"before": "not-a-cursor"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "before"

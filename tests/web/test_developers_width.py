@@ -55,7 +55,7 @@ def test_a_big_team_fits_the_window(ui: UI, tenant: Tenant, database: Database, 
     ui.goto("/developers")
     ui.page.get_by_role("link", name="Name").click()
     expect(ui.page.locator("tbody tr").first).to_contain_text(people[-1][0])
-    ui.page.get_by_role("link", name="Next 50").click()
+    ui.page.get_by_role("link", name="Next").click()
     expect(ui.page.locator("#showing")).to_have_text("Showing 51\N{EN DASH}100 of 120.")
     expect(ui.page.locator("tbody tr").first).to_contain_text(people[69][0])
     assert ui.page.evaluate(_OVERFLOW) == 0

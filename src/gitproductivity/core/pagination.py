@@ -121,10 +121,10 @@ def sort_cursor(sort: Sort, values: Sequence[Any]) -> str:
     return encode_cursor([sort.text, *[v.isoformat() if isinstance(v, datetime) else v for v in values]])
 
 
-def sort_cursor_values(cursor: str, sort: Sort, kinds: Sequence[type]) -> list[Any]:
+def sort_cursor_values(cursor: str, sort: Sort, kinds: Sequence[type], *, field: str = "after") -> list[Any]:
     """The sort key in a cursor from `sort_cursor`, checked against the sort it is used with and the kinds of the
-    key's values (`int`, `str`, `datetime`)."""
-    key = decode_cursor(cursor)
+    key's values (`int`, `str`, `datetime`); `field` names the parameter in a 422."""
+    key = decode_cursor(cursor, field=field)
     problem = None
     if not key or key[0] != sort.text:
         problem = "this cursor belongs to another sort order: pass the same `sort` as for the previous page"
@@ -143,5 +143,5 @@ def sort_cursor_values(cursor: str, sort: Sort, kinds: Sequence[type]) -> list[A
             problem = "pass the `next_cursor` of the previous page"
         values.append(value)
     if problem:
-        raise ValidationFailed("invalid cursor", details=[{"field": "after", "message": problem}])
+        raise ValidationFailed("invalid cursor", details=[{"field": field, "message": problem}])
     return values

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, json_response, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, parse_sort
 from gitproductivity.developers import flows, service
@@ -56,38 +57,61 @@ SearchQuery = Annotated[
     str | None, Query(max_length=200, description="Only developers whose name or e-mail contains this, any case")
 ]
 AfterQuery = Annotated[str | None, Query(max_length=4096, description="Cursor: the `next_cursor` of the previous page")]
+BeforeQuery = Annotated[
+    str | None,
+    Query(
+        max_length=4096,
+        description="Cursor: the `previous_cursor` of the page after, for the page before it (paging backwards); "
+        "not with `after`",
+    ),
+]
 
 
 @router.get("", response_model=DeveloperPage)
 async def list_developers(
     principal: CurrentPrincipal,
     after: AfterQuery = None,
+    before: BeforeQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     include_removed: bool = False,
     sort: SortQuery = None,
     q: SearchQuery = None,
 ) -> Response:
-    """Developers, a page at a time, with the number matching (`total`)."""
-    page = await run_in_threadpool(_list, principal.organization_id, after, limit, include_removed, sort, q)
+    """Developers, a page at a time, with the number matching (`total`); `before` pages backwards."""
+    page = await run_in_threadpool(_list, principal.organization_id, (after, before), limit, include_removed, sort, q)
     return json_response(page)
 
 
 def _list(
-    organization_id: str, after: str | None, limit: int, include_removed: bool, sort: str | None, q: str | None
+    organization_id: str,
+    cursors: tuple[str | None, str | None],
+    limit: int,
+    include_removed: bool,
+    sort: str | None,
+    q: str | None,
 ) -> DeveloperPage:
+    after, before = cursors
+    if after is not None and before is not None:
+        raise ValidationFailed(
+            "pass either after or before, not both",
+            details=[{"field": "before", "message": "not together with after"}],
+        )
     order = parse_sort(sort, allowed=service.SORTS, default="id")
     with unit_of_work(read_only=True) as session:
-        rows, total, cursor = service.list_fields(
+        rows, total, cursor, previous = service.list_window(
             session,
             organization_id=organization_id,
             sort=order,
             q=q,
             after=after,
+            before=before,
             limit=limit,
             include_removed=include_removed,
         )
     data = [DeveloperRead.model_validate(d) for d in rows]
-    return DeveloperPage(data=data, has_more=cursor is not None, next_cursor=cursor, total=total)
+    return DeveloperPage(
+        data=data, has_more=cursor is not None, next_cursor=cursor, previous_cursor=previous, total=total
+    )
 
 
 @router.get("/{developer_id}", response_model=DeveloperRead)

@@ -25,7 +25,10 @@ class DeveloperRead(BaseModel):
     removed_at: datetime | None
 
 
-DeveloperPage = CountedPage[DeveloperRead]
+class DeveloperPage(CountedPage[DeveloperRead]):
+    previous_cursor: str | None = Field(
+        default=None, description="Pass as `before` for the previous page (None on the first page)"
+    )
 
 
 class AliasCreate(BaseModel):

@@ -99,12 +99,40 @@ def list_fields(
     include_removed: bool = False,
     within: Select[Any] | None = None,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
-    """A page of developers as plain values (the API's page), the number matching, and the next page's cursor.
+    """A page of developers as plain values (the API's page), the number matching, and the next page's cursor:
+    `list_window` read forwards."""
+    rows, total, cursor, _ = list_window(
+        session,
+        organization_id=organization_id,
+        sort=sort,
+        q=q,
+        after=after,
+        limit=limit,
+        include_removed=include_removed,
+        within=within,
+    )
+    return rows, total, cursor
+
+
+def list_window(
+    session: Session,
+    *,
+    organization_id: str,
+    sort: Sort | None = None,
+    q: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+    include_removed: bool = False,
+    within: Select[Any] | None = None,
+) -> tuple[list[dict[str, Any]], int, str | None, str | None]:
+    """A page of developers as plain values, the number matching, and the cursors of the next and the previous
+    page (None at either end).
 
     Sorted by `sort` (default: id, i.e. the order they were added), ties by id; `q` searches names and e-mails;
-    `within` limits the list to those ids (a team's). Each row has `aliases` (its non-primary e-mails, sorted),
-    read with a second statement and no ORM objects: loading 50 developers and their e-mails as ORM objects cost
-    more than the rest of the request together.
+    `within` limits the list to those ids (a team's); `before` is the `limit` rows just before its row, in the
+    same order. Each row has `aliases` (its non-primary e-mails, sorted), read with a second statement and no ORM
+    objects: loading 50 developers and their e-mails as ORM objects cost more than the rest of the request together.
     """
     sort = sort or Sort(field="id", descending=False)
     keys: list[tuple[Any, bool]] = [(_sort_column(sort.field), sort.descending)]
@@ -118,9 +146,13 @@ def list_fields(
     if within is not None:
         where.append(Developer.id.in_(within))
     total = session.scalar(select(func.count()).select_from(Developer).where(*where)) or 0
-    if after is not None:
+    if before is not None:  # the same key in the other direction: the rows before the cursor, nearest first
+        keys = [(column, not descending) for column, descending in keys]
+    cursor_in = before if before is not None else after
+    if cursor_in is not None:
         kinds = [_SORT_KINDS[sort.field]] + ([str] if sort.field != "id" else [])
-        where.append(keyset_after(keys, sort_cursor_values(after, sort, kinds)))
+        field = "before" if before is not None else "after"
+        where.append(keyset_after(keys, sort_cursor_values(cursor_in, sort, kinds, field=field)))
     stmt = select(
         Developer.id,
         Developer.name,
@@ -133,12 +165,20 @@ def list_fields(
     found = list(session.execute(stmt.order_by(*keyset_order(keys)).limit(limit + 1)))
     more = len(found) > limit
     found = found[:limit]
-    cursor = sort_cursor(sort, [getattr(found[-1], f"k{i}") for i in range(len(keys))]) if more else None
+    if before is not None:
+        found.reverse()
+    has_next, has_previous = (True, more) if before is not None else (more, after is not None)
+
+    def cursor(row: Any) -> str:
+        return sort_cursor(sort, [getattr(row, f"k{i}") for i in range(len(keys))])
+
+    next_cursor = cursor(found[-1]) if has_next and found else None
+    previous_cursor = cursor(found[0]) if has_previous and found else None
     rows = [{k: v for k, v in row._asdict().items() if not (k[0] == "k" and k[1:].isdigit())} for row in found]
     aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
     for row in rows:
         row["aliases"] = aliases[row["id"]]
-    return rows, total, cursor
+    return rows, total, next_cursor, previous_cursor
 
 
 def aliases_of(session: Session, *, developer_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -44,6 +44,8 @@ def _page(
     q: str = "",
     sort: str = "name",
     after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
     start: int = 0,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -56,18 +58,22 @@ def _page(
             order = parse_sort(sort, allowed=table.EVERYONE_SORTS, default="name")
         except ValidationFailed:
             order, problem = parse_sort("name", allowed=table.EVERYONE_SORTS, default="name"), "sort"
+        where: dict[str, Any] = {"organization_id": org, "sort": order, "q": q, "limit": PAGE_SIZE, "everyone": True}
         try:
-            rows, total, cursor = table.developers_page(
-                session, organization_id=org, sort=order, q=q, after=after, limit=PAGE_SIZE, everyone=True
-            )
+            window = table.developers_window(session, after=after, before=before, last=last, **where)
         except ValidationFailed:  # a cursor from another sort or an edited link: start again at the first page
             problem, start = "page", 0
-            rows, total, cursor = table.developers_page(
-                session, organization_id=org, sort=order, q=q, limit=PAGE_SIZE, everyone=True
-            )
+            window = table.developers_window(session, **where)
+        rows, total = window.rows, window.total
+        if window.start is not None:  # the last page says where it starts
+            start = window.start
+        elif window.previous_cursor is None:  # nothing before this page: it is the first, whatever the link said
+            start = 0
         aliases = service.aliases_of(session, developer_ids=[row["developer_id"] for row in rows])
         bots = service.bots(session, organization_id=org)
         anyone = bool(total) or bool(q) or service.any_current(session, organization_id=org)
+    keep: dict[str, Any] = {"q": q, "sort": order.text}
+    later = total > start + len(rows)
     return render(
         request,
         "developers.html",
@@ -82,16 +88,38 @@ def _page(
         sort=order,
         columns=COLUMNS,
         start=start,
-        next_url=_url(q=q, sort=order.text, after=cursor, start=start + len(rows)) if cursor else None,
-        first_url=_url(q=q, sort=order.text) if after else None,
+        page_size=PAGE_SIZE,
+        first_url=_url(**keep) if start > 0 else None,
+        previous_url=(
+            _url(**keep, before=window.previous_cursor, start=max(0, start - PAGE_SIZE))
+            if window.previous_cursor and start > 0
+            else None
+        ),
+        next_url=_url(**keep, after=window.next_cursor, start=start + len(rows)) if window.next_cursor else None,
+        last_url=_url(**keep, last=True) if later else None,
         problem=problem,
         form=form or {"name": "", "email": "", "aliases": ""},
         errors=errors or {},
     )
 
 
-def _url(*, q: str = "", sort: str = "name", after: str | None = None, start: int = 0) -> str:
-    params = {"q": q, "sort": sort if sort != "name" else "", "after": after or "", "start": start or ""}
+def _url(
+    *,
+    q: str = "",
+    sort: str = "name",
+    after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
+    start: int = 0,
+) -> str:
+    params = {
+        "q": q,
+        "sort": sort if sort != "name" else "",
+        "after": after or "",
+        "before": before or "",
+        "last": "1" if last else "",
+        "start": start or "",
+    }
     query = urlencode({k: v for k, v in params.items() if v})
     return f"/developers?{query}" if query else "/developers"
 
@@ -103,9 +131,15 @@ def list_developers(
     q: Annotated[str, Query(max_length=200)] = "",
     sort: Annotated[str, Query(max_length=40)] = "name",
     after: Annotated[str | None, Query(max_length=4096)] = None,
+    before: Annotated[str | None, Query(max_length=4096)] = None,
+    last: bool = False,
     start: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    return _page(request, viewer, q=q.strip(), sort=sort, after=after or None, start=start)
+    """The list, 50 at a time: `after` the next page's cursor, `before` the previous one's, `last` the last page;
+    `start` is the position of the page's first row (for "Showing 51 to 100 of N"), kept by the pager's links."""
+    return _page(
+        request, viewer, q=q.strip(), sort=sort, after=after or None, before=before or None, last=last, start=start
+    )
 
 
 @router.post("")

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, parse_sort
 from gitproductivity.metrics import service, table
@@ -46,13 +47,26 @@ def developers_metrics(
     after: Annotated[
         str | None, Query(max_length=4096, description="Cursor: the `next_cursor` of the previous page")
     ] = None,
+    before: Annotated[
+        str | None,
+        Query(
+            max_length=4096,
+            description="Cursor: the `previous_cursor` of the page after, for the page before it (paging "
+            "backwards); not with `after`",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> DeveloperMetricsList:
     """Totals per developer with activity over a range, in one repository or all of them, in one team or all;
     bots only when asked. Sorted, searched and paged by the database; `total` is the number of rows matching."""
     order = parse_sort(sort, allowed=table.SORTS, default=table.DEFAULT_SORT)
+    if after is not None and before is not None:
+        raise ValidationFailed(
+            "pass either after or before, not both",
+            details=[{"field": "before", "message": "not together with after"}],
+        )
     with unit_of_work(read_only=True) as session:
-        rows, total, cursor = table.developers_page(
+        window = table.developers_window(
             session,
             organization_id=principal.organization_id,
             sort=order,
@@ -63,6 +77,7 @@ def developers_metrics(
             include_bots=include_bots,
             q=q,
             after=after,
+            before=before,
             limit=limit,
         )
     return DeveloperMetricsList(
@@ -70,10 +85,11 @@ def developers_metrics(
         team_id=team_id,
         start=start,
         end=end,
-        data=[DeveloperMetrics.model_validate(row) for row in rows],
-        has_more=cursor is not None,
-        next_cursor=cursor,
-        total=total,
+        data=[DeveloperMetrics.model_validate(row) for row in window.rows],
+        has_more=window.next_cursor is not None,
+        next_cursor=window.next_cursor,
+        previous_cursor=window.previous_cursor,
+        total=window.total,
     )
 
 

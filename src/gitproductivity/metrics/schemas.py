@@ -32,6 +32,9 @@ class DeveloperMetricsList(BaseModel):
     data: list[DeveloperMetrics]
     has_more: bool
     next_cursor: str | None = Field(description="Pass as `after` for the next page")
+    previous_cursor: str | None = Field(
+        default=None, description="Pass as `before` for the previous page (None on the first page)"
+    )
     total: int = Field(description="How many developers match the filters (all pages)")
 
 

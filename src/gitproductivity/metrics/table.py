@@ -7,6 +7,7 @@ of 50 among 2,500 developers sends 50 rows to Python, not 2,500.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -43,7 +44,27 @@ _KINDS: dict[str, type] = {
 _TOTALS = (*COUNTERS, "active_days", "first_commit_at", "last_commit_at")
 
 
+@dataclass(frozen=True)
+class Window:
+    """A page of the table: its rows, the number of rows in the whole table, the cursors of the pages after and
+    before it (None at either end), and, for the last page, the position of its first row."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+    previous_cursor: str | None
+    start: int | None = None
+
+
 def developers_page(
+    session: Session, *, sort: Sort, after: str | None = None, limit: int = 50, **scope: Any
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """`developers_window` read forwards only: the rows, the total and the next page's cursor."""
+    window = developers_window(session, sort=sort, after=after, limit=limit, **scope)
+    return window.rows, window.total, window.next_cursor
+
+
+def developers_window(
     session: Session,
     *,
     organization_id: str,
@@ -55,12 +76,18 @@ def developers_page(
     include_bots: bool = False,
     q: str | None = None,
     after: str | None = None,
+    before: str | None = None,
+    last: bool = False,
     limit: int = 50,
     everyone: bool = False,
-) -> tuple[list[dict[str, Any]], int, str | None]:
+) -> Window:
     """A page of developers with activity in the range and their totals, the number of such developers, and the
-    cursor of the next page (None on the last). `everyone`: every current developer instead, zeros for those
-    without activity (the Developers page)."""
+    cursors of the pages after and before it. `everyone`: every current developer instead, zeros for those
+    without activity (the Developers page).
+
+    `after` pages forwards, `before` backwards (the `limit` rows just before the cursor's row); `last` is the last
+    page of the table cut into pages of `limit` from its start (so it may hold fewer rows), with its `start`.
+    """
     allowed = EVERYONE_SORTS if everyone else SORTS
     if sort.field not in allowed:
         parse_sort(sort.text, allowed=allowed, default=DEFAULT_SORT)  # the 422 that lists them
@@ -124,13 +151,25 @@ def developers_page(
     kinds.append(str)
 
     stmt = select(table)
-    if after is not None:
-        stmt = stmt.where(keyset_after(keys, sort_cursor_values(after, sort, kinds)))
+    backwards = before is not None or last
+    if backwards:  # the same key in the other direction: the rows before the cursor, nearest first
+        keys = [(column, not descending) for column, descending in keys]
+    cursor_in = before if before is not None else after
+    if cursor_in is not None:
+        field = "before" if before is not None else "after"
+        stmt = stmt.where(keyset_after(keys, sort_cursor_values(cursor_in, sort, kinds, field=field)))
     found = list(session.execute(stmt.order_by(*keyset_order(keys)).limit(limit + 1)))
     # Past the end, the count is in no row: count again.
     total = int(found[0].total) if found else session.scalar(select(func.count()).select_from(table)) or 0
     more = len(found) > limit
     found = found[:limit]
+    position = None
+    if backwards:
+        if last:
+            position = (total - 1) // limit * limit if total else 0
+            found = found[: total - position]
+            more = position > 0
+        found.reverse()
     page = [
         {
             "developer_id": row.developer_id,
@@ -142,8 +181,14 @@ def developers_page(
         }
         for row in found
     ]
-    cursor = None
-    if more:
-        last = found[-1]
-        cursor = sort_cursor(sort, [getattr(last, col.key) for col, _ in keys])
-    return page, total, cursor
+    has_next = (before is not None) if backwards else more
+    has_previous = more if backwards else after is not None
+    if not found:
+        return Window(page, total, None, None, position)
+    return Window(
+        page,
+        total,
+        sort_cursor(sort, [getattr(found[-1], col.key) for col, _ in keys]) if has_next else None,
+        sort_cursor(sort, [getattr(found[0], col.key) for col, _ in keys]) if has_previous else None,
+        position,
+    )

@@ -7,14 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
-from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, parse_sort
+from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, CountedPage, parse_sort
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.api import AfterQuery, SearchQuery, SortQuery
-from gitproductivity.developers.schemas import DeveloperPage, DeveloperRead
+from gitproductivity.developers.schemas import DeveloperRead
 from gitproductivity.orgs.auth import CurrentPrincipal, allow
 from gitproductivity.orgs.roles import Role
 from gitproductivity.teams import flows, service
 from gitproductivity.teams.schemas import TeamCreate, TeamPage, TeamRead, TeamUpdate
+
+#: A team's developers: a page forwards (`after`), with the total.
+TeamDevelopers = CountedPage[DeveloperRead]
 
 router = APIRouter(
     prefix="/v1/teams", tags=["teams"], responses=ERROR_RESPONSES, dependencies=[allow("teams", write=Role.ADMIN)]
@@ -64,7 +67,7 @@ def delete_team(team_id: PathId, principal: CurrentPrincipal) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{team_id}/developers", response_model=DeveloperPage)
+@router.get("/{team_id}/developers", response_model=TeamDevelopers)
 def list_team_developers(
     team_id: PathId,
     principal: CurrentPrincipal,
@@ -73,7 +76,7 @@ def list_team_developers(
     include_removed: bool = False,
     sort: SortQuery = None,
     q: SearchQuery = None,
-) -> DeveloperPage:
+) -> TeamDevelopers:
     """The team's developers, sorted, searched and paged like `GET /v1/developers`."""
     order = parse_sort(sort, allowed=developers.SORTS, default="id")
     with unit_of_work(read_only=True) as session:
@@ -88,7 +91,7 @@ def list_team_developers(
             include_removed=include_removed,
         )
     data = [DeveloperRead.model_validate(row) for row in rows]
-    return DeveloperPage(data=data, has_more=cursor is not None, next_cursor=cursor, total=total)
+    return TeamDevelopers(data=data, has_more=cursor is not None, next_cursor=cursor, total=total)
 
 
 @router.put("/{team_id}/developers/{developer_id}", status_code=204)

@@ -300,3 +300,11 @@ def _ago(value: datetime | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["ago"] = _ago
+
+
+def _number(value: int | float | None) -> str:
+    """`12,345`: every count on the pages written one way (thousands separated by commas)."""
+    return "" if value is None else f"{value:,}"
+
+
+templates.env.filters["number"] = _number
