@@ -96,7 +96,7 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
         assert ui.page.evaluate(f"!!Chart.getChart(document.getElementById('{canvas}'))"), canvas
     labels = ui.page.evaluate("Chart.getChart(document.getElementById('chart-top')).data.labels")
     assert labels == ["Jane Doe", "Bob Stone"]
-    ui.screenshot("dashboard", tmp_path)
+    ui.screenshot("dashboard-small", tmp_path)  # the README's is taken with the big team (test_dashboard_bigteam)
 
     ui.page.get_by_label("Repository", exact=True).select_option(label="team")
     ui.page.get_by_label("Range", exact=True).select_option("custom")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -27,7 +28,7 @@ _CHART = (
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_dashboard_holds_a_big_team(ui: UI, big_team: BigTeam, width: int) -> None:
+def test_the_dashboard_holds_a_big_team(ui: UI, big_team: BigTeam, width: int, tmp_path: Path) -> None:
     ui.page.set_viewport_size({"width": width, "height": 860})
     ui.sign_in(big_team.tenant)
     answer = ui.goto("/dashboard")
@@ -35,6 +36,7 @@ def test_the_dashboard_holds_a_big_team(ui: UI, big_team: BigTeam, width: int) -
     expect(ui.page.get_by_label("Range", exact=True)).to_have_value("12m")
     ui.page.wait_for_function("() => !!Chart.getChart(document.getElementById('chart-developers'))")
     assert ui.page.evaluate(_OVERFLOW) <= 0
+    ui.screenshot("dashboard" if width == 1280 else "dashboard-phone", tmp_path)  # the README's, with 2,200 people
 
     # The last 12 months, every week of them, the quiet stretch as zeros at its place.
     commits = ui.page.evaluate(_CHART, "chart-commits")
