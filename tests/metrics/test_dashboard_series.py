@@ -131,7 +131,7 @@ def test_the_dashboard_defaults_to_twelve_months_with_a_top_ten(
     assert [s["commits"][november] for s in stacked] == [59, 58, 57, 56, 55, commits - 1 - sum(range(55, 60))]
     assert [t["name"] for t in data["top"]] == [f"Person {n}" for n in range(58, 48, -1)]
     assert html.count('<tr><td><a href="/dashboard?developer=') == 10  # the top ten, not everyone
-    assert "Show all 59 contributors" in html and 'href="/dashboard/contributors?"' in html
+    assert "Show all 59 contributors" in html and 'href="/dashboard/contributors"' in html
     assert "+59,000" in html or f"+{59 * 1000:,}" in html  # lines added, with thousands separators
 
     everything = page.get("/dashboard", params={"range": "all"}).text
@@ -139,6 +139,7 @@ def test_the_dashboard_defaults_to_twelve_months_with_a_top_ten(
 
     evens = page.get("/dashboard", params={"team_id": team_id}).text
     assert 'id="stat-developers">30<' in evens
+    assert f'href="/dashboard/contributors?team_id={team_id}"' in evens  # "show all" keeps the filters
 
     # The contributors list: everyone in the range, 50 to a page, sorted by any column.
     listed = page.get("/dashboard/contributors").text
