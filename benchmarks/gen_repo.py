@@ -19,8 +19,25 @@ def _line(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8))) + "\n"
 
 
-def generate(path: Path, *, commits: int = 50_000, authors: int = 200, files: int = 4_000, seed: int = 7) -> Path:
-    """Create a bare repository at `path` (replacing nothing: callers check for an existing one)."""
+def generate(
+    path: Path,
+    *,
+    commits: int = 50_000,
+    authors: int = 200,
+    files: int = 4_000,
+    seed: int = 7,
+    years: float | None = None,
+    every_author: bool = False,
+    end: int | None = None,
+    quiet: tuple[float, float] | None = None,
+) -> Path:
+    """Create a bare repository at `path` (replacing nothing: callers check for an existing one).
+
+    By default commits are ten minutes apart from September 2020. `years`: spread them evenly over that many
+    years instead, ending at `end` (a Unix time; default: the end of 2026). `every_author`: each of the `authors`
+    writes at least one commit (at a random point of the history), so a big team is really that big.
+    `quiet`: (start, end) as fractions of the span with no commits at all (a gap to see on a time axis).
+    """
     rng = random.Random(seed)
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
     people = [(f"Developer {i}", f"dev{i}@example.com") for i in range(authors)]
@@ -40,10 +57,12 @@ def generate(path: Path, *, commits: int = 50_000, authors: int = 200, files: in
     main_tip = 0
     side: tuple[int, set[str]] | None = None  # (tip mark, files touched on the side branch)
 
+    forced: int | None = None  # the author of the commit being written, when chosen (`every_author`)
+
     def write_commit(ref: str, parents: list[int], changed: dict[str, bytes | None], when: int, msg: str) -> int:
         nonlocal mark
         mark += 1
-        name, email = rng.choices(people, weights)[0]
+        name, email = people[forced] if forced is not None else rng.choices(people, weights)[0]
         out.write(f"commit {ref}\nmark :{mark}\n".encode())
         out.write(f"author {name} <{email}> {when} +0000\ncommitter {name} <{email}> {when} +0000\n".encode())
         data = msg.encode()
@@ -74,8 +93,24 @@ def generate(path: Path, *, commits: int = 50_000, authors: int = 200, files: in
         content[file] = lines
         return "".join(lines).encode()
 
+    step, span = 600.0, 0.0
+    if years is not None:
+        span = years * 365.25 * 86400
+        t0 = int((end if end is not None else 1_798_675_200) - span)  # 2027-01-01 UTC by default
+        step = span / max(commits, 1)
+        if quiet is not None:
+            step = span * (1 - (quiet[1] - quiet[0])) / max(commits, 1)
+    debut = dict(zip(rng.sample(range(commits), authors), range(authors), strict=True)) if every_author else {}
+
+    def at(i: int) -> int:
+        offset = i * step
+        if years is not None and quiet is not None and offset >= quiet[0] * span:
+            offset += (quiet[1] - quiet[0]) * span  # skip the quiet stretch
+        return t0 + int(offset) + rng.randint(0, max(int(step * 0.8), 1) if years is not None else 500)
+
     for i in range(commits):
-        when = t0 + i * 600 + rng.randint(0, 500)
+        when = at(i)
+        forced = debut.get(i)
         on_side = side is not None and rng.random() < 0.5
         touched = side[1] if side else set()
         changed: dict[str, bytes | None] = {}
@@ -105,6 +140,7 @@ def generate(path: Path, *, commits: int = 50_000, authors: int = 200, files: in
             side = (main_tip, set())
         elif side is not None and side[0] != main_tip and rng.random() < 0.1:
             merged = {f: "".join(content[f]).encode() for f in side[1] if f in content}
+            forced = None
             main_tip = write_commit("refs/heads/main", [main_tip, side[0]], merged, when + 1, "Merge branch side")
             side = None
     out.write(b"done\n")
@@ -118,5 +154,7 @@ def generate(path: Path, *, commits: int = 50_000, authors: int = 200, files: in
 if __name__ == "__main__":
     target = Path(sys.argv[1])
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 50_000
-    generate(target, commits=count)
+    people = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    span = float(sys.argv[4]) if len(sys.argv) > 4 else None
+    generate(target, commits=count, authors=people, years=span, every_author=people > 200)
     print(target)

@@ -132,11 +132,12 @@ def test_team_id_filters_the_metrics_and_the_dashboard(
 
     # The dashboard takes the team too: a picker, and only Ann's figures.
     browser = _signed_in(client, tenant)
-    whole = browser.get("/dashboard").text
-    assert 'id="stat-commits">9<' in whole and 'name="team_id"' in whole and ">Solo</option>" in whole
-    solo = browser.get("/dashboard", params={"team_id": team}).text
+    whole = browser.get("/dashboard", params={"range": "all"}).text
+    assert 'id="stat-commits">9<' in whole and 'name="team_id"' in whole
+    assert f'<option value="Solo" data-id="{team}">' in whole  # the searchable team picker's suggestion
+    solo = browser.get("/dashboard", params={"team_id": team, "range": "all"}).text
     assert 'id="stat-commits">3<' in solo and "Bob" not in solo.split('id="stat-commits"')[1]
-    assert f'<option value="{team}" selected' in solo
+    assert f'name="team_id" value="{team}"' in solo and 'value="Solo" data-picker' in solo
     gone = browser.get("/dashboard", params={"team_id": "team_01HZZZZZZZZZZZZZZZZZZZZZZZ"})
     assert gone.status_code == 200 and "That team or repository does not exist" in gone.text
 

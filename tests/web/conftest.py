@@ -93,7 +93,8 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
         )
     url = f"http://127.0.0.1:{port_of(sock)}"
     try:
-        wait_until_serving(url, proc, timeout=30, describe=log.read_text)
+        # Generous: on a loaded machine, importing the app and checking the migrations alone took over 30 s.
+        wait_until_serving(url, proc, timeout=90, describe=log.read_text)
         yield Server(url, proc, log)
     finally:
         proc.send_signal(signal.SIGTERM)

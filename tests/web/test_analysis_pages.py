@@ -91,7 +91,7 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
     ui.screenshot("developers", tmp_path)
 
     # Dashboard: team totals and charts, then the filters.
-    ui.goto("/dashboard")
+    ui.goto("/dashboard?range=all")  # the commits are dated early 2026: all time, whatever today is
     expect(ui.page.locator("#stat-commits")).to_have_text(
         "6"
     )  # Jane 4 + Bob 2 (one in each repository); the bot is not counted
@@ -99,14 +99,15 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
         assert ui.page.evaluate(f"!!Chart.getChart(document.getElementById('{canvas}'))"), canvas
     labels = ui.page.evaluate("Chart.getChart(document.getElementById('chart-top')).data.labels")
     assert labels == ["Jane Doe", "Bob Stone"]
-    ui.screenshot("dashboard", tmp_path)
+    ui.screenshot("dashboard-small", tmp_path)  # the README's is taken with the big team (test_dashboard_bigteam)
 
     ui.page.get_by_label("Repository", exact=True).select_option(label="team")
+    ui.page.get_by_label("Range", exact=True).select_option("custom")
     ui.page.get_by_label("From", exact=True).fill("2026-01-01")
     ui.page.get_by_label("To", exact=True).fill("2026-01-31")
     ui.page.get_by_role("button", name="Apply").click()
     expect(ui.page.locator("#stat-commits")).to_have_text("3")  # January in "team": Jane 2, Bob 1
-    ui.page.get_by_label("Developer", exact=True).select_option(label="Jane Doe")
+    ui.page.get_by_label("Developer", exact=True).fill("Jane Doe")  # the searchable picker
     ui.page.get_by_label("Per", exact=True).select_option("day")
     ui.page.get_by_role("button", name="Apply").click()
     expect(ui.page.locator("#stat-commits")).to_have_text("2")
@@ -114,8 +115,9 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
         "(() => { const c = Chart.getChart(document.getElementById('chart-commits')).data;"
         " return {labels: c.labels, commits: c.datasets[0].data}; })()"
     )
-    assert chart["labels"] == [f"2026-01-{d:02d}" for d in range(5, 14)]  # quiet days are drawn as gaps
-    assert chart["commits"] == [1, 0, 0, 0, 0, 0, 0, 0, 1]
+    # Every day of the range, at its place: the quiet ones are drawn as gaps (zeros), none left out.
+    assert chart["labels"] == [f"2026-01-{d:02d}" for d in range(1, 32)]
+    assert chart["commits"] == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + [0] * 18
 
     # A range that ends before it starts is explained, not a stack trace.
     ui.goto("/dashboard?from=2026-02-01&to=2026-01-01")

@@ -298,13 +298,14 @@ def _ago(value: datetime | None) -> str:
     return "just now"
 
 
+def number(value: int | float | None) -> str:
+    """Every figure on every page, one way: whole numbers with a comma between thousands (12,345); the
+    dashboard's charts format theirs the same way (`dashboard.js`)."""
+    if value is None:
+        return ""
+    return f"{round(value):,}"
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["number"] = number
 templates.env.filters["ago"] = _ago
-
-
-def _number(value: int | float | None) -> str:
-    """`12,345`: every count on the pages written one way (thousands separated by commas)."""
-    return "" if value is None else f"{value:,}"
-
-
-templates.env.filters["number"] = _number
