@@ -7,6 +7,7 @@ as the daily rollups do (analysis.store), so both end with the same rows. Identi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -14,7 +15,7 @@ from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis import activity
-from gitproductivity.core.db import bulk_insert
+from gitproductivity.core.db import bulk_write
 from gitproductivity.metrics.activity_models import HourRollup, LanguageRollup
 
 _LANGUAGES = cast(Table, LanguageRollup.__table__)
@@ -36,28 +37,67 @@ def save(
     owner: dict[str, str],
     full: bool,
 ) -> None:
-    langs: dict[tuple[str, date, str], list[int]] = {}
+    by_day: dict[tuple[str, int, str], list[int]] = {}
     for (email, day, language), values in languages.items():
-        key = (owner[email], _day(day), language)
-        row = langs.get(key)
+        key = (owner[email], day, language)
+        row = by_day.get(key)
         if row is None:
-            langs[key] = list(values)
-        else:
+            by_day[key] = list(values)
+        else:  # aliases of one developer
             for i in range(3):
                 row[i] += values[i]
-    counts: dict[tuple[str, date, int], int] = {}
+    counts: dict[tuple[str, int, int], int] = {}
     for (email, day, hour), n in hours.items():
-        hour_key = (owner[email], _day(day), hour)
+        hour_key = (owner[email], day, hour)
         counts[hour_key] = counts.get(hour_key, 0) + n
-    base = {"repository_id": repository_id, "organization_id": organization_id}
     if full:
+        # Tens of thousands of rows: written as the rollups are (core.db.bulk_write: COPY / executemany), each
+        # day bound once, in primary-key order (a day's ordinal sorts as the day does).
         session.execute(delete(LanguageRollup).where(LanguageRollup.repository_id == repository_id))
         session.execute(delete(HourRollup).where(HourRollup.repository_id == repository_id))
-        bulk_insert(session, _LANGUAGES, [_language_row(base, key, v) for key, v in sorted(langs.items())])
-        bulk_insert(session, _HOURS, [_hour_row(base, key, n) for key, n in sorted(counts.items())])
+        bound = _day_binder(session)
+        languages_rows = [
+            [repository_id, dev, bound(day), language, organization_id, *values]
+            for (dev, day, language), values in sorted(by_day.items())
+        ]
+        bulk_write(session, _LANGUAGES, _LANGUAGE_COLUMNS, languages_rows)
+        hour_rows = [
+            [repository_id, dev, bound(day), hour, organization_id, n] for (dev, day, hour), n in sorted(counts.items())
+        ]
+        bulk_write(session, _HOURS, _HOUR_COLUMNS, hour_rows)
         return
-    _add_languages(session, repository_id, base, langs)
-    _add_hours(session, repository_id, base, counts)
+    base = {"repository_id": repository_id, "organization_id": organization_id}
+    _add_languages(session, repository_id, base, {(d, _day(n), lang): v for (d, n, lang), v in by_day.items()})
+    _add_hours(session, repository_id, base, {(d, _day(n), h): c for (d, n, h), c in counts.items()})
+
+
+_LANGUAGE_COLUMNS = (
+    "repository_id",
+    "developer_id",
+    "day",
+    "language",
+    "organization_id",
+    "lines_added",
+    "lines_deleted",
+    "files_changed",
+)
+_HOUR_COLUMNS = ("repository_id", "developer_id", "day", "hour", "organization_id", "commits")
+
+
+def _day_binder(session: Session) -> Callable[[int], Any]:
+    """A day's ordinal as the `day` column binds it on this database (its bind processor, once per day). The
+    other columns are strings and integers, which no dialect here processes (`core.db.bind_values`)."""
+    process = _LANGUAGES.c.day.type._cached_bind_processor(session.get_bind().dialect)
+    cache: dict[int, Any] = {}
+
+    def bound(ordinal: int) -> Any:
+        value = cache.get(ordinal)
+        if value is None:
+            day = _day(ordinal)
+            value = cache[ordinal] = process(day) if process else day
+        return value
+
+    return bound
 
 
 def _language_row(base: dict[str, str], key: tuple[str, date, str], v: list[int]) -> dict[str, Any]:
