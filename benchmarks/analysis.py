@@ -12,6 +12,11 @@ Generates (once; reused if PATH exists) a repository with `git fast-import` (ben
    commits have the smallest files, so the extrapolation flatters PyDriller, if anything);
 and prints each figure, the ratios, our peak memory (this process; git children reported separately) and the
 machine load, because other work on the machine moves every figure.
+
+`--languages-hours both` adds, in every round, a full analysis with languages and hours of the week turned off
+(`GITPRODUCTIVITY_LANGUAGES_HOURS=false`) right after the one with them on, and prints the two side by side
+(their cost); `on` / `off` run only that one. `--no-ownership` leaves ownership (blame at the head) out, so that
+the commit read alone is compared.
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ def main() -> None:
         "--database-url", default="", help="an empty database to use instead of a fresh SQLite file (PostgreSQL)"
     )
     parser.add_argument("--skip-pydriller", action="store_true", help="leave out the PyDriller comparison")
+    parser.add_argument("--languages-hours", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--no-ownership", action="store_true", help="leave ownership (blame at the head) out")
     args = parser.parse_args()
     ensure_repo(args.repo, args.commits)
     total = int(
@@ -117,7 +124,14 @@ def main() -> None:
         data_dir=work / "data",
         log_level="WARNING",
         analysis_shards=args.shards,
+        languages_hours=args.languages_hours != "off",
+        ownership=not args.no_ownership,
     )
+    base_settings = dict(settings._overrides)
+
+    def switch(on: bool) -> None:
+        settings.configure(**{**base_settings, "languages_hours": on})
+
     from gitproductivity.analysis import jobs
     from gitproductivity.analysis import run as runner
     from gitproductivity.analysis.models import Analysis
@@ -143,6 +157,7 @@ def main() -> None:
     # the second, so each side gets the same conditions as far as possible; the best round of each is compared.
     gits: list[float] = []
     ours: list[float] = []
+    offs: list[float] = []
     run = None
     for round_no in range(args.rounds):
         cpu0 = cpu_seconds()
@@ -162,8 +177,21 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        if args.languages_hours == "both":  # the same full read with them off, right after (a rule change)
+            switch(False)
+            elapsed_off, cpu_off, run_off = analyse(full=True)
+            assert run_off.status == "succeeded", run_off.error
+            offs.append(elapsed_off)
+            print(
+                f"round {round_no + 1}: ... without languages and hours  {elapsed_off:6.2f} s  (cpu {cpu_off:.1f} s;"
+                f" read {run_off.read_ms} ms, store {run_off.store_ms} ms)  on / off {elapsed / elapsed_off:.2f}x",
+                flush=True,
+            )
+            switch(True)
     peak_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_git = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if args.languages_hours == "both":
+        analyse(full=True)  # back to the rules in force, so that the next analysis is an incremental one
     add_one_commit(args.repo)
     incremental, _cpu, run2 = analyse()
     assert run2.status == "succeeded" and run2.mode == "incremental", (run2.mode, run2.error)
@@ -184,6 +212,11 @@ def main() -> None:
         f"full / plain git log:   {best_ours / best_git:.2f}x  (best {best_ours:.2f} s vs best {best_git:.2f} s;"
         " target <= 0.8x)"
     )
+    if offs:
+        print(
+            f"languages and hours:    on {best_ours:.2f} s vs off {min(offs):.2f} s best vs best: "
+            f"{best_ours / min(offs):.2f}x ({best_ours - min(offs):+.2f} s)"
+        )
     print(f"incremental:            {incremental:.3f} s (target < 1 s)")
     print(
         f"peak memory:            {peak_ours:.0f} MB in our process (target < 300 MB); "

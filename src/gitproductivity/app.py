@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 import gitproductivity
 from gitproductivity import observability, startup, web, worker
+from gitproductivity.analysis import views as analysis_views
 from gitproductivity.analysis.api import router as analysis_router
 from gitproductivity.core.content import refuse_unstorable_text
 from gitproductivity.core.db import get_database
@@ -23,7 +24,9 @@ from gitproductivity.events.api import router as events_router
 from gitproductivity.events.api import types_router as event_types_router
 from gitproductivity.members import views as members_views
 from gitproductivity.members.api import router as members_router
+from gitproductivity.metrics import activity_views
 from gitproductivity.metrics import views as metrics_views
+from gitproductivity.metrics.activity_api import router as activity_router
 from gitproductivity.metrics.api import router as metrics_router
 from gitproductivity.notifications import views as notifications_views
 from gitproductivity.notifications.api import router as notifications_router
@@ -93,6 +96,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
         notifications_router,
         analysis_router,
         metrics_router,
+        activity_router,
     ):
         app.include_router(router)
     document_webhooks(app)
@@ -116,11 +120,13 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
             developers_views.router,
             profiles_views.router,
             teams_views.router,
+            analysis_views.router,
             repositories_views.router,
             webhooks_views.router,
             routing_views.router,
             notifications_views.router,
             metrics_views.router,
+            activity_views.router,
             members_views.router,
             members_views.invitations_router,
         ),

@@ -5,6 +5,7 @@ from gitproductivity.core.db import Base
 from gitproductivity.core.workers import Worker
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events.models import Event
+from gitproductivity.metrics.activity_models import HourRollup, LanguageRollup
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.notifications.models import Notification, NotificationReceipt
 from gitproductivity.orgs.models import ApiKey, Organization, User, UserSession
@@ -22,6 +23,8 @@ __all__ = [
     "Developer",
     "DeveloperEmail",
     "Event",
+    "HourRollup",
+    "LanguageRollup",
     "Notification",
     "NotificationReceipt",
     "Organization",

@@ -13,6 +13,7 @@ from gitproductivity.analysis import child, jobs
 from gitproductivity.core import tracing, workers
 from gitproductivity.developers import flows as developers
 from gitproductivity.events import service as events
+from gitproductivity.metrics import activity
 from gitproductivity.teams import service as teams
 from gitproductivity.webhooks import fanout, queue
 
@@ -21,6 +22,7 @@ def install() -> None:
     """Register every in-transaction event subscriber, and what a dead worker's pruning hands back (idempotent)."""
     events.subscribe(fanout.fan_out)
     developers.on_merge("teams", teams.move_members)  # a merged developer's teams become the kept one's
+    developers.on_merge("activity", activity.move_developer)  # and their languages and hours of the week
     workers.on_prune("deliveries", queue.release_claims_of)
     workers.on_prune("analyses", jobs.release_claims_of)
     child.on_start(install)  # each analysis child process runs this same wiring first

@@ -172,9 +172,11 @@ def test_another_organisation_gets_404_for_our_ids_and_never_sees_our_rows(
         assert any(v in api.get(path).text for v in ids.values()), path
     assert api.get(f"/v1/developers/{ids['developer_id']}").status_code == 200
     assert "jane@example.com" in api.get("/v1/metrics/developers").text
+    assert "Markdown" in api.get("/v1/metrics/languages").text and api.get("/v1/metrics/hours").json()["commits"] == 1
     assert len(checked_ids) >= 23 and "GET /v1/events" not in checked_ids
     assert {"/v1/developers", "/v1/events", "/v1/metrics/developers", "/v1/webhooks", "/v1/teams"} <= set(checked_lists)
     assert "PUT /v1/teams/{team_id}/developers/{developer_id}" in checked_ids
+    assert {"/v1/metrics/languages", "/v1/metrics/hours"} <= set(checked_lists)  # with our team, developer, repo
 
     # Our key cannot pull their developer into a merge either.
     merge = api.post(f"/v1/developers/{ids['developer_id']}/merge", json={"developer_id": theirs})

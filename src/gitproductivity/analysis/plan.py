@@ -42,7 +42,8 @@ def _fingerprint(path: Path, head: str | None, rules: list[exclusions.Rule]) -> 
         [*DEFAULT_BOT_PATTERNS, *settings.bot_patterns],
         [*exclusions.DEFAULT_EXCLUDES, *settings.exclude_globs],
         settings.analysis_first_parent,
-        2,  # bump when a counting rule in the code changes
+        settings.languages_hours,
+        3,  # bump when a counting rule in the code changes (3: languages and hours of the week)
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 

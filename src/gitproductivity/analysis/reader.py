@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitproductivity.analysis import git
-from gitproductivity.analysis.commits import Author, Issues, Skipped
+from gitproductivity.analysis import activity, git
+from gitproductivity.analysis.commits import Adjusted, Author, Issues, Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
 from gitproductivity.analysis.identities import canonical_email
@@ -30,7 +30,7 @@ from gitproductivity.analysis.identities import canonical_email
 # commit comes next (`--no-walk=unsorted --stdin` keeps the order given), so a header is recognised by its id,
 # never by a byte a name could contain, and git's output is checked against that order. `--encoding=UTF-8`
 # overrides a repository's `i18n.logOutputEncoding` (UTF-16 output would put NULs everywhere).
-FIELDS = ("%H", "%P", "%aN", "%aE", "%at", "%ct")
+FIELDS = ("%H", "%P", "%aN", "%aE", "%at", "%ct", "%ad")  # %ad with --date=raw: "<seconds> <+hhmm>"
 FORMAT = "--format=" + "%x00".join(FIELDS)
 LOG_ARGS = (
     "--use-mailmap",
@@ -41,6 +41,7 @@ LOG_ARGS = (
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",
+    "--date=raw",
     FORMAT,
 )
 SECONDS_PER_DAY = 86_400
@@ -68,9 +69,13 @@ class Tally:
     names: dict[str, tuple[int, str]] = field(default_factory=dict)  # identity -> (time, name) of newest commit
     commits: int = 0
     issues: Issues = field(default_factory=Issues)
+    # Languages and hours of the week (analysis.activity), per identity and day; empty when turned off.
+    languages: activity.Languages = field(default_factory=dict)
+    hours: activity.Hours = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
         self.commits += other.commits
+        activity.add(self.languages, self.hours, other.languages, other.hours)
         self.issues.add(other.issues)
         for key, row in other.days.items():
             mine = self.days.get(key)
@@ -93,6 +98,8 @@ class _Commit:
     author: Author | None  # None: skipped (the reason is in `skip`)
     skip: Skipped | None
     sums: list[int] = field(default_factory=lambda: [0, 0, 0])  # added, deleted, files
+    offset: int = 0  # the author date's UTC offset, in minutes
+    languages: dict[str, list[int]] | None = None  # language -> [added, deleted, files] (analysis.activity)
 
 
 class Parser:
@@ -103,9 +110,16 @@ class Parser:
     """
 
     def __init__(
-        self, paths: PathFilter, expected: Sequence[str] = (), progress: Progress | None = None, every: int = 500
+        self,
+        paths: PathFilter,
+        expected: Sequence[str] = (),
+        progress: Progress | None = None,
+        every: int = 500,
+        *,
+        languages_hours: bool = True,
     ) -> None:
         self.tally = Tally()
+        self.activity = activity.Collector() if languages_hours else None
         self.paths = paths
         self.progress = progress
         self.every = every
@@ -187,9 +201,11 @@ class Parser:
         sums[0] += int(added)
         sums[1] += int(deleted)
         sums[2] += 1
+        if self.activity is not None:
+            self.activity.file(self._commit, path, int(added), int(deleted))
 
     def _header(self, fields: list[bytes]) -> None:
-        sha, parents, name, email, author_time, committer_time = fields
+        sha, parents, name, email, author_time, committer_time, raw_date = fields
         found = parse_author(name, email, author_time, committer_time)
         if parents and not _PARENTS.fullmatch(parents):
             found = Skipped.MALFORMED
@@ -198,6 +214,8 @@ class Parser:
             self._commit = _Commit(sha.decode(), False, None, found)
         else:
             self._commit = _Commit(sha.decode(), b" " in parents, found, None)
+            if not found.adjusted or Adjusted.DATE_REPLACED not in found.adjusted:
+                self._commit.offset = activity.offset(raw_date)
 
     def _finish(self) -> None:
         commit = self._commit
@@ -231,6 +249,8 @@ class Parser:
             row[ADDED] += commit.sums[0]
             row[DELETED] += commit.sums[1]
             row[FILES] += commit.sums[2]
+            if self.activity is not None:
+                self.activity.commit(self.tally.languages, self.tally.hours, email, when, commit)
         if when < row[FIRST]:
             row[FIRST] = when
         if when > row[LAST]:
@@ -248,7 +268,15 @@ def list_commits(repo: Path, head: str, *, exclude: str | None = None, first_par
     return git.run(repo, args).decode().split()
 
 
-def read_shard(repo: Path, commits: Sequence[str], paths: PathFilter, progress: Progress | None, mailmap: str) -> Tally:
+def read_shard(
+    repo: Path,
+    commits: Sequence[str],
+    paths: PathFilter,
+    progress: Progress | None,
+    mailmap: str,
+    *,
+    languages_hours: bool = True,
+) -> Tally:
     """Tally `commits`; a commit git cannot read is skipped, the others are read around it.
 
     When git fails, what it printed completely is kept and reading resumes after it; a run that fails before
@@ -260,7 +288,7 @@ def read_shard(repo: Path, commits: Sequence[str], paths: PathFilter, progress: 
     unreadable = 0
     while todo:
         part = todo.pop()
-        parser = Parser(paths, part, progress)
+        parser = Parser(paths, part, progress, languages_hours=languages_hours)
         try:
             _log(repo, part, parser, mailmap)
         except git.GitError as exc:
@@ -322,11 +350,14 @@ def read(
     min_shard: int = 2_000,
     mailmap: str = "",
     progress: Progress | None = None,
+    languages_hours: bool = True,
 ) -> Tally:
     """Tally `commits` with up to `shards` git processes in parallel; the result does not depend on `shards`."""
     parts = split(commits, shards, min_shard)
     if len(parts) <= 1:
-        return read_shard(repo, parts[0], paths, progress, mailmap) if parts else Tally()
+        return (
+            read_shard(repo, parts[0], paths, progress, mailmap, languages_hours=languages_hours) if parts else Tally()
+        )
     lock = threading.Lock()
 
     def safe_progress(n: int) -> None:
@@ -338,7 +369,7 @@ def read(
 
     def work(index: int, part: Sequence[str]) -> None:
         try:
-            results[index] = read_shard(repo, part, paths, safe_progress, mailmap)
+            results[index] = read_shard(repo, part, paths, safe_progress, mailmap, languages_hours=languages_hours)
         except BaseException as exc:
             results[index] = exc
 

@@ -110,6 +110,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             min_shard=settings.analysis_min_shard,
             mailmap=work.mailmap,
             progress=heartbeat.advance,
+            languages_hours=settings.languages_hours,
         )
         own = _ownership(job, path, work)
         read_ms = int((time.monotonic() - t1) * 1000)

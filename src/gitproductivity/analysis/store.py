@@ -13,8 +13,8 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from gitproductivity.analysis import activity_store, ownership_store, reader
 from gitproductivity.analysis import ownership as provenance
-from gitproductivity.analysis import ownership_store, reader
 from gitproductivity.analysis.identities import BotMatcher, canonical_email
 from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data, finish_recovered
 from gitproductivity.analysis.models import Analysis, AnalysisStatus
@@ -84,6 +84,15 @@ def save(
         touched = {dev for dev, _ in rows}
         before = metrics.repository_totals(session, repository_id=repo.id, developer_ids=touched)
         _upsert(session, job, rows)
+    activity_store.save(  # languages and hours of the week (empty when turned off)
+        session,
+        organization_id=job.organization_id,
+        repository_id=repo.id,
+        languages=tally.languages,
+        hours=tally.hours,
+        owner=owner,
+        full=ready is not None,
+    )
     session.flush()
     changed = touched | set(before)
     after = metrics.repository_totals(session, repository_id=repo.id, developer_ids=changed)

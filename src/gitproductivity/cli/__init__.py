@@ -48,6 +48,7 @@ app.command("worker")(server.worker_cmd)
 app.command("init")(server.init)
 app.command("listen")(listen.listen)
 app.command("metrics")(metrics.metrics_cmd)
+app.command("hours")(metrics.hours_cmd)
 app.command("ownership")(ownership.ownership_cmd)
 
 app.add_typer(db.app, name="db")

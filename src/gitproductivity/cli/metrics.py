@@ -1,7 +1,9 @@
-"""`gitproductivity metrics`: per-developer totals."""
+"""`gitproductivity metrics`: per-developer totals (`--languages`: with each one's top languages);
+`gitproductivity hours`: commits per hour of the week in the authors' own time zones."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
@@ -17,6 +19,9 @@ def metrics_cmd(
     start: Annotated[str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD.")] = None,
     bots: Annotated[bool, typer.Option("--bots", help="Include bots.")] = False,
+    languages: Annotated[
+        bool, typer.Option("--languages", help="Add each developer's top languages (lines added + deleted).")
+    ] = False,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -26,6 +31,7 @@ def metrics_cmd(
     first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
 
     def work(session: Session, org_id: str) -> list[dict[str, Any]]:
+        from gitproductivity.metrics import activity
         from gitproductivity.teams import service as teams
 
         team_id = teams.find(session, organization_id=org_id, ref=team).id if team else None
@@ -38,19 +44,84 @@ def metrics_cmd(
             end=last,
             include_bots=bots,
         )
-        return [
+        found = [
             {"developer_id": d.id, "name": d.name, "email": d.email, **service.public(t.as_dict())} for d, t in rows
         ]
+        if languages:
+            top = activity.top_languages(
+                session,
+                organization_id=org_id,
+                developer_ids=[d.id for d, _ in rows],
+                repository_id=repository,
+                start=first,
+                end=last,
+            )
+            for row in found:
+                row["languages"] = [asdict(t) for t in top.get(row["developer_id"], [])]
+        return found
 
     rows = in_org(org, work)
     if as_json:
         print_json(rows)
         return
     keys = ["commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days"]
+    extra = ["top languages"] if languages else []
     print_table(
         "Developer metrics",
-        ["developer", "email", *[k.replace("_", " ") for k in keys], "last commit"],
-        [[r["name"], r["email"], *[r[k] for k in keys], r["last_commit_at"]] for r in rows],
+        ["developer", "email", *[k.replace("_", " ") for k in keys], "last commit", *extra],
+        [
+            [r["name"], r["email"], *[r[k] for k in keys], r["last_commit_at"], *([_top(r)] if languages else [])]
+            for r in rows
+        ],
+    )
+
+
+def _top(row: dict[str, Any], shown: int = 3) -> str:
+    """`Python 120, Go 40`: lines added + deleted in the developer's first `shown` languages."""
+    return ", ".join(f"{t['language']} {t['lines_added'] + t['lines_deleted']}" for t in row["languages"][:shown])
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def hours_cmd(
+    developer: Annotated[str | None, typer.Option("--developer", help="Only this developer id.")] = None,
+    repository: Annotated[str | None, typer.Option("--repository", help="Only this repository id.")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="Only the developers of this team (name or id).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First UTC day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD.")] = None,
+    bots: Annotated[bool, typer.Option("--bots", help="Include bots.")] = False,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print commits per weekday and hour, each in its author's own time zone (Monday 00:00 first)."""
+    from gitproductivity.metrics import activity
+
+    first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
+
+    def work(session: Session, org_id: str) -> list[int]:
+        from gitproductivity.teams import service as teams
+
+        team_id = teams.find(session, organization_id=org_id, ref=team).id if team else None
+        return activity.hours(
+            session,
+            organization_id=org_id,
+            repository_id=repository,
+            team_id=team_id,
+            developer_id=developer,
+            start=first,
+            end=last,
+            include_bots=bots,
+        )
+
+    counts = in_org(org, work)
+    if as_json:
+        print_json({"commits": sum(counts), "hours": counts})
+        return
+    print_table(
+        f"Commits per hour of the week ({sum(counts)} in all, authors' own time zones)",
+        ["hour", *DAYS],  # one row an hour: fits a terminal 80 columns wide
+        [[f"{h:02d}:00", *[counts[d * 24 + h] or "·" for d in range(7)]] for h in range(24)],
     )
 
 

@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     bot_patterns: Annotated[tuple[str, ...], NoDecode] = ()  # extra regexes, besides the built-in bot list
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     ownership: bool = True  # compute ownership (git blame at the head) in every analysis
+    languages_hours: bool = True  # count lines per language and commits per hour of the week (docs/metrics.md)
     ownership_ignore_revs: bool = True  # honour the head's .git-blame-ignore-revs when computing ownership
     git_timeout: float = 600.0  # seconds any single git command may run
     git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")

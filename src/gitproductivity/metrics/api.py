@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from gitproductivity.core.errors import ValidationFailed
 from gitproductivity.core.http import ERROR_RESPONSES, PathId, unit_of_work
 from gitproductivity.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, parse_sort
-from gitproductivity.metrics import service, table
+from gitproductivity.metrics import activity, service, table
 from gitproductivity.metrics.schemas import (
     DeveloperMetrics,
     DeveloperMetricsList,
     DeveloperSeries,
+    LanguageRead,
     MetricBucket,
     MetricTotals,
 )
@@ -80,6 +81,18 @@ def developers_metrics(
             before=before,
             limit=limit,
         )
+        langs = activity.top_languages(
+            session,
+            organization_id=principal.organization_id,
+            developer_ids=[row["developer_id"] for row in window.rows],
+            repository_id=repository_id,
+            start=start,
+            end=end,
+        )
+    for row in window.rows:
+        row["languages"] = [
+            LanguageRead.model_validate(t, from_attributes=True) for t in langs.get(row["developer_id"], [])
+        ]
     return DeveloperMetricsList(
         repository_id=repository_id,
         team_id=team_id,
@@ -113,6 +126,14 @@ def developer_metrics(
             start=start,
             end=end,
         )
+        langs = activity.top_languages(
+            session,
+            organization_id=principal.organization_id,
+            developer_ids=[dev.id],
+            repository_id=repository_id,
+            start=start,
+            end=end,
+        ).get(dev.id, [])
         return DeveloperSeries(
             developer_id=dev.id,
             name=dev.name,
@@ -121,4 +142,5 @@ def developer_metrics(
             repository_id=repository_id,
             totals=MetricTotals(**totals.as_dict()),
             buckets=[MetricBucket(start=day, **t.as_dict()) for day, t in buckets],
+            languages=[LanguageRead.model_validate(t, from_attributes=True) for t in langs],
         )

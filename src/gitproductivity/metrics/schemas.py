@@ -16,12 +16,26 @@ class MetricTotals(BaseModel):
     last_commit_at: datetime | None
 
 
+class LanguageRead(BaseModel):
+    language: str = Field(description="By file name, linguist-style (docs/metrics.md, Languages); `Other` if unknown")
+    lines_added: int
+    lines_deleted: int
+    files_changed: int
+
+
+_LANGUAGES = (
+    "The developer's languages over the same range and repository, most lines changed (added + deleted) first, "
+    "at most 10"
+)
+
+
 class DeveloperMetrics(BaseModel):
     developer_id: str
     name: str
     email: str
     is_bot: bool
     totals: MetricTotals
+    languages: list[LanguageRead] = Field(default_factory=list, description=_LANGUAGES)
 
 
 class DeveloperMetricsList(BaseModel):
@@ -50,3 +64,28 @@ class DeveloperSeries(BaseModel):
     repository_id: str | None
     totals: MetricTotals
     buckets: list[MetricBucket]
+    languages: list[LanguageRead] = Field(default_factory=list, description=_LANGUAGES)
+
+
+class LanguagesRead(BaseModel):
+    repository_id: str | None
+    team_id: str | None
+    developer_id: str | None
+    start: date | None = Field(serialization_alias="from")
+    end: date | None = Field(serialization_alias="to")
+    data: list[LanguageRead] = Field(description="Every language with lines in the scope, most lines changed first")
+
+
+class HoursRead(BaseModel):
+    repository_id: str | None
+    team_id: str | None
+    developer_id: str | None
+    start: date | None = Field(serialization_alias="from")
+    end: date | None = Field(serialization_alias="to")
+    commits: int = Field(description="Non-merge commits in the scope: the sum of `hours`")
+    hours: list[int] = Field(
+        min_length=168,
+        max_length=168,
+        description="Commits per hour of the week in each author's own time zone (the offset of the author "
+        "date): index = weekday * 24 + hour, Monday 00:00-00:59 is 0, Sunday 23:00-23:59 is 167",
+    )
