@@ -14,6 +14,14 @@ A receiver runs in its own process on 127.0.0.1 and notes when each request arri
 4. trickle: events committed one per transaction at 100/s for 10 s with the dispatcher running; latency is
    from each commit to the receiver seeing the POST.
 
+`--compare filter` runs instead, for 1 and 100 endpoints, the engine without filters and with a filter on every
+endpoint that every event matches (`data.repository_id $in [the repository + 999 others]` and
+`data.totals.commits $gte 0`; ordering "none"), back to back in each repetition (the order alternating), and
+prints both rates and their ratio. `--compare ordering` runs 1 endpoint unordered, then ordered `per_repository`
+with the events spread over `--keys` repositories (comma-separated counts, default 10,100), back to back, and
+prints the overall rate and the rate per key (each key's deliveries over the time from its first to its last
+arrival).
+
 Each engine scenario runs in a fresh process (peak RSS is that process's) on a fresh database, on SQLite and
 on PostgreSQL. Each throughput scenario runs `--repeat` times (default 3), each time right after its own
 ceiling run, and the median ratio is reported. CPU time per delivery (all threads of the process) is printed
@@ -180,25 +188,44 @@ def _setup(url: str, concurrency: int) -> tuple[Any, str]:
     return db, org
 
 
-def _hooks(db: Any, org: str, port: int, count: int, events: list[str]) -> None:
+def _filter() -> dict[str, Any]:
+    """Matches every event `_emit_many` writes, and makes the filter do some work (a 1,000-value `$in`)."""
+    from gitproductivity.events.payloads import MetricsUpdated
+
+    repo = MetricsUpdated.example.repository_id
+    return {
+        "data.repository_id": {"$in": [repo] + [f"repo_{i:026d}" for i in range(999)]},
+        "data.totals.commits": {"$gte": 0},
+    }
+
+
+def _hooks(db: Any, org: str, port: int, count: int, events: list[str], **options: Any) -> None:
     from gitproductivity.webhooks import endpoints
 
     with db.session() as session:
         for i in range(count):
-            endpoints.create(session, organization_id=org, url=f"http://127.0.0.1:{port}/h/{i}", events=events)
+            endpoints.create(
+                session, organization_id=org, url=f"http://127.0.0.1:{port}/h/{i}", events=events, **options
+            )
 
 
-def _emit_many(db: Any, org: str, n: int, chunk: int = 1000) -> dict[str, float]:
+def _emit_many(db: Any, org: str, n: int, chunk: int = 1000, keys: int = 0) -> dict[str, float]:
+    """`n` metrics.updated events (over `keys` repositories, round robin, when `keys`): their commit times by id."""
     from gitproductivity.events import service as events
     from gitproductivity.events.payloads import MetricsUpdated
 
+    example = MetricsUpdated.example
+    payloads = [example]
+    if keys:
+        fields = {name: getattr(example, name) for name in type(example).model_fields}
+        payloads = [MetricsUpdated(**{**fields, "repository_id": f"repo_{k:026d}"}) for k in range(keys)]
     commits: dict[str, float] = {}
     done = 0
     while done < n:
         ids = []
         with db.session() as session:
-            for _i in range(done, min(n, done + chunk)):
-                ids.append(events.emit(session, organization_id=org, data=MetricsUpdated.example).id)
+            for i in range(done, min(n, done + chunk)):
+                ids.append(events.emit(session, organization_id=org, data=payloads[i % len(payloads)]).id)
         t = time.time()
         commits.update(dict.fromkeys(ids, t))
         done += len(ids)
@@ -237,15 +264,20 @@ async def _run_until(db: Any, receiver: str, deliveries: int, work: Any = None) 
     return start, end
 
 
-def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: Any) -> None:
+def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: Any, variant: str = "plain") -> None:
+    """`variant`: "plain", "filter" (a matching filter on every endpoint) or "ordered:<keys>" (per_repository)."""
     db, org = _setup(url, concurrency)
     receiver = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
     if scenario in ("one", "fanout"):
         endpoints = 1 if scenario == "one" else 100
-        _hooks(db, org, port, endpoints, ["metrics.updated"])
+        keys = int(variant.split(":")[1]) if variant.startswith("ordered:") else 0
+        options: dict[str, Any] = {"event_filter": _filter()} if variant == "filter" else {}
+        if keys:
+            options["ordering"] = "per_repository"
+        _hooks(db, org, port, endpoints, ["metrics.updated"], **options)
         t0 = time.time()
-        _emit_many(db, org, n // endpoints)
+        commits = _emit_many(db, org, n // endpoints, keys=keys)
         result["emit_seconds"] = time.time() - t0
         cpu0 = _cpu_seconds()
         start, end = asyncio.run(_run_until(db, receiver, n))
@@ -254,6 +286,13 @@ def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: A
         lat = [(t - start) * 1000 for _, t in seen]
         result.update(rate=n / (end - start), seconds=end - start, received=len(seen))
         result["p50_ms"], result["p99_ms"] = _percentiles(lat)
+        if keys:  # the rate per key: each key's deliveries from its first arrival to its last
+            position = {eid: i for i, eid in enumerate(commits)}
+            by_key: dict[int, list[float]] = {}
+            for eid, t in seen:
+                by_key.setdefault(position[eid] % keys if eid in position else -1, []).append(t)
+            rates = [len(ts) / (max(ts) - min(ts)) for k, ts in by_key.items() if k >= 0 and len(ts) > 1]
+            result["per_key_rate"] = statistics.median(rates) if rates else float("nan")
     else:  # trickle: 100 events/s for 10 s, one transaction each, dispatcher running
         _hooks(db, org, port, 1, ["metrics.updated"])
         commits: dict[str, float] = {}
@@ -286,10 +325,10 @@ def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: A
     out.put(result)
 
 
-def _in_child(target: Any, *args: Any) -> dict[str, Any]:
+def _in_child(target: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, out))
+    proc = ctx.Process(target=target, args=(*args, out), kwargs=kwargs)
     proc.start()
     result: dict[str, Any] = out.get(timeout=900)
     proc.join(60)
@@ -307,6 +346,8 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=CONCURRENCY, help="the engine's WEBHOOK_CONCURRENCY (default: the ceiling's)"
     )
+    parser.add_argument("--compare", choices=["filter", "ordering"], help="side by side: see the docstring")
+    parser.add_argument("--keys", default="10,100", help="--compare ordering: repositories the events spread over")
     args = parser.parse_args()
     n = args.events
 
@@ -322,6 +363,9 @@ def main() -> None:
             f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, deliveries per run: {n}, "
             f"engine concurrency {args.concurrency}"
         )
+        if args.compare:
+            _compare(args, port)
+            return
         for backend in args.backends.split(","):
             with tempfile.TemporaryDirectory() as tmp:
                 for scenario in ("one", "fanout"):
@@ -367,6 +411,50 @@ def main() -> None:
     finally:
         receiver.terminate()
         receiver.join(10)
+
+
+def _compare(args: Any, port: int) -> None:
+    """Variants back to back in each repetition (their order alternating, so drift favours neither)."""
+    n = args.events
+    if args.compare == "filter":
+        cases = [("one", ["plain", "filter"]), ("fanout", ["plain", "filter"])]
+    else:
+        cases = [("one", ["plain"] + [f"ordered:{k}" for k in args.keys.split(",")])]
+    for backend in args.backends.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            for scenario, variants in cases:
+                label = "1 endpoint" if scenario == "one" else "100 endpoints"
+                rates: dict[str, list[float]] = {v: [] for v in variants}
+                per_key: dict[str, list[float]] = {v: [] for v in variants}
+                for rep in range(args.repeat):
+                    for variant in variants if rep % 2 == 0 else list(reversed(variants)):
+                        url, drop = _database(
+                            backend, args.postgres, Path(tmp) / f"{scenario}{rep}{variant.replace(':', '_')}.db"
+                        )
+                        try:
+                            r = _in_child(_engine, url, port, scenario, n, args.concurrency, variant=variant)
+                        finally:
+                            drop()
+                        rates[variant].append(r["rate"])
+                        per_key[variant].append(r.get("per_key_rate", float("nan")))
+                        print(
+                            f"{backend:10} {label:13} run {rep + 1} {variant:12}: {r['rate']:,.0f} deliveries/s "
+                            f"({r['cpu_us']:.0f} us CPU each)"
+                            + (f", {r['per_key_rate']:,.1f}/s per key" if "per_key_rate" in r else ""),
+                            flush=True,
+                        )
+                base = statistics.median(rates[variants[0]])
+                for variant in variants:
+                    median = statistics.median(rates[variant])
+                    extra = f", per key {statistics.median(per_key[variant]):,.1f}/s" if variant != "plain" else ""
+                    if variant == "filter":
+                        ratio = statistics.median(f / p for f, p in zip(rates["filter"], rates["plain"], strict=True))
+                        extra = f", ratio to plain (median of the runs' ratios) {ratio:.2f}"
+                    print(
+                        f"{backend:10} {label:13} median {variant:12} {median:,.0f} deliveries/s "
+                        f"({median / base:.2f} of plain){extra}",
+                        flush=True,
+                    )
 
 
 def _database(backend: str, admin_url: str, path: Path) -> tuple[str, Any]:

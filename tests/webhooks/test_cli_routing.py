@@ -53,3 +53,15 @@ def test_filter_and_headers_from_the_cli(database: Database, database_url: str, 
         database_url, "webhooks", "recover", hook["id"], "--since", "2026-01-02", "--until", "2026-01-01", check=False
     )
     assert bad.returncode == 1 and "until" in bad.stderr
+
+
+def test_ordering_from_the_cli(database: Database, database_url: str, receiver: Receiver) -> None:
+    run(database_url, "init", "--email", "boss@example.com")
+    hook = json.loads(
+        run(database_url, "webhooks", "add", receiver.url("/ok"), "--ordering", "per_repository", "--json").stdout
+    )
+    assert hook["ordering"] == "per_repository"
+    bad = run(database_url, "webhooks", "update", hook["id"], "--ordering", "per_team", check=False)
+    assert bad.returncode == 1 and "ordering" in bad.stderr and "Traceback" not in bad.stderr
+    updated = json.loads(run(database_url, "webhooks", "update", hook["id"], "--ordering", "none", "--json").stdout)
+    assert updated["ordering"] == "none"

@@ -50,6 +50,13 @@ AuthOption = Annotated[
         "stored encrypted, never shown again",
     ),
 ]
+OrderingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ordering",
+        help="per_repository or per_developer: one event of a repository / developer at a time, in feed order; none",
+    ),
+]
 RateOption = Annotated[
     str | None,
     typer.Option(
@@ -110,6 +117,7 @@ def webhooks_add(
     auth: AuthOption = None,
     auth_username: UserOption = None,
     rate_limit: RateOption = None,
+    ordering: OrderingOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -134,6 +142,7 @@ def webhooks_add(
             headers=headers,
             auth=credentials,
             rate_limit_per_second=_rate_option(rate_limit),
+            ordering=ordering,
         ),
     )
     hook = _hook_json(testing.send_test(organization_id=created.organization_id, webhook_id=created.id), secret=True)
@@ -227,6 +236,7 @@ def webhooks_update(
     auth: AuthOption = None,
     auth_username: UserOption = None,
     rate_limit: RateOption = None,
+    ordering: OrderingOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -242,6 +252,8 @@ def webhooks_update(
         changes["auth"] = _auth_option(auth, auth_username)
     if rate_limit is not None:
         changes["rate_limit_per_second"] = _rate_option(rate_limit)
+    if ordering is not None:
+        changes["ordering"] = ordering
     types = None if events is None else [t.strip() for t in events.split(",") if t.strip()]
     hook = in_org(
         org,

@@ -177,6 +177,11 @@ _HORIZON = """(SELECT least(
   FROM pg_current_snapshot() AS s)"""
 
 
+#: The horizon's SQL, for other readers that must not get ahead of a transaction still in flight (the ordered
+#: webhook deliveries: `webhooks.ordering`).
+SETTLED_HORIZON = _HORIZON
+
+
 def _settled(session: Session, types: Sequence[str]) -> Select[Event]:
     """Events every reader may serve (module docstring), of these types (all if none)."""
     stmt = select(Event)

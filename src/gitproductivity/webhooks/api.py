@@ -69,6 +69,7 @@ def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookC
             headers=body.headers,
             auth=body.auth.model_dump() if body.auth else None,
             rate_limit_per_second=body.rate_limit_per_second,
+            ordering=body.ordering,
         )
     tested = testing.send_test(organization_id=principal.organization_id, webhook_id=hook.id)
     read = webhook_read(tested, WebhookWithSecret)
@@ -97,7 +98,7 @@ def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWi
 
 @router.patch("/{webhook_id}", response_model=WebhookRead)
 def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
-    """Change the URL, events, description, filter, headers, credentials, rate limit, or `enabled` (enabling
+    """Change the URL, events, description, filter, headers, credentials, rate limit, ordering, or `enabled` (enabling
     resumes held deliveries). Fields left out are unchanged; `null` removes the filter, the headers, the
     credentials or the rate limit."""
     given = body.model_fields_set
@@ -115,6 +116,7 @@ def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: Curren
             headers=body.headers if "headers" in given else unchanged,
             auth=(body.auth.model_dump() if body.auth else None) if "auth" in given else unchanged,
             rate_limit_per_second=body.rate_limit_per_second if "rate_limit_per_second" in given else unchanged,
+            ordering=body.ordering if body.ordering is not None else unchanged,
         )
         result: WebhookRead = webhook_read(hook)
         return result

@@ -24,7 +24,7 @@ from gitproductivity.core.ids import new_id
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.types import EVENT_TYPES, OPERATIONAL_EVENT_TYPES
-from gitproductivity.webhooks import credentials, operational, options, signing
+from gitproductivity.webhooks import credentials, operational, options, ordering, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from gitproductivity.webhooks.schemas import MAX_RATE_LIMIT
@@ -132,9 +132,13 @@ def _check_rate(rate: Any) -> float | None:
     return float(rate)
 
 
-def _set_routing(hook: Webhook, *, event_filter: Any, headers: Any, auth: Any, rate: Any = UNCHANGED) -> None:
-    """Filter, extra headers, credentials and rate limit: each validated (all errors of one at once), `None`
-    clears it."""
+def _set_routing(
+    hook: Webhook, *, event_filter: Any, headers: Any, auth: Any, rate: Any = UNCHANGED, order: Any = UNCHANGED
+) -> None:
+    """Filter, extra headers, credentials, rate limit and ordering: each validated (all errors of one at once),
+    `None` clears it. A new ordering applies to deliveries made from then on (fan-out stores the key)."""
+    if order is not UNCHANGED:
+        hook.ordering = ordering.check(order)
     if rate is not UNCHANGED:
         hook.rate_limit_per_second = _check_rate(rate)
     if event_filter is not UNCHANGED:
@@ -161,6 +165,7 @@ def create(
     headers: Any = None,
     auth: Any = None,
     rate_limit_per_second: float | None = None,
+    ordering: str | None = None,
 ) -> Webhook:
     now = utcnow()
     url, chosen, description = check_fields(url=url, events=events, description=description)
@@ -175,7 +180,9 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second)
+    _set_routing(
+        hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second, order=ordering
+    )
     session.add(hook)
     session.flush()
     session.info.pop("webhooks_by_org", None)
@@ -195,11 +202,14 @@ def update_(
     headers: Any = UNCHANGED,
     auth: Any = UNCHANGED,
     rate_limit_per_second: Any = UNCHANGED,
+    ordering: Any = UNCHANGED,
 ) -> Webhook:
     """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers, the credentials or the rate
-    limit."""
+    limit (`ordering`: None is "none")."""
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
-    _set_routing(hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second)
+    _set_routing(
+        hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second, order=ordering
+    )
     # The masked URL a client read back (`https://***@host/…`) means "unchanged", not "credentials are ***".
     if url is not None and url.strip() != redact_url(hook.url):
         hook.url = _check_url(url)

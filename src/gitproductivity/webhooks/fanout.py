@@ -7,6 +7,7 @@ events' own transaction, so an event exists with its deliveries or not at all.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -18,14 +19,14 @@ from gitproductivity.core.clock import utcnow
 from gitproductivity.core.ids import new_id
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
-from gitproductivity.webhooks import filters, operational
+from gitproductivity.webhooks import filters, operational, ordering
 from gitproductivity.webhooks.endpoints import subscribed
 from gitproductivity.webhooks.models import Delivery, DeliveryStatus, Webhook
 
 DELIVERIES = cast(Table, Delivery.__table__)
 
 #: Built once (an API request that emits one event paid as much to build it as to run it).
-_ENABLED_HOOKS = select(Webhook.id, Webhook.events, Webhook.event_filter).where(
+_ENABLED_HOOKS = select(Webhook.id, Webhook.events, Webhook.event_filter, Webhook.ordering).where(
     Webhook.organization_id == bindparam("organization_id"), Webhook.enabled.is_(True)
 )
 
@@ -36,12 +37,16 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
 
     `events` is one event (`events.emit`) or a batch (`events.emit_many`): a batch's deliveries are written with
     one insert. The organisation's endpoints are read, and their filters compiled, once per transaction (an
-    analysis may emit thousands of events); an event's envelope is parsed only when a filtered endpoint wants it.
+    analysis may emit thousands of events); an event's envelope is parsed only when a filtered or ordered
+    endpoint wants it. An ordered endpoint's delivery gets its key and position (`webhooks.ordering`).
     """
-    cache: dict[str, list[tuple[str, list[str], filters.Predicate | None]]] = session.info.setdefault(
+    cache: dict[str, list[tuple[str, list[str], filters.Predicate | None, str | None]]] = session.info.setdefault(
         "webhooks_by_org", {}
     )
     now = utcnow()
+    # SQLite: the position's first part, taken while this transaction holds the write lock (PostgreSQL: the
+    # column's default, the transaction's id). Set on every row, so the insert's rows have the same columns.
+    sqlite_seq = time.time_ns() if session.get_bind().dialect.name == "sqlite" else None
     rows: list[dict[str, Any]] = []
     trace = tracing.mark("events.emit", {"events.count": len(events)}) if tracing.enabled() else None
     for event in events:
@@ -50,9 +55,11 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
         hooks = cache.get(event.organization_id)
         if hooks is None:
             found = session.execute(_ENABLED_HOOKS, {"organization_id": event.organization_id})
-            hooks = cache[event.organization_id] = [(r[0], list(r[1]), filters.compile_saved(r[2])) for r in found]
+            hooks = cache[event.organization_id] = [
+                (r[0], list(r[1]), filters.compile_saved(r[2]), None if r[3] == ordering.NONE else r[3]) for r in found
+            ]
         envelope: Any = None
-        for hook_id, types, predicate in hooks:
+        for hook_id, types, predicate, order in hooks:
             if not subscribed(types, event.type):
                 continue
             if event.type in OPERATIONAL_EVENT_TYPES:  # never to the endpoint it is about (the loop rule)
@@ -65,21 +72,28 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
                     envelope = json.loads(event.payload)
                 if not predicate(envelope):
                     continue
-            rows.append(
-                {
-                    "id": new_id("dlv"),
-                    "organization_id": event.organization_id,
-                    "webhook_id": hook_id,
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "is_test": False,
-                    "status": DeliveryStatus.PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "trace_context": trace,
-                }
-            )
+            key = None
+            if order is not None:
+                if envelope is None:
+                    envelope = json.loads(event.payload)
+                key = ordering.key_of(order, envelope)
+            row: dict[str, Any] = {
+                "id": new_id("dlv"),
+                "organization_id": event.organization_id,
+                "webhook_id": hook_id,
+                "event_id": event.id,
+                "event_type": event.type,
+                "is_test": False,
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "trace_context": trace,
+                "order_key": key,
+            }
+            if sqlite_seq is not None:
+                row["order_seq"] = sqlite_seq if key is not None else None
+            rows.append(row)
     if rows:
         session.execute(insert(DELIVERIES), rows)  # Core insert: no ORM bookkeeping per row
     return len(rows)

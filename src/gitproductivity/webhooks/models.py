@@ -4,7 +4,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    FetchedValue,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gitproductivity.core.db import Base
@@ -57,6 +70,8 @@ class Webhook(Base):
     # the start of the next free slot, advanced by the claim that reserves slots (in the claim's transaction).
     rate_limit_per_second: Mapped[float | None] = mapped_column(Float(), nullable=True)
     rate_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Ordered delivery (webhooks.ordering): "per_repository", "per_developer" or "none".
+    ordering: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
 
 
 class Delivery(Base):
@@ -89,6 +104,13 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
     #: The W3C traceparent of the event's emission (core.tracing): the worker's spans join that trace.
     trace_context: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Ordered delivery (webhooks.ordering): the event's key for an ordered endpoint (None: unordered), and the
+    #: position's first part (PostgreSQL: the writing transaction's id, the column's default; SQLite: set by
+    #: fan-out), then `id`.
+    order_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    order_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, server_default=FetchedValue())
+
+    __mapper_args__ = {"eager_defaults": False}  # `order_seq`'s default is never read back after an insert
 
     attempt_log: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.number", viewonly=True)
 
@@ -98,6 +120,17 @@ class Delivery(Base):
         # The delivery log's search (webhooks.deliveries.list_): by status, by event type, newest first.
         Index("ix_webhook_deliveries_webhook_status", "webhook_id", "status", "id"),
         Index("ix_webhook_deliveries_webhook_type", "webhook_id", "event_type", "id"),
+        # The ordered claim's test (webhooks.ordering): an earlier pending delivery of the same endpoint and key.
+        # Partial: unordered deliveries, and finished ones, are not in it.
+        Index(
+            "ix_webhook_deliveries_order",
+            "webhook_id",
+            "order_key",
+            "order_seq",
+            "id",
+            postgresql_where=text("status = 'pending' AND order_key IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND order_key IS NOT NULL"),
+        ),
     )
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.ids import new_id
-from gitproductivity.webhooks import queue
+from gitproductivity.webhooks import ordering, queue
 from gitproductivity.webhooks.models import Delivery, DeliveryStatus, Webhook
 from gitproductivity.webhooks.queue import Job
 
@@ -54,6 +54,7 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
 def claim_paced(session: Session, *, limit: int, lease_seconds: float, worker_id: str | None = None) -> list[Job]:
     """Reserve slots of rate-limited endpoints and claim a due delivery for each (see the module's docstring)."""
     now = utcnow()
+    postgresql = session.get_bind().dialect.name == "postgresql"
     horizon = now + timedelta(seconds=LOOKAHEAD)
     hooks = session.execute(
         select(Webhook.id, Webhook.rate_limit_per_second, Webhook.rate_next_at)
@@ -82,6 +83,7 @@ def claim_paced(session: Session, *, limit: int, lease_seconds: float, worker_id
                 Delivery.webhook_id == hook_id,
                 Delivery.status == DeliveryStatus.PENDING,
                 Delivery.next_attempt_at <= now,
+                ordering.claimable(postgresql=postgresql),  # a keyed delivery waits for the earlier ones of its key
             )
             .order_by(Delivery.id)
             .limit(slots)
@@ -120,9 +122,14 @@ def next_due(session: Session) -> datetime | None:
     """When the dispatcher should claim again: the earliest due delivery of an endpoint without a limit, or the
     moment a rate-limited endpoint with pending deliveries can have slots reserved again."""
     times = [queue.next_due(session)]
+    postgresql = session.get_bind().dialect.name == "postgresql"
     earliest = (
         select(func.min(Delivery.next_attempt_at))
-        .where(Delivery.webhook_id == Webhook.id, Delivery.status == DeliveryStatus.PENDING)
+        .where(
+            Delivery.webhook_id == Webhook.id,
+            Delivery.status == DeliveryStatus.PENDING,
+            ordering.claimable(postgresql=postgresql),
+        )
         .scalar_subquery()
     )
     rows = session.execute(

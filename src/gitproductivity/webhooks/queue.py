@@ -24,7 +24,7 @@ from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.ids import new_id
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.models import Event
-from gitproductivity.webhooks import health, operational, policy, signing
+from gitproductivity.webhooks import health, operational, ordering, policy, signing
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 from gitproductivity.webhooks.sender import Outcome
 
@@ -58,6 +58,7 @@ class Job:
     auth_secret: str | None = None
     not_before: datetime | None = None  # a rate-limited endpoint's slot (webhooks.pacing): the POST waits for it
     slot_seconds: float = 0.0  # and the time between its slots (1 / its limit)
+    order_key: str | None = None  # an ordered endpoint's key (webhooks.ordering): its outcome frees the next one
 
     def headers(self, timestamp: int) -> dict[str, str]:
         """The endpoint's headers, then ours (signature, event, delivery); Authorization is added by the sender."""
@@ -101,6 +102,7 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.headers,
         Webhook.auth_type,
         Webhook.auth_secret,
+        c.order_key,
     )
 
 
@@ -129,6 +131,7 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 extra_headers=r[14],
                 auth_type=r[15],
                 auth_secret=r[16],
+                order_key=r[17],
             )
         )
     return jobs
@@ -188,6 +191,7 @@ def _claim_statement(*, postgresql: bool) -> Any:
             Delivery.next_attempt_at <= bindparam("now"),
             Webhook.enabled.is_(True),
             Webhook.rate_limit_per_second.is_(None),  # rate-limited endpoints are claimed by `webhooks.pacing`
+            ordering.claimable(postgresql=postgresql),  # a keyed delivery waits for the earlier ones of its key
         )
         .order_by(Delivery.next_attempt_at)
         .limit(bindparam("limit", type_=Integer))
@@ -217,7 +221,9 @@ def _claim_statement(*, postgresql: bool) -> Any:
 
 def next_due(session: Session) -> datetime | None:
     """When the earliest pending delivery of an endpoint without a rate limit (including leased ones, at their
-    lease's end) becomes due."""
+    lease's end) becomes due; a keyed delivery behind an earlier one of its key is not due (`webhooks.ordering`):
+    the outcome of that earlier one wakes the dispatchers (`record`)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
     return session.scalar(
         select(func.min(Delivery.next_attempt_at))
         .join(Webhook, Webhook.id == Delivery.webhook_id)
@@ -225,6 +231,7 @@ def next_due(session: Session) -> datetime | None:
             Delivery.status == DeliveryStatus.PENDING,
             Webhook.enabled.is_(True),
             Webhook.rate_limit_per_second.is_(None),  # `webhooks.pacing.next_due` adds the rate-limited endpoints
+            ordering.claimable(postgresql=postgresql),
         )
     )
 
@@ -365,6 +372,8 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     real = [(r.job.webhook_id, r.outcome.ok) for r in results if r.job.delivery_id in kept and not r.job.is_test]
     health.update(session, outcomes=real, now=now)
     health.notify_failed(session, exhausted=[_failure(r) for r in exhausted])
+    if any(r.job.order_key is not None for r in results if r.job.delivery_id in kept):
+        channels.EVENTS.notify(session)  # the next delivery of a key may be due now: dispatchers claim it at once
     return recorded
 
 

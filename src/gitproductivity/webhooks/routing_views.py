@@ -11,10 +11,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from gitproductivity.core.errors import ValidationFailed
+from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.developers import service as developers
 from gitproductivity.repositories import service as repositories
+from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, Viewer, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
 from gitproductivity.webhooks import endpoints, options
@@ -25,6 +26,8 @@ router = APIRouter(prefix="/settings", include_in_schema=False, dependencies=[De
 #: The filter fields the pickers write; the rest of a filter is shown in the raw editor.
 PICKED = {"repositories": ("data", "repository_id"), "developers": ("data", "developer_id")}
 SUGGESTIONS = 20
+#: Teams offered by the team picker (an organisation with more picks by developer).
+MAX_TEAMS = 500
 
 
 def split_filter(spec: dict[str, Any] | None) -> tuple[dict[str, list[str]], dict[str, Any]]:
@@ -64,6 +67,27 @@ def _search(session: Session, kind: str, organization_id: str, query: str, limit
     return list(service.search(session, organization_id=organization_id, query=query, limit=limit))
 
 
+def _teams(session: Session, organization_id: str) -> list[tuple[str, str]]:
+    rows, _total, _next = teams.list_(session, organization_id=organization_id, limit=MAX_TEAMS)
+    return [(t.id, t.name) for t in rows]
+
+
+def _team_members(session: Session, organization_id: str, team_id: str) -> list[str]:
+    """A team's developers now: the team picker adds them to the developers chosen (a snapshot, said on the
+    page: the filter names developers, so a later change to the team does not change it)."""
+    try:
+        team = teams.get(session, organization_id=organization_id, team_id=team_id)
+    except NotFound:  # removed since the page was shown, or not this organisation's
+        raise ValidationFailed(
+            "teams", details=[{"field": "teams", "message": "That team no longer exists."}]
+        ) from None
+    ids = list(session.scalars(teams.member_ids(team_id=team.id)))
+    if not ids:
+        message = f"The team “{team.name}” has no developers yet: add some to it first."
+        raise ValidationFailed("teams", details=[{"field": "teams", "message": message}])
+    return sorted(ids)
+
+
 def _page(
     request: Request, viewer: Viewer, hook: WebhookRead, form: dict[str, Any], errors: dict[str, str], status: int
 ) -> Response:
@@ -76,13 +100,16 @@ def routing_page(request: Request, webhook_id: str, viewer: CurrentViewer) -> Re
         hook = webhook_read(endpoints.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id))
         picks, rest = split_filter(hook.filter)
         chosen = _labels(session, viewer.organization_id, picks)
+        team_choices = _teams(session, viewer.organization_id)
     form = {
+        "teams": team_choices,
         "chosen": chosen,
         "filter_json": json.dumps(rest, indent=2) if rest else "",
         "headers_text": "\n".join(f"{k}: {v}" for k, v in hook.headers.items()),
         "auth_mode": "keep" if hook.auth else "none",
         "auth_username": "",
         "rate_limit_per_second": "" if hook.rate_limit_per_second is None else f"{hook.rate_limit_per_second:g}",
+        "ordering": hook.ordering,
     }
     return _page(request, viewer, hook, form, {}, 200)
 
@@ -166,12 +193,14 @@ def save_routing(
     add_repository: Annotated[str, Form()] = "",
     developer_ids: Annotated[list[str] | None, Form()] = None,
     add_developer: Annotated[str, Form()] = "",
+    add_team: Annotated[str, Form()] = "",
     filter_json: Annotated[str, Form()] = "",
     headers_text: Annotated[str, Form()] = "",
     auth_mode: Annotated[str, Form()] = "keep",
     auth_username: Annotated[str, Form()] = "",
     auth_secret: Annotated[str, Form()] = "",
     rate_limit_per_second: Annotated[str, Form()] = "",
+    ordering: Annotated[str, Form()] = "none",
 ) -> Response:
     chosen = {"repositories": list(repository_ids or []), "developers": list(developer_ids or [])}
     form: dict[str, Any] = {
@@ -182,6 +211,7 @@ def save_routing(
         "add_repository": add_repository,
         "add_developer": add_developer,
         "rate_limit_per_second": rate_limit_per_second,
+        "ordering": ordering,
     }
     with unit_of_work() as session:
         hook = endpoints.get(session, organization_id=viewer.organization_id, webhook_id=webhook_id)
@@ -193,6 +223,12 @@ def save_routing(
                     chosen[kind] += [found] if found not in chosen[kind] else []
                 except ValidationFailed as exc:
                     errors.update(_errors(exc))
+        if add_team.strip():
+            try:
+                members = _team_members(session, viewer.organization_id, add_team.strip())
+                chosen["developers"] += [d for d in members if d not in chosen["developers"]]
+            except ValidationFailed as exc:
+                errors.update(_errors(exc))
         try:
             rest = json.loads(filter_json) if filter_json.strip() else {}
         except ValueError as exc:
@@ -213,12 +249,14 @@ def save_routing(
                     headers=_headers(headers_text),
                     auth=_auth(auth_mode, auth_username, auth_secret),
                     rate_limit_per_second=options.rate_from_text(rate_limit_per_second),
+                    ordering=ordering,
                 )
             except ValidationFailed as exc:
                 errors.update(_errors(exc))
         if errors:
             session.rollback()
             form["chosen"] = _labels(session, viewer.organization_id, chosen)
+            form["teams"] = _teams(session, viewer.organization_id)
             return _page(request, viewer, webhook_read(hook), form, errors, 422)
     flash(request, "Routing saved: it applies to the next event.")
     return redirect(f"/settings/webhooks/{webhook_id}")

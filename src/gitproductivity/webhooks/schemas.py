@@ -23,6 +23,14 @@ RATE_LIMIT_DESCRIPTION = (
 )
 
 
+ORDERING_DESCRIPTION = (
+    '"per_repository" or "per_developer": the events of one repository (`data.repository_id`) or one developer '
+    "(`data.developer_id`) reach this endpoint one at a time, in feed order, and a failing delivery holds back "
+    'only the later ones of its key (docs/webhooks.md, Ordering); "none" (the default): no order'
+)
+Ordering = Literal["per_repository", "per_developer", "none"]
+
+
 class BasicAuth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["basic"]
@@ -51,6 +59,7 @@ class WebhookCreate(BaseModel):
     rate_limit_per_second: float | None = Field(
         default=None, gt=0, le=MAX_RATE_LIMIT, strict=True, description=RATE_LIMIT_DESCRIPTION, examples=[50]
     )
+    ordering: Ordering = Field(default="none", description=ORDERING_DESCRIPTION)
 
 
 class WebhookUpdate(BaseModel):
@@ -65,6 +74,7 @@ class WebhookUpdate(BaseModel):
     rate_limit_per_second: float | None = Field(
         default=None, gt=0, le=MAX_RATE_LIMIT, strict=True, description=RATE_LIMIT_DESCRIPTION + "; absent: unchanged"
     )
+    ordering: Ordering | None = Field(default=None, description=ORDERING_DESCRIPTION + "; absent: unchanged")
 
 
 class FilterTest(BaseModel):
@@ -156,6 +166,7 @@ class WebhookRead(BaseModel):
     headers: dict[str, str]
     auth: AuthRead | None = Field(description="Only the kind of credentials: they are never shown after saving")
     rate_limit_per_second: float | None = Field(description="POSTs per second at most, across workers; null: none")
+    ordering: Ordering = Field(description="Ordered delivery per repository or per developer, or none")
     created_at: datetime
     updated_at: datetime
     last_test: TestResult | None
@@ -246,6 +257,7 @@ def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) 
         "headers": hook.headers or {},
         "auth": AuthRead(type=hook.auth_type) if hook.auth_type and hook.auth_secret else None,
         "rate_limit_per_second": hook.rate_limit_per_second,
+        "ordering": hook.ordering or "none",
         "created_at": hook.created_at,
         "updated_at": hook.updated_at,
         "last_test": last,
