@@ -223,7 +223,7 @@ def main() -> None:
             old_src = _old_source(args.old_rev, Path(tmp))
             codes = {"old (lock)": old_src, "new (txid)": ROOT / "src"}
             for backend in args.backends.split(","):
-                for writers in [int(w) for w in args.writers.split(",")]:
+                for writers in [int(w) for w in args.writers.split(",") if w]:  # --writers "": analysis only
                     for i, (label, src) in enumerate(codes.items()):
                         url, drop = _database(backend, args.postgres, Path(tmp) / f"{backend}-{writers}-{i}.db")
                         try:

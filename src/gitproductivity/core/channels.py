@@ -36,13 +36,20 @@ class Channel:
 
     def notify(self, session: Session) -> None:
         """Wake this channel's listeners once the session's transaction commits (once per transaction)."""
+        if self.claim(session) and session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.name})
+
+    def claim(self, session: Session) -> bool:
+        """`notify` for a caller that sends the NOTIFY itself, inside a statement it runs anyway (PostgreSQL:
+        `pg_notify(<name>, '')` in an INSERT's RETURNING saves a round trip): True the first time in this
+        transaction (then the caller must send it), False once it is sent. The in-process wake-up after commit is
+        registered either way, as by `notify`."""
         sent: set[str] = session.info.setdefault("channels_notified", set())
         if self.name in sent:
-            return
+            return False
         sent.add(self.name)
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.name})
         after_commit(session, self.fire)
+        return True
 
     def subscribe(self) -> asyncio.Event:
         """Register the running loop; the returned event is set on every `fire()` in this process."""

@@ -108,9 +108,15 @@ def _list(
             limit=limit,
             include_removed=include_removed,
         )
-    data = [DeveloperRead.model_validate(d) for d in rows]
-    return DeveloperPage(
-        data=data, has_more=cursor is not None, next_cursor=cursor, previous_cursor=previous, total=total
+    # One validation of the whole page (not one call per row).
+    return DeveloperPage.model_validate(
+        {
+            "data": rows,
+            "has_more": cursor is not None,
+            "next_cursor": cursor,
+            "previous_cursor": previous,
+            "total": total,
+        }
     )
 
 

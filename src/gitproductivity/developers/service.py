@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
+from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import contains, get_owned
 from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
-from gitproductivity.core.pagination import Sort, keyset_after, keyset_order, sort_cursor, sort_cursor_values
+from gitproductivity.developers.lists import SORTS as SORTS  # the lists live in `developers.lists`
+from gitproductivity.developers.lists import aliases_of as aliases_of
+from gitproductivity.developers.lists import list_fields as list_fields
+from gitproductivity.developers.lists import list_window as list_window
+from gitproductivity.developers.lists import matching as matching
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded, DeveloperRemoved
+
+_DEVELOPERS = cast(Table, Developer.__table__)
+_EMAILS = cast(Table, DeveloperEmail.__table__)
 
 
 def event_data(developer: Developer) -> dict[str, object]:
@@ -71,130 +78,6 @@ def list_(
     return list(session.scalars(stmt.order_by(Developer.id).limit(limit + 1)))
 
 
-#: What `GET /v1/developers` can be sorted by (`sort=`, a leading `-` for descending); ties are ordered by id.
-SORTS = ("id", "name", "email", "created_at")
-_SORT_KINDS: dict[str, type] = {"id": str, "name": str, "email": str, "created_at": datetime}
-
-
-def _sort_column(field: str) -> Any:
-    if field == "name":
-        return func.lower(Developer.name)  # any case: "ann" between "Adam" and "Bob"
-    return getattr(Developer, field)
-
-
-def matching(text: str) -> ColumnElement[bool]:
-    """Developers whose name or primary e-mail contains `text`, in any case (LIKE's wildcards taken literally)."""
-    pattern = contains(text.strip()[:200])
-    return or_(func.lower(Developer.name).like(pattern, escape="!"), Developer.email.like(pattern, escape="!"))
-
-
-def list_fields(
-    session: Session,
-    *,
-    organization_id: str,
-    sort: Sort | None = None,
-    q: str | None = None,
-    after: str | None = None,
-    limit: int = 50,
-    include_removed: bool = False,
-    within: Select[Any] | None = None,
-) -> tuple[list[dict[str, Any]], int, str | None]:
-    """A page of developers as plain values (the API's page), the number matching, and the next page's cursor:
-    `list_window` read forwards."""
-    rows, total, cursor, _ = list_window(
-        session,
-        organization_id=organization_id,
-        sort=sort,
-        q=q,
-        after=after,
-        limit=limit,
-        include_removed=include_removed,
-        within=within,
-    )
-    return rows, total, cursor
-
-
-def list_window(
-    session: Session,
-    *,
-    organization_id: str,
-    sort: Sort | None = None,
-    q: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-    limit: int = 50,
-    include_removed: bool = False,
-    within: Select[Any] | None = None,
-) -> tuple[list[dict[str, Any]], int, str | None, str | None]:
-    """A page of developers as plain values, the number matching, and the cursors of the next and the previous
-    page (None at either end).
-
-    Sorted by `sort` (default: id, i.e. the order they were added), ties by id; `q` searches names and e-mails;
-    `within` limits the list to those ids (a team's); `before` is the `limit` rows just before its row, in the
-    same order. Each row has `aliases` (its non-primary e-mails, sorted), read with a second statement and no ORM
-    objects: loading 50 developers and their e-mails as ORM objects cost more than the rest of the request together.
-    """
-    sort = sort or Sort(field="id", descending=False)
-    keys: list[tuple[Any, bool]] = [(_sort_column(sort.field), sort.descending)]
-    if sort.field != "id":
-        keys.append((Developer.id, False))
-    where = [Developer.organization_id == organization_id]
-    if not include_removed:
-        where.append(Developer.removed_at.is_(None))
-    if q and q.strip():
-        where.append(matching(q))
-    if within is not None:
-        where.append(Developer.id.in_(within))
-    total = session.scalar(select(func.count()).select_from(Developer).where(*where)) or 0
-    if before is not None:  # the same key in the other direction: the rows before the cursor, nearest first
-        keys = [(column, not descending) for column, descending in keys]
-    cursor_in = before if before is not None else after
-    if cursor_in is not None:
-        kinds = [_SORT_KINDS[sort.field]] + ([str] if sort.field != "id" else [])
-        field = "before" if before is not None else "after"
-        where.append(keyset_after(keys, sort_cursor_values(cursor_in, sort, kinds, field=field)))
-    stmt = select(
-        Developer.id,
-        Developer.name,
-        Developer.email,
-        Developer.is_bot,
-        Developer.created_at,
-        Developer.removed_at,
-        *[column.label(f"k{i}") for i, (column, _) in enumerate(keys)],
-    ).where(*where)
-    found = list(session.execute(stmt.order_by(*keyset_order(keys)).limit(limit + 1)))
-    more = len(found) > limit
-    found = found[:limit]
-    if before is not None:
-        found.reverse()
-    has_next, has_previous = (True, more) if before is not None else (more, after is not None)
-
-    def cursor(row: Any) -> str:
-        return sort_cursor(sort, [getattr(row, f"k{i}") for i in range(len(keys))])
-
-    next_cursor = cursor(found[-1]) if has_next and found else None
-    previous_cursor = cursor(found[0]) if has_previous and found else None
-    rows = [{k: v for k, v in row._asdict().items() if not (k[0] == "k" and k[1:].isdigit())} for row in found]
-    aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
-    for row in rows:
-        row["aliases"] = aliases[row["id"]]
-    return rows, total, next_cursor, previous_cursor
-
-
-def aliases_of(session: Session, *, developer_ids: Sequence[str]) -> dict[str, list[str]]:
-    """The non-primary e-mails of these developers, sorted (a page of a list: one statement)."""
-    found: dict[str, list[str]] = {dev_id: [] for dev_id in developer_ids}
-    if found:
-        rows = session.execute(
-            select(DeveloperEmail.developer_id, DeveloperEmail.email)
-            .where(DeveloperEmail.developer_id.in_(list(found)), DeveloperEmail.is_primary.is_(False))
-            .order_by(DeveloperEmail.email)
-        )
-        for developer_id, email in rows:
-            found[developer_id].append(email)
-    return found
-
-
 def bots(session: Session, *, organization_id: str, limit: int = 200) -> list[Developer]:
     """Current bots by name (they are few; shown apart from people)."""
     stmt = select(Developer).where(
@@ -209,11 +92,14 @@ def any_current(session: Session, *, organization_id: str) -> bool:
     return session.scalar(stmt.limit(1)) is not None
 
 
-#: Built once: constructing the statement cost as much as running it (a request adds one developer).
-_TAKEN = select(DeveloperEmail.email, DeveloperEmail.developer_id).where(
-    DeveloperEmail.organization_id == bindparam("organization_id"),
-    DeveloperEmail.email.in_(bindparam("emails", expanding=True)),
+#: Built once: constructing a statement cost as much as running it (a request adds one developer). Core
+#: statements on the tables, run on the session's connection: no ORM compile step, no flush.
+_TAKEN = select(_EMAILS.c.email, _EMAILS.c.developer_id).where(
+    _EMAILS.c.organization_id == bindparam("organization_id"),
+    _EMAILS.c.email.in_(bindparam("emails", expanding=True)),
 )
+_INSERT_DEVELOPER = insert(_DEVELOPERS)
+_INSERT_EMAIL = insert(_EMAILS)
 
 
 def create(
@@ -235,7 +121,81 @@ def create(
     others = [a for a in dict.fromkeys(others) if a != primary]
     name = name.strip()
 
-    found = session.execute(_TAKEN, {"organization_id": organization_id, "emails": [primary, *others]}).all()
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the check below reads the tables directly: what this session changed must be there
+    connection = session.connection()
+    found = connection.execute(_TAKEN, {"organization_id": organization_id, "emails": [primary, *others]}).all()
+    if not found:
+        dev = _insert(session, organization_id=organization_id, name=name, emails=[primary, *others], is_bot=is_bot)
+    else:
+        dev = _bring_back(
+            session,
+            organization_id=organization_id,
+            name=name,
+            primary=primary,
+            others=others,
+            is_bot=is_bot,
+            found=found,
+        )
+    if not dev.is_bot:
+        events.emit(session, organization_id=organization_id, data=DeveloperAdded.model_validate(event_data(dev)))
+    return dev
+
+
+def _insert(session: Session, *, organization_id: str, name: str, emails: list[str], is_bot: bool) -> Developer:
+    """The common case, no address taken: two Core inserts, then the developer and its e-mails put in the session
+    as persistent objects (as if loaded), so callers get the same `Developer` a flush would have made, without
+    the flush (the unit of work's bookkeeping was most of `POST /v1/developers`)."""
+    row = {
+        "id": new_id("dev"),
+        "organization_id": organization_id,
+        "name": name,
+        "email": emails[0],
+        "is_bot": is_bot,
+        "created_at": utcnow(),
+        "removed_at": None,
+    }
+    email_rows = [
+        {
+            "id": new_id("dem"),
+            "organization_id": organization_id,
+            "developer_id": row["id"],
+            "email": address,
+            "is_primary": i == 0,
+        }
+        for i, address in enumerate(emails)
+    ]
+    connection = session.connection()
+    try:
+        connection.execute(_INSERT_DEVELOPER, row)
+        connection.execute(_INSERT_EMAIL, email_rows)
+    except IntegrityError:
+        raise Conflict(f"{emails[0]} or one of its aliases was just added by another request") from None
+    dev = Developer(**row)
+    make_transient_to_detached(dev)
+    items = []
+    for email_row in email_rows:  # primary first, then the aliases as given (what a flush left in the collection)
+        item = DeveloperEmail(**email_row)
+        make_transient_to_detached(item)
+        set_committed_value(item, "developer", dev)
+        items.append(item)
+    set_committed_value(dev, "emails", items)
+    session.add(dev)  # persistent: in the identity map, nothing to flush
+    return dev
+
+
+def _bring_back(
+    session: Session,
+    *,
+    organization_id: str,
+    name: str,
+    primary: str,
+    others: list[str],
+    is_bot: bool,
+    found: Sequence[Any],
+) -> Developer:
+    """An address is taken: a removed developer's primary address brings that developer back; anything else is
+    a conflict."""
     taken = {address: session.get_one(Developer, owner_id) for address, owner_id in found}
     previous = taken.get(primary)
     for address, owner in taken.items():
@@ -243,25 +203,11 @@ def create(
             raise Conflict(f"{address} already belongs to developer {_who(owner)}", details=[{"field": "email"}])
         if owner is not previous:
             raise Conflict(f"{address} belongs to removed developer {_who(owner)}; add that address as its email")
-
-    if previous is not None:
-        dev = previous
-        dev.name = name or dev.name
-        dev.removed_at = None
-        dev.is_bot = is_bot
-    else:
-        dev = Developer(
-            id=new_id("dev"),
-            organization_id=organization_id,
-            name=name,
-            email=primary,
-            is_bot=is_bot,
-            created_at=utcnow(),
-        )
-        session.add(dev)
-        dev.emails.append(
-            DeveloperEmail(id=new_id("dem"), organization_id=organization_id, email=primary, is_primary=True)
-        )
+    assert previous is not None  # every taken address is `previous`'s (the loop above)
+    dev = previous
+    dev.name = name or dev.name
+    dev.removed_at = None
+    dev.is_bot = is_bot
     known = {e.email for e in dev.emails}
     for address in others:
         if address not in known:
@@ -270,8 +216,6 @@ def create(
         session.flush()
     except IntegrityError:
         raise Conflict(f"{primary} or one of its aliases was just added by another request") from None
-    if not dev.is_bot:
-        events.emit(session, organization_id=organization_id, data=DeveloperAdded.model_validate(event_data(dev)))
     return dev
 
 

@@ -57,10 +57,14 @@ def _page(organization_id: str, after: str | None, types: list[str], limit: int,
         if newest:
             rows = service.latest(session, organization_id=organization_id, limit=limit, types=types)
             return _page_json([e.payload for e in rows], has_more=False, next_cursor=rows[-1].id if rows else None)
-        rows = service.list_(session, organization_id=organization_id, after=after, types=types, limit=limit + 1)
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    return _page_json([e.payload for e in rows], has_more=has_more, next_cursor=rows[-1].id if rows else after)
+        found = service.list_envelopes(
+            session, organization_id=organization_id, after=after, types=types, limit=limit + 1
+        )
+    has_more = len(found) > limit
+    found = found[:limit]
+    return _page_json(
+        [payload for _id, payload in found], has_more=has_more, next_cursor=found[-1][0] if found else after
+    )
 
 
 def _page_json(envelopes: list[str], *, has_more: bool, next_cursor: str | None) -> bytes:

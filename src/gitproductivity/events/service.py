@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, Select, Table, literal_column, select, tuple_
+from sqlalchemy import BigInteger, Select, Table, bindparam, func, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
@@ -54,6 +55,9 @@ _stopping = threading.Event()
 Subscriber = Callable[[Session, Sequence[Event]], Any]
 _subscribers: list[Subscriber] = []
 _EVENTS = cast(Table, Event.__table__)
+_COLUMNS = ("id", "organization_id", "type", "created_at", "payload")  # seq and txid: the database's
+_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVENT_NOTIFY = insert(_EVENTS).returning(func.pg_notify(channels.EVENTS.name, ""))
 
 
 def subscribe(subscriber: Subscriber) -> None:
@@ -73,8 +77,14 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     """
     _check_payload(data)
     event = _new_event(organization_id, data)
-    session.add(event)
-    session.flush()
+    # A Core insert on the session's connection (no flush, no ORM bookkeeping): the returned event is not in the
+    # session, like `emit_many`'s, and its `seq` is not loaded (nothing after `emit` needs it). On PostgreSQL the
+    # transaction's first event carries the NOTIFY in its RETURNING (one round trip less than `notify`).
+    connection = session.connection()
+    notifying = connection.dialect.name == "postgresql" and channels.EVENTS.claim(session)
+    connection.execute(
+        _INSERT_EVENT_NOTIFY if notifying else _INSERT_EVENT, {name: getattr(event, name) for name in _COLUMNS}
+    ).close()
     for subscriber in _subscribers:
         subscriber(session, [event])
     channels.EVENTS.notify(session)
@@ -95,8 +105,7 @@ def emit_many(session: Session, *, organization_id: str, data: Sequence[EventDat
     if not data:
         return []
     events = [_new_event(organization_id, item) for item in data]
-    columns = ("id", "organization_id", "type", "created_at", "payload")
-    bulk_insert(session, _EVENTS, [{name: getattr(event, name) for name in columns} for event in events])
+    bulk_insert(session, _EVENTS, [{name: getattr(event, name) for name in _COLUMNS} for event in events])
     for subscriber in _subscribers:
         subscriber(session, events)
     channels.EVENTS.notify(session)
@@ -153,6 +162,50 @@ def list_(
     return list(session.scalars(stmt.order_by(Event.txid, Event.seq).limit(limit)))
 
 
+def list_envelopes(
+    session: Session,
+    *,
+    organization_id: str,
+    after: str | None = None,
+    types: Sequence[str] = (),
+    limit: int = 100,
+) -> list[tuple[str, str]]:
+    """`list_` as (id, envelope JSON) pairs: the feed's page, from statements built once (`_statement`) and
+    without ORM objects (the same rows, the same order)."""
+    return [(row[0], row[1]) for row in _page(session, organization_id, after, types, limit)]
+
+
+def _page(session: Session, organization_id: str, after: str | None, types: Sequence[str], limit: int) -> list[Any]:
+    _check_types(types)
+    connection = session.connection()
+    params: dict[str, Any] = {"organization_id": organization_id, "limit": limit, "types": list(types)}
+    if after:
+        position = connection.execute(_POSITION, {"id": after, "organization_id": organization_id}).first()
+        if position is None:
+            raise NotFound(f"cursor event {after} not found")
+        params["txid"], params["seq"] = position
+    return list(connection.execute(_statement(connection.dialect.name, bool(types), bool(after)), params))
+
+
+_POSITION = select(_EVENTS.c.txid, _EVENTS.c.seq).where(
+    _EVENTS.c.id == bindparam("id"), _EVENTS.c.organization_id == bindparam("organization_id")
+)
+
+
+@functools.cache
+def _statement(dialect: str, typed: bool, after: bool) -> Select[Any]:
+    """The feed's page statement (id and envelope), built once per shape; values are bound per request."""
+    stmt = _settled_where(select(_EVENTS.c.id, _EVENTS.c.payload), dialect, _EVENTS.c.txid)
+    stmt = stmt.where(_EVENTS.c.organization_id == bindparam("organization_id"))
+    if typed:
+        stmt = stmt.where(_EVENTS.c.type.in_(bindparam("types", expanding=True)))
+    if after:
+        stmt = stmt.where(
+            tuple_(_EVENTS.c.txid, _EVENTS.c.seq) > tuple_(bindparam("txid", type_=BigInteger), bindparam("seq"))
+        )
+    return stmt.order_by(_EVENTS.c.txid, _EVENTS.c.seq).limit(bindparam("limit"))
+
+
 def latest(session: Session, *, organization_id: str, limit: int, types: Sequence[str] = ()) -> list[Event]:
     """The newest `limit` settled events, oldest first (for people looking at what just happened, and a cursor
     to follow from: an event not yet settled could have unsettled events before it)."""
@@ -184,13 +237,20 @@ SETTLED_HORIZON = _HORIZON
 
 def _settled(session: Session, types: Sequence[str]) -> Select[Event]:
     """Events every reader may serve (module docstring), of these types (all if none)."""
-    stmt = select(Event)
-    if session.get_bind().dialect.name == "postgresql":
-        # A scalar subquery: evaluated once per statement, with the statement's own snapshot, and usable as an
-        # index bound on (organization_id, txid, seq).
-        stmt = stmt.where(Event.txid < literal_column(_HORIZON, BigInteger))
+    stmt = _settled_where(select(Event), session.get_bind().dialect.name, Event.txid)
     if types:
         stmt = stmt.where(Event.type.in_(list(types)))
+    return stmt
+
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def _settled_where(stmt: SelectT, dialect: str, txid: Any) -> SelectT:
+    if dialect == "postgresql":
+        # A scalar subquery: evaluated once per statement, with the statement's own snapshot, and usable as an
+        # index bound on (organization_id, txid, seq).
+        stmt = stmt.where(txid < literal_column(_HORIZON, BigInteger))
     return stmt
 
 

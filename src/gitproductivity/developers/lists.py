@@ -1,0 +1,186 @@
+"""Lists of developers as plain values (the API's pages): sorted, searched, paged by keyset, with totals.
+
+Read with Core statements on the session's connection, no ORM objects: loading 50 developers and their e-mails as
+ORM objects cost more than the rest of the request together (docs/benchmarks.md, "The API's own cost").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select
+from sqlalchemy.orm import Session
+
+from gitproductivity.core.db import contains
+from gitproductivity.core.pagination import Sort, keyset_after, keyset_order, sort_cursor, sort_cursor_values
+from gitproductivity.developers.models import Developer, DeveloperEmail
+
+_DEVELOPERS = cast(Table, Developer.__table__)
+_EMAILS = cast(Table, DeveloperEmail.__table__)
+
+
+#: What `GET /v1/developers` can be sorted by (`sort=`, a leading `-` for descending); ties are ordered by id.
+SORTS = ("id", "name", "email", "created_at")
+_SORT_KINDS: dict[str, type] = {"id": str, "name": str, "email": str, "created_at": datetime}
+
+
+def _sort_column(field: str) -> Any:
+    if field == "name":
+        return func.lower(Developer.name)  # any case: "ann" between "Adam" and "Bob"
+    return getattr(Developer, field)
+
+
+def matching(text: str) -> ColumnElement[bool]:
+    """Developers whose name or primary e-mail contains `text`, in any case (LIKE's wildcards taken literally)."""
+    pattern = contains(text.strip()[:200])
+    return or_(func.lower(Developer.name).like(pattern, escape="!"), Developer.email.like(pattern, escape="!"))
+
+
+def list_fields(
+    session: Session,
+    *,
+    organization_id: str,
+    sort: Sort | None = None,
+    q: str | None = None,
+    after: str | None = None,
+    limit: int = 50,
+    include_removed: bool = False,
+    within: Select[Any] | None = None,
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """A page of developers as plain values (the API's page), the number matching, and the next page's cursor:
+    `list_window` read forwards."""
+    rows, total, cursor, _ = list_window(
+        session,
+        organization_id=organization_id,
+        sort=sort,
+        q=q,
+        after=after,
+        limit=limit,
+        include_removed=include_removed,
+        within=within,
+    )
+    return rows, total, cursor
+
+
+def list_window(
+    session: Session,
+    *,
+    organization_id: str,
+    sort: Sort | None = None,
+    q: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
+    include_removed: bool = False,
+    within: Select[Any] | None = None,
+) -> tuple[list[dict[str, Any]], int, str | None, str | None]:
+    """A page of developers as plain values, the number matching, and the cursors of the next and the previous
+    page (None at either end).
+
+    Sorted by `sort` (default: id, i.e. the order they were added), ties by id; `q` searches names and e-mails;
+    `within` limits the list to those ids (a team's); `before` is the `limit` rows just before its row, in the
+    same order. Each row has `aliases` (its non-primary e-mails, sorted), read with a second statement and no ORM
+    objects: loading 50 developers and their e-mails as ORM objects cost more than the rest of the request together.
+    """
+    sort = sort or Sort(field="id", descending=False)
+    if before is None and sort.field == "id" and not sort.descending and not (q and q.strip()) and within is None:
+        rows, total, following = _list_by_id(session, organization_id, sort, after, limit, include_removed)
+        previous = sort_cursor(sort, [rows[0]["id"]]) if after is not None and rows else None
+        return rows, total, following, previous
+    keys: list[tuple[Any, bool]] = [(_sort_column(sort.field), sort.descending)]
+    if sort.field != "id":
+        keys.append((Developer.id, False))
+    where = [Developer.organization_id == organization_id]
+    if not include_removed:
+        where.append(Developer.removed_at.is_(None))
+    if q and q.strip():
+        where.append(matching(q))
+    if within is not None:
+        where.append(Developer.id.in_(within))
+    total = session.scalar(select(func.count()).select_from(Developer).where(*where)) or 0
+    if before is not None:  # the same key in the other direction: the rows before the cursor, nearest first
+        keys = [(column, not descending) for column, descending in keys]
+    cursor_in = before if before is not None else after
+    if cursor_in is not None:
+        kinds = [_SORT_KINDS[sort.field]] + ([str] if sort.field != "id" else [])
+        field = "before" if before is not None else "after"
+        where.append(keyset_after(keys, sort_cursor_values(cursor_in, sort, kinds, field=field)))
+    stmt = select(
+        Developer.id,
+        Developer.name,
+        Developer.email,
+        Developer.is_bot,
+        Developer.created_at,
+        Developer.removed_at,
+        *[column.label(f"k{i}") for i, (column, _) in enumerate(keys)],
+    ).where(*where)
+    found = list(session.execute(stmt.order_by(*keyset_order(keys)).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    if before is not None:
+        found.reverse()
+    has_next, has_previous = (True, more) if before is not None else (more, after is not None)
+
+    def cursor(row: Any) -> str:
+        return sort_cursor(sort, [getattr(row, f"k{i}") for i in range(len(keys))])
+
+    next_cursor = cursor(found[-1]) if has_next and found else None
+    previous_cursor = cursor(found[0]) if has_previous and found else None
+    rows = [{k: v for k, v in row._asdict().items() if not (k[0] == "k" and k[1:].isdigit())} for row in found]
+    aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
+    for row in rows:
+        row["aliases"] = aliases[row["id"]]
+    return rows, total, next_cursor, previous_cursor
+
+
+def _page_statements(include_removed: bool) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The count, the first page and a page after a cursor of the default list (by id, no search): built once,
+    values bound per request (building them per request cost about as much as running them)."""
+    where = [_DEVELOPERS.c.organization_id == bindparam("organization_id")]
+    if not include_removed:
+        where.append(_DEVELOPERS.c.removed_at.is_(None))
+    count = select(func.count()).select_from(_DEVELOPERS).where(*where)
+    page = select(*[_DEVELOPERS.c[name] for name in _FIELDS]).where(*where).order_by(_DEVELOPERS.c.id)
+    after = page.where(_DEVELOPERS.c.id > bindparam("after"))
+    return count, page.limit(bindparam("limit")), after.limit(bindparam("limit"))
+
+
+_FIELDS = ("id", "name", "email", "is_bot", "created_at", "removed_at")
+_BY_ID = {include_removed: _page_statements(include_removed) for include_removed in (False, True)}
+_ALIASES = (
+    select(_EMAILS.c.developer_id, _EMAILS.c.email)
+    .where(_EMAILS.c.developer_id.in_(bindparam("ids", expanding=True)), _EMAILS.c.is_primary.is_(False))
+    .order_by(_EMAILS.c.email)
+)
+
+
+def _list_by_id(
+    session: Session, organization_id: str, sort: Sort, after: str | None, limit: int, include_removed: bool
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """`list_fields` for the default list (by id, no search, no `within`): the same page, cursor and total from
+    statements built once (`_BY_ID`), run on the session's connection."""
+    count, first, following = _BY_ID[include_removed]
+    connection = session.connection()
+    params: dict[str, Any] = {"organization_id": organization_id, "limit": limit + 1}
+    total = connection.execute(count, params).scalar() or 0
+    if after is not None:
+        params["after"] = sort_cursor_values(after, sort, [str])[0]
+    found = connection.execute(following if after is not None else first, params).all()
+    more = len(found) > limit
+    rows = [dict(zip(_FIELDS, row, strict=True)) for row in found[:limit]]
+    cursor = sort_cursor(sort, [rows[-1]["id"]]) if more else None
+    aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
+    for row in rows:
+        row["aliases"] = aliases[row["id"]]
+    return rows, total, cursor
+
+
+def aliases_of(session: Session, *, developer_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The non-primary e-mails of these developers, sorted (a page of a list: one statement)."""
+    found: dict[str, list[str]] = {dev_id: [] for dev_id in developer_ids}
+    if found:
+        for developer_id, email in session.connection().execute(_ALIASES, {"ids": list(found)}):
+            found[developer_id].append(email)
+    return found
