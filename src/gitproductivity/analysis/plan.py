@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitproductivity.analysis import exclusions, git, reader
+from gitproductivity.analysis import categories, exclusions, git, reader
 from gitproductivity.analysis.identities import DEFAULT_BOT_PATTERNS
 from gitproductivity.core.settings import get_settings
 
@@ -42,6 +42,7 @@ def _fingerprint(path: Path, head: str | None, rules: list[exclusions.Rule]) -> 
         [*DEFAULT_BOT_PATTERNS, *settings.bot_patterns],
         [*exclusions.DEFAULT_EXCLUDES, *settings.exclude_globs],
         settings.analysis_first_parent,
+        categories.fingerprint_parts(path, head),  # the change categories' own rules
         2,  # bump when a counting rule in the code changes
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     exclude_globs: Annotated[tuple[str, ...], NoDecode] = ()  # extra paths excluded from lines, gitignore-style
     ownership: bool = True  # compute ownership (git blame at the head) in every analysis
     ownership_ignore_revs: bool = True  # honour the head's .git-blame-ignore-revs when computing ownership
+    change_categories: bool = True  # new work / refactor / rework / help others per commit (git blame of the parent)
+    #: A deleted line younger than this (days, 1 to 3650) is rework or help to others; older, refactoring.
+    churn_window_days: int = Field(default=21, ge=1, le=3650)
+    categories_ignore_revs: bool = True  # commits in the head's .git-blame-ignore-revs count no change categories
+    categories_since: bool = True  # blame stops at the churn window (--since); off: every line followed to its origin
     git_timeout: float = 600.0  # seconds any single git command may run
     git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")
     #: When set, local repositories (paths and file://) must lie under one of these directories.

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from gitproductivity.core.errors import DomainError, NotFound
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.developers import service as developers
-from gitproductivity.metrics import service
+from gitproductivity.metrics import categories_chart, service
 from gitproductivity.repositories import service as repositories
 from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, page_allows, render
@@ -116,6 +116,7 @@ def dashboard(
         },
         contributors=summary,
         chart=_chart(summary, series, filters.granularity),
+        categories=categories_chart.data(series, filters.granularity),
     )
 
 

@@ -1,0 +1,54 @@
+"""The dashboard's change-categories chart (partials/categories.html): stacked new work, refactor, rework and help
+to others, from the hand-worked example of docs/metrics.md, drawn by Chart.js in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from gitproductivity.metrics import categories_chart
+from gitproductivity.metrics.service import Totals
+from tests.analysis.gitrepo import Repo
+from tests.analysis.test_categories import hand_worked
+from tests.conftest import Tenant
+from tests.web.conftest import UI
+from tests.web.test_analysis_pages import connect_and_wait
+
+
+@pytest.mark.slow  # a real `gitproductivity serve` driven by Chromium
+def test_dashboard_draws_the_categories_stacked(ui: UI, tenant: Tenant, tmp_path: Path) -> None:
+    hand_worked(Repo(tmp_path / "r"))
+    ui.sign_in(tenant)
+    connect_and_wait(ui, tmp_path / "r", "example")
+    ui.goto("/dashboard?granularity=week")
+    expect(ui.page.locator("#categories-title")).to_contain_text("New work, refactor, rework, help others")
+    drawn = ui.page.evaluate(
+        "(() => { const c = Chart.getChart(document.getElementById('chart-categories'));"
+        " return {stacked: c.options.scales.y.stacked, sets: c.data.datasets.map(d => [d.label,"
+        " d.data.reduce((a, b) => a + b, 0)])}; })()"
+    )
+    assert drawn["stacked"] is True
+    assert drawn["sets"] == [["New work", 15], ["Refactor", 2], ["Rework", 1], ["Help others", 3]]
+
+
+def test_chart_data_sums_developers_per_bucket_with_quiet_buckets() -> None:
+    from datetime import date
+
+    a = Totals(new_work=3, refactor=1)
+    b = Totals(new_work=2, rework=4, help_others=5)
+    got = categories_chart.data(
+        {"dev_a": [(date(2026, 1, 5), a)], "dev_b": [(date(2026, 1, 5), b), (date(2026, 1, 19), a)]}, "week"
+    )
+    assert got["labels"] == ["2026-01-05", "2026-01-12", "2026-01-19"]
+    assert got["new_work"] == [5, 0, 3] and got["refactor"] == [1, 0, 1]
+    assert got["rework"] == [4, 0, 0] and got["help_others"] == [5, 0, 0] and got["total"] == 19
+    assert categories_chart.data({}, "day") == {
+        "labels": [],
+        "new_work": [],
+        "refactor": [],
+        "rework": [],
+        "help_others": [],
+        "total": 0,
+    }
