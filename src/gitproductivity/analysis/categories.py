@@ -191,7 +191,16 @@ def blame_ranges(
     for start, count in ranges:
         args += ["-L", f"{start},+{count}"]
     path = raw_path.decode("utf-8", "surrogateescape")
-    out = git.run(repo, [*args, parent, "--", path], env={"GIT_LITERAL_PATHSPECS": "1"})
+    try:
+        out = git.run(repo, [*args, parent, "--", path], env={"GIT_LITERAL_PATHSPECS": "1"})
+    except git.GitError as exc:
+        if exc.returncode is None:
+            raise  # a timeout fails the analysis
+        # A damaged history (a commit whose tree is missing): the lines have no known origin (counted old).
+        log.warning(
+            "%s: git blame failed for %r at %s; its deleted lines count as refactor: %s", repo, path, parent, exc
+        )
+        return {"": sum(count for _start, count in ranges)}
     origins: dict[str, int] = {}
     times: dict[str, int] = {}
     boundary: set[str] = set()
@@ -285,7 +294,29 @@ def write_commit_graph(repo: Path) -> None:
 
 
 def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[tuple[str, list[bytes], bytes]]:
-    """(commit, header fields, diff text) per commit, in order, from one streamed `git log`."""
+    """(commit, header fields, diff text) per commit, in order, from one streamed `git log`. When git fails (a
+    commit it cannot read), the commits after the last complete one are read one at a time and an unreadable one
+    is left out (the commit reader reports it); a timeout still fails the analysis."""
+    done = [0]
+    try:
+        yield from _stream(repo, commits, config, done)
+        return
+    except git.GitError as exc:
+        if exc.returncode is None:
+            raise
+        log.warning("%s: git log failed while reading change categories; reading one commit at a time: %s", repo, exc)
+    for sha in commits[done[0] :]:
+        try:
+            yield from _stream(repo, [sha], config, [0])
+        except git.GitError as exc:
+            if exc.returncode is None:
+                raise
+            log.warning("%s: no change categories for commit %s, which git cannot read: %s", repo, sha, exc)
+
+
+def _stream(
+    repo: Path, commits: Sequence[str], config: list[str], done: list[int]
+) -> Iterable[tuple[str, list[bytes], bytes]]:
     if not commits:
         return
     stdin = ("\n".join(commits) + "\n").encode()
@@ -300,10 +331,12 @@ def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[
                 if at < 0:
                     break
                 if index >= 0:
+                    done[0] = index + 1
                     yield _record(commits[index], bytes(buffer[len(markers[index]) : at]))
                 del buffer[:at]
                 index += 1
     if index >= 0:
+        done[0] = index + 1
         yield _record(commits[index], bytes(buffer[len(markers[index]) :]))
 
 
@@ -334,7 +367,7 @@ def _commit(sha: str, header: list[bytes]) -> Commit | None:
 
 def _classify(repo: Path, commits: list[Commit], config: list[str], window: int) -> None:
     """Resolve each origin commit to its identity and time; sort the deleted lines into refactor and young."""
-    shas = sorted({sha for c in commits for sha in c.origins})
+    shas = sorted({sha for c in commits for sha in c.origins if sha})
     origin: dict[str, tuple[str, int | None]] = {}
     if shas:
         stdin = ("\n".join(shas) + "\n").encode()
