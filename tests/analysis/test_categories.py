@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -20,6 +21,12 @@ from tests.analysis.test_ownership import ALICE, BOB, CAROL, DAVE, build
 from tests.conftest import Tenant
 
 PATHS = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
+
+
+@pytest.fixture(autouse=True)
+def scratch_data_dir(tmp_path: Path, configured: Any) -> None:
+    """The private commit-graphs (`analysis.commit_graphs.shadow`) go under the test's own data directory."""
+    configured(**{**settings._overrides, "data_dir": tmp_path / "data"})
 
 
 def engine(repo: Repo, *, commit_graph: bool = False) -> dict[str, tuple[int, int, int, int]]:
@@ -62,10 +69,13 @@ def test_categories_equal_brute_force_blame(tmp_path: Path, configured: Any) -> 
     assert engine(repo) == expected
     assert any(f[1] for f in expected.values()) and any(f[2] for f in expected.values())  # refactor and rework
     assert any(f[3] for f in expected.values())  # help to others
-    # Blame stopped at the window (`--since`, the default) or not: the same answers.
-    configured(**{**settings._overrides, "categories_since": False})
+    # Blamed through a private commit-graph (the default for local repositories; the repository is not written
+    # to) or in the repository itself; stopped at the window (`--since`, the default) or not: the same answers.
+    assert list((Path(settings.get_settings().data_dir) / "commit-graphs").glob("*.git/objects/info/commit-graph*"))
+    assert not (repo.path / ".git/objects/info/commit-graphs").exists()
+    configured(**{**settings._overrides, "categories_commit_graph": False, "categories_since": False})
     assert engine(repo) == expected
-    configured(**{**settings._overrides, "categories_since": True})
+    configured(**{**settings._overrides, "categories_commit_graph": True, "categories_since": True})
     # Another window: other answers, still blame's; with a commit-graph (as for mirrors of remotes) too.
     configured(**{**settings._overrides, "churn_window_days": 3})
     narrow = truth(repo, window_days=3)

@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitproductivity.analysis import git
+from gitproductivity.analysis import commit_graphs, git
 from gitproductivity.analysis.commits import Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
@@ -240,8 +240,11 @@ def compute(
     ours (a mirror of a remote): write git's commit-graph with changed-path filters first, which makes every
     blame's walk through history several times faster."""
     settings = get_settings()
+    blame_repo = repo
     if commit_graph and commits:
-        write_commit_graph(repo)
+        commit_graphs.write(repo)
+    elif settings.categories_commit_graph and commits and head:
+        blame_repo = commit_graphs.shadow(repo, head)
     out: list[Commit] = []
     pending: list[tuple[Commit, Future[dict[str, int]]]] = []
     blamed = 0
@@ -270,7 +273,7 @@ def compute(
                         continue
                     blamed += 1
                     since = commit.when - window if settings.categories_since else None
-                    job = executor.submit(blame_ranges, repo, parent, old_path, spans, ignore_file, since)
+                    job = executor.submit(blame_ranges, blame_repo, parent, old_path, spans, ignore_file, since)
                     pending.append((commit, job))
                 if progress and len(out) % 500 == 0:
                     progress(500)
@@ -280,17 +283,6 @@ def compute(
     _classify(repo, out, config, window)
     _co_author_identities(repo, out, config)
     return Result(out, blamed)
-
-
-def write_commit_graph(repo: Path) -> None:
-    """`git commit-graph write --reachable --changed-paths --split` (a new layer for new commits only); a failure
-    only costs speed."""
-    try:
-        git.run(repo, ["commit-graph", "write", "--reachable", "--changed-paths", "--split", "--no-progress"])
-    except git.GitError as exc:
-        if exc.returncode is None:
-            raise
-        log.warning("%s: git commit-graph write failed (blame will be slower): %s", repo, exc)
 
 
 def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[tuple[str, list[bytes], bytes]]:

@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     churn_window_days: int = Field(default=21, ge=1, le=3650)
     categories_ignore_revs: bool = True  # commits in the head's .git-blame-ignore-revs count no change categories
     categories_since: bool = True  # blame stops at the churn window (--since); off: every line followed to its origin
+    #: Blame local repositories through a private commit-graph under the data directory (never written into them).
+    categories_commit_graph: bool = True
     git_timeout: float = 600.0  # seconds any single git command may run
     git_allowed_protocols: Annotated[tuple[str, ...], NoDecode] = ("https", "ssh")
     #: When set, local repositories (paths and file://) must lie under one of these directories.
