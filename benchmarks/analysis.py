@@ -98,8 +98,25 @@ def main() -> None:
     parser.add_argument("--skip-pydriller", action="store_true", help="leave out the PyDriller comparison")
     parser.add_argument("--languages-hours", choices=("on", "off", "both"), default="on")
     parser.add_argument("--no-ownership", action="store_true", help="leave ownership (blame at the head) out")
+    parser.add_argument(
+        "--categories",
+        action="store_true",
+        help="instead: full analyses with change categories off and on, side by side (ownership off in both)",
+    )
+    parser.add_argument(
+        "--commit-graph",
+        action="store_true",
+        help="write a commit-graph with changed-path filters into the repository first (what mirrors get)",
+    )
     args = parser.parse_args()
     ensure_repo(args.repo, args.commits)
+    if args.commit_graph:
+        subprocess.run(
+            ["git", "-C", str(args.repo), "commit-graph", "write", "--reachable", "--changed-paths"], check=True
+        )
+    if args.categories:
+        categories_side_by_side(args)
+        return
     total = int(
         subprocess.run(
             ["git", "-C", str(args.repo), "rev-list", "--count", "HEAD"], capture_output=True, text=True, check=True
@@ -228,6 +245,101 @@ def main() -> None:
         f"machine:                {os.cpu_count()} cores, load average before {load_before[0]:.1f}, "
         f"after {os.getloadavg()[0]:.1f}; shards {settings.get_settings().analysis_shards or os.cpu_count()}"
     )
+
+
+def categories_side_by_side(args: argparse.Namespace) -> None:
+    """Full analyses with change categories off, then on, interleaved with plain `git log -p`, in one run; then
+    an incremental analysis after one new commit with categories on. Checks rework + help_others + refactor
+    equals lines_deleted over the whole repository (the generated history has no ignored revisions)."""
+    from sqlalchemy import func, select
+
+    from gitproductivity.analysis import jobs
+    from gitproductivity.analysis import run as runner
+    from gitproductivity.core import migrate, settings
+    from gitproductivity.core.db import get_database
+    from gitproductivity.metrics.models import DailyRollup
+    from gitproductivity.orgs import service as orgs
+    from gitproductivity.repositories import flows
+
+    work = Path(tempfile.mkdtemp(prefix="gp-bench-cat-"))
+    common = {
+        "database_url": args.database_url or f"sqlite:///{work / 'bench.db'}",
+        "data_dir": work / "data",
+        "log_level": "WARNING",
+        "analysis_shards": args.shards,
+        "ownership": False,
+    }
+    settings.configure(**common)
+    migrate.upgrade(get_database().engine)
+    with get_database().session() as session:
+        org_id = orgs.bootstrap(session, email="bench@example.com").organization.id
+        repo_id = flows.connect(session, organization_id=org_id, url=str(args.repo)).id
+    total = subprocess.run(
+        ["git", "-C", str(args.repo), "rev-list", "--count", "--no-merges", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    print(f"repository: {total} non-merge commits, {args.repo}; load {os.getloadavg()[0]:.1f}", flush=True)
+
+    def analyse(on: bool, full: bool = True) -> tuple[float, float, int]:
+        settings.configure(**common, change_categories=on)
+        cpu0 = cpu_seconds()
+        started = time.perf_counter()
+        analysis_id = runner.run_now(organization_id=org_id, repository_id=repo_id, trigger="cli", full=full)
+        elapsed = time.perf_counter() - started
+        with get_database().session() as session:
+            run = jobs.get(session, organization_id=org_id, analysis_id=analysis_id)
+            assert run.status == "succeeded", run.error
+            return elapsed, cpu_seconds() - cpu0, run.read_ms or 0
+
+    def git_log_p() -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            ["git", "-C", str(args.repo), "log", "-p", "--no-merges", "HEAD"], stdout=subprocess.DEVNULL, check=True
+        )
+        return time.perf_counter() - started
+
+    offs: list[float] = []
+    ons: list[float] = []
+    logs: list[float] = []
+    for round_no in range(args.rounds):
+        logs.append(git_log_p())
+        off, off_cpu, off_read = analyse(False)
+        offs.append(off)
+        on, on_cpu, on_read = analyse(True)
+        ons.append(on)
+        print(
+            f"round {round_no + 1}: git log -p --no-merges {logs[-1]:6.2f} s | categories off {off:6.2f} s"
+            f" (cpu {off_cpu:.1f} s, read {off_read} ms) | on {on:6.2f} s (cpu {on_cpu:.1f} s, read {on_read} ms)"
+            f" | load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    with get_database().session() as session:
+        sums = session.execute(
+            select(
+                func.sum(DailyRollup.lines_deleted),
+                func.sum(DailyRollup.rework + DailyRollup.help_others + DailyRollup.refactor),
+                func.sum(DailyRollup.new_work),
+                func.sum(DailyRollup.rework),
+                func.sum(DailyRollup.help_others),
+                func.sum(DailyRollup.refactor),
+            )
+        ).one()
+    assert sums[0] == sums[1], sums
+    print(
+        f"lines deleted {sums[0]} = rework {sums[3]} + help others {sums[4]} + refactor {sums[5]}; new work {sums[2]}"
+    )
+    add_one_commit(args.repo)
+    incremental, _cpu, inc_read = analyse(True, full=False)
+    print(f"incremental after one new commit, categories on: {incremental:.3f} s (read {inc_read} ms)")
+    subprocess.run(["git", "-C", str(args.repo), "update-ref", "refs/heads/main", "refs/heads/main^"], check=True)
+    best_off, best_on, best_log = min(offs), min(ons), min(logs)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print()
+    print(f"categories on / off:        {best_on / best_off:.2f}x (best {best_on:.2f} s vs {best_off:.2f} s)")
+    print(f"categories on / git log -p: {best_on / best_log:.2f}x (best {best_log:.2f} s)")
+    print(f"peak memory (this process): {peak:.0f} MB; load after {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
 
 
 def cpu_seconds() -> float:

@@ -33,6 +33,9 @@ from sqlalchemy import text
 for _name in list(os.environ):
     if _name.startswith("GITPRODUCTIVITY_"):
         del os.environ[_name]
+# Change categories and co-authors are off by default (their blame costs a full read ~78x, docs/benchmarks.md);
+# the tests' small histories check them on every analysis. Big generated histories turn them off.
+os.environ["GITPRODUCTIVITY_CHANGE_CATEGORIES"] = "true"
 
 from gitproductivity import startup  # noqa: E402
 from gitproductivity.core import migrate, settings  # noqa: E402

@@ -3,13 +3,14 @@
 `events` knows nothing of its listeners; webhooks subscribes its fan-out (one delivery per subscribed, enabled
 endpoint, in the event's transaction). Worker liveness (`core.workers`) knows nothing of what workers claim;
 pruning a dead worker hands back its deliveries and analyses through the hooks registered here. Developers know
-nothing of teams: merging two developers moves team memberships through the mover registered here. Every entry
+nothing of teams or ownership: merging two developers moves team memberships and owned lines through the movers
+registered here. Every entry
 point calls `install()`: the app, the worker, the CLI.
 """
 
 from __future__ import annotations
 
-from gitproductivity.analysis import child, jobs
+from gitproductivity.analysis import child, jobs, ownership_store
 from gitproductivity.core import tracing, workers
 from gitproductivity.developers import flows as developers
 from gitproductivity.events import service as events
@@ -23,6 +24,7 @@ def install() -> None:
     events.subscribe(fanout.fan_out)
     developers.on_merge("teams", teams.move_members)  # a merged developer's teams become the kept one's
     developers.on_merge("activity", activity.move_developer)  # and their languages and hours of the week
+    developers.on_merge("ownership", ownership_store.move_developer)  # and their owned lines (summed)
     workers.on_prune("deliveries", queue.release_claims_of)
     workers.on_prune("analyses", jobs.release_claims_of)
     child.on_start(install)  # each analysis child process runs this same wiring first

@@ -121,6 +121,11 @@ def test_every_counting_rule(api: TestClient, tmp_path: Path) -> None:
         "lines_added": 8,
         "lines_deleted": 1,
         "files_changed": 4,
+        "new_work": 1 + 5 + 1,  # .mailmap, lib.py, .gitattributes: lines that replace nothing
+        "refactor": 0,
+        "rework": 0,
+        "help_others": 1,  # the renamed file's edited line was Alice's, two days old
+        "co_authored_commits": 0,
         "active_days": 2,
     }
     assert by_dev["bob@example.com"]["totals"]["lines_added"] == 8

@@ -100,6 +100,11 @@ def test_incremental_then_force_push(api: TestClient, tmp_path: Path) -> None:
         "lines_added": 4,
         "lines_deleted": 0,
         "files_changed": 1,
+        "new_work": 4,  # four new lines replacing nothing (docs/metrics.md, "Change categories")
+        "refactor": 0,
+        "rework": 0,
+        "help_others": 0,
+        "co_authored_commits": 0,
         "active_days": 1,
     }
     assert update["totals"]["commits"] == 2

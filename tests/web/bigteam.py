@@ -104,7 +104,8 @@ def _populate(url: str, today: date) -> BigTeam:
     from gitproductivity.teams import service as teams
 
     repo_path = _history(today)
-    settings.configure(database_url=url, data_dir=_work_dir() / "data", log_level="WARNING")
+    # Change categories off: their blame per commit would take minutes on 2,000 authors (docs/benchmarks.md).
+    settings.configure(database_url=url, data_dir=_work_dir() / "data", log_level="WARNING", change_categories=False)
     db = Database(url)
     set_database(db)
     try:

@@ -77,6 +77,7 @@ def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]
         GITPRODUCTIVITY_RETRY_SCHEDULE="0.2,0.2",
         GITPRODUCTIVITY_WEBHOOK_TIMEOUT="3",
         GITPRODUCTIVITY_LOG_LEVEL="WARNING",
+        GITPRODUCTIVITY_CHANGE_CATEGORIES="true",  # as in-process tests (tests/conftest.py)
         GITPRODUCTIVITY_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",  # the test receivers listen on loopback
     )
     log = tmp_path / "server.log"

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
+from gitproductivity.core import settings
 from tests.analysis.gitrepo import drain
 from tests.conftest import Tenant
 from tests.web.conftest import UI
@@ -114,8 +115,10 @@ class Site:
 
 
 @pytest.fixture
-def site(api: TestClient, tenant: Tenant, tmp_path: Path) -> Site:
-    """The data, made and analysed in this process before the server starts (a fixture the `ui` one follows)."""
+def site(api: TestClient, tenant: Tenant, tmp_path: Path, configured: Any) -> Site:
+    """The data, made and analysed in this process before the server starts (a fixture the `ui` one follows);
+    change categories off (their blame per commit would take minutes on 300 authors over 20 years)."""
+    configured(**{**settings._overrides, "change_categories": False})
     repo = _generated_repository(tmp_path / "platform-monorepo-with-a-rather-long-name")
     hook = api.post(
         "/v1/webhooks",

@@ -150,6 +150,52 @@ def _write_directories(
     bulk_insert(session, _LINES, lines)
 
 
+def move_developer(session: Session, *, source_id: str, target_id: str) -> None:
+    """Merging two developers: `source_id`'s owned lines become `target_id`'s, summed where both own lines in the
+    same directory; each touched directory's bus factor is computed again (bots' lines stay apart)."""
+    rows = list(session.scalars(select(OwnershipLine).where(OwnershipLine.developer_id == source_id)))
+    if not rows:
+        return
+    keys = {(r.repository_id, r.path_key) for r in rows}
+    existing = {
+        (r.repository_id, r.path_key): r
+        for r in session.scalars(select(OwnershipLine).where(OwnershipLine.developer_id == target_id))
+    }
+    moved = []
+    for row in rows:
+        mine = existing.get((row.repository_id, row.path_key))
+        if mine is None:
+            moved.append({"repository_id": row.repository_id, "path_key": row.path_key, "lines": row.lines})
+        else:
+            mine.lines += row.lines
+    session.execute(delete(OwnershipLine).where(OwnershipLine.developer_id == source_id))
+    session.add_all(OwnershipLine(developer_id=target_id, **values) for values in moved)
+    session.flush()
+    for repository_id in sorted({repo for repo, _ in keys}):
+        paths = sorted(path for repo, path in keys if repo == repository_id)
+        for start in range(0, len(paths), _CHUNK):
+            chunk = paths[start : start + _CHUNK]
+            owned: dict[str, dict[str, int]] = {}
+            for path_key, lines in session.execute(
+                select(OwnershipLine.path_key, OwnershipLine.lines)
+                .join(Developer, Developer.id == OwnershipLine.developer_id)
+                .where(
+                    OwnershipLine.repository_id == repository_id,
+                    OwnershipLine.path_key.in_(chunk),
+                    Developer.is_bot.is_(False),
+                )
+            ):
+                people = owned.setdefault(path_key, {})
+                people[str(len(people))] = lines
+            for directory in session.scalars(
+                select(OwnershipDirectory).where(
+                    OwnershipDirectory.repository_id == repository_id, OwnershipDirectory.path_key.in_(chunk)
+                )
+            ):
+                directory.bus_factor = ownership.bus_factor(owned.get(directory.path_key, {}))
+    session.flush()
+
+
 @dataclass
 class Owner:
     developer_id: str

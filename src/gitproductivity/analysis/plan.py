@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitproductivity.analysis import exclusions, git, reader
+from gitproductivity.analysis import categories, exclusions, git, reader
 from gitproductivity.analysis.identities import DEFAULT_BOT_PATTERNS
 from gitproductivity.core.settings import get_settings
 
@@ -43,7 +43,8 @@ def _fingerprint(path: Path, head: str | None, rules: list[exclusions.Rule]) -> 
         [*exclusions.DEFAULT_EXCLUDES, *settings.exclude_globs],
         settings.analysis_first_parent,
         settings.languages_hours,
-        3,  # bump when a counting rule in the code changes (3: languages and hours of the week)
+        categories.fingerprint_parts(path, head),  # the change categories' own rules
+        4,  # bump when a counting rule in the code changes (3: languages and hours; 4: change categories)
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 

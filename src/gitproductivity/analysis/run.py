@@ -10,7 +10,17 @@ import os
 import time
 from pathlib import Path
 
-from gitproductivity.analysis import fetch, git, ownership, ownership_store, plan, reader, store
+from gitproductivity.analysis import (
+    categories,
+    categories_rollup,
+    fetch,
+    git,
+    ownership,
+    ownership_store,
+    plan,
+    reader,
+    store,
+)
 from gitproductivity.analysis.jobs import (
     Heartbeat,
     Job,
@@ -112,6 +122,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             progress=heartbeat.advance,
             languages_hours=settings.languages_hours,
         )
+        _categories(job, path, work, tally)
         own = _ownership(job, path, work)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
@@ -134,6 +145,24 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
         except (StaleBase, Conflict):
             log.info("analysis %s: the repository changed while reading; reading again", job.analysis_id)
     raise StaleBase("the repository kept being analysed by others; gave up after 3 tries")
+
+
+def _categories(job: Job, path: Path, work: plan.Plan, tally: reader.Tally) -> None:
+    """The change categories and co-authors of the commits read, folded into `tally` (zeros when turned off)."""
+    if not get_settings().change_categories or not work.commits:
+        categories_rollup.widen(tally)
+        return
+    result = categories.compute(
+        path,
+        work.commits,
+        work.paths,
+        head=work.head,
+        mailmap=work.mailmap,
+        commit_graph=job.kind == "remote",  # our own mirror; a local repository is never written to
+    )
+    with get_database().session() as session:
+        known = categories_rollup.developer_of(session, organization_id=job.organization_id)
+    categories_rollup.fold(tally, result, known)
 
 
 def _ownership(job: Job, path: Path, work: plan.Plan) -> ownership.Result | None:

@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Dialect, Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from gitproductivity.analysis import activity_store, ownership_store, reader
+from gitproductivity.analysis import activity_store, categories_rollup, ownership_store, reader
 from gitproductivity.analysis import ownership as provenance
 from gitproductivity.analysis.identities import BotMatcher, canonical_email
 from gitproductivity.analysis.jobs import Job, LeaseLost, complete_data, finish_recovered
@@ -181,6 +181,7 @@ _COLUMNS = (
     "files_changed",
     "first_commit_at",
     "last_commit_at",
+    *categories_rollup.COLUMNS,
 )
 
 
@@ -197,6 +198,7 @@ def _row(job: Job, dev_id: str | None, day: int, v: list[int]) -> tuple[Any, ...
         v[reader.FILES],
         _ts(v[reader.FIRST]),
         _ts(v[reader.LAST]),
+        *categories_rollup.extra_values(v),
     )
 
 
@@ -246,6 +248,9 @@ def _merge(tally: reader.Tally, owner: dict[str, str]) -> dict[tuple[str, int], 
         else:
             for i in range(5):
                 mine[i] += values[i]
+            for i, value in zip(categories_rollup.EXTRA, categories_rollup.extra_values(values), strict=True):
+                if len(mine) > i:
+                    mine[i] += value
             mine[5] = min(mine[5], values[5])
             mine[6] = max(mine[6], values[6])
     return rows
@@ -274,3 +279,5 @@ def _upsert(session: Session, job: Job, rows: dict[tuple[str, int], list[int]]) 
         row.files_changed += v[reader.FILES]
         row.first_commit_at = min(row.first_commit_at, _ts(v[reader.FIRST]))
         row.last_commit_at = max(row.last_commit_at, _ts(v[reader.LAST]))
+        for name, value in zip(categories_rollup.COLUMNS, categories_rollup.extra_values(v), strict=True):
+            setattr(row, name, (getattr(row, name) or 0) + value)

@@ -65,6 +65,7 @@ def metrics_cmd(
         print_json(rows)
         return
     keys = ["commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days"]
+    keys += ["new_work", "refactor", "rework", "help_others", "co_authored_commits"]
     extra = ["top languages"] if languages else []
     print_table(
         "Developer metrics",

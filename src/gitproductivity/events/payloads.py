@@ -188,7 +188,12 @@ class _Counters(_Payload):
     lines_added: int = Field(description="Lines added (binary, vendored, generated and lock files excluded)")
     lines_deleted: int = Field(description="Lines deleted (same exclusions)")
     files_changed: int = Field(description="Files changed, summed over commits")
-    active_days: int = Field(description="Distinct UTC days with a commit")
+    new_work: int = Field(0, description="Lines added that replace nothing: per diff hunk, added minus deleted, >= 0")
+    refactor: int = Field(0, description="Lines deleted or replaced that were older than the churn window")
+    rework: int = Field(0, description="Own lines younger than the churn window, deleted or replaced")
+    help_others: int = Field(0, description="Someone else's lines younger than the churn window, deleted or replaced")
+    co_authored_commits: int = Field(0, description="Commits crediting the developer in a Co-authored-by trailer")
+    active_days: int = Field(description="Distinct UTC days with a commit or a co-authored commit")
 
 
 class MetricsDelta(_Counters):
@@ -230,11 +235,28 @@ MetricsUpdated.example = MetricsUpdated(
         lines_added=20417,
         lines_deleted=8110,
         files_changed=1893,
+        new_work=14210,
+        refactor=5120,
+        rework=1874,
+        help_others=1116,
+        co_authored_commits=7,
         active_days=61,
         first_commit_at=datetime(2026, 2, 2, 9, 14, 55, tzinfo=UTC),
         last_commit_at=datetime(2026, 11, 26, 17, 3, 41, tzinfo=UTC),
     ),
-    delta=MetricsDelta(commits=4, merges=1, lines_added=310, lines_deleted=95, files_changed=22, active_days=1),
+    delta=MetricsDelta(
+        commits=4,
+        merges=1,
+        lines_added=310,
+        lines_deleted=95,
+        files_changed=22,
+        new_work=215,
+        refactor=40,
+        rework=37,
+        help_others=18,
+        co_authored_commits=1,
+        active_days=1,
+    ),
 )
 
 

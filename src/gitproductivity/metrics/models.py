@@ -25,6 +25,12 @@ class DailyRollup(Base):
     files_changed: Mapped[int] = mapped_column(Integer, default=0)
     first_commit_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_commit_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Change categories of the lines deleted or replaced, and commits co-authored (docs/metrics.md).
+    new_work: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    refactor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rework: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    help_others: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    co_authored_commits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_metric_rollups_org_dev_day", "organization_id", "developer_id", "day"),

@@ -11,6 +11,11 @@ class MetricTotals(BaseModel):
     lines_added: int
     lines_deleted: int
     files_changed: int
+    new_work: int = Field(0, description="Lines added that replace nothing (per diff hunk, added minus deleted)")
+    refactor: int = Field(0, description="Deleted or replaced lines older than the churn window, anyone's")
+    rework: int = Field(0, description="Deleted or replaced lines of one's own, younger than the churn window")
+    help_others: int = Field(0, description="Deleted or replaced lines of someone else's, younger than the window")
+    co_authored_commits: int = Field(0, description="Commits crediting this developer in a Co-authored-by trailer")
     active_days: int
     first_commit_at: datetime | None
     last_commit_at: datetime | None

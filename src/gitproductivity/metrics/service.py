@@ -1,7 +1,7 @@
 """Metrics are sums of daily rollups, so any range and any granularity is one query over small rows.
 
-`active_days` is the number of distinct UTC days with at least one commit or merge, across whatever is being
-summed (two repositories on the same day are one active day). Bots are left out unless asked for.
+`active_days` is the number of distinct UTC days with at least one commit, merge or co-authored commit, across
+whatever is being summed (two repositories on the same day are one active day). Bots are left out unless asked for.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories import service as repositories
 from gitproductivity.teams import service as teams
 
-COUNTERS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed")
+#: Change categories (lines deleted or replaced, by origin; new work) and co-authored commits: docs/metrics.md.
+CATEGORY_COUNTERS = ("new_work", "refactor", "rework", "help_others", "co_authored_commits")
+COUNTERS = ("commits", "merges", "lines_added", "lines_deleted", "files_changed", *CATEGORY_COUNTERS)
 GRANULARITIES = ("day", "week", "month")
 
 
@@ -38,6 +40,11 @@ class Totals:
     active_days: int = 0
     first_commit_at: datetime | None = None
     last_commit_at: datetime | None = None
+    new_work: int = 0
+    refactor: int = 0
+    rework: int = 0
+    help_others: int = 0
+    co_authored_commits: int = 0
     days: set[date] = field(default_factory=set, repr=False)
 
     def add_row(self, row: DailyRollup) -> None:
@@ -156,17 +163,12 @@ def developers_summary(
 
 
 def _totals(values: Sequence[Any]) -> Totals:
-    commits, merges, added, deleted, files, days, first, last = values
-    return Totals(
-        commits=int(commits),
-        merges=int(merges),
-        lines_added=int(added),
-        lines_deleted=int(deleted),
-        files_changed=int(files),
-        active_days=int(days),
-        first_commit_at=first,
-        last_commit_at=last,
-    )
+    """Totals from a row of sums in `COUNTERS` order, then the day count, first and last commit."""
+    *sums, days, first, last = values
+    totals = Totals(active_days=int(days), first_commit_at=first, last_commit_at=last)
+    for name, value in zip(COUNTERS, sums, strict=True):
+        setattr(totals, name, int(value or 0))
+    return totals
 
 
 def bucket_start(day: date, granularity: str) -> date:

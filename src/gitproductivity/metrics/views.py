@@ -22,7 +22,7 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.core.pagination import parse_sort
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer
-from gitproductivity.metrics import series, table
+from gitproductivity.metrics import categories_chart, series, table
 from gitproductivity.repositories import service as repositories
 from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, page_allows, render
@@ -136,7 +136,7 @@ def dashboard(
     org = viewer.organization_id
     first, last = resolve_range(filters.range, filters.start, filters.end, utcnow().date())
     scope = series.Scope(org, filters.repository_id, filters.team_id, filters.developer_id, first, last)
-    context: dict[str, Any] = {"has_data": False, "top": [], "contributors_total": 0, "chart": None}
+    context: dict[str, Any] = {"has_data": False, "top": [], "contributors_total": 0, "chart": None, "categories": None}
     with unit_of_work(read_only=True) as session:
         repos = repositories.list_(session, organization_id=org, limit=1000)[:1000]
         groups = teams.list_(session, organization_id=org, limit=500)[0]
@@ -190,7 +190,7 @@ def _figures(session: Any, scope: series.Scope, filters: Filters) -> dict[str, A
     )
     found = series.days(session, scope)
     if not found:
-        return {"has_data": False, "top": top, "contributors_total": total, "chart": None}
+        return {"has_data": False, "top": top, "contributors_total": total, "chart": None, "categories": None}
     start = scope.start or found[0].day
     end = scope.end or found[-1].day
     granularity = series.fit_granularity(start, end, filters.granularity)
@@ -216,6 +216,7 @@ def _figures(session: Any, scope: series.Scope, filters: Filters) -> dict[str, A
         "top": top,
         "contributors_total": total,
         "chart": chart,
+        "categories": categories_chart.data(session, scope, start=start, end=end, granularity=granularity),
     }
 
 

@@ -1,0 +1,405 @@
+"""Change categories and co-authors of each commit (docs/metrics.md, "Change categories" and "Co-authors").
+
+For every non-merge commit, the lines it deletes or replaces are classified by the origin of each such line,
+exactly as `git blame` of the commit's parent assigns it (with the head's `.git-blame-ignore-revs`, as ownership):
+`rework` (the author's own lines younger than the churn window), `help_others` (someone else's younger lines),
+`refactor` (lines older than the window, anyone's); `new_work` is, per diff hunk, added minus deleted, floored
+at 0. Commits listed in `.git-blame-ignore-revs` count no categories.
+
+The engine: ONE `git log -p -U0 -M` over the commits (the same diff as the line counts, read as a stream) gives
+every hunk; the deleted ranges of each (commit, file) are then blamed in ONE `git blame --incremental -L a,+n
+-L ... <parent> -- <old path>`, in parallel, a bounded number of git processes at once. Blaming only the deleted
+ranges lets git stop as soon as those lines are assigned instead of blaming whole files, and a commit's figures
+depend only on its parent's history: an analysis of new commits computes only those commits.
+
+`Co-authored-by:` trailers (git's own trailer parsing) credit each co-author, after the mailmap, with the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitproductivity.analysis import commit_graphs, git
+from gitproductivity.analysis.commits import Skipped
+from gitproductivity.analysis.commits import author as parse_author
+from gitproductivity.analysis.exclusions import PathFilter
+from gitproductivity.analysis.identities import canonical_email
+from gitproductivity.analysis.ownership import IGNORE_REVS, _ignore_revs_file
+from gitproductivity.core.settings import get_settings
+
+log = logging.getLogger(__name__)
+#: Bump when a rule of this module changes: every repository is read again.
+VERSION = 1
+SECONDS_PER_DAY = 86_400
+_FIELDS = ("%P", "%aN", "%aE", "%at", "%ct", "%(trailers:key=Co-authored-by,valueonly,separator=%x01)")
+#: A commit's record starts with NUL, SOH, its id, NUL: found by the id the reader expects next, never by a byte
+#: a name could contain.
+_FORMAT = "--format=%x00%x01%H%x00" + "%x00".join(_FIELDS) + "%x00"
+_LOG_ARGS = (
+    "log",
+    "--no-walk=unsorted",
+    "--stdin",
+    "--use-mailmap",
+    "--encoding=UTF-8",
+    "-M",
+    "-p",
+    "-U0",
+    "--no-color",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    _FORMAT,
+)
+_HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
+_GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} ([0-9]{1,12}) ([0-9]{1,12})")
+_CONTACT = re.compile(r"\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*")
+_ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
+#: Co-authors credited per commit (a bound on what a repository supplies).
+MAX_CO_AUTHORS = 20
+
+
+@dataclass
+class Commit:
+    """One commit's figures, before identities are resolved to developers."""
+
+    sha: str
+    identity: str
+    name: str
+    when: int
+    merge: bool
+    ignored: bool = False
+    new_work: int = 0
+    refactor: int = 0
+    young: dict[str, int] = field(default_factory=dict)  # origin identity -> deleted lines younger than the window
+    co_authors: list[tuple[str, str]] = field(default_factory=list)  # (identity, name), after the mailmap
+    origins: dict[str, int] = field(default_factory=dict)  # origin commit -> deleted lines (until classified)
+
+
+@dataclass
+class Result:
+    commits: list[Commit]
+    blamed: int = 0  # (commit, file) pairs blamed
+
+
+def fingerprint_parts(repo: Path, head: str | None) -> list[object]:
+    """What decides the categories besides history (part of the analysis's rules fingerprint)."""
+    s = get_settings()
+    ignore = git.blob_id(repo, head, IGNORE_REVS) if head and s.categories_ignore_revs else ""
+    return [s.change_categories, s.churn_window_days, s.categories_ignore_revs, ignore, VERSION]
+
+
+def fingerprint(repo: Path, head: str | None) -> str:
+    return hashlib.sha256(json.dumps(fingerprint_parts(repo, head)).encode()).hexdigest()
+
+
+def unquote(raw: bytes) -> bytes:
+    """A path as git prints it in a diff header: C-quoted when it holds special bytes."""
+    if not (raw.startswith(b'"') and raw.endswith(b'"') and len(raw) >= 2):
+        return raw
+    out = bytearray()
+    body, i = raw[1:-1], 0
+    while i < len(body):
+        byte = body[i : i + 1]
+        if byte == b"\\" and i + 1 < len(body):
+            nxt = body[i + 1 : i + 2]
+            if body[i + 1 : i + 4].isdigit() and len(body[i + 1 : i + 4]) == 3:
+                out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
+                i += 4
+                continue
+            out.append(_ESCAPES.get(nxt, nxt[0]))
+            i += 2
+            continue
+        out += byte
+        i += 1
+    return bytes(out)
+
+
+def _side(raw: bytes, prefix: bytes) -> bytes | None:
+    raw = unquote(raw.rstrip(b"\t"))
+    if raw == b"/dev/null":
+        return None
+    return raw[len(prefix) :] if raw.startswith(prefix) else raw
+
+
+def parse_diff(text: bytes, paths: PathFilter) -> tuple[int, dict[bytes, list[tuple[int, int]]]]:
+    """new work, and the deleted ranges (first line, count) per old path, of one commit's `-U0` diff."""
+    new_work = 0
+    ranges: dict[bytes, list[tuple[int, int]]] = {}
+    old: bytes | None = None
+    new: bytes | None = None
+    minus = plus = 0
+    for line in text.split(b"\n"):
+        if minus or plus:  # inside a hunk: exactly the lines its header announced
+            if line[:1] == b"-" and minus:
+                minus -= 1
+                continue
+            if line[:1] == b"+" and plus:
+                plus -= 1
+                continue
+            if line[:1] == b"\\":
+                continue
+            minus = plus = 0  # git's output did not match its header: read on as headers
+        if line.startswith(b"diff --git "):
+            old = new = None
+        elif line.startswith(b"--- "):
+            old = _side(line[4:], b"a/")
+        elif line.startswith(b"+++ "):
+            new = _side(line[4:], b"b/")
+        elif line.startswith(b"@@ -"):
+            match = _HUNK.match(line)
+            counted = new if new is not None else old
+            if match is None or counted is None:
+                continue
+            deleted = 1 if match.group(2) is None else int(match.group(2))
+            added = 1 if match.group(4) is None else int(match.group(4))
+            minus, plus = deleted, added
+            if paths.excluded(counted):
+                continue
+            new_work += max(0, added - deleted)
+            if deleted and old is not None:
+                ranges.setdefault(old, []).append((int(match.group(1)), deleted))
+    return new_work, ranges
+
+
+def blame_ranges(
+    repo: Path,
+    parent: str,
+    raw_path: bytes,
+    ranges: Sequence[tuple[int, int]],
+    ignore_revs: str | None,
+    since: int | None = None,
+) -> dict[str, int]:
+    """origin commit -> lines among `ranges` of the file at `parent`, as `git blame` assigns them.
+
+    `since` (the commit's time minus the window): git stops following lines at commits committed before it
+    (`--since`) and reports them at that boundary commit. Such a line is old whatever commit before it wrote it,
+    as long as no commit is dated after its descendants; a boundary commit whose own author time is inside the
+    window (a date after its committer date) proves that history breaks it, and the ranges are blamed again in
+    full."""
+    args = ["blame", "--incremental"]
+    if ignore_revs:
+        args += ["--ignore-revs-file", ignore_revs]
+    if since is not None:
+        args.append(f"--since=@{max(since, 0)}")
+    for start, count in ranges:
+        args += ["-L", f"{start},+{count}"]
+    path = raw_path.decode("utf-8", "surrogateescape")
+    try:
+        out = git.run(repo, [*args, parent, "--", path], env={"GIT_LITERAL_PATHSPECS": "1"})
+    except git.GitError as exc:
+        if exc.returncode is None:
+            raise  # a timeout fails the analysis
+        # A damaged history (a commit whose tree is missing): the lines have no known origin (counted old).
+        log.warning(
+            "%s: git blame failed for %r at %s; its deleted lines count as refactor: %s", repo, path, parent, exc
+        )
+        return {"": sum(count for _start, count in ranges)}
+    origins: dict[str, int] = {}
+    times: dict[str, int] = {}
+    boundary: set[str] = set()
+    sha = ""
+    for line in out.split(b"\n"):
+        match = _GROUP.fullmatch(line)
+        if match:
+            sha = match.group(1).decode()
+            origins[sha] = origins.get(sha, 0) + int(match.group(3))
+        elif line.startswith(b"author-time ") and line[12:].isdigit():
+            times[sha] = int(line[12:])
+        elif line == b"boundary":
+            boundary.add(sha)
+    if since is not None and any(times.get(b, since + 1) > since for b in boundary):
+        return blame_ranges(repo, parent, raw_path, ranges, ignore_revs)
+    return origins
+
+
+def ignored_revs(ignore_file: str | None) -> set[str]:
+    if not ignore_file:
+        return set()
+    return {line.strip() for line in Path(ignore_file).read_text().splitlines() if line.strip()}
+
+
+def compute(
+    repo: Path,
+    commits: Sequence[str],
+    paths: PathFilter,
+    *,
+    head: str | None,
+    mailmap: str = "",
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    commit_graph: bool = False,
+) -> Result:
+    """Every commit's categories and co-authors (in the order of `commits`). `commit_graph`: the repository is
+    ours (a mirror of a remote): write git's commit-graph with changed-path filters first, which makes every
+    blame's walk through history several times faster."""
+    settings = get_settings()
+    blame_repo = repo
+    if commit_graph and commits:
+        commit_graphs.write(repo)
+    elif settings.categories_commit_graph and commits and head:
+        blame_repo = commit_graphs.shadow(repo, head)
+    out: list[Commit] = []
+    pending: list[tuple[Commit, Future[dict[str, int]]]] = []
+    blamed = 0
+    window = settings.churn_window_days * SECONDS_PER_DAY
+    config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
+    with tempfile.TemporaryDirectory(prefix="gp-categories-") as scratch:
+        use_ignore = settings.categories_ignore_revs and head is not None
+        ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if use_ignore and head else None
+        ignored = ignored_revs(ignore_file)
+        pool = max(1, workers or settings.analysis_shards or 2)
+        with ThreadPoolExecutor(max_workers=pool, thread_name_prefix="categories") as executor:
+            for sha, header, diff in _records(repo, commits, config):
+                commit = _commit(sha, header)
+                if commit is None:
+                    continue
+                out.append(commit)
+                if commit.merge:
+                    continue
+                if sha in ignored:
+                    commit.ignored = True
+                    continue
+                commit.new_work, ranges = parse_diff(diff, paths)
+                parent = header[0].split(b" ")[0].decode() if header[0] else ""
+                for old_path, spans in ranges.items():
+                    if not parent:
+                        continue
+                    blamed += 1
+                    since = commit.when - window if settings.categories_since else None
+                    job = executor.submit(blame_ranges, blame_repo, parent, old_path, spans, ignore_file, since)
+                    pending.append((commit, job))
+                if progress and len(out) % 500 == 0:
+                    progress(500)
+            for commit, job in pending:
+                for origin, lines in job.result().items():
+                    commit.origins[origin] = commit.origins.get(origin, 0) + lines
+    _classify(repo, out, config, window)
+    _co_author_identities(repo, out, config)
+    return Result(out, blamed)
+
+
+def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[tuple[str, list[bytes], bytes]]:
+    """(commit, header fields, diff text) per commit, in order, from one streamed `git log`. When git fails (a
+    commit it cannot read), the commits after the last complete one are read one at a time and an unreadable one
+    is left out (the commit reader reports it); a timeout still fails the analysis."""
+    done = [0]
+    try:
+        yield from _stream(repo, commits, config, done)
+        return
+    except git.GitError as exc:
+        if exc.returncode is None:
+            raise
+        log.warning("%s: git log failed while reading change categories; reading one commit at a time: %s", repo, exc)
+    for sha in commits[done[0] :]:
+        try:
+            yield from _stream(repo, [sha], config, [0])
+        except git.GitError as exc:
+            if exc.returncode is None:
+                raise
+            log.warning("%s: no change categories for commit %s, which git cannot read: %s", repo, sha, exc)
+
+
+def _stream(
+    repo: Path, commits: Sequence[str], config: list[str], done: list[int]
+) -> Iterable[tuple[str, list[bytes], bytes]]:
+    if not commits:
+        return
+    stdin = ("\n".join(commits) + "\n").encode()
+    markers = [b"\0\x01" + sha.encode() + b"\0" for sha in commits]
+    index = -1
+    buffer = bytearray()
+    with git.stream(repo, [*config, *_LOG_ARGS], stdin=stdin) as chunks:
+        for chunk in chunks:
+            buffer += chunk
+            while index + 1 < len(markers):
+                at = buffer.find(markers[index + 1], 0 if index < 0 else 1)
+                if at < 0:
+                    break
+                if index >= 0:
+                    done[0] = index + 1
+                    yield _record(commits[index], bytes(buffer[len(markers[index]) : at]))
+                del buffer[:at]
+                index += 1
+    if index >= 0:
+        done[0] = index + 1
+        yield _record(commits[index], bytes(buffer[len(markers[index]) :]))
+
+
+def _record(sha: str, body: bytes) -> tuple[str, list[bytes], bytes]:
+    parts = body.split(b"\0", len(_FIELDS))
+    while len(parts) < len(_FIELDS) + 1:
+        parts.append(b"")
+    return sha, parts[: len(_FIELDS)], parts[len(_FIELDS)]
+
+
+def _commit(sha: str, header: list[bytes]) -> Commit | None:
+    parents, name, email, at, ct, trailers = header
+    found = parse_author(name, email, at, ct)
+    if isinstance(found, Skipped):
+        return None  # not counted anywhere (the commit reader reports why)
+    commit = Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
+    seen = {commit.identity}
+    for value in trailers.decode("utf-8", "replace").split("\x01")[: MAX_CO_AUTHORS * 2]:
+        match = _CONTACT.fullmatch(" ".join(value.split()))
+        if match is None:
+            continue
+        contact = (match.group(1) or match.group(2).split("@")[0], match.group(2))
+        if contact[1].lower() not in seen and len(commit.co_authors) < MAX_CO_AUTHORS:
+            seen.add(contact[1].lower())
+            commit.co_authors.append(contact)
+    return commit
+
+
+def _classify(repo: Path, commits: list[Commit], config: list[str], window: int) -> None:
+    """Resolve each origin commit to its identity and time; sort the deleted lines into refactor and young."""
+    shas = sorted({sha for c in commits for sha in c.origins if sha})
+    origin: dict[str, tuple[str, int | None]] = {}
+    if shas:
+        stdin = ("\n".join(shas) + "\n").encode()
+        fmt = "--format=%H%x00%aN%x00%aE%x00%at%x00%ct%x00"
+        args = [*config, "log", "--no-walk=unsorted", "--stdin", "--use-mailmap", "--encoding=UTF-8", fmt]
+        fields = git.run(repo, args, input=stdin).split(b"\0")
+        for i in range(0, len(fields) - 5, 5):
+            raw, name, email, at, ct = (f.strip(b"\n") for f in fields[i : i + 5])
+            found = parse_author(name, email, at, ct)
+            dated = parse_author(b"-", b"-", at, ct)  # the date alone (an origin without author keeps its age)
+            who = "" if isinstance(found, Skipped) else canonical_email(found.email)
+            origin[raw.decode()] = (who, None if isinstance(dated, Skipped) else dated.when)
+    for commit in commits:
+        for sha, lines in commit.origins.items():
+            who, when = origin.get(sha, ("", None))
+            if when is None or commit.when - when >= window:
+                commit.refactor += lines
+            else:
+                commit.young[who] = commit.young.get(who, 0) + lines
+        commit.origins = {}
+
+
+def _co_author_identities(repo: Path, commits: list[Commit], config: list[str]) -> None:
+    """Co-authors through the mailmap (`git check-mailmap`), then as identities; the author never co-authors."""
+    contacts = sorted({c for commit in commits for c in commit.co_authors})
+    if not contacts:
+        return
+    stdin = "".join(f"{name} <{email}>\n" for name, email in contacts).encode()
+    out = git.run(repo, [*config, "check-mailmap", "--stdin"], input=stdin).decode("utf-8", "replace").splitlines()
+    mapped: dict[tuple[str, str], tuple[str, str]] = {}
+    for contact, line in zip(contacts, out, strict=False):
+        match = _CONTACT.fullmatch(line)
+        name, email = (match.group(1), match.group(2)) if match else contact
+        found = parse_author(name.encode(), email.encode(), b"0", b"0")
+        if not isinstance(found, Skipped):
+            mapped[contact] = (canonical_email(found.email), found.name or found.email)
+    for commit in commits:
+        people: dict[str, str] = {}
+        for contact in commit.co_authors:
+            who = mapped.get(contact)
+            if who and who[0] != commit.identity:
+                people.setdefault(who[0], who[1])
+        commit.co_authors = sorted(people.items())
