@@ -60,7 +60,9 @@ def _page(
             order, problem = parse_sort("name", allowed=table.EVERYONE_SORTS, default="name"), "sort"
         where: dict[str, Any] = {"organization_id": org, "sort": order, "q": q, "limit": PAGE_SIZE, "everyone": True}
         try:
-            window = table.developers_window(session, after=after, before=before, last=last, **where)
+            if last or before:  # one direction at a time: an edited link with both reads backwards
+                after = None
+            window = table.developers_window(session, after=after, before=before, last=last and not before, **where)
         except ValidationFailed:  # a cursor from another sort or an edited link: start again at the first page
             problem, start = "page", 0
             window = table.developers_window(session, **where)
