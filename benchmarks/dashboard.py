@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -87,6 +88,9 @@ def _bench(backend: str, url: str, repo: Path, args: argparse.Namespace) -> None
     from gitproductivity.teams.models import Team
 
     with tempfile.TemporaryDirectory() as tmp:
+        if args.from_sqlite and backend == "sqlite":  # a copy of the analysed file, migrated to this code's schema
+            shutil.copyfile(args.from_sqlite, Path(tmp) / "copy.db")
+            url = f"sqlite:///{Path(tmp) / 'copy.db'}"
         settings.configure(
             database_url=url,
             data_dir=Path(tmp) / "data",
@@ -98,7 +102,10 @@ def _bench(backend: str, url: str, repo: Path, args: argparse.Namespace) -> None
         migrate.upgrade(get_database().engine)
         startup.install()
         started = time.perf_counter()
-        if args.from_sqlite and backend != "sqlite":
+        if args.from_sqlite and backend == "sqlite":
+            org, email, password = _reuse()
+            how = "a copy of the analysed SQLite database"
+        elif args.from_sqlite:
             org, email, password = _copy(Path(args.from_sqlite))
             how = f"copied from the analysed SQLite database in {time.perf_counter() - started:.0f} s"
         else:
@@ -148,16 +155,30 @@ def _bench(backend: str, url: str, repo: Path, args: argparse.Namespace) -> None
         get_database().engine.dispose()
 
 
+def _reuse() -> tuple[str, str, str]:
+    """The organisation of a copied SQLite database, and its owner with a new password."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from gitproductivity.core.db import get_database
+    from gitproductivity.orgs import service as orgs
+    from gitproductivity.orgs.models import Organization
+
+    password = secrets.token_urlsafe(16)
+    with get_database().session() as session:
+        org = session.scalars(select(Organization)).one()
+        orgs.reset_password(session, email="bench@example.com", new_password=password)
+        return org.id, "bench@example.com", password
+
+
 def _copy(source: Path) -> tuple[str, str, str]:
     """Every table of an analysed SQLite database into this (empty, migrated) one, as the analysis wrote it; the
     organisation, and its owner with a new password."""
-    import secrets
 
     from sqlalchemy import create_engine, select
 
     from gitproductivity.core.db import Base, get_database
-    from gitproductivity.orgs import service as orgs
-    from gitproductivity.orgs.models import Organization
 
     reader = create_engine(f"sqlite:///{source}")
     with reader.connect() as src, get_database().engine.begin() as dst:
@@ -166,11 +187,7 @@ def _copy(source: Path) -> tuple[str, str, str]:
             for i in range(0, len(rows), 5000):
                 dst.execute(table.insert(), rows[i : i + 5000])
     reader.dispose()
-    password = secrets.token_urlsafe(16)
-    with get_database().session() as session:
-        org = session.scalars(select(Organization)).one()
-        orgs.reset_password(session, email="bench@example.com", new_password=password)
-        return org.id, "bench@example.com", password
+    return _reuse()
 
 
 def main() -> None:

@@ -37,6 +37,15 @@ for _name in list(os.environ):
 # the tests' small histories check them on every analysis. Big generated histories turn them off.
 os.environ["GITPRODUCTIVITY_CHANGE_CATEGORIES"] = "true"
 
+
+def inherited_env() -> dict[str, str]:
+    """The environment of a child process a test starts (a server, a worker): no GITPRODUCTIVITY_ setting this
+    process may have picked up, but the suite's own (change categories on, as in-process analyses have them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env["GITPRODUCTIVITY_CHANGE_CATEGORIES"] = "true"
+    return env
+
+
 from gitproductivity import startup  # noqa: E402
 from gitproductivity.core import migrate, settings  # noqa: E402
 from gitproductivity.core.db import Base, Database, set_database  # noqa: E402

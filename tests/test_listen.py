@@ -22,7 +22,7 @@ from gitproductivity import receiver
 from gitproductivity.core.db import Database
 from gitproductivity.developers import service
 from gitproductivity.events.models import Event
-from tests.conftest import Tenant
+from tests.conftest import Tenant, inherited_env
 from tests.netutil import Receiver, Resetter, listening_socket, port_of, serve_command
 
 pytestmark = pytest.mark.slow  # real `gitproductivity serve` and `listen` processes
@@ -270,7 +270,7 @@ def test_listen_filters_replays_reports_failures_and_stops_on_fatal_errors(
 
 
 def run_listen(*args: str, api_key: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env = inherited_env()
     if api_key:
         env["GITPRODUCTIVITY_API_KEY"] = api_key
     return subprocess.run([EXE, "listen", *args], env=env, capture_output=True, text=True, timeout=60)

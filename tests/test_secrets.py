@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import secrets
 import signal
@@ -29,6 +28,7 @@ from sqlalchemy import select
 
 from gitproductivity.core.db import Base, Database
 from tests.analysis.gitrepo import Repo, lines
+from tests.conftest import inherited_env
 from tests.netutil import Mailbox, Receiver, SmtpServer, listening_socket, port_of, serve_command
 from tests.webhooks.conftest import wait_for
 
@@ -120,7 +120,7 @@ def test_secrets_are_hashed_at_rest_and_never_logged(
     server_key = "sk-" + secrets.token_urlsafe(24)
     sock = listening_socket()
     port = port_of(sock)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env = inherited_env()
     env.update(
         GITPRODUCTIVITY_DATABASE_URL=database_url,
         GITPRODUCTIVITY_DATA_DIR=str(tmp_path / "data"),

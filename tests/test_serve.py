@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_until_serving
+from tests.conftest import inherited_env, wait_until_serving
 from tests.netutil import listening_socket, port_of, serve_command
 
 pytestmark = pytest.mark.slow  # starts `gitproductivity serve` processes
@@ -73,7 +73,7 @@ def test_serve_leaves_the_workers_to_worker_processes_when_told(tmp_path: Path) 
 
 
 def test_serve_refuses_an_fd_that_is_not_a_listening_socket(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env = inherited_env()
     env["GITPRODUCTIVITY_DATA_DIR"] = str(tmp_path / "data")
     plain = tmp_path / "plain.txt"
     plain.write_text("not a socket")

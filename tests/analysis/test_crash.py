@@ -26,7 +26,7 @@ from gitproductivity.metrics import service as metrics
 from gitproductivity.metrics.models import DailyRollup
 from gitproductivity.repositories import flows
 from gitproductivity.repositories import service as repositories
-from tests.conftest import Tenant
+from tests.conftest import Tenant, inherited_env
 from tests.webhooks.conftest import wait_for
 
 pytestmark = pytest.mark.slow  # SIGKILLs real `gitproductivity worker` processes
@@ -109,7 +109,7 @@ def test_worker_killed_mid_analysis_leaves_nothing_half_written(
 
     # The crash run: a worker process, killed while it reads the history.
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")},
+        **inherited_env(),
         "GITPRODUCTIVITY_DATABASE_URL": database_url,
         "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
         "GITPRODUCTIVITY_ANALYSIS_LEASE": "2",  # a dead worker's job is taken again 2 s after its last renewal

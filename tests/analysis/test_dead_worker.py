@@ -19,7 +19,7 @@ from gitproductivity.core.workers import Worker
 from gitproductivity.events.models import Event
 from gitproductivity.repositories import flows
 from tests.analysis.test_crash import AUTHORS, COMMITS, EXE, big_repo, slow_git
-from tests.conftest import Tenant
+from tests.conftest import Tenant, inherited_env
 from tests.webhooks.conftest import wait_for
 
 pytestmark = pytest.mark.slow  # SIGKILLs a real `gitproductivity worker` mid-analysis
@@ -33,7 +33,7 @@ def test_a_restarted_worker_retakes_a_killed_worker_s_analysis_at_once(
     database: Database, database_url: str, tenant: Tenant, tmp_path: Path, big_repo: Path
 ) -> None:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")},
+        **inherited_env(),
         "GITPRODUCTIVITY_DATABASE_URL": database_url,
         "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
         "GITPRODUCTIVITY_ANALYSIS_SHARDS": "1",

@@ -5,7 +5,6 @@ matched in bounded time and the analysis runs in a child process: `/healthz` ans
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import pytest
 
 from tests.analysis.gitrepo import Repo, lines
 from tests.analysis.test_hostile_patterns import NEAR_MISS, STARS
-from tests.conftest import Tenant, wait_until_serving
+from tests.conftest import Tenant, inherited_env, wait_until_serving
 from tests.netutil import listening_socket, port_of, serve_command
 
 pytestmark = pytest.mark.slow  # starts `gitproductivity serve` and polls it while it analyses
@@ -36,7 +35,7 @@ def test_serve_keeps_answering_while_it_analyses_a_hostile_repository(
         repo.commit("Jane <jane@example.com>", f"2026-03-0{i + 2}T10:00:00Z", {name: content})
     sock = listening_socket()
     base = f"http://127.0.0.1:{port_of(sock)}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env = inherited_env()
     env.update(
         {
             "GITPRODUCTIVITY_DATABASE_URL": database_url,

@@ -5,7 +5,6 @@ the cap are refused at once, and a normal client is served all the while."""
 from __future__ import annotations
 
 import contextlib
-import os
 import select
 import signal
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_until_serving
+from tests.conftest import inherited_env, wait_until_serving
 from tests.netutil import listening_socket, port_of, serve_command
 
 pytestmark = [
@@ -50,7 +49,7 @@ class Served:
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
     sock = listening_socket()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env = inherited_env()
     env.update(
         GITPRODUCTIVITY_DATABASE_URL=database_url,
         GITPRODUCTIVITY_DATA_DIR=str(tmp_path / "data"),

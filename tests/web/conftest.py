@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant, _in_ci, wait_until_serving
+from tests.conftest import Tenant, _in_ci, inherited_env, wait_until_serving
 from tests.netutil import Receiver, listening_socket, port_of, serve_command
 
 CHROMIUM = os.environ.get("GP_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -70,14 +70,13 @@ class Server:
 def server(database: Any, database_url: str, tmp_path: Path) -> Iterator[Server]:
     """`gitproductivity serve` (API, UI and workers) on a free port, on this test's database."""
     sock = listening_socket()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
+    env = inherited_env()
     env.update(
         GITPRODUCTIVITY_DATABASE_URL=database_url,
         GITPRODUCTIVITY_DATA_DIR=str(tmp_path / "server-data"),
         GITPRODUCTIVITY_RETRY_SCHEDULE="0.2,0.2",
         GITPRODUCTIVITY_WEBHOOK_TIMEOUT="3",
         GITPRODUCTIVITY_LOG_LEVEL="WARNING",
-        GITPRODUCTIVITY_CHANGE_CATEGORIES="true",  # as in-process tests (tests/conftest.py)
         GITPRODUCTIVITY_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",  # the test receivers listen on loopback
     )
     log = tmp_path / "server.log"

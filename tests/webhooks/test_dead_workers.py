@@ -6,7 +6,6 @@ the stall threshold keeps every claim."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from gitproductivity.events import service as events
 from gitproductivity.events.payloads import MetricsUpdated
 from gitproductivity.webhooks import endpoints
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
-from tests.conftest import Tenant, wait_until_serving
+from tests.conftest import Tenant, inherited_env, wait_until_serving
 from tests.netutil import listening_socket, port_of
 from tests.webhooks.conftest import Receiver, configure, wait_for
 
@@ -78,7 +77,7 @@ class Processes:
     def __init__(self, database_url: str, tmp_path: Path, **env: str) -> None:
         self.tmp_path = tmp_path
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")},
+            **inherited_env(),
             "GITPRODUCTIVITY_DATABASE_URL": database_url,
             "GITPRODUCTIVITY_DATA_DIR": str(tmp_path / "data"),
             "GITPRODUCTIVITY_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
