@@ -36,6 +36,9 @@ for _name in list(os.environ):
 # Change categories and co-authors are off by default (their blame costs a full read ~78x, docs/benchmarks.md);
 # the tests' small histories check them on every analysis. Big generated histories turn them off.
 os.environ["GITPRODUCTIVITY_CHANGE_CATEGORIES"] = "true"
+# Without the commit-graph shadow (an optimisation for long histories; tests/analysis/test_categories.py turns it
+# on where it checks it): writing one for a hostile test repository took minutes of CPU.
+os.environ["GITPRODUCTIVITY_CATEGORIES_COMMIT_GRAPH"] = "false"
 
 
 def inherited_env() -> dict[str, str]:
@@ -43,6 +46,7 @@ def inherited_env() -> dict[str, str]:
     process may have picked up, but the suite's own (change categories on, as in-process analyses have them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITPRODUCTIVITY_")}
     env["GITPRODUCTIVITY_CHANGE_CATEGORIES"] = "true"
+    env["GITPRODUCTIVITY_CATEGORIES_COMMIT_GRAPH"] = "false"
     return env
 
 

@@ -26,7 +26,7 @@ PATHS = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
 @pytest.fixture(autouse=True)
 def scratch_data_dir(tmp_path: Path, configured: Any) -> None:
     """The private commit-graphs (`analysis.commit_graphs.shadow`) go under the test's own data directory."""
-    configured(**{**settings._overrides, "data_dir": tmp_path / "data"})
+    configured(**{**settings._overrides, "data_dir": tmp_path / "data", "categories_commit_graph": True})
 
 
 def engine(repo: Repo, *, commit_graph: bool = False) -> dict[str, tuple[int, int, int, int]]:

@@ -241,9 +241,11 @@ def compute(
     blame's walk through history several times faster."""
     settings = get_settings()
     blame_repo = repo
-    if commit_graph and commits:
+    if not settings.categories_commit_graph or not commits:
+        pass
+    elif commit_graph:
         commit_graphs.write(repo)
-    elif settings.categories_commit_graph and commits and head:
+    elif head:
         blame_repo = commit_graphs.shadow(repo, head)
     out: list[Commit] = []
     pending: list[tuple[Commit, Future[dict[str, int]]]] = []
