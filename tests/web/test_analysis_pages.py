@@ -88,7 +88,7 @@ def test_analysis_developers_and_dashboard(ui: UI, tenant: Tenant, tmp_path: Pat
     ui.goto("/developers")
     expect(ui.page.get_by_role("row", name="Jane Doe").locator("td.num").first).to_have_text("4")
     expect(ui.page.get_by_role("row", name="Jane D", exact=True)).to_have_count(0)
-    ui.screenshot("developers", tmp_path)
+    ui.screenshot("developers-small", tmp_path)  # the README's is taken with the big team (test_dashboard_bigteam)
 
     # Dashboard: team totals and charts, then the filters.
     ui.goto("/dashboard?range=all")  # the commits are dated early 2026: all time, whatever today is

@@ -103,3 +103,48 @@ def test_the_developer_picker_searches_within_the_team(ui: UI, big_team: BigTeam
     assert f"team_id={big_team.team_id}" in ui.page.url
     expect(ui.page.locator("#stat-developers")).to_have_text("1")
     expect(ui.page.get_by_role("heading", name=re.compile(re.escape(big_team.names[member])))).to_have_count(2)
+
+
+def test_no_page_scrolls_sideways_with_the_big_team(ui: UI, big_team: BigTeam, tmp_path: Path) -> None:
+    """Every page whose size grows with the team, at 1280 and 390 px, with 2,200 people over 20 years (the sweep
+    of every page, with long names and e-mails, is tests/web/test_page_widths.py)."""
+    from tests.web.test_page_widths import _misfits
+
+    top = big_team.developer_ids[0]
+    pages = [
+        "/dashboard",
+        "/dashboard?range=all",
+        f"/dashboard?team_id={big_team.team_id}",
+        "/dashboard/contributors",
+        "/developers",
+        "/developers?sort=-commits",
+        "/developers?last=1",
+        f"/developers/{top}",
+        f"/developers/{top}?range=all",
+        "/teams",
+        f"/teams/{big_team.team_id}",
+        "/repositories",
+        f"/repositories/{big_team.repository_id}/ownership",
+    ]
+    ui.sign_in(big_team.tenant)
+    problems: list[str] = []
+    for width in (1280, 390):
+        ui.page.set_viewport_size({"width": width, "height": 860})
+        for path in pages:
+            answer = ui.goto(path)
+            assert answer is not None and answer.status == 200, path
+            problems += _misfits(ui, width)
+            if width == 1280 and path in ("/developers?sort=-commits", f"/developers/{top}"):
+                ui.screenshot("developers" if path.startswith("/developers?") else "developer", tmp_path)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_activity_cards_follow_the_dashboards_range(ui: UI, big_team: BigTeam) -> None:
+    """The hours card (loaded after the page) counts the commits of the range shown (12 months by default), as
+    the stats above it do, not all 20 years; all time counts every commit."""
+    ui.sign_in(big_team.tenant)
+    for path in ("/dashboard", "/dashboard?range=all"):
+        ui.goto(path)
+        commits = ui.page.locator("#stat-commits").inner_text()
+        expect(ui.page.locator("#hours-card")).to_contain_text(f"{commits} commits by hour of the week")
+    assert commits == "3,000"
