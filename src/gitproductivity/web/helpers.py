@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -306,6 +308,17 @@ def number(value: int | float | None) -> str:
     return f"{round(value):,}"
 
 
+#: Where a URL or path may wrap: after / ? & = # (not inside "//"), so a long one breaks between its parts.
+_URL_BREAKS = re.compile(r"(?<=[/?&=#])(?=[^/])")
+
+
+def url_breaks(value: object) -> Markup:
+    """The text, escaped, with a soft wrap point (`<wbr>`) after each separator of a URL: long URLs wrap at
+    sensible points rather than mid-word (the text, copied or read, is unchanged)."""
+    return Markup("<wbr>").join(escape(part) for part in _URL_BREAKS.split(str(value)))
+
+
+templates.env.filters["url"] = url_breaks
 templates.env.filters["when"] = _when
 templates.env.filters["number"] = number
 templates.env.filters["ago"] = _ago
