@@ -25,6 +25,8 @@ _PARAM = re.compile(r"\{(\w+)\}")
 NOT_LISTS = {
     "/v1/developers/{developer_id}/metrics": "one developer's series: totals and the buckets of one date range",
     "/v1/repositories/{repository_id}/ownership": "one directory: its owners and its immediate subdirectories",
+    "/v1/metrics/hours": "one figure: the 168 counts of the hours of a week",
+    "/v1/metrics/languages": "one figure: lines per language, at most the ~70 languages of the table and Other",
 }
 
 

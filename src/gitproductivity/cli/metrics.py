@@ -20,7 +20,7 @@ def metrics_cmd(
     end: Annotated[str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD.")] = None,
     bots: Annotated[bool, typer.Option("--bots", help="Include bots.")] = False,
     languages: Annotated[
-        bool, typer.Option("--languages", help="Add each developer's top languages (lines added + deleted).")
+        bool, typer.Option("--languages", help="Each developer's top languages (lines added + deleted), in a table of their own.")
     ] = False,
     org: OrgOption = None,
     as_json: JsonOption = False,
@@ -64,16 +64,19 @@ def metrics_cmd(
     if as_json:
         print_json(rows)
         return
+    if languages:  # a table of its own: the languages beside the figures they come from
+        keys = ["commits", "lines_added", "lines_deleted"]
+        headers = ["developer", "email", *[k.replace("_", " ") for k in keys], "top languages"]
+        print_table(
+            "Developer languages", headers, [[r["name"], r["email"], *[r[k] for k in keys], _top(r)] for r in rows]
+        )
+        return
     keys = ["commits", "merges", "lines_added", "lines_deleted", "files_changed", "active_days"]
     keys += ["new_work", "refactor", "rework", "help_others", "co_authored_commits"]
-    extra = ["top languages"] if languages else []
     print_table(
         "Developer metrics",
-        ["developer", "email", *[k.replace("_", " ") for k in keys], "last commit", *extra],
-        [
-            [r["name"], r["email"], *[r[k] for k in keys], r["last_commit_at"], *([_top(r)] if languages else [])]
-            for r in rows
-        ],
+        ["developer", "email", *[k.replace("_", " ") for k in keys], "last commit"],
+        [[r["name"], r["email"], *[r[k] for k in keys], r["last_commit_at"]] for r in rows],
     )
 
 
