@@ -20,7 +20,10 @@ def metrics_cmd(
     end: Annotated[str | None, typer.Option("--to", help="Last UTC day, YYYY-MM-DD.")] = None,
     bots: Annotated[bool, typer.Option("--bots", help="Include bots.")] = False,
     languages: Annotated[
-        bool, typer.Option("--languages", help="Each developer's top languages (lines added + deleted), in a table of their own.")
+        bool,
+        typer.Option(
+            "--languages", help="Each developer's top languages (lines added + deleted), in a table of their own."
+        ),
     ] = False,
     org: OrgOption = None,
     as_json: JsonOption = False,
