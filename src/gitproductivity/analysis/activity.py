@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
 
 from gitproductivity.analysis import languages
@@ -26,9 +25,6 @@ Languages = dict[tuple[str, int, str], list[int]]
 #: (identity, day, hour of the week) -> commits
 Hours = dict[tuple[str, int, int], int]
 
-_RAW_DATE = re.compile(rb"[0-9]+ ([+-])([0-9]{2})([0-9]{2})")
-
-
 class _Commit(Protocol):
     offset: int
     languages: dict[str, list[int]] | None
@@ -36,10 +32,10 @@ class _Commit(Protocol):
 
 def offset(raw_date: bytes) -> int:
     """Minutes east of UTC from git's raw date (`1700000000 +0530`); 0 when unusable."""
-    found = _RAW_DATE.fullmatch(raw_date)
-    if found is None:
+    seconds, _, zone = raw_date.partition(b" ")  # parsed by hand: no pattern to backtrack on hostile input
+    if not seconds.isdigit() or len(zone) != 5 or zone[:1] not in (b"+", b"-") or not zone[1:].isdigit():
         return 0
-    sign, hours, minutes = found.groups()
+    sign, hours, minutes = zone[:1], zone[1:3], zone[3:5]
     if int(minutes) >= 60:
         return 0
     total = int(hours) * 60 + int(minutes)

@@ -59,7 +59,6 @@ _LOG_ARGS = (
 )
 _HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
 _GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} ([0-9]{1,12}) ([0-9]{1,12})")
-_CONTACT = re.compile(r"\s*(.*?)\s*<([^<>\s]+@[^<>\s]+)>\s*")
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 #: Co-authors credited per commit (a bound on what a repository supplies).
 MAX_CO_AUTHORS = 20
@@ -86,6 +85,20 @@ class Commit:
 class Result:
     commits: list[Commit]
     blamed: int = 0  # (commit, file) pairs blamed
+
+
+def contact_of(text: str) -> tuple[str, str] | None:
+    """`Name <e@mail>` -> (name, e-mail), or None: the e-mail is what the last `<...>` at the end holds, with an
+    @ between two characters and no space or angle bracket. Parsed by hand, in one pass (a regular expression
+    with a lazy name backtracked quadratically on a crafted trailer)."""
+    text = text.strip()
+    start = text.rfind("<")
+    if not text.endswith(">") or start < 0:
+        return None
+    email = text[start + 1 : -1]
+    if "@" not in email[1:-1] or any(c.isspace() or c in "<>" for c in email):
+        return None
+    return text[:start].strip(), email
 
 
 def fingerprint_parts(repo: Path, head: str | None) -> list[object]:
@@ -349,10 +362,10 @@ def _commit(sha: str, header: list[bytes]) -> Commit | None:
     commit = Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
     seen = {commit.identity}
     for value in trailers.decode("utf-8", "replace").split("\x01")[: MAX_CO_AUTHORS * 2]:
-        match = _CONTACT.fullmatch(" ".join(value.split()))
-        if match is None:
+        found_contact = contact_of(" ".join(value.split()))
+        if found_contact is None:
             continue
-        contact = (match.group(1) or match.group(2).split("@")[0], match.group(2))
+        contact = (found_contact[0] or found_contact[1].split("@")[0], found_contact[1])
         if contact[1].lower() not in seen and len(commit.co_authors) < MAX_CO_AUTHORS:
             seen.add(contact[1].lower())
             commit.co_authors.append(contact)
@@ -393,8 +406,7 @@ def _co_author_identities(repo: Path, commits: list[Commit], config: list[str]) 
     out = git.run(repo, [*config, "check-mailmap", "--stdin"], input=stdin).decode("utf-8", "replace").splitlines()
     mapped: dict[tuple[str, str], tuple[str, str]] = {}
     for contact, line in zip(contacts, out, strict=False):
-        match = _CONTACT.fullmatch(line)
-        name, email = (match.group(1), match.group(2)) if match else contact
+        name, email = contact_of(line) or contact
         found = parse_author(name.encode(), email.encode(), b"0", b"0")
         if not isinstance(found, Skipped):
             mapped[contact] = (canonical_email(found.email), found.name or found.email)
