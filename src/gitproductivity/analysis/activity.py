@@ -25,6 +25,7 @@ Languages = dict[tuple[str, int, str], list[int]]
 #: (identity, day, hour of the week) -> commits
 Hours = dict[tuple[str, int, int], int]
 
+
 class _Commit(Protocol):
     offset: int
     languages: dict[str, list[int]] | None
