@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -146,6 +147,28 @@ def registered(database: Database) -> int:
         return int(session.scalar(select(func.count()).select_from(Worker)) or 0)
 
 
+def freeze(proc: subprocess.Popen[bytes], database_url: str) -> None:
+    """SIGSTOP the process at a moment it holds no SQLite write lock. A process frozen inside a write transaction
+    holds the file's lock while it sleeps and every other writer waits for it (docs/reliability.md, "A frozen
+    process on SQLite"); with a 0.3 s heartbeat a plain SIGSTOP lands in one now and then. On PostgreSQL its row
+    locks block nobody else here: the others claim different rows."""
+    for _ in range(50):
+        proc.send_signal(signal.SIGSTOP)
+        if not database_url.startswith("sqlite"):
+            return
+        probe = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0.2)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return
+        except sqlite3.OperationalError:
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    raise AssertionError("the process held the SQLite write lock at each of 50 tries")
+
+
 def started(procs: Processes, proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
     wait_for(lambda: "webhook dispatcher started" in procs.log(proc), timeout=60, what="a worker to start")
     return proc
@@ -216,7 +239,7 @@ def test_a_frozen_worker_is_presumed_dead_and_records_nothing_twice_when_it_wake
         frozen = started(procs, procs.start("worker", "--only", "dispatcher"))
         emitted = emit(database, tenant, 5)
         wait_for(lambda: len(blocking.on("/block-first")) == 5, timeout=30, what="5 POSTs held by the first worker")
-        frozen.send_signal(signal.SIGSTOP)
+        freeze(frozen, database_url)
         stopped = time.monotonic()
         live = started(procs, procs.start("worker", "--only", "dispatcher"))
         wait_for(

@@ -95,7 +95,7 @@ def test_credentials_are_used_for_deliveries_and_shown_nowhere(
         html = client.get(page)
         assert html.status_code == 200, page
         assert "s3cr3t-pa55" not in html.text and "hookuser" not in html.text, page
-        assert masked in html.text, page
+        assert masked in html.text.replace("<wbr>", ""), page  # long URLs carry soft wrap points
 
     # A receiver that cannot be reached: the recorded error and the log name no credentials either.
     with refusing_port() as closed:
