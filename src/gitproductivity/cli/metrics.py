@@ -103,6 +103,7 @@ def hours_cmd(
 ) -> None:
     """Print commits per weekday and hour, each in its author's own time zone (Monday 00:00 first)."""
     from gitproductivity.metrics import activity
+    from gitproductivity.metrics.service import Scope
 
     first, last = _parse_day(start, "--from"), _parse_day(end, "--to")
 
@@ -110,16 +111,7 @@ def hours_cmd(
         from gitproductivity.teams import service as teams
 
         team_id = teams.find(session, organization_id=org_id, ref=team).id if team else None
-        return activity.hours(
-            session,
-            organization_id=org_id,
-            repository_id=repository,
-            team_id=team_id,
-            developer_id=developer,
-            start=first,
-            end=last,
-            include_bots=bots,
-        )
+        return activity.hours(session, Scope(org_id, repository, team_id, developer, first, last, bots))
 
     counts = in_org(org, work)
     if as_json:

@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, cast, delete, func, select
+from sqlalchemy import BigInteger, cast, delete, func, select
 from sqlalchemy.orm import Session
 
-from gitproductivity.core.ids import require_id
-from gitproductivity.developers import service as developers
-from gitproductivity.developers.models import Developer
 from gitproductivity.metrics.activity_models import HourRollup, LanguageRollup
-from gitproductivity.metrics.service import check_scope
-from gitproductivity.teams import service as teams
+from gitproductivity.metrics.service import Scope
 
 HOURS_PER_WEEK = 168
 #: Languages carried per developer in the metrics API and the CLI, most lines changed first.
@@ -44,81 +40,16 @@ def _ordered(found: Iterable[LanguageTotals]) -> list[LanguageTotals]:
     return sorted(found, key=lambda t: (-t.lines_changed, -t.files_changed, t.language))
 
 
-def _scoped(
-    stmt: Select[Any],
-    model: type[LanguageRollup] | type[HourRollup],
-    *,
-    organization_id: str,
-    repository_id: str | None,
-    team_id: str | None,
-    developer_id: str | None,
-    start: date | None,
-    end: date | None,
-    include_bots: bool,
-) -> Select[Any]:
-    stmt = stmt.where(model.organization_id == organization_id)
-    if repository_id:
-        stmt = stmt.where(model.repository_id == repository_id)
-    if team_id:
-        stmt = stmt.where(model.developer_id.in_(teams.member_ids(team_id=team_id)))
-    if developer_id:
-        stmt = stmt.where(model.developer_id == developer_id)
-    elif not include_bots:
-        bots = select(Developer.id).where(Developer.organization_id == organization_id, Developer.is_bot.is_(True))
-        stmt = stmt.where(model.developer_id.not_in(bots))
-    if start:
-        stmt = stmt.where(model.day >= start)
-    if end:
-        stmt = stmt.where(model.day <= end)
-    return stmt
-
-
-def _check(
-    session: Session,
-    *,
-    organization_id: str,
-    repository_id: str | None,
-    team_id: str | None,
-    developer_id: str | None,
-    start: date | None,
-    end: date | None,
-) -> None:
-    check_scope(
-        session, organization_id=organization_id, repository_id=repository_id, team_id=team_id, start=start, end=end
-    )
-    if developer_id:
-        require_id(developer_id, "dev", "developer")
-        developers.get(session, organization_id=organization_id, developer_id=developer_id)
-
-
-def languages(
-    session: Session,
-    *,
-    organization_id: str,
-    repository_id: str | None = None,
-    team_id: str | None = None,
-    developer_id: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
-    include_bots: bool = False,
-) -> list[LanguageTotals]:
+def languages(session: Session, scope: Scope) -> list[LanguageTotals]:
     """Every language with lines in the scope, most lines changed first."""
-    scope: dict[str, Any] = {
-        "organization_id": organization_id,
-        "repository_id": repository_id,
-        "team_id": team_id,
-        "developer_id": developer_id,
-        "start": start,
-        "end": end,
-    }
-    _check(session, **scope)
+    scope.check(session)
     stmt: Any = select(
         LanguageRollup.language,
         cast(func.sum(LanguageRollup.lines_added), BigInteger),
         cast(func.sum(LanguageRollup.lines_deleted), BigInteger),
         cast(func.sum(LanguageRollup.files_changed), BigInteger),
     )
-    stmt = _scoped(stmt, LanguageRollup, **scope, include_bots=include_bots).group_by(LanguageRollup.language)
+    stmt = scope.where(stmt, LanguageRollup).group_by(LanguageRollup.language)
     return _ordered(LanguageTotals(lang, int(a), int(d), int(f)) for lang, a, d, f in session.execute(stmt))
 
 
@@ -156,31 +87,12 @@ def top_languages(
     return {dev: _ordered(rows)[:top] for dev, rows in found.items()}
 
 
-def hours(
-    session: Session,
-    *,
-    organization_id: str,
-    repository_id: str | None = None,
-    team_id: str | None = None,
-    developer_id: str | None = None,
-    start: date | None = None,
-    end: date | None = None,
-    include_bots: bool = False,
-) -> list[int]:
+def hours(session: Session, scope: Scope) -> list[int]:
     """Commits per hour of the week in each author's own time zone: 168 counts, Monday 00:00 first."""
-    scope: dict[str, Any] = {
-        "organization_id": organization_id,
-        "repository_id": repository_id,
-        "team_id": team_id,
-        "developer_id": developer_id,
-        "start": start,
-        "end": end,
-    }
-    _check(session, **scope)
+    scope.check(session)
     stmt: Any = select(HourRollup.hour, cast(func.sum(HourRollup.commits), BigInteger))
-    stmt = _scoped(stmt, HourRollup, **scope, include_bots=include_bots).group_by(HourRollup.hour)
     counts = [0] * HOURS_PER_WEEK
-    for hour, n in session.execute(stmt):
+    for hour, n in session.execute(scope.where(stmt, HourRollup).group_by(HourRollup.hour)):
         if 0 <= hour < HOURS_PER_WEEK:
             counts[hour] = int(n)
     return counts

@@ -10,6 +10,7 @@ from gitproductivity.core.http import ERROR_RESPONSES, unit_of_work
 from gitproductivity.metrics import activity
 from gitproductivity.metrics.api import From, To
 from gitproductivity.metrics.schemas import HoursRead, LanguageRead, LanguagesRead
+from gitproductivity.metrics.service import Scope
 from gitproductivity.orgs.auth import CurrentPrincipal, allow
 from gitproductivity.orgs.roles import Role
 
@@ -36,13 +37,7 @@ def languages(
     with unit_of_work(read_only=True) as session:
         found = activity.languages(
             session,
-            organization_id=principal.organization_id,
-            repository_id=repository_id,
-            team_id=team_id,
-            developer_id=developer_id,
-            start=start,
-            end=end,
-            include_bots=include_bots,
+            Scope(principal.organization_id, repository_id, team_id, developer_id, start, end, include_bots),
         )
     return LanguagesRead(
         repository_id=repository_id,
@@ -69,13 +64,7 @@ def hours(
     with unit_of_work(read_only=True) as session:
         counts = activity.hours(
             session,
-            organization_id=principal.organization_id,
-            repository_id=repository_id,
-            team_id=team_id,
-            developer_id=developer_id,
-            start=start,
-            end=end,
-            include_bots=include_bots,
+            Scope(principal.organization_id, repository_id, team_id, developer_id, start, end, include_bots),
         )
     return HoursRead(
         repository_id=repository_id,

@@ -5,7 +5,7 @@ team, developer), so the dashboard page itself needs only the include line."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from gitproductivity.core.errors import DomainError, NotFound
 from gitproductivity.core.http import unit_of_work
 from gitproductivity.metrics import activity
+from gitproductivity.metrics.service import Scope
 from gitproductivity.web.helpers import CurrentViewer, page_allows, render
 from gitproductivity.web.security import guard
 
@@ -39,15 +40,8 @@ def _scope(
     repository: str | None,
     developer: str | None,
     team_id: str | None,
-) -> dict[str, Any]:
-    return {
-        "organization_id": viewer.organization_id,
-        "repository_id": repository or None,
-        "team_id": team_id or None,
-        "developer_id": developer or None,
-        "start": _day(start),
-        "end": _day(end),
-    }
+) -> Scope:
+    return Scope(viewer.organization_id, repository or None, team_id or None, developer or None, _day(start), _day(end))
 
 
 Start = Annotated[str | None, Query(alias="from", max_length=40)]
@@ -69,7 +63,7 @@ def languages_card(
     error, found = None, []
     try:
         with unit_of_work(read_only=True) as session:
-            found = activity.languages(session, **_scope(viewer, start, end, repository, developer, team_id))
+            found = activity.languages(session, _scope(viewer, start, end, repository, developer, team_id))
     except NotFound:
         error = "That team, repository or developer does not exist (any more)."
     except DomainError as exc:
@@ -103,7 +97,7 @@ def hours_card(
     error, counts = None, [0] * activity.HOURS_PER_WEEK
     try:
         with unit_of_work(read_only=True) as session:
-            counts = activity.hours(session, **_scope(viewer, start, end, repository, developer, team_id))
+            counts = activity.hours(session, _scope(viewer, start, end, repository, developer, team_id))
     except NotFound:
         error = "That team, repository or developer does not exist (any more)."
     except DomainError as exc:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.metrics import series
 from gitproductivity.metrics.models import DailyRollup
+from gitproductivity.metrics.service import Scope
 
 #: Drawn bottom to top, in this order.
 SERIES = ("new_work", "refactor", "rework", "help_others")
@@ -28,7 +29,7 @@ def fold_rows(rows: Iterable[Sequence[Any]], axis: Sequence[date], granularity: 
     return out
 
 
-def data(session: Session, scope: series.Scope, *, start: date, end: date, granularity: str) -> dict[str, Any]:
+def data(session: Session, scope: Scope, *, start: date, end: date, granularity: str) -> dict[str, Any]:
     """The chart's JSON for the dashboard's scope over [start, end]: one aggregate query, grouped by day."""
     stmt = select(DailyRollup.day, *[func.sum(getattr(DailyRollup, name)) for name in SERIES])
     rows = session.execute(scope.where(stmt).group_by(DailyRollup.day))

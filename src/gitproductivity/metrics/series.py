@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gitproductivity.developers.models import Developer
 from gitproductivity.metrics.models import DailyRollup
-from gitproductivity.metrics.service import bucket_start, in_scope
+from gitproductivity.metrics.service import Scope, bucket_start
 
 #: More buckets than this on one axis are unreadable (and heavy): a longer range is drawn a step coarser.
 MAX_BUCKETS = 600
@@ -63,33 +62,6 @@ def fold(rows: Iterable[tuple[date, int]], axis: Sequence[date], granularity: st
         if i is not None:
             values[i] += int(value)
     return values
-
-
-@dataclass
-class Scope:
-    """What the dashboard shows: an organisation, and optionally a repository, a team, one developer, a range."""
-
-    organization_id: str
-    repository_id: str | None = None
-    team_id: str | None = None
-    developer_id: str | None = None
-    start: date | None = None
-    end: date | None = None
-
-    def where(self, stmt: Any) -> Any:
-        stmt = in_scope(
-            stmt,
-            organization_id=self.organization_id,
-            repository_id=self.repository_id,
-            team_id=self.team_id,
-            start=self.start,
-            end=self.end,
-        )
-        if self.developer_id:
-            stmt = stmt.where(DailyRollup.developer_id == self.developer_id)
-        # Bots are never part of the team's figures (usually a handful of ids: cheaper than joining every row).
-        bots = select(Developer.id).where(Developer.organization_id == self.organization_id, Developer.is_bot.is_(True))
-        return stmt.where(DailyRollup.developer_id.not_in(bots))
 
 
 @dataclass

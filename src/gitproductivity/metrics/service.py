@@ -117,18 +117,68 @@ def in_scope(
     team_id: str | None = None,
     start: date | None = None,
     end: date | None = None,
+    model: Any = DailyRollup,
 ) -> Select[Any]:
-    """`stmt` (over `DailyRollup`) limited to the organisation, a repository, a team's developers, a day range."""
-    stmt = stmt.where(DailyRollup.organization_id == organization_id)
+    """`stmt` (over `model`: any rollup with organisation, repository, developer and day columns) limited to the
+    organisation, a repository, a team's developers, a day range."""
+    stmt = stmt.where(model.organization_id == organization_id)
     if repository_id:
-        stmt = stmt.where(DailyRollup.repository_id == repository_id)
+        stmt = stmt.where(model.repository_id == repository_id)
     if team_id:
-        stmt = stmt.where(DailyRollup.developer_id.in_(teams.member_ids(team_id=team_id)))
+        stmt = stmt.where(model.developer_id.in_(teams.member_ids(team_id=team_id)))
     if start:
-        stmt = stmt.where(DailyRollup.day >= start)
+        stmt = stmt.where(model.day >= start)
     if end:
-        stmt = stmt.where(DailyRollup.day <= end)
+        stmt = stmt.where(model.day <= end)
     return stmt
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a chart or card sums: an organisation, and optionally a repository, a team, one developer, a range of
+    UTC days. Bots stay out of team and organisation sums unless asked for; a developer asked for by id is
+    counted whatever they are."""
+
+    organization_id: str
+    repository_id: str | None = None
+    team_id: str | None = None
+    developer_id: str | None = None
+    start: date | None = None
+    end: date | None = None
+    include_bots: bool = False
+
+    def check(self, session: Session) -> None:
+        """The filters name this organisation's repository, team and developer, and the range is in order."""
+        check_scope(
+            session,
+            organization_id=self.organization_id,
+            repository_id=self.repository_id,
+            team_id=self.team_id,
+            start=self.start,
+            end=self.end,
+        )
+        if self.developer_id:
+            require_id(self.developer_id, "dev", "developer")
+            developers.get(session, organization_id=self.organization_id, developer_id=self.developer_id)
+
+    def where(self, stmt: Any, model: Any = DailyRollup) -> Any:
+        """`stmt` over `model` (a rollup) limited to the scope."""
+        stmt = in_scope(
+            stmt,
+            organization_id=self.organization_id,
+            repository_id=self.repository_id,
+            team_id=self.team_id,
+            start=self.start,
+            end=self.end,
+            model=model,
+        )
+        if self.developer_id:
+            return stmt.where(model.developer_id == self.developer_id)
+        if self.include_bots:
+            return stmt
+        # Usually a handful of ids: cheaper than joining every row.
+        bots = select(Developer.id).where(Developer.organization_id == self.organization_id, Developer.is_bot.is_(True))
+        return stmt.where(model.developer_id.not_in(bots))
 
 
 def developers_summary(

@@ -23,6 +23,7 @@ from gitproductivity.core.pagination import parse_sort
 from gitproductivity.developers import service as developers
 from gitproductivity.developers.models import Developer
 from gitproductivity.metrics import categories_chart, series, table
+from gitproductivity.metrics.service import Scope
 from gitproductivity.repositories import service as repositories
 from gitproductivity.teams import service as teams
 from gitproductivity.web.helpers import CurrentViewer, page_allows, render
@@ -117,13 +118,20 @@ def _filters(
         return replace(base, range=DEFAULT_RANGE), str(exc)
 
 
+@dataclass
+class Asked:
+    """The dashboard's query string, read once for every page of it: the filters, an error in words, the days."""
+
+    filters: Filters
+    error: str | None
+    first: date | None
+    last: date | None
+
+
 Picked = Annotated[str | None, Query()]
 
 
-@router.get("")
-def dashboard(
-    request: Request,
-    viewer: CurrentViewer,
+def _asked(
     range_: Annotated[str | None, Query(alias="range")] = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     end: Annotated[str | None, Query(alias="to")] = None,
@@ -131,11 +139,20 @@ def dashboard(
     developer: Picked = None,
     granularity: Picked = None,
     team_id: Picked = None,
-) -> Response:
+) -> Asked:
     filters, error = _filters(range_, start, end, repository, developer, granularity, team_id)
-    org = viewer.organization_id
     first, last = resolve_range(filters.range, filters.start, filters.end, utcnow().date())
-    scope = series.Scope(org, filters.repository_id, filters.team_id, filters.developer_id, first, last)
+    return Asked(filters, error, first, last)
+
+
+DashboardQuery = Annotated[Asked, Depends(_asked)]
+
+
+@router.get("")
+def dashboard(request: Request, viewer: CurrentViewer, asked: DashboardQuery) -> Response:
+    filters, error, first, last = asked.filters, asked.error, asked.first, asked.last
+    org = viewer.organization_id
+    scope = Scope(org, filters.repository_id, filters.team_id, filters.developer_id, first, last)
     context: dict[str, Any] = {"has_data": False, "top": [], "contributors_total": 0, "chart": None, "categories": None}
     with unit_of_work(read_only=True) as session:
         repos = repositories.list_(session, organization_id=org, limit=1000)[:1000]
@@ -176,7 +193,7 @@ def _developer(session: Any, org: str, developer_id: str | None) -> Developer | 
         return None
 
 
-def _figures(session: Any, scope: series.Scope, filters: Filters) -> dict[str, Any]:
+def _figures(session: Any, scope: Scope, filters: Filters) -> dict[str, Any]:
     """Stats, charts and the top contributors of the scope: a handful of aggregate queries."""
     top, total, _cursor = table.developers_page(
         session,
@@ -251,18 +268,13 @@ def option_label(name: str, email: str) -> str:
 def contributors(
     request: Request,
     viewer: CurrentViewer,
-    range_: Annotated[str | None, Query(alias="range")] = None,
-    start: Annotated[str | None, Query(alias="from")] = None,
-    end: Annotated[str | None, Query(alias="to")] = None,
-    repository: Picked = None,
-    team_id: Picked = None,
+    asked: DashboardQuery,
     sort: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> Response:
     """Everyone with activity in the dashboard's scope, PAGE at a time, sorted by any column, searchable."""
-    filters, error = _filters(range_, start, end, repository, None, None, team_id)
-    first, last = resolve_range(filters.range, filters.start, filters.end, utcnow().date())
+    filters, error, first, last = asked.filters, asked.error, asked.first, asked.last
     known = sort if sort and sort.lstrip("-") in LIST_SORTS else None
     order = parse_sort(known, allowed=LIST_SORTS, default="-commits")
     rows: list[dict[str, Any]] = []
@@ -287,7 +299,7 @@ def contributors(
         except DomainError as exc:  # a cursor that no longer fits this sort: the first page instead
             error = None if after else exc.message
             if after:
-                return contributors(request, viewer, range_, start, end, repository, team_id, sort, q, None)
+                return contributors(request, viewer, asked, sort, q, None)
     keep = filters.query(developer_id=None, granularity="week")
     return render(
         request,
