@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from gitproductivity.analysis import commit_graphs, git
+from gitproductivity.analysis import commit_graphs, git, origins
 from gitproductivity.analysis.commits import Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
@@ -57,6 +58,8 @@ _LOG_ARGS = (
     "--dst-prefix=b/",
     _FORMAT,
 )
+#: The replay's stream (`analysis.origins`): the raw entries (exact paths and blob ids) before each patch.
+_REPLAY_ARGS = (*_LOG_ARGS[:-1], "--raw", "-z", "--no-abbrev", "--full-index", _FORMAT)
 _HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
 _GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} ([0-9]{1,12}) ([0-9]{1,12})")
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
@@ -238,6 +241,13 @@ def ignored_revs(ignore_file: str | None) -> set[str]:
     return {line.strip() for line in Path(ignore_file).read_text().splitlines() if line.strip()}
 
 
+Engine = Literal["auto", "replay", "blame"]
+#: `auto` replays history when the commits to compute are at least this share of it (one blame costs about as
+#: much as replaying ten commits) and at least `REPLAY_MIN` commits.
+REPLAY_SHARE = 10
+REPLAY_MIN = 50
+
+
 def compute(
     repo: Path,
     commits: Sequence[str],
@@ -248,10 +258,13 @@ def compute(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     commit_graph: bool = False,
+    engine: Engine = "auto",
 ) -> Result:
     """Every commit's categories and co-authors (in the order of `commits`). `commit_graph`: the repository is
     ours (a mirror of a remote): write git's commit-graph with changed-path filters first, which makes every
-    blame's walk through history several times faster."""
+    blame's walk through history several times faster. `engine`: `replay` reads all history from the root once
+    (`analysis.origins`), `blame` blames each commit's deleted ranges; `auto` replays when the commits are a
+    large share of the history (a first or full analysis) and blames otherwise (an analysis of new commits)."""
     settings = get_settings()
     blame_repo = repo
     if not settings.categories_commit_graph or not commits:
@@ -260,50 +273,185 @@ def compute(
         commit_graphs.write(repo)
     elif head:
         blame_repo = commit_graphs.shadow(repo, head)
-    out: list[Commit] = []
-    pending: list[tuple[Commit, Future[dict[str, int]]]] = []
-    blamed = 0
     window = settings.churn_window_days * SECONDS_PER_DAY
     config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
+    pool = max(1, workers or settings.analysis_shards or 2)
+    found: dict[str, Commit] = {}
+    blamed = 0
     with tempfile.TemporaryDirectory(prefix="gp-categories-") as scratch:
         use_ignore = settings.categories_ignore_revs and head is not None
         ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if use_ignore and head else None
         ignored = ignored_revs(ignore_file)
-        pool = max(1, workers or settings.analysis_shards or 2)
-        with ThreadPoolExecutor(max_workers=pool, thread_name_prefix="categories") as executor:
-            for sha, header, diff in _records(repo, commits, config):
-                commit = _commit(sha, header)
-                if commit is None:
-                    continue
-                out.append(commit)
-                if commit.merge:
-                    continue
-                if sha in ignored:
-                    commit.ignored = True
-                    continue
-                commit.new_work, ranges = parse_diff(diff, paths)
-                parent = header[0].split(b" ")[0].decode() if header[0] else ""
-                for old_path, spans in ranges.items():
-                    if not parent:
-                        continue
-                    blamed += 1
-                    since = commit.when - window if settings.categories_since else None
-                    job = executor.submit(blame_ranges, blame_repo, parent, old_path, spans, ignore_file, since)
-                    pending.append((commit, job))
-                if progress and len(out) % 500 == 0:
-                    progress(500)
-            for commit, job in pending:
-                for origin, lines in job.result().items():
-                    commit.origins[origin] = commit.origins.get(origin, 0) + lines
+        rest: Sequence[str] = commits
+        if head and engine != "blame" and (engine == "replay" or _worth_replaying(repo, head, len(commits))):
+            try:
+                replayed, reached, blamed = _replay(
+                    repo, blame_repo, head, commits, paths, config, ignore_file, ignored, pool, progress
+                )
+            except (git.GitError, origins.Unreadable) as exc:
+                if isinstance(exc, git.GitError) and exc.returncode is None:
+                    raise
+                log.warning("%s: replaying history failed (one blame per changed file instead): %s", repo, exc)
+            else:
+                found.update(replayed)
+                rest = [sha for sha in commits if sha not in reached]
+        if rest:
+            result = _blamed(blame_repo, repo, rest, paths, config, ignore_file, ignored, pool, progress, window)
+            found.update((c.sha, c) for c in result.commits)
+            blamed += result.blamed
+    out = [found[sha] for sha in commits if sha in found]
     _classify(repo, out, config, window)
     _co_author_identities(repo, out, config)
     return Result(out, blamed)
 
 
-def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[tuple[str, list[bytes], bytes]]:
+def _worth_replaying(repo: Path, head: str, count: int) -> bool:
+    if count < REPLAY_MIN:
+        return False
+    total = int(git.run(repo, ["rev-list", "--count", head]).strip() or 0)
+    return count * REPLAY_SHARE >= total
+
+
+def _blamed(
+    blame_repo: Path,
+    repo: Path,
+    commits: Sequence[str],
+    paths: PathFilter,
+    config: list[str],
+    ignore_file: str | None,
+    ignored: set[str],
+    pool: int,
+    progress: Callable[[int], None] | None,
+    window: int,
+) -> Result:
+    """The categories of `commits` by one `git blame -L` per (commit, file) with deleted lines."""
+    settings = get_settings()
+    out: list[Commit] = []
+    pending: list[tuple[Commit, Future[dict[str, int]]]] = []
+    blamed = 0
+    with ThreadPoolExecutor(max_workers=pool, thread_name_prefix="categories") as executor:
+        for sha, header, diff in _records(repo, commits, config):
+            commit = _commit(sha, header)
+            if commit is None:
+                continue
+            out.append(commit)
+            if commit.merge:
+                continue
+            if sha in ignored:
+                commit.ignored = True
+                continue
+            commit.new_work, ranges = parse_diff(diff, paths)
+            parent = header[0].split(b" ")[0].decode() if header[0] else ""
+            for old_path, spans in ranges.items():
+                if not parent:
+                    continue
+                blamed += 1
+                since = commit.when - window if settings.categories_since else None
+                job = executor.submit(blame_ranges, blame_repo, parent, old_path, spans, ignore_file, since)
+                pending.append((commit, job))
+            if progress and len(out) % 500 == 0:
+                progress(500)
+        for commit, job in pending:
+            for origin, lines in job.result().items():
+                commit.origins[origin] = commit.origins.get(origin, 0) + lines
+    return Result(out, blamed)
+
+
+def _replay(
+    repo: Path,
+    blame_repo: Path,
+    head: str,
+    commits: Sequence[str],
+    paths: PathFilter,
+    config: list[str],
+    ignore_file: str | None,
+    ignored: set[str],
+    pool: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[dict[str, Commit], set[str], int]:
+    """The categories of the `commits` reachable from `head`, by replaying all its history once
+    (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers)."""
+    listed = git.run(repo, ["rev-list", "--reverse", "--topo-order", "--parents", head]).decode().split("\n")
+    order = [(parts[0], parts[1:]) for line in listed if (parts := line.split())]
+    wanted = set(commits)
+    lines = origins.BlobLines(repo)
+    replay = origins.Replay(order, lines)
+    replay.ignored = frozenset(replay.index[sha] for sha in ignored if sha in replay.index)
+    replay.excluded = paths.excluded
+    merges = [(sha, parents) for sha, parents in order if len(parents) > 1]
+    first = _first_parent_changes(repo, merges)
+    found: dict[str, Commit] = {}
+    deleted: dict[str, origins.Deleted] = {}
+    done = 0
+    try:
+        for sha, header, body in _records(repo, [sha for sha, _p in order], config, replay=True):
+            parents = order[replay.index[sha]][1]
+            commit = _commit(sha, header) if sha in wanted else None
+            if commit is not None:
+                found[sha] = commit
+            if len(parents) > 1:
+                replay.merge(sha, parents, first.get(sha, []))
+                continue
+            changes = origins.parse(body)
+            tally: origins.Deleted | None = None
+            if commit is not None and sha not in ignored:
+                commit.new_work = sum(
+                    max(0, added - removed)
+                    for change in changes
+                    if not paths.excluded(change.new if change.new is not None else change.old or b"")
+                    for _s, removed, _n, added in change.hunks
+                )
+                tally = deleted[sha] = origins.Deleted()
+            elif commit is not None:
+                commit.ignored = True
+            replay.commit(sha, parents, changes, tally)
+            done += 1
+            if progress and done % 500 == 0:
+                progress(500)
+    finally:
+        lines.close()
+    needed: dict[int, set[int]] = {}
+    for tally in deleted.values():
+        for value in tally.markers:
+            key, line = origins.unmark(value)
+            needed.setdefault(key, set()).add(line)
+    resolved = origins.resolve(blame_repo, replay.keys, needed, ignore_file, pool)
+    for sha, tally in deleted.items():
+        commit = found[sha]
+        for index, count in tally.counts.items():
+            origin = replay.shas[index]
+            commit.origins[origin] = commit.origins.get(origin, 0) + count
+        for value in tally.markers:
+            key, line = origins.unmark(value)
+            origin = resolved.get(key, {}).get(line, "")
+            commit.origins[origin] = commit.origins.get(origin, 0) + 1
+    return found, set(replay.index), len(needed)
+
+
+def _first_parent_changes(repo: Path, merges: Sequence[tuple[str, Sequence[str]]]) -> dict[str, list[origins.Change]]:
+    """Each merge's raw diff against its first parent (`git diff-tree -M`, one process for all of them)."""
+    if not merges:
+        return {}
+    stdin = "".join(f"{sha} {parents[0]}\n" for sha, parents in merges).encode()
+    args = ["diff-tree", "--stdin", "-r", "-M", "-z", "--no-abbrev", "--always", "--format=%x01%H"]
+    out = git.run(repo, args, input=stdin)
+    found: dict[str, list[origins.Change]] = {}
+    for record in out.split(b"\x01")[1:]:
+        sha, _sep, rest = record.partition(b"\0")
+        changes, _end = origins.raw_entries(rest)
+        found[sha.decode()] = changes
+    return found
+
+
+def _records(
+    repo: Path, commits: Sequence[str], config: list[str], *, replay: bool = False
+) -> Iterable[tuple[str, list[bytes], bytes]]:
     """(commit, header fields, diff text) per commit, in order, from one streamed `git log`. When git fails (a
     commit it cannot read), the commits after the last complete one are read one at a time and an unreadable one
     is left out (the commit reader reports it); a timeout still fails the analysis."""
+    if replay:  # every commit or none: a failure falls back to the blame engine
+        yield from _stream(repo, commits, config, [0], _REPLAY_ARGS)
+        return
     done = [0]
     try:
         yield from _stream(repo, commits, config, done)
@@ -322,7 +470,7 @@ def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[
 
 
 def _stream(
-    repo: Path, commits: Sequence[str], config: list[str], done: list[int]
+    repo: Path, commits: Sequence[str], config: list[str], done: list[int], args: Sequence[str] = _LOG_ARGS
 ) -> Iterable[tuple[str, list[bytes], bytes]]:
     if not commits:
         return
@@ -330,7 +478,7 @@ def _stream(
     markers = [b"\0\x01" + sha.encode() + b"\0" for sha in commits]
     index = -1
     buffer = bytearray()
-    with git.stream(repo, [*config, *_LOG_ARGS], stdin=stdin) as chunks:
+    with git.stream(repo, [*config, *args], stdin=stdin) as chunks:
         for chunk in chunks:
             buffer += chunk
             while index + 1 < len(markers):
