@@ -266,13 +266,14 @@ def compute(
     (`analysis.origins`), `blame` blames each commit's deleted ranges; `auto` replays when the commits are a
     large share of the history (a first or full analysis) and blames otherwise (an analysis of new commits)."""
     settings = get_settings()
-    blame_repo = repo
-    if not settings.categories_commit_graph or not commits:
-        pass
-    elif commit_graph:
-        commit_graphs.write(repo)
-    elif head:
-        blame_repo = commit_graphs.shadow(repo, head)
+    made: list[Path] = []
+
+    def blame_repo() -> Path:
+        """Where to blame, made on first use (a replay that needs no blame makes no commit-graph)."""
+        if not made:
+            made.append(_blame_repo(repo, head, commit_graph=commit_graph))
+        return made[0]
+
     window = settings.churn_window_days * SECONDS_PER_DAY
     config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
     pool = max(1, workers or settings.analysis_shards or 2)
@@ -296,13 +297,22 @@ def compute(
                 found.update(replayed)
                 rest = [sha for sha in commits if sha not in reached]
         if rest:
-            result = _blamed(blame_repo, repo, rest, paths, config, ignore_file, ignored, pool, progress, window)
+            result = _blamed(blame_repo(), repo, rest, paths, config, ignore_file, ignored, pool, progress, window)
             found.update((c.sha, c) for c in result.commits)
             blamed += result.blamed
     out = [found[sha] for sha in commits if sha in found]
     _classify(repo, out, config, window)
     _co_author_identities(repo, out, config)
     return Result(out, blamed)
+
+
+def _blame_repo(repo: Path, head: str | None, *, commit_graph: bool) -> Path:
+    if not get_settings().categories_commit_graph:
+        return repo
+    if commit_graph:
+        commit_graphs.write(repo)
+        return repo
+    return commit_graphs.shadow(repo, head) if head else repo
 
 
 def _worth_replaying(repo: Path, head: str, count: int) -> bool:
@@ -359,7 +369,7 @@ def _blamed(
 
 def _replay(
     repo: Path,
-    blame_repo: Path,
+    blame_repo: Callable[[], Path],
     head: str,
     commits: Sequence[str],
     paths: PathFilter,
@@ -377,7 +387,15 @@ def _replay(
     lines = origins.BlobLines(repo)
     replay = origins.Replay(order, lines)
     replay.ignored = frozenset(replay.index[sha] for sha in ignored if sha in replay.index)
-    replay.excluded = paths.excluded
+    excluded: dict[bytes, bool] = {}
+
+    def is_excluded(path: bytes) -> bool:
+        found = excluded.get(path)
+        if found is None:
+            found = excluded[path] = paths.excluded(path)
+        return found
+
+    replay.excluded = is_excluded
     merges = [(sha, parents) for sha, parents in order if len(parents) > 1]
     first = _first_parent_changes(repo, merges)
     found: dict[str, Commit] = {}
@@ -398,7 +416,7 @@ def _replay(
                 commit.new_work = sum(
                     max(0, added - removed)
                     for change in changes
-                    if not paths.excluded(change.new if change.new is not None else change.old or b"")
+                    if not is_excluded(change.new if change.new is not None else change.old or b"")
                     for _s, removed, _n, added in change.hunks
                 )
                 tally = deleted[sha] = origins.Deleted()
@@ -415,7 +433,7 @@ def _replay(
         for value in tally.markers:
             key, line = origins.unmark(value)
             needed.setdefault(key, set()).add(line)
-    resolved = origins.resolve(blame_repo, replay.keys, needed, ignore_file, pool)
+    resolved = origins.resolve(blame_repo(), replay.keys, needed, ignore_file, pool) if needed else {}
     for sha, tally in deleted.items():
         commit = found[sha]
         for index, count in tally.counts.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gitproductivity.analysis import (
@@ -112,17 +113,20 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
         work = plan.make(path, branch=branch, base=base, seen_fingerprint=seen_fingerprint, full=job.full)
         heartbeat.set_total(len(work.commits))
         t1 = time.monotonic()
-        tally = reader.read(
-            path,
-            work.commits,
-            work.paths,
-            shards=settings.analysis_shards or os.cpu_count() or 1,
-            min_shard=settings.analysis_min_shard,
-            mailmap=work.mailmap,
-            progress=heartbeat.advance,
-            languages_hours=settings.languages_hours,
-        )
-        _categories(job, path, work, tally)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="categories") as beside:
+            # The change categories read history with git processes of their own: beside the commit read.
+            found = beside.submit(_categories, job, path, work)
+            tally = reader.read(
+                path,
+                work.commits,
+                work.paths,
+                shards=settings.analysis_shards or os.cpu_count() or 1,
+                min_shard=settings.analysis_min_shard,
+                mailmap=work.mailmap,
+                progress=heartbeat.advance,
+                languages_hours=settings.languages_hours,
+            )
+            _fold_categories(job, tally, found.result())
         own = _ownership(job, path, work)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
@@ -147,12 +151,11 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
     raise StaleBase("the repository kept being analysed by others; gave up after 3 tries")
 
 
-def _categories(job: Job, path: Path, work: plan.Plan, tally: reader.Tally) -> None:
-    """The change categories and co-authors of the commits read, folded into `tally` (zeros when turned off)."""
+def _categories(job: Job, path: Path, work: plan.Plan) -> categories.Result | None:
+    """The change categories and co-authors of the plan's commits; None when turned off."""
     if not get_settings().change_categories or not work.commits:
-        categories_rollup.widen(tally)
-        return
-    result = categories.compute(
+        return None
+    return categories.compute(
         path,
         work.commits,
         work.paths,
@@ -160,6 +163,13 @@ def _categories(job: Job, path: Path, work: plan.Plan, tally: reader.Tally) -> N
         mailmap=work.mailmap,
         commit_graph=job.kind == "remote",  # our own mirror; a local repository is never written to
     )
+
+
+def _fold_categories(job: Job, tally: reader.Tally, result: categories.Result | None) -> None:
+    """Fold the categories into `tally` (zeros when turned off)."""
+    if result is None:
+        categories_rollup.widen(tally)
+        return
     with get_database().session() as session:
         known = categories_rollup.developer_of(session, organization_id=job.organization_id)
     categories_rollup.fold(tally, result, known)
