@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -88,6 +89,7 @@ class Commit:
 class Result:
     commits: list[Commit]
     blamed: int = 0  # (commit, file) pairs blamed
+    replay: origins.Replay | None = None  # when history was replayed: its state at the head is kept
 
 
 def contact_of(text: str) -> tuple[str, str] | None:
@@ -271,7 +273,7 @@ def compute(
     def blame_repo() -> Path:
         """Where to blame, made on first use (a replay that needs no blame makes no commit-graph)."""
         if not made:
-            made.append(_blame_repo(repo, head, commit_graph=commit_graph))
+            made.append(_blame_repo(repo, head, commit_graph=commit_graph, few=len(commits) < REPLAY_MIN))
         return made[0]
 
     window = settings.churn_window_days * SECONDS_PER_DAY
@@ -284,9 +286,10 @@ def compute(
         ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if use_ignore and head else None
         ignored = ignored_revs(ignore_file)
         rest: Sequence[str] = commits
+        replay: origins.Replay | None = None
         if head and engine != "blame" and (engine == "replay" or _worth_replaying(repo, head, len(commits))):
             try:
-                replayed, reached, blamed = _replay(
+                replayed, reached, blamed, replay = _replay(
                     repo, blame_repo, head, commits, paths, config, ignore_file, ignored, pool, progress
                 )
             except (git.GitError, origins.Unreadable) as exc:
@@ -303,16 +306,32 @@ def compute(
     out = [found[sha] for sha in commits if sha in found]
     _classify(repo, out, config, window)
     _co_author_identities(repo, out, config)
-    return Result(out, blamed)
+    return Result(out, blamed, replay)
 
 
-def _blame_repo(repo: Path, head: str | None, *, commit_graph: bool) -> Path:
+def _blame_repo(repo: Path, head: str | None, *, commit_graph: bool, few: bool) -> Path:
+    """Where to blame: through a commit-graph, written (or brought up to date) unless there are only a few
+    commits to blame (writing it for a whole history costs more than their blames gain)."""
     if not get_settings().categories_commit_graph:
         return repo
     if commit_graph:
-        commit_graphs.write(repo)
+        if not few:
+            commit_graphs.write(repo)
         return repo
-    return commit_graphs.shadow(repo, head) if head else repo
+    return commit_graphs.shadow(repo, head, update=not few) if head else repo
+
+
+def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "") -> origins.Replay | None:
+    """All history replayed up to `head` (its state kept: ownership at the head without a blame per file), or
+    None when git cannot read some of it."""
+    config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
+    try:
+        return _replay(repo, lambda: repo, head, [], paths, config, None, set(), 1, None)[3]
+    except (git.GitError, origins.Unreadable) as exc:
+        if isinstance(exc, git.GitError) and exc.returncode is None:
+            raise
+        log.warning("%s: replaying history failed (ownership blames every file instead): %s", repo, exc)
+        return None
 
 
 def _worth_replaying(repo: Path, head: str, count: int) -> bool:
@@ -378,14 +397,14 @@ def _replay(
     ignored: set[str],
     pool: int,
     progress: Callable[[int], None] | None,
-) -> tuple[dict[str, Commit], set[str], int]:
+) -> tuple[dict[str, Commit], set[str], int, origins.Replay]:
     """The categories of the `commits` reachable from `head`, by replaying all its history once
     (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers)."""
     listed = git.run(repo, ["rev-list", "--reverse", "--topo-order", "--parents", head]).decode().split("\n")
     order = [(parts[0], parts[1:]) for line in listed if (parts := line.split())]
     wanted = set(commits)
     lines = origins.BlobLines(repo)
-    replay = origins.Replay(order, lines)
+    replay = origins.Replay(order, lines, keep=head)
     replay.ignored = frozenset(replay.index[sha] for sha in ignored if sha in replay.index)
     excluded: dict[bytes, bool] = {}
 
@@ -413,12 +432,6 @@ def _replay(
             changes = origins.parse(body)
             tally: origins.Deleted | None = None
             if commit is not None and sha not in ignored:
-                commit.new_work = sum(
-                    max(0, added - removed)
-                    for change in changes
-                    if not is_excluded(change.new if change.new is not None else change.old or b"")
-                    for _s, removed, _n, added in change.hunks
-                )
                 tally = deleted[sha] = origins.Deleted()
             elif commit is not None:
                 commit.ignored = True
@@ -436,6 +449,7 @@ def _replay(
     resolved = origins.resolve(blame_repo(), replay.keys, needed, ignore_file, pool) if needed else {}
     for sha, tally in deleted.items():
         commit = found[sha]
+        commit.new_work = tally.new_work
         for index, count in tally.counts.items():
             origin = replay.shas[index]
             commit.origins[origin] = commit.origins.get(origin, 0) + count
@@ -443,7 +457,7 @@ def _replay(
             key, line = origins.unmark(value)
             origin = resolved.get(key, {}).get(line, "")
             commit.origins[origin] = commit.origins.get(origin, 0) + 1
-    return found, set(replay.index), len(needed)
+    return found, set(replay.index), len(needed), replay
 
 
 def _first_parent_changes(repo: Path, merges: Sequence[tuple[str, Sequence[str]]]) -> dict[str, list[origins.Change]]:
@@ -520,12 +534,15 @@ def _record(sha: str, body: bytes) -> tuple[str, list[bytes], bytes]:
     return sha, parts[: len(_FIELDS)], parts[len(_FIELDS)]
 
 
+_canonical = lru_cache(maxsize=1 << 16)(canonical_email)
+
+
 def _commit(sha: str, header: list[bytes]) -> Commit | None:
     parents, name, email, at, ct, trailers = header
     found = parse_author(name, email, at, ct)
     if isinstance(found, Skipped):
         return None  # not counted anywhere (the commit reader reports why)
-    commit = Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
+    commit = Commit(sha, _canonical(found.email), found.name, found.when, b" " in parents.strip())
     seen = {commit.identity}
     for value in trailers.decode("utf-8", "replace").split("\x01")[: MAX_CO_AUTHORS * 2]:
         found_contact = contact_of(" ".join(value.split()))

@@ -178,12 +178,16 @@ class Deleted:
 
     counts: Counter[int] = field(default_factory=Counter)
     markers: list[int] = field(default_factory=list)
+    new_work: int = 0  # per hunk, lines added minus lines deleted, floored at 0 (counted files only)
 
 
 class Replay:
     """Line origins of every file of every commit, replayed from the root (see the module's docstring)."""
 
-    def __init__(self, order: Sequence[tuple[str, Sequence[str]]], blob_lines: Callable[[str], int]) -> None:
+    def __init__(
+        self, order: Sequence[tuple[str, Sequence[str]]], blob_lines: Callable[[str], int], keep: str = ""
+    ) -> None:
+        self.keep = keep  # the head: its state outlives the replay (ownership at the head)
         self.index = {sha: i for i, (sha, _parents) in enumerate(order)}
         self.shas = [sha for sha, _parents in order]
         self.children: Counter[str] = Counter(p for _sha, parents in order for p in parents)
@@ -209,8 +213,20 @@ class Replay:
         return dict(self.states.get(parent, {}))
 
     def _keep(self, sha: str, state: State) -> None:
-        if self.children[sha] > 0:
+        if self.children[sha] > 0 or sha == self.keep:
             self.states[sha] = state
+
+    def owners(self, sha: str, ignored: set[str]) -> dict[bytes, tuple[str, dict[str, int] | None]]:
+        """Every file at commit `sha` (replayed, and kept): path -> (blob id, commit -> lines it owns), the
+        counts None where only blame can tell (a marker, a binary file, a line of an ignored commit)."""
+        skip = frozenset(self.index[s] for s in ignored if s in self.index)
+        out: dict[bytes, tuple[str, dict[str, int] | None]] = {}
+        for path, (blob, lines) in self.states.get(sha, {}).items():
+            if isinstance(lines, Deferred) or (lines and min(lines) < 0) or not skip.isdisjoint(lines):
+                out[path] = (blob, None)
+                continue
+            out[path] = (blob, {self.shas[i]: n for i, n in Counter(lines).items()})
+        return out
 
     def _lines(self, blob: str, lines: Lines) -> tuple[int, ...]:
         if isinstance(lines, Deferred):
@@ -232,6 +248,8 @@ class Replay:
             )
             if change.old is not None and change.status != b"C":
                 gone.append(change.old)
+            if counted and deleted is not None:
+                deleted.new_work += sum(added - removed for _s, removed, _n, added in change.hunks if added > removed)
             if change.new is None:
                 if counted and deleted is not None and change.old is not None and change.hunks:
                     self._deleted(before, parent, change, deleted)

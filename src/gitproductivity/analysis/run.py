@@ -16,6 +16,7 @@ from gitproductivity.analysis import (
     categories_rollup,
     fetch,
     git,
+    origins,
     ownership,
     ownership_store,
     plan,
@@ -126,8 +127,9 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
                 progress=heartbeat.advance,
                 languages_hours=settings.languages_hours,
             )
-            _fold_categories(job, tally, found.result())
-        own = _ownership(job, path, work)
+            replayed = found.result()
+            _fold_categories(job, tally, replayed)
+        own = _ownership(job, path, work, replayed.replay if replayed else None)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
             raise LeaseLost(job.analysis_id)
@@ -175,11 +177,18 @@ def _fold_categories(job: Job, tally: reader.Tally, result: categories.Result | 
     categories_rollup.fold(tally, result, known)
 
 
-def _ownership(job: Job, path: Path, work: plan.Plan) -> ownership.Result | None:
+def _ownership(job: Job, path: Path, work: plan.Plan, replay: origins.Replay | None) -> ownership.Result | None:
     """Ownership at the plan's head (after the commits were read), reusing the last computation's per-file blame
-    unless a full analysis was asked for; None when turned off or the branch has no commit."""
+    unless a full analysis was asked for, else from a replay of history (the categories' when they replayed
+    it); None when turned off or the branch has no commit."""
     if not get_settings().ownership or work.head is None:
         return None
+    head = work.head
+
+    def known(ignored: set[str]) -> dict[bytes, tuple[str, ownership.Blame | None]] | None:
+        replayed = replay or categories.replay_history(path, head, work.paths, mailmap=work.mailmap)
+        return replayed.owners(head, ignored) if replayed else None
+
     previous = None
     if not job.full:
         with get_database().session() as session:
@@ -191,6 +200,7 @@ def _ownership(job: Job, path: Path, work: plan.Plan) -> ownership.Result | None
         mailmap=work.mailmap,
         rules_fingerprint=work.fingerprint,
         previous=previous,
+        known=known,
     )
 
 
