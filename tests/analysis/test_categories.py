@@ -283,3 +283,6 @@ def test_replay_through_long_branches_criss_cross_octopus_and_binary_to_text(tmp
     expected = truth(repo)
     assert engine(repo) == expected
     assert expected[last][3] == 24 + 5 + 1  # help to others: f.txt's 24 lines, h.txt's 5, b.dat's one
+    # Blame was asked about one file only: b.dat, turned text (the merges' files were split from their diffs).
+    shas = repo.git("rev-list", "HEAD").split()
+    assert categories.compute(repo.path, shas, PATHS, head=last, engine="replay").blamed == 1

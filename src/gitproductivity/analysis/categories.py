@@ -6,11 +6,13 @@ exactly as `git blame` of the commit's parent assigns it (with the head's `.git-
 `refactor` (lines older than the window, anyone's); `new_work` is, per diff hunk, added minus deleted, floored
 at 0. Commits listed in `.git-blame-ignore-revs` count no categories.
 
-The engine: ONE `git log -p -U0 -M` over the commits (the same diff as the line counts, read as a stream) gives
-every hunk; the deleted ranges of each (commit, file) are then blamed in ONE `git blame --incremental -L a,+n
--L ... <parent> -- <old path>`, in parallel, a bounded number of git processes at once. Blaming only the deleted
-ranges lets git stop as soon as those lines are assigned instead of blaming whole files, and a commit's figures
-depend only on its parent's history: an analysis of new commits computes only those commits.
+Two engines give the same figures (the truth tests run both). A first or full analysis REPLAYS history
+(`analysis.origins`): one `git log -p -U0 -M --raw` stream from the root carries every file's line origins, and
+only the lines blame alone can tell are blamed, with `-L` on exactly those lines; the replay's state at the head
+also gives ownership. An analysis of a few new commits BLAMES instead: ONE `git log -p -U0 -M` over those
+commits gives every hunk, and the deleted ranges of each (commit, file) are blamed in ONE
+`git blame --incremental -L a,+n -L ... <parent> -- <old path>`, a bounded number of git processes at once, so
+that a commit's figures cost what its parent's history costs, not what all history costs.
 
 `Co-authored-by:` trailers (git's own trailer parsing) credit each co-author, after the mailmap, with the commit.
 """
@@ -420,6 +422,30 @@ def _replay(
     found: dict[str, Commit] = {}
     deleted: dict[str, origins.Deleted] = {}
     done = 0
+
+    def pairwise(merge: str, parents: Sequence[str], paths: list[bytes]) -> list[list[origins.Change]] | None:
+        """The merge's `-U0` diffs of `paths` against each of its parents (no rename detection: these paths
+        exist in every parent), in one `git diff-tree`."""
+        stdin = "".join(f"{merge} {parent}\n" for parent in parents).encode()  # the diff from parent to merge
+        args = ["diff-tree", "--stdin", "-r", "-p", "-U0", "--no-renames", "--raw", "-z", "--no-abbrev"]
+        args += [
+            "--full-index",
+            "--always",
+            "--format=%x01%H",
+            "--",
+            *(p.decode("utf-8", "surrogateescape") for p in paths),
+        ]
+        try:
+            out = git.run(repo, args, input=stdin, env={"GIT_LITERAL_PATHSPECS": "1"})
+        except git.GitError as exc:
+            if exc.returncode is None:
+                raise
+            return None
+        records = out.split(b"\x01" + merge.encode() + b"\0")[1:]  # a path or a line cannot hold the merge's id
+        if len(records) != len(parents):
+            return None
+        return [origins.parse(record) for record in records]
+
     try:
         for sha, header, body in _records(repo, [sha for sha, _p in order], config, replay=True):
             parents = order[replay.index[sha]][1]
@@ -427,7 +453,7 @@ def _replay(
             if commit is not None:
                 found[sha] = commit
             if len(parents) > 1:
-                replay.merge(sha, parents, first.get(sha, []))
+                replay.merge(sha, parents, first.get(sha, []), pairwise)
                 continue
             changes = origins.parse(body)
             tally: origins.Deleted | None = None
@@ -468,10 +494,15 @@ def _first_parent_changes(repo: Path, merges: Sequence[tuple[str, Sequence[str]]
     args = ["diff-tree", "--stdin", "-r", "-M", "-z", "--no-abbrev", "--always", "--format=%x01%H"]
     out = git.run(repo, args, input=stdin)
     found: dict[str, list[origins.Change]] = {}
-    for record in out.split(b"\x01")[1:]:
-        sha, _sep, rest = record.partition(b"\0")
-        changes, _end = origins.raw_entries(rest)
-        found[sha.decode()] = changes
+    markers = [b"\x01" + sha.encode() + b"\0" for sha, _parents in merges]
+    at = out.find(markers[0]) if markers else -1
+    for index, (sha, _parents) in enumerate(merges):
+        if at < 0:
+            raise origins.Unreadable(f"no diff of merge {sha}")
+        start = at + len(markers[index])
+        at = out.find(markers[index + 1], start) if index + 1 < len(markers) else len(out)
+        changes, _end = origins.raw_entries(out[start : at if at >= 0 else len(out)])
+        found[sha] = changes
     return found
 
 

@@ -9,9 +9,9 @@ deleted lines of every commit have their blame origins without one blame per com
 Where the replay cannot know what blame would say, it does not guess: it writes a *marker* (line n of the file
 at commit C) and asks `git blame -L` at C for exactly the marked lines that are ever deleted, at the end, in
 parallel. Markers stand for:
-- a file a merge changed against every parent (blame splits its lines between the parents by their diffs, and
-  a conflict resolution's own lines belong to the merge); a file a merge took whole from a parent (the same
-  blob) keeps that parent's origins, as blame passes it whole;
+- a file a merge renamed against some parent (a merge that changed a file against every parent otherwise gets
+  blame's split: each line from the first parent whose diff leaves it unchanged, else the merge's; a file a
+  merge took whole from a parent, the same blob, keeps that parent's origins, as blame passes it whole);
 - a file git shows as binary (no hunks), so that its lines are unknown if it turns into text;
 - a diff that does not fit the tuple (which should not happen; a safety net);
 - a deleted line whose origin is a commit of `.git-blame-ignore-revs`: blame with the ignore file at the parent.
@@ -316,15 +316,24 @@ class Replay:
                 else:
                     deleted.counts[origin] += 1
 
-    def merge(self, sha: str, parents: Sequence[str], first: Iterable[Change]) -> None:
+    def merge(
+        self,
+        sha: str,
+        parents: Sequence[str],
+        first: Iterable[Change],
+        pairwise: Callable[[str, Sequence[str], list[bytes]], list[list[Change]] | None],
+    ) -> None:
         """A merge, from its raw diff against the first parent: a file it did not change is the first parent's;
         a file with the blob of another parent is that parent's (blame passes an identical blob whole); a file
-        it changed against every parent is left to blame (a marker)."""
+        it changed against every parent takes each line from the first parent whose diff leaves it unchanged,
+        else it is the merge's (blame's split), from `pairwise` diffs of just those files against each parent.
+        A file renamed against some parent, or whose diffs do not fit, is left to blame (a marker)."""
         others = [self.states.get(p, {}) for p in parents[1:]]
         state = self._take(parents[0])
         before = state  # read as it was: the changes are applied after the loop
         updates: dict[bytes, tuple[str, Lines]] = {}
         gone: list[bytes] = []
+        split: list[Change] = []
         for change in first:
             if change.old is not None and change.status != b"C":
                 gone.append(change.old)
@@ -333,13 +342,25 @@ class Replay:
             if change.old is not None and change.old_blob == change.new_blob and change.old in before:
                 updates[change.new] = (change.new_blob, before[change.old][1])
                 continue
-            for other in others:
-                found = other.get(change.new)
-                if found is not None and found[0] == change.new_blob:
-                    updates[change.new] = found
-                    break
-            else:
-                updates[change.new] = (change.new_blob, Deferred(self.key(sha, change.new)))
+            if change.status != b"R" and all(change.new in other for other in others):
+                for other in others:
+                    found = other[change.new]
+                    if found[0] == change.new_blob:
+                        updates[change.new] = found
+                        break
+                else:
+                    split.append(change)
+                continue
+            updates[change.new] = (change.new_blob, Deferred(self.key(sha, change.new)))
+        diffs = pairwise(sha, parents, [c.new for c in split if c.new is not None]) if split else None
+        for at, change in enumerate(split):
+            assert change.new is not None
+            lines: Lines | None = None
+            if diffs is not None and all(len(d) == len(split) and d[at].new == change.new for d in diffs):
+                bases = [before.get(change.new), *(other.get(change.new) for other in others)]
+                tuples = [self._lines(*base) if base else () for base in bases]
+                lines = _split(tuples, [d[at] for d in diffs], self.index[sha])
+            updates[change.new] = (change.new_blob, lines or Deferred(self.key(sha, change.new)))
         for path in gone:
             if path not in updates:
                 state.pop(path, None)
@@ -349,6 +370,30 @@ class Replay:
             if self.children[p] <= 0:
                 self.states.pop(p, None)
         self._keep(sha, state)
+
+
+def _split(parents: Sequence[tuple[int, ...]], diffs: Sequence[Change], me: int) -> tuple[int, ...] | None:
+    """A merged file's origins: each line from the first parent whose `-U0` diff to the merge leaves it unchanged,
+    else the merge's own. None when a diff does not fit its parent's lines."""
+    size = len(parents[0]) + sum(added - deleted for _s, deleted, _n, added in diffs[0].hunks)
+    out: list[int | None] = [None] * size
+    for lines, diff in zip(parents, diffs, strict=True):
+        at = result = 0
+        for start, deleted, new_start, added in diff.hunks:
+            begin = start if deleted == 0 else start - 1
+            begin_result = new_start if added == 0 else new_start - 1
+            if begin - at != begin_result - result or begin < at or begin + deleted > len(lines):
+                return None
+            for k in range(begin - at):
+                if out[result + k] is None:
+                    out[result + k] = lines[at + k]
+            at, result = begin + deleted, begin_result + added
+        if len(lines) - at != size - result:
+            return None
+        for k in range(len(lines) - at):
+            if out[result + k] is None:
+                out[result + k] = lines[at + k]
+    return tuple(me if origin is None else origin for origin in out)
 
 
 def _apply(old: tuple[int, ...], hunks: Sequence[tuple[int, int, int, int]], me: int) -> tuple[int, ...] | None:
