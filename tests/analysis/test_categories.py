@@ -286,3 +286,17 @@ def test_replay_through_long_branches_criss_cross_octopus_and_binary_to_text(tmp
     # Blame was asked about one file only: b.dat, turned text (the merges' files were split from their diffs).
     shas = repo.git("rev-list", "HEAD").split()
     assert categories.compute(repo.path, shas, PATHS, head=last, engine="replay").blamed == 1
+
+
+def test_files_longer_than_the_replay_keeps_are_blamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file over `origins.MAX_LINES` keeps no tuple (a hostile history cannot make every commit copy a huge
+    one): its deleted lines are blamed, with the same answers."""
+    from gitproductivity.analysis import origins
+
+    repo = Repo(tmp_path / "r")
+    build_spread(repo)
+    expected = truth(repo)
+    monkeypatch.setattr(origins, "MAX_LINES", 3)
+    assert one_engine(repo, commit_graph=False, mode="replay") == expected
+    shas = repo.git("rev-list", "HEAD").split()
+    assert categories.compute(repo.path, shas, PATHS, head=repo.head(), engine="replay").blamed > 0

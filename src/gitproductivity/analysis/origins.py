@@ -36,6 +36,9 @@ ZERO = "0" * 40
 _HUNKS = re.compile(rb"^@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@", re.M)
 _GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} ([0-9]{1,12}) ([0-9]{1,12})")
 _SHIFT = 32  # a marker is -((key << _SHIFT) | line) - 1
+#: A file longer than this keeps no tuple (a bound on the work a hostile history can ask for: every commit that
+#: changes it would copy it): its deleted lines are blamed, as by the blame engine.
+MAX_LINES = 100_000
 
 
 class Unreadable(Exception):
@@ -259,7 +262,8 @@ class Replay:
                 continue
             if change.old is None:
                 added = sum(h[3] for h in change.hunks)
-                updates[change.new] = (change.new_blob, (me,) * added)
+                new_file: Lines = (me,) * added if added <= MAX_LINES else Deferred(self.key(sha, change.new))
+                updates[change.new] = (change.new_blob, new_file)
                 continue
             blob, lines = before.get(change.old, (change.old_blob, ()))
             if not change.hunks:  # a rename or a mode change: the same lines
@@ -376,6 +380,8 @@ def _split(parents: Sequence[tuple[int, ...]], diffs: Sequence[Change], me: int)
     """A merged file's origins: each line from the first parent whose `-U0` diff to the merge leaves it unchanged,
     else the merge's own. None when a diff does not fit its parent's lines."""
     size = len(parents[0]) + sum(added - deleted for _s, deleted, _n, added in diffs[0].hunks)
+    if size > MAX_LINES or any(len(lines) > MAX_LINES for lines in parents):
+        return None
     out: list[int | None] = [None] * size
     for lines, diff in zip(parents, diffs, strict=True):
         at = result = 0
@@ -399,6 +405,8 @@ def _split(parents: Sequence[tuple[int, ...]], diffs: Sequence[Change], me: int)
 def _apply(old: tuple[int, ...], hunks: Sequence[tuple[int, int, int, int]], me: int) -> tuple[int, ...] | None:
     """The origins after a `-U0` diff: each hunk's deleted lines leave, its added lines are `me`'s. A hunk that
     deletes nothing starts AFTER line `start` (git's convention). None when the hunks do not fit `old`."""
+    if len(old) > MAX_LINES:
+        return None
     out: list[int] = []
     at = 0
     for start, deleted, _new_start, added in hunks:
@@ -410,7 +418,7 @@ def _apply(old: tuple[int, ...], hunks: Sequence[tuple[int, int, int, int]], me:
             out += (me,) * added
         at = begin + deleted
     out += old[at:]
-    return tuple(out)
+    return tuple(out) if len(out) <= MAX_LINES else None
 
 
 def resolve(
