@@ -245,12 +245,18 @@ def test_damaged_history_is_not_fatal(tmp_path: Path) -> None:
     assert got[edit] == (0, 1, 0, 0), got[edit]  # the blame through the missing tree fails: refactor
 
 
-def test_replay_through_long_branches_criss_cross_octopus_and_binary_to_text(tmp_path: Path) -> None:
+def test_replay_through_long_branches_criss_cross_octopus_type_changes_and_binary_to_text(tmp_path: Path) -> None:
     """The cases where the replay hands lines to blame (files a merge changed against every parent, a binary file
     turned text) or takes a parent's lines whole (a merge taking a side's blob, a rename on a side branch)."""
     repo = Repo(tmp_path / "r")
     base = lines(30, "a").splitlines(keepends=True)
-    repo.commit(ALICE, "2026-01-01T10:00:00Z", {"f.txt": "".join(base), "g.txt": lines(5, "g"), "b.dat": b"\0x\n"})
+    first: dict[str, str | bytes | None] = {
+        "f.txt": "".join(base),
+        "g.txt": lines(5, "g"),
+        "b.dat": b"\0x\n",
+        "s.txt": lines(3, "s"),
+    }
+    repo.commit(ALICE, "2026-01-01T10:00:00Z", first)
     repo.git("checkout", "-q", "-b", "side")
     side = list(base)
     for day in range(2, 6):  # a long-lived branch: Bob edits the top of f.txt four times
@@ -273,19 +279,30 @@ def test_replay_through_long_branches_criss_cross_octopus_and_binary_to_text(tmp
     repo.git("checkout", "-q", "main")
     merged = (repo.path / "f.txt").read_text().splitlines(keepends=True)
     merged[15] = "alice 15\n"
+    (repo.path / "s.txt").unlink()
+    (repo.path / "s.txt").symlink_to("f.txt")  # a type change: a file turned symlink
+    repo.git("add", "s.txt")
     repo.commit(ALICE, "2026-01-09T12:00:00Z", {"f.txt": "".join(merged)})
     env = repo._env(ALICE, "2026-01-10T10:00:00Z")
     repo.git("merge", "-q", "--no-ff", "--no-edit", "side", "third", env=env)  # an octopus
     after = (repo.path / "f.txt").read_text().splitlines(keepends=True)
     del after[1:25]  # lines of Alice, Bob and Carol from both sides, through every merge
     text = (repo.path / "b.dat").read_text().replace("text now 2", "dave")
-    last = repo.commit(DAVE, "2026-01-12T10:00:00Z", {"f.txt": "".join(after), "b.dat": text, "h.txt": None})
+    (repo.path / "s.txt").unlink()  # and back to a file
+    changes: dict[str, str | bytes | None] = {
+        "f.txt": "".join(after),
+        "b.dat": text,
+        "h.txt": None,
+        "s.txt": lines(2, "dave"),
+    }
+    last = repo.commit(DAVE, "2026-01-12T10:00:00Z", changes)
     expected = truth(repo)
     assert engine(repo) == expected
-    assert expected[last][3] == 24 + 5 + 1  # help to others: f.txt's 24 lines, h.txt's 5, b.dat's one
-    # Blame was asked about one file only: b.dat, turned text (the merges' files were split from their diffs).
+    assert expected[last][3] == 24 + 5 + 1 + 1  # help to others: f.txt's 24 lines, h.txt's 5, b.dat's, the link's
+    # Blame was asked about two files only: b.dat, turned text, and the symlink a type change made (the merges'
+    # files were split from their diffs).
     shas = repo.git("rev-list", "HEAD").split()
-    assert categories.compute(repo.path, shas, PATHS, head=last, engine="replay").blamed == 1
+    assert categories.compute(repo.path, shas, PATHS, head=last, engine="replay").blamed == 2
 
 
 def test_files_longer_than_the_replay_keeps_are_blamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

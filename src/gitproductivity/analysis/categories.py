@@ -444,7 +444,10 @@ def _replay(
         records = out.split(b"\x01" + merge.encode() + b"\0")[1:]  # a path or a line cannot hold the merge's id
         if len(records) != len(parents):
             return None
-        return [origins.parse(record) for record in records]
+        try:
+            return [origins.parse(record) for record in records]
+        except origins.Unreadable:
+            return None
 
     try:
         for sha, header, body in _records(repo, [sha for sha, _p in order], config, replay=True):

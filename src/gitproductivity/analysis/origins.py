@@ -126,16 +126,23 @@ def parse(body: bytes) -> list[Change]:
     if not patch.startswith(b"diff --git "):
         raise Unreadable("raw entries without their patch")
     sections = patch.split(b"\ndiff --git ")
-    if len(sections) != len(changes):
+    at = 0
+    for change in changes:
+        # A type change (a file turned symlink, say) is two sections in the patch: the deletion, then the creation.
+        parts = 2 if change.status == b"T" and b"\ndeleted file mode" in sections[at][:512] else 1
+        if at + parts > len(sections):
+            raise Unreadable(f"{len(changes)} raw entries but {len(sections)} patch sections")
+        for section in sections[at : at + parts]:
+            if b"\nBinary files " in section:
+                change.binary = True
+                continue
+            for m in _HUNKS.finditer(section):
+                deleted = 1 if m.group(2) is None else int(m.group(2))
+                added = 1 if m.group(4) is None else int(m.group(4))
+                change.hunks.append((int(m.group(1)), deleted, int(m.group(3)), added))
+        at += parts
+    if at != len(sections):
         raise Unreadable(f"{len(changes)} raw entries but {len(sections)} patch sections")
-    for change, section in zip(changes, sections, strict=True):
-        if b"\nBinary files " in section:
-            change.binary = True
-            continue
-        for m in _HUNKS.finditer(section):
-            deleted = 1 if m.group(2) is None else int(m.group(2))
-            added = 1 if m.group(4) is None else int(m.group(4))
-            change.hunks.append((int(m.group(1)), deleted, int(m.group(3)), added))
     return changes
 
 
@@ -257,7 +264,9 @@ class Replay:
                 if counted and deleted is not None and change.old is not None and change.hunks:
                     self._deleted(before, parent, change, deleted)
                 continue
-            if change.binary:
+            if change.binary or change.status == b"T":  # binary, or a type change: blame tells the lines
+                if counted and deleted is not None and change.old is not None and change.hunks:
+                    self._deleted(before, parent, change, deleted)
                 updates[change.new] = (change.new_blob, Deferred(self.key(sha, change.new)))
                 continue
             if change.old is None:
