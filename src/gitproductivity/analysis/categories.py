@@ -27,7 +27,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -568,15 +567,12 @@ def _record(sha: str, body: bytes) -> tuple[str, list[bytes], bytes]:
     return sha, parts[: len(_FIELDS)], parts[len(_FIELDS)]
 
 
-_canonical = lru_cache(maxsize=1 << 16)(canonical_email)
-
-
 def _commit(sha: str, header: list[bytes]) -> Commit | None:
     parents, name, email, at, ct, trailers = header
     found = parse_author(name, email, at, ct)
     if isinstance(found, Skipped):
         return None  # not counted anywhere (the commit reader reports why)
-    commit = Commit(sha, _canonical(found.email), found.name, found.when, b" " in parents.strip())
+    commit = Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
     seen = {commit.identity}
     for value in trailers.decode("utf-8", "replace").split("\x01")[: MAX_CO_AUTHORS * 2]:
         found_contact = contact_of(" ".join(value.split()))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from gitproductivity.core.emails import fold_email
 from gitproductivity.core.saferegex import SafeRegex
@@ -22,6 +23,7 @@ DEFAULT_BOT_PATTERNS = (r"\[bot\]", r"dependabot", r"renovate", r"github-actions
 _NOREPLY = re.compile(r"^(?:\d+\+)?(?P<login>[^@+]+)@users\.noreply\.github\.com$")
 
 
+@lru_cache(maxsize=1 << 16)  # the few people who write most commits; bounded for a hostile history
 def canonical_email(email: str) -> str:
     folded = fold_email(email)
     match = _NOREPLY.match(folded)
