@@ -120,30 +120,47 @@ def parse(body: bytes) -> list[Change]:
     one `diff --git` section per entry, in the same order, holding that pair's hunks. In `-U0` every content line
     starts with `+`, `-` or `\\`, so a line starting with `diff --git ` or `@@ -` is always git's own header."""
     changes, at = raw_entries(body)
-    patch = body[at:].lstrip(b"\0\n")
     if not changes:
         return changes
-    if not patch.startswith(b"diff --git "):
+    while body[at : at + 1] in (b"\0", b"\n"):
+        at += 1
+    if not body.startswith(b"diff --git ", at):
         raise Unreadable("raw entries without their patch")
-    sections = patch.split(b"\ndiff --git ")
-    at = 0
+    starts = [at]  # where each section starts (positions, not copies: the stream is read once)
+    while (at := body.find(b"\ndiff --git ", at)) >= 0:
+        at += 1
+        starts.append(at)
+    starts.append(len(body))
+    sections = len(starts) - 1
+    index = 0
     for change in changes:
         # A type change (a file turned symlink, say) is two sections in the patch: the deletion, then the creation.
-        parts = 2 if change.status == b"T" and b"\ndeleted file mode" in sections[at][:512] else 1
-        if at + parts > len(sections):
-            raise Unreadable(f"{len(changes)} raw entries but {len(sections)} patch sections")
-        for section in sections[at : at + parts]:
-            if b"\nBinary files " in section:
+        parts = 2 if change.status == b"T" and b"deleted file mode" in _header(body, starts, index) else 1
+        if index + parts > sections:
+            raise Unreadable(f"{len(changes)} raw entries but {sections} patch sections")
+        for k in range(index, index + parts):
+            start, end = starts[k], starts[k + 1]
+            first = body.find(b"\n@@ -", start, end)
+            if body.find(b"\nBinary files ", start, end if first < 0 else first) >= 0:
                 change.binary = True
                 continue
-            for m in _HUNKS.finditer(section):
+            if first < 0:
+                continue
+            for m in _HUNKS.finditer(body, first + 1, end):
                 deleted = 1 if m.group(2) is None else int(m.group(2))
                 added = 1 if m.group(4) is None else int(m.group(4))
                 change.hunks.append((int(m.group(1)), deleted, int(m.group(3)), added))
-        at += parts
-    if at != len(sections):
-        raise Unreadable(f"{len(changes)} raw entries but {len(sections)} patch sections")
+        index += parts
+    if index != sections:
+        raise Unreadable(f"{len(changes)} raw entries but {sections} patch sections")
     return changes
+
+
+def _header(body: bytes, starts: Sequence[int], index: int) -> bytes:
+    """The header lines of section `index` (up to its first hunk)."""
+    start, end = starts[index], starts[index + 1]
+    first = body.find(b"\n@@ -", start, end)
+    return body[start : end if first < 0 else first]
 
 
 class BlobLines:
