@@ -123,6 +123,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             languages_hours=settings.languages_hours,
         )
         _categories(job, path, work, tally)
+        categories_rollup.credit_co_authors(path, tally, work.mailmap)  # always, categories on or off
         own = _ownership(job, path, work)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
@@ -148,7 +149,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
 
 
 def _categories(job: Job, path: Path, work: plan.Plan, tally: reader.Tally) -> None:
-    """The change categories and co-authors of the commits read, folded into `tally` (zeros when turned off)."""
+    """The change categories of the commits read, folded into `tally` (zeros when turned off)."""
     if not get_settings().change_categories or not work.commits:
         categories_rollup.widen(tally)
         return
