@@ -332,6 +332,7 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
         done = session.execute(succeed, {"ids": ids, "token": token, "now": now, "code": code})
         recorded.extend(row[0] for row in done)
     exhausted: list[Result] = []
+    final: set[str] = set()  # failed for good
     waits: dict[str, tuple[float | None, float | None]] = {}  # Retry-After asked, wait scheduled: the attempt log
     for r in results:
         if r.outcome.ok:
@@ -362,8 +363,10 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
         )
         if done.first() is not None:
             recorded.append(r.job.delivery_id)
-            if delay is None and not r.job.is_test:
-                exhausted.append(r)
+            if delay is None:
+                final.add(r.job.delivery_id)
+                if not r.job.is_test:
+                    exhausted.append(r)
     kept = set(recorded)
     rows = [_attempt_row(r, *waits.get(r.job.delivery_id, (None, None))) for r in results if r.job.delivery_id in kept]
     if rows:
@@ -371,6 +374,14 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     # Test webhooks say nothing about the endpoint's health (a receiver saved before it is deployed): left out.
     real = [(r.job.webhook_id, r.outcome.ok) for r in results if r.job.delivery_id in kept and not r.job.is_test]
     health.update(session, outcomes=real, now=now)
+    # A keyed delivery that finished makes the next of its key due, in this same transaction (webhooks.ordering).
+    # After the endpoints' rows are locked above: a fan-out holding a key's lock may be waiting for none of them.
+    finished = [
+        (r.job.webhook_id, r.job.order_key)
+        for r in results
+        if r.job.order_key is not None and r.job.delivery_id in kept and (r.outcome.ok or r.job.delivery_id in final)
+    ]
+    ordering.release(session, keys=finished, now=now)
     health.notify_failed(session, exhausted=[_failure(r) for r in exhausted])
     if any(r.job.order_key is not None for r in results if r.job.delivery_id in kept):
         channels.EVENTS.notify(session)  # the next delivery of a key may be due now: dispatchers claim it at once
