@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, any_, bindparam, func, select, update
+from sqlalchemy import Integer, String, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -169,6 +169,10 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
         "worker": worker_id,
     }
     if postgresql:
+        # No JIT for this short statement: the planner prices the ordering test per candidate row, and with many
+        # keyed deliveries pending its estimate passes `jit_above_cost`; compiling then took ~60 ms of a claim
+        # whose execution takes ~20 (docs/benchmarks.md, "The price of a held backlog").
+        session.execute(_NO_JIT)
         rows = session.execute(_claim_statement(postgresql=True), params)
         jobs = _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
     else:
@@ -177,6 +181,9 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
     for job in jobs:
         job.worker_id = worker_id
     return jobs
+
+
+_NO_JIT = text("SET LOCAL jit = off")
 
 
 @lru_cache(maxsize=2)
