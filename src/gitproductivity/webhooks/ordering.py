@@ -86,16 +86,42 @@ def _pending_keyed(row: Any) -> list[Any]:
     return [row.status == literal_column(f"'{DeliveryStatus.PENDING.value}'"), row.order_key.is_not(None)]
 
 
-def _earlier_pending() -> Any:
-    """EXISTS a pending delivery of the same endpoint and key as `Delivery`, at an earlier position."""
-    earlier = aliased(Delivery, name="earlier")
-    return exists(
-        select(earlier.id).where(
-            earlier.webhook_id == Delivery.webhook_id,
-            earlier.order_key == Delivery.order_key,
-            *_pending_keyed(earlier),
-            tuple_(earlier.order_seq, earlier.id) < tuple_(Delivery.order_seq, Delivery.id),
+def _earlier_pending(*, postgresql: bool) -> Any:
+    """EXISTS a pending delivery of the same endpoint and key as `Delivery`, at an earlier position.
+
+    PostgreSQL seeks the index on the row comparison `(order_seq, id) < (...)` itself. SQLite uses only its first
+    column as the range, then filters: every delivery of one fan-out shares `order_seq` (an analysis writes
+    thousands of one key in one transaction), so a head's test read all of them, on every claim. There it is two
+    tests that each seek: an earlier `order_seq`, or the same one and an earlier `id`."""
+    if postgresql:
+        earlier = aliased(Delivery, name="earlier")
+        return exists(
+            select(earlier.id).where(
+                earlier.webhook_id == Delivery.webhook_id,
+                earlier.order_key == Delivery.order_key,
+                *_pending_keyed(earlier),
+                tuple_(earlier.order_seq, earlier.id) < tuple_(Delivery.order_seq, Delivery.id),
+            )
         )
+    before, same = aliased(Delivery, name="earlier"), aliased(Delivery, name="same_seq")
+    return or_(
+        exists(
+            select(before.id).where(
+                before.webhook_id == Delivery.webhook_id,
+                before.order_key == Delivery.order_key,
+                *_pending_keyed(before),
+                before.order_seq < Delivery.order_seq,
+            )
+        ),
+        exists(
+            select(same.id).where(
+                same.webhook_id == Delivery.webhook_id,
+                same.order_key == Delivery.order_key,
+                *_pending_keyed(same),
+                same.order_seq == Delivery.order_seq,
+                same.id < Delivery.id,
+            )
+        ),
     )
 
 
@@ -127,7 +153,7 @@ def park(session: Session, *, keys: Iterable[tuple[str, str]], ids: Sequence[str
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(ids[start : start + _PARK_CHUNK]), Delivery.order_key.is_not(None))
-            .where(_earlier_pending())
+            .where(_earlier_pending(postgresql=session.get_bind().dialect.name == "postgresql"))
             .values(next_attempt_at=None)
             .execution_options(synchronize_session=False)
         )
@@ -163,7 +189,7 @@ def release(session: Session, *, keys: Iterable[tuple[str, str]], now: datetime)
 
 def claimable(*, postgresql: bool) -> Any:
     """The claim's test for a delivery (`Delivery`): unordered, or the pending head of its endpoint and key."""
-    no_earlier = ~_earlier_pending()
+    no_earlier = ~_earlier_pending(postgresql=postgresql)
     if postgresql:
         settled = Delivery.order_seq < literal_column(SETTLED_HORIZON, BigInteger)
         return or_(Delivery.order_key.is_(None), and_(settled, no_earlier))
