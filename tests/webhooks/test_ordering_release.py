@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from gitproductivity.core import migrate
@@ -25,6 +26,7 @@ from gitproductivity.webhooks.sender import Outcome
 from tests.clock import Clock, moved_clock
 from tests.conftest import Tenant
 from tests.core.test_migrations import empty_database_url, old_tenant, put, upgrade_to  # noqa: F401 (a fixture)
+from tests.teams.test_api import _signed_in
 from tests.webhooks.conftest import configure, wait_for
 
 
@@ -293,3 +295,20 @@ def test_the_migration_parks_the_held_and_going_down_makes_them_due(empty_databa
         assert held() == []
     finally:
         db.dispose()
+
+
+def test_the_delivery_log_says_a_held_delivery_waits(
+    database: Database, tenant: Tenant, clock: Clock, client: TestClient
+) -> None:
+    hook = ordered_hook(database, tenant)
+    a1, a2 = emit(database, tenant, ["repo_a"] * 2)
+    with database.session() as session:
+        ids = {
+            event_id: delivery_id for event_id, delivery_id in session.execute(select(Delivery.event_id, Delivery.id))
+        }
+    page = _signed_in(client, tenant)
+    held = page.get(f"/settings/deliveries/{ids[a2]}").text
+    assert "held: waits for an earlier delivery of its ordering key to finish" in held
+    assert "held:" not in page.get(f"/settings/deliveries/{ids[a1]}").text
+    listed = page.get(f"/settings/webhooks/{hook}").text
+    assert listed.count("held: waits for an earlier delivery of its ordering key") == 1
