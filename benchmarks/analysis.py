@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument(
         "--categories",
         action="store_true",
-        help="instead: full analyses with change categories off and on, side by side (ownership off in both)",
+        help="instead: full analyses with change categories off, on, and on with ownership, side by side",
     )
     parser.add_argument(
         "--commit-graph",
@@ -282,8 +282,8 @@ def categories_side_by_side(args: argparse.Namespace) -> None:
     ).stdout.strip()
     print(f"repository: {total} non-merge commits, {args.repo}; load {os.getloadavg()[0]:.1f}", flush=True)
 
-    def analyse(on: bool, full: bool = True) -> tuple[float, float, int]:
-        settings.configure(**common, change_categories=on)
+    def analyse(on: bool, full: bool = True, owned: bool = False) -> tuple[float, float, int]:
+        settings.configure(**{**common, "ownership": owned}, change_categories=on)
         cpu0 = cpu_seconds()
         started = time.perf_counter()
         analysis_id = runner.run_now(organization_id=org_id, repository_id=repo_id, trigger="cli", full=full)
@@ -302,6 +302,7 @@ def categories_side_by_side(args: argparse.Namespace) -> None:
 
     offs: list[float] = []
     ons: list[float] = []
+    provs: list[float] = []
     logs: list[float] = []
     for round_no in range(args.rounds):
         logs.append(git_log_p())
@@ -309,9 +310,12 @@ def categories_side_by_side(args: argparse.Namespace) -> None:
         offs.append(off)
         on, on_cpu, on_read = analyse(True)
         ons.append(on)
+        prov, prov_cpu, prov_read = analyse(True, owned=True)
+        provs.append(prov)
         print(
             f"round {round_no + 1}: git log -p --no-merges {logs[-1]:6.2f} s | categories off {off:6.2f} s"
             f" (cpu {off_cpu:.1f} s, read {off_read} ms) | on {on:6.2f} s (cpu {on_cpu:.1f} s, read {on_read} ms)"
+            f" | on with ownership {prov:6.2f} s (cpu {prov_cpu:.1f} s, read {prov_read} ms)"
             f" | load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
@@ -331,14 +335,15 @@ def categories_side_by_side(args: argparse.Namespace) -> None:
         f"lines deleted {sums[0]} = rework {sums[3]} + help others {sums[4]} + refactor {sums[5]}; new work {sums[2]}"
     )
     add_one_commit(args.repo)
-    incremental, _cpu, inc_read = analyse(True, full=False)
-    print(f"incremental after one new commit, categories on: {incremental:.3f} s (read {inc_read} ms)")
+    incremental, _cpu, inc_read = analyse(True, full=False, owned=True)
+    print(f"incremental after one new commit, categories and ownership on: {incremental:.3f} s (read {inc_read} ms)")
     subprocess.run(["git", "-C", str(args.repo), "update-ref", "refs/heads/main", "refs/heads/main^"], check=True)
-    best_off, best_on, best_log = min(offs), min(ons), min(logs)
+    best_off, best_on, best_log, best_prov = min(offs), min(ons), min(logs), min(provs)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
     print(f"categories on / off:        {best_on / best_off:.2f}x (best {best_on:.2f} s vs {best_off:.2f} s)")
     print(f"categories on / git log -p: {best_on / best_log:.2f}x (best {best_log:.2f} s)")
+    print(f"categories and ownership on / git log -p: {best_prov / best_log:.2f}x (best {best_prov:.2f} s)")
     print(f"peak memory (this process): {peak:.0f} MB; load after {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
 
 

@@ -30,9 +30,18 @@ def scratch_data_dir(tmp_path: Path, configured: Any) -> None:
 
 
 def engine(repo: Repo, *, commit_graph: bool = False) -> dict[str, tuple[int, int, int, int]]:
-    """commit -> (new work, refactor, rework, help others) by the engine, rework by identity."""
+    """commit -> (new work, refactor, rework, help others) by the engine, rework by identity: the replay of all
+    history and one blame per changed file give the same figures."""
+    replayed = one_engine(repo, commit_graph=commit_graph, mode="replay")
+    assert one_engine(repo, commit_graph=commit_graph, mode="blame") == replayed
+    return replayed
+
+
+def one_engine(repo: Repo, *, commit_graph: bool, mode: categories.Engine) -> dict[str, tuple[int, int, int, int]]:
     shas = repo.git("rev-list", "HEAD").split()
-    result = categories.compute(repo.path, shas, PATHS, head=repo.head(), workers=2, commit_graph=commit_graph)
+    result = categories.compute(
+        repo.path, shas, PATHS, head=repo.head(), workers=2, commit_graph=commit_graph, engine=mode
+    )
     out = {}
     for c in result.commits:
         if c.merge:
@@ -62,10 +71,14 @@ def build_spread(repo: Repo) -> None:
     repo.rename(CAROL, "2026-02-23T10:00:00+01:00", "docs/guide.md", "docs/manual.md", "".join(guide[2:]) + "c\n")
 
 
-def test_categories_equal_brute_force_blame(tmp_path: Path, configured: Any) -> None:
+def test_categories_equal_brute_force_blame(tmp_path: Path, configured: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = Repo(tmp_path / "r")
     build_spread(repo)
     expected = truth(repo)
+    # A few commits to blame: no commit-graph is written for them (it would cost more than it saves).
+    assert one_engine(repo, commit_graph=False, mode="blame") == expected
+    assert not (Path(settings.get_settings().data_dir) / "commit-graphs").exists()
+    monkeypatch.setattr(categories, "REPLAY_MIN", 1)  # as many as a first analysis: blamed through one
     assert engine(repo) == expected
     assert any(f[1] for f in expected.values()) and any(f[2] for f in expected.values())  # refactor and rework
     assert any(f[3] for f in expected.values())  # help to others
@@ -230,3 +243,77 @@ def test_damaged_history_is_not_fatal(tmp_path: Path) -> None:
     assert lost not in got and child not in got
     assert got[first] == (4, 0, 0, 0)
     assert got[edit] == (0, 1, 0, 0), got[edit]  # the blame through the missing tree fails: refactor
+
+
+def test_replay_through_long_branches_criss_cross_octopus_type_changes_and_binary_to_text(tmp_path: Path) -> None:
+    """The cases where the replay hands lines to blame (files a merge changed against every parent, a binary file
+    turned text) or takes a parent's lines whole (a merge taking a side's blob, a rename on a side branch)."""
+    repo = Repo(tmp_path / "r")
+    base = lines(30, "a").splitlines(keepends=True)
+    first: dict[str, str | bytes | None] = {
+        "f.txt": "".join(base),
+        "g.txt": lines(5, "g"),
+        "b.dat": b"\0x\n",
+        "s.txt": lines(3, "s"),
+    }
+    repo.commit(ALICE, "2026-01-01T10:00:00Z", first)
+    repo.git("checkout", "-q", "-b", "side")
+    side = list(base)
+    for day in range(2, 6):  # a long-lived branch: Bob edits the top of f.txt four times
+        side[day] = f"bob {day}\n"
+        repo.commit(BOB, f"2026-01-{day:02d}T10:00:00Z", {"f.txt": "".join(side)})
+    repo.git("mv", "g.txt", "h.txt")
+    repo.commit(BOB, "2026-01-06T10:00:00Z", {})
+    repo.git("checkout", "-q", "main")
+    main = list(base)
+    for day in range(2, 5):  # meanwhile Carol edits the bottom of f.txt and g.txt
+        main[20 + day] = f"carol {day}\n"
+        repo.commit(CAROL, f"2026-01-{day:02d}T12:00:00Z", {"f.txt": "".join(main), "g.txt": lines(5, f"c{day}")})
+    repo.merge(ALICE, "2026-01-07T10:00:00Z", "side")  # f.txt changed against both parents: blame's split
+    repo.git("checkout", "-q", "side")
+    repo.merge(BOB, "2026-01-08T10:00:00Z", "main")  # criss-cross: side takes main's merge result
+    repo.commit(BOB, "2026-01-09T10:00:00Z", {"b.dat": lines(6, "text now")})  # binary -> text
+    repo.git("checkout", "-q", "main")
+    repo.git("checkout", "-q", "-b", "third")
+    repo.commit(DAVE, "2026-01-09T11:00:00Z", {"t.txt": lines(3, "t")})
+    repo.git("checkout", "-q", "main")
+    merged = (repo.path / "f.txt").read_text().splitlines(keepends=True)
+    merged[15] = "alice 15\n"
+    (repo.path / "s.txt").unlink()
+    (repo.path / "s.txt").symlink_to("f.txt")  # a type change: a file turned symlink
+    repo.git("add", "s.txt")
+    repo.commit(ALICE, "2026-01-09T12:00:00Z", {"f.txt": "".join(merged)})
+    env = repo._env(ALICE, "2026-01-10T10:00:00Z")
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "side", "third", env=env)  # an octopus
+    after = (repo.path / "f.txt").read_text().splitlines(keepends=True)
+    del after[1:25]  # lines of Alice, Bob and Carol from both sides, through every merge
+    text = (repo.path / "b.dat").read_text().replace("text now 2", "dave")
+    (repo.path / "s.txt").unlink()  # and back to a file
+    changes: dict[str, str | bytes | None] = {
+        "f.txt": "".join(after),
+        "b.dat": text,
+        "h.txt": None,
+        "s.txt": lines(2, "dave"),
+    }
+    last = repo.commit(DAVE, "2026-01-12T10:00:00Z", changes)
+    expected = truth(repo)
+    assert engine(repo) == expected
+    assert expected[last][3] == 24 + 5 + 1 + 1  # help to others: f.txt's 24 lines, h.txt's 5, b.dat's, the link's
+    # Blame was asked about two files only: b.dat, turned text, and the symlink a type change made (the merges'
+    # files were split from their diffs).
+    shas = repo.git("rev-list", "HEAD").split()
+    assert categories.compute(repo.path, shas, PATHS, head=last, engine="replay").blamed == 2
+
+
+def test_files_longer_than_the_replay_keeps_are_blamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file over `origins.MAX_LINES` keeps no tuple (a hostile history cannot make every commit copy a huge
+    one): its deleted lines are blamed, with the same answers."""
+    from gitproductivity.analysis import origins
+
+    repo = Repo(tmp_path / "r")
+    build_spread(repo)
+    expected = truth(repo)
+    monkeypatch.setattr(origins, "MAX_LINES", 3)
+    assert one_engine(repo, commit_graph=False, mode="replay") == expected
+    shas = repo.git("rev-list", "HEAD").split()
+    assert categories.compute(repo.path, shas, PATHS, head=repo.head(), engine="replay").blamed > 0

@@ -18,7 +18,7 @@ from gitproductivity.core.db import Database
 from gitproductivity.metrics.models import DailyRollup
 from tests.analysis.categories_truth import brute_force
 from tests.analysis.gitrepo import drain
-from tests.analysis.test_categories import engine
+from tests.analysis.test_categories import engine, one_engine
 from tests.analysis.test_ownership_properties import History, step
 
 pytestmark = pytest.mark.slow  # hypothesis over real git repositories and real analyses
@@ -66,3 +66,16 @@ def test_categories_are_blame_and_incremental_is_full(
     api.post(f"/v1/repositories/{repo_id}/analyses", json={"full": True})
     assert drain() == ["succeeded"]
     assert rollups(database, repo_id) == incremental
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=3, max_size=16))
+def test_replaying_history_is_blame(
+    steps: list[tuple[str, int, list[tuple[str, int, int, int]]]], tmp_path: Path
+) -> None:
+    """The one-pass replay (`analysis.origins`) against the brute force alone, on longer random histories."""
+    history = Spread(tmp_path / uuid.uuid4().hex)
+    for kind, who, edits in steps:
+        history.step(kind, who, edits)
+    expected = {sha: f.as_tuple() for sha, f in brute_force(history.repo).items()}
+    assert one_engine(history.repo, commit_graph=False, mode="replay") == expected

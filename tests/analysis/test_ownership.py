@@ -118,9 +118,14 @@ def build(repo: Repo) -> None:
     repo.commit(ALICE, "2026-01-15T10:00:00Z", {".git-blame-ignore-revs": f"# formatting\n{reformat}\n"})
 
 
+@pytest.mark.parametrize("replay", [False, True], ids=["blame", "replay"])
 def test_ownership_equals_blame_and_survives_incremental_runs(
-    api: TestClient, tmp_path: Path, database: Database
+    api: TestClient, tmp_path: Path, database: Database, replay: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Blamed file by file (a few files), or from a replay of history (as soon as `REPLAY_FILES` are to be
+    blamed: the lines of an ignored revision and files only blame can tell are still blamed)."""
+    if replay:
+        monkeypatch.setattr(ownership, "REPLAY_FILES", 0)
     repo = Repo(tmp_path / "r")
     build(repo)
     repo_id = api.post("/v1/repositories", json={"url": str(repo.path)}).json()["id"]

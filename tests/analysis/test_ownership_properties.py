@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitproductivity.analysis import exclusions, ownership
+from gitproductivity.analysis import categories, exclusions, ownership
 from tests.analysis.gitrepo import Repo
 from tests.analysis.ownership_truth import blame_owners
 
@@ -109,8 +109,9 @@ def owners(result: ownership.Result) -> dict[str, dict[str, int]]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=2, max_size=10))
 def test_ownership_is_blame_and_incremental_is_full(
-    steps: list[tuple[str, int, list[tuple[str, int, int, int]]]], tmp_path: Path
+    steps: list[tuple[str, int, list[tuple[str, int, int, int]]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(ownership, "REPLAY_FILES", 0)  # the replay of history answers for every file it can
     history = History(tmp_path / uuid.uuid4().hex)
     paths = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
     previous: ownership.Previous | None = None
@@ -120,6 +121,17 @@ def test_ownership_is_blame_and_incremental_is_full(
         head = history.repo.head()
         common = {"head": head, "paths": paths, "mailmap": "", "rules_fingerprint": "rules", "workers": 2}
         full = ownership.compute(history.repo.path, previous=None, **common)  # type: ignore[arg-type]
+        replay = categories.replay_history(history.repo.path, head, paths)
+        assert replay is not None
+        replayed = ownership.compute(
+            history.repo.path,
+            previous=None,
+            known=lambda ignored: replay.owners(head, ignored),
+            **common,  # type: ignore[arg-type]
+        )
+        assert {p: (c.blob, c.commits) for p, c in replayed.files.items()} == {
+            p: (c.blob, c.commits) for p, c in full.files.items()
+        }
         incremental = ownership.compute(history.repo.path, previous=previous, **common)  # type: ignore[arg-type]
         assert owners(full) == blame_owners(history.repo)
         assert owners(incremental) == owners(full)

@@ -6,11 +6,13 @@ exactly as `git blame` of the commit's parent assigns it (with the head's `.git-
 `refactor` (lines older than the window, anyone's); `new_work` is, per diff hunk, added minus deleted, floored
 at 0. Commits listed in `.git-blame-ignore-revs` count no categories.
 
-The engine: ONE `git log -p -U0 -M` over the commits (the same diff as the line counts, read as a stream) gives
-every hunk; the deleted ranges of each (commit, file) are then blamed in ONE `git blame --incremental -L a,+n
--L ... <parent> -- <old path>`, in parallel, a bounded number of git processes at once. Blaming only the deleted
-ranges lets git stop as soon as those lines are assigned instead of blaming whole files, and a commit's figures
-depend only on its parent's history: an analysis of new commits computes only those commits.
+Two engines give the same figures (the truth tests run both). A first or full analysis REPLAYS history
+(`analysis.origins`): one `git log -p -U0 -M --raw` stream from the root carries every file's line origins, and
+only the lines blame alone can tell are blamed, with `-L` on exactly those lines; the replay's state at the head
+also gives ownership. An analysis of a few new commits BLAMES instead: ONE `git log -p -U0 -M` over those
+commits gives every hunk, and the deleted ranges of each (commit, file) are blamed in ONE
+`git blame --incremental -L a,+n -L ... <parent> -- <old path>`, a bounded number of git processes at once, so
+that a commit's figures cost what its parent's history costs, not what all history costs.
 
 Co-authors are not counted here: the commit reader reads them in its own pass (`analysis.coauthors`), whether
 categories are on or off.
@@ -26,9 +28,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from gitproductivity.analysis import commit_graphs, git
+from gitproductivity.analysis import commit_graphs, git, origins
 from gitproductivity.analysis.commits import Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
@@ -58,6 +62,8 @@ _LOG_ARGS = (
     "--dst-prefix=b/",
     _FORMAT,
 )
+#: The replay's stream (`analysis.origins`): the raw entries (exact paths and blob ids) before each patch.
+_REPLAY_ARGS = (*_LOG_ARGS[:-1], "--raw", "-z", "--no-abbrev", "--full-index", _FORMAT)
 _HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
 _GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} ([0-9]{1,12}) ([0-9]{1,12})")
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
@@ -83,6 +89,7 @@ class Commit:
 class Result:
     commits: list[Commit]
     blamed: int = 0  # (commit, file) pairs blamed
+    replay: origins.Replay | None = None  # when history was replayed: its state at the head is kept
 
 
 def fingerprint_parts(repo: Path, head: str | None) -> list[object]:
@@ -222,6 +229,13 @@ def ignored_revs(ignore_file: str | None) -> set[str]:
     return {line.strip() for line in Path(ignore_file).read_text().splitlines() if line.strip()}
 
 
+Engine = Literal["auto", "replay", "blame"]
+#: `auto` replays history when the commits to compute are at least this share of it (one blame costs about as
+#: much as replaying ten commits) and at least `REPLAY_MIN` commits.
+REPLAY_SHARE = 10
+REPLAY_MIN = 50
+
+
 def compute(
     repo: Path,
     commits: Sequence[str],
@@ -232,61 +246,261 @@ def compute(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     commit_graph: bool = False,
+    engine: Engine = "auto",
 ) -> Result:
     """Every commit's categories (in the order of `commits`). `commit_graph`: the repository is
     ours (a mirror of a remote): write git's commit-graph with changed-path filters first, which makes every
-    blame's walk through history several times faster."""
+    blame's walk through history several times faster. `engine`: `replay` reads all history from the root once
+    (`analysis.origins`), `blame` blames each commit's deleted ranges; `auto` replays when the commits are a
+    large share of the history (a first or full analysis) and blames otherwise (an analysis of new commits)."""
     settings = get_settings()
-    blame_repo = repo
-    if not settings.categories_commit_graph or not commits:
-        pass
-    elif commit_graph:
-        commit_graphs.write(repo)
-    elif head:
-        blame_repo = commit_graphs.shadow(repo, head)
-    out: list[Commit] = []
-    pending: list[tuple[Commit, Future[dict[str, int]]]] = []
-    blamed = 0
+    made: list[Path] = []
+
+    def blame_repo() -> Path:
+        """Where to blame, made on first use (a replay that needs no blame makes no commit-graph)."""
+        if not made:
+            made.append(_blame_repo(repo, head, commit_graph=commit_graph, few=len(commits) < REPLAY_MIN))
+        return made[0]
+
     window = settings.churn_window_days * SECONDS_PER_DAY
     config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
+    pool = max(1, workers or settings.analysis_shards or 2)
+    found: dict[str, Commit] = {}
+    blamed = 0
     with tempfile.TemporaryDirectory(prefix="gp-categories-") as scratch:
         use_ignore = settings.categories_ignore_revs and head is not None
         ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if use_ignore and head else None
         ignored = ignored_revs(ignore_file)
-        pool = max(1, workers or settings.analysis_shards or 2)
-        with ThreadPoolExecutor(max_workers=pool, thread_name_prefix="categories") as executor:
-            for sha, header, diff in _records(repo, commits, config):
-                commit = _commit(sha, header)
-                if commit is None:
-                    continue
-                out.append(commit)
-                if commit.merge:
-                    continue
-                if sha in ignored:
-                    commit.ignored = True
-                    continue
-                commit.new_work, ranges = parse_diff(diff, paths)
-                parent = header[0].split(b" ")[0].decode() if header[0] else ""
-                for old_path, spans in ranges.items():
-                    if not parent:
-                        continue
-                    blamed += 1
-                    since = commit.when - window if settings.categories_since else None
-                    job = executor.submit(blame_ranges, blame_repo, parent, old_path, spans, ignore_file, since)
-                    pending.append((commit, job))
-                if progress and len(out) % 500 == 0:
-                    progress(500)
-            for commit, job in pending:
-                for origin, lines in job.result().items():
-                    commit.origins[origin] = commit.origins.get(origin, 0) + lines
+        rest: Sequence[str] = commits
+        replay: origins.Replay | None = None
+        if head and engine != "blame" and (engine == "replay" or _worth_replaying(repo, head, len(commits))):
+            try:
+                replayed, reached, blamed, replay = _replay(
+                    repo, blame_repo, head, commits, paths, config, ignore_file, ignored, pool, progress
+                )
+            except (git.GitError, origins.Unreadable) as exc:
+                if isinstance(exc, git.GitError) and exc.returncode is None:
+                    raise
+                log.warning("%s: replaying history failed (one blame per changed file instead): %s", repo, exc)
+            else:
+                found.update(replayed)
+                rest = [sha for sha in commits if sha not in reached]
+        if rest:
+            result = _blamed(blame_repo(), repo, rest, paths, config, ignore_file, ignored, pool, progress, window)
+            found.update((c.sha, c) for c in result.commits)
+            blamed += result.blamed
+    out = [found[sha] for sha in commits if sha in found]
     _classify(repo, out, config, window)
+    return Result(out, blamed, replay)
+
+
+def _blame_repo(repo: Path, head: str | None, *, commit_graph: bool, few: bool) -> Path:
+    """Where to blame: through a commit-graph, written (or brought up to date) unless there are only a few
+    commits to blame (writing it for a whole history costs more than their blames gain)."""
+    if not get_settings().categories_commit_graph:
+        return repo
+    if commit_graph:
+        if not few:
+            commit_graphs.write(repo)
+        return repo
+    return commit_graphs.shadow(repo, head, update=not few) if head else repo
+
+
+def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "") -> origins.Replay | None:
+    """All history replayed up to `head` (its state kept: ownership at the head without a blame per file), or
+    None when git cannot read some of it."""
+    config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
+    try:
+        return _replay(repo, lambda: repo, head, [], paths, config, None, set(), 1, None)[3]
+    except (git.GitError, origins.Unreadable) as exc:
+        if isinstance(exc, git.GitError) and exc.returncode is None:
+            raise
+        log.warning("%s: replaying history failed (ownership blames every file instead): %s", repo, exc)
+        return None
+
+
+def _worth_replaying(repo: Path, head: str, count: int) -> bool:
+    if count < REPLAY_MIN:
+        return False
+    total = int(git.run(repo, ["rev-list", "--count", head]).strip() or 0)
+    return count * REPLAY_SHARE >= total
+
+
+def _blamed(
+    blame_repo: Path,
+    repo: Path,
+    commits: Sequence[str],
+    paths: PathFilter,
+    config: list[str],
+    ignore_file: str | None,
+    ignored: set[str],
+    pool: int,
+    progress: Callable[[int], None] | None,
+    window: int,
+) -> Result:
+    """The categories of `commits` by one `git blame -L` per (commit, file) with deleted lines."""
+    settings = get_settings()
+    out: list[Commit] = []
+    pending: list[tuple[Commit, Future[dict[str, int]]]] = []
+    blamed = 0
+    with ThreadPoolExecutor(max_workers=pool, thread_name_prefix="categories") as executor:
+        for sha, header, diff in _records(repo, commits, config):
+            commit = _commit(sha, header)
+            if commit is None:
+                continue
+            out.append(commit)
+            if commit.merge:
+                continue
+            if sha in ignored:
+                commit.ignored = True
+                continue
+            commit.new_work, ranges = parse_diff(diff, paths)
+            parent = header[0].split(b" ")[0].decode() if header[0] else ""
+            for old_path, spans in ranges.items():
+                if not parent:
+                    continue
+                blamed += 1
+                since = commit.when - window if settings.categories_since else None
+                job = executor.submit(blame_ranges, blame_repo, parent, old_path, spans, ignore_file, since)
+                pending.append((commit, job))
+            if progress and len(out) % 500 == 0:
+                progress(500)
+        for commit, job in pending:
+            for origin, lines in job.result().items():
+                commit.origins[origin] = commit.origins.get(origin, 0) + lines
     return Result(out, blamed)
 
 
-def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[tuple[str, list[bytes], bytes]]:
+def _replay(
+    repo: Path,
+    blame_repo: Callable[[], Path],
+    head: str,
+    commits: Sequence[str],
+    paths: PathFilter,
+    config: list[str],
+    ignore_file: str | None,
+    ignored: set[str],
+    pool: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[dict[str, Commit], set[str], int, origins.Replay]:
+    """The categories of the `commits` reachable from `head`, by replaying all its history once
+    (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers)."""
+    listed = git.run(repo, ["rev-list", "--reverse", "--topo-order", "--parents", head]).decode().split("\n")
+    order = [(parts[0], parts[1:]) for line in listed if (parts := line.split())]
+    wanted = set(commits)
+    lines = origins.BlobLines(repo)
+    replay = origins.Replay(order, lines, keep=head)
+    replay.ignored = frozenset(replay.index[sha] for sha in ignored if sha in replay.index)
+    excluded: dict[bytes, bool] = {}
+
+    def is_excluded(path: bytes) -> bool:
+        found = excluded.get(path)
+        if found is None:
+            found = excluded[path] = paths.excluded(path)
+        return found
+
+    replay.excluded = is_excluded
+    merges = [(sha, parents) for sha, parents in order if len(parents) > 1]
+    first = _first_parent_changes(repo, merges)
+    found: dict[str, Commit] = {}
+    deleted: dict[str, origins.Deleted] = {}
+    done = 0
+
+    def pairwise(merge: str, parents: Sequence[str], paths: list[bytes]) -> list[list[origins.Change]] | None:
+        """The merge's `-U0` diffs of `paths` against each of its parents (no rename detection: these paths
+        exist in every parent), in one `git diff-tree`."""
+        stdin = "".join(f"{merge} {parent}\n" for parent in parents).encode()  # the diff from parent to merge
+        args = ["diff-tree", "--stdin", "-r", "-p", "-U0", "--no-renames", "--raw", "-z", "--no-abbrev"]
+        args += [
+            "--full-index",
+            "--always",
+            "--format=%x01%H",
+            "--",
+            *(p.decode("utf-8", "surrogateescape") for p in paths),
+        ]
+        try:
+            out = git.run(repo, args, input=stdin, env={"GIT_LITERAL_PATHSPECS": "1"})
+        except git.GitError as exc:
+            if exc.returncode is None:
+                raise
+            return None
+        records = out.split(b"\x01" + merge.encode() + b"\0")[1:]  # a path or a line cannot hold the merge's id
+        if len(records) != len(parents):
+            return None
+        try:
+            return [origins.parse(record) for record in records]
+        except origins.Unreadable:
+            return None
+
+    try:
+        for sha, header, body in _records(repo, [sha for sha, _p in order], config, replay=True):
+            parents = order[replay.index[sha]][1]
+            commit = _commit(sha, header) if sha in wanted else None
+            if commit is not None:
+                found[sha] = commit
+            if len(parents) > 1:
+                replay.merge(sha, parents, first.get(sha, []), pairwise)
+                continue
+            changes = origins.parse(body)
+            tally: origins.Deleted | None = None
+            if commit is not None and sha not in ignored:
+                tally = deleted[sha] = origins.Deleted()
+            elif commit is not None:
+                commit.ignored = True
+            replay.commit(sha, parents, changes, tally)
+            done += 1
+            if progress and done % 500 == 0:
+                progress(500)
+    finally:
+        lines.close()
+    needed: dict[int, set[int]] = {}
+    for tally in deleted.values():
+        for value in tally.markers:
+            key, line = origins.unmark(value)
+            needed.setdefault(key, set()).add(line)
+    resolved = origins.resolve(blame_repo(), replay.keys, needed, ignore_file, pool) if needed else {}
+    for sha, tally in deleted.items():
+        commit = found[sha]
+        commit.new_work = tally.new_work
+        for index, count in tally.counts.items():
+            origin = replay.shas[index]
+            commit.origins[origin] = commit.origins.get(origin, 0) + count
+        for value in tally.markers:
+            key, line = origins.unmark(value)
+            origin = resolved.get(key, {}).get(line, "")
+            commit.origins[origin] = commit.origins.get(origin, 0) + 1
+    return found, set(replay.index), len(needed), replay
+
+
+def _first_parent_changes(repo: Path, merges: Sequence[tuple[str, Sequence[str]]]) -> dict[str, list[origins.Change]]:
+    """Each merge's raw diff against its first parent (`git diff-tree -M`, one process for all of them)."""
+    if not merges:
+        return {}
+    stdin = "".join(f"{sha} {parents[0]}\n" for sha, parents in merges).encode()
+    args = ["diff-tree", "--stdin", "-r", "-M", "-z", "--no-abbrev", "--always", "--format=%x01%H"]
+    out = git.run(repo, args, input=stdin)
+    found: dict[str, list[origins.Change]] = {}
+    markers = [b"\x01" + sha.encode() + b"\0" for sha, _parents in merges]
+    at = out.find(markers[0]) if markers else -1
+    for index, (sha, _parents) in enumerate(merges):
+        if at < 0:
+            raise origins.Unreadable(f"no diff of merge {sha}")
+        start = at + len(markers[index])
+        at = out.find(markers[index + 1], start) if index + 1 < len(markers) else len(out)
+        changes, _end = origins.raw_entries(out[start : at if at >= 0 else len(out)])
+        found[sha] = changes
+    return found
+
+
+def _records(
+    repo: Path, commits: Sequence[str], config: list[str], *, replay: bool = False
+) -> Iterable[tuple[str, list[bytes], bytes]]:
     """(commit, header fields, diff text) per commit, in order, from one streamed `git log`. When git fails (a
     commit it cannot read), the commits after the last complete one are read one at a time and an unreadable one
     is left out (the commit reader reports it); a timeout still fails the analysis."""
+    if replay:  # every commit or none: a failure falls back to the blame engine
+        yield from _stream(repo, commits, config, [0], _REPLAY_ARGS)
+        return
     done = [0]
     try:
         yield from _stream(repo, commits, config, done)
@@ -305,7 +519,7 @@ def _records(repo: Path, commits: Sequence[str], config: list[str]) -> Iterable[
 
 
 def _stream(
-    repo: Path, commits: Sequence[str], config: list[str], done: list[int]
+    repo: Path, commits: Sequence[str], config: list[str], done: list[int], args: Sequence[str] = _LOG_ARGS
 ) -> Iterable[tuple[str, list[bytes], bytes]]:
     if not commits:
         return
@@ -313,7 +527,7 @@ def _stream(
     markers = [b"\0\x01" + sha.encode() + b"\0" for sha in commits]
     index = -1
     buffer = bytearray()
-    with git.stream(repo, [*config, *_LOG_ARGS], stdin=stdin) as chunks:
+    with git.stream(repo, [*config, *args], stdin=stdin) as chunks:
         for chunk in chunks:
             buffer += chunk
             while index + 1 < len(markers):
@@ -337,12 +551,15 @@ def _record(sha: str, body: bytes) -> tuple[str, list[bytes], bytes]:
     return sha, parts[: len(_FIELDS)], parts[len(_FIELDS)]
 
 
+_canonical = lru_cache(maxsize=1 << 16)(canonical_email)
+
+
 def _commit(sha: str, header: list[bytes]) -> Commit | None:
     parents, name, email, at, ct = header
     found = parse_author(name, email, at, ct)
     if isinstance(found, Skipped):
         return None  # not counted anywhere (the commit reader reports why)
-    return Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
+    return Commit(sha, _canonical(found.email), found.name, found.when, b" " in parents.strip())
 
 
 def _classify(repo: Path, commits: list[Commit], config: list[str], window: int) -> None:

@@ -26,12 +26,15 @@ def write(repo: Path) -> None:
         log.warning("%s: git commit-graph write failed (blame will be slower): %s", repo, exc)
 
 
-def shadow(repo: Path, head: str) -> Path:
+def shadow(repo: Path, head: str, *, update: bool = True) -> Path:
     """A repository of our own (under the data directory) that borrows `repo`'s objects (`objects/info/alternates`)
     and holds a commit-graph with changed-path filters for them: blames run there walk history several times
-    faster, and `repo` itself is never written to. Falls back to `repo` when it cannot be made."""
+    faster, and `repo` itself is never written to. Falls back to `repo` when it cannot be made. `update=False`
+    (a few blames): an existing one as it is (older commits in its graph still help), else `repo`."""
     digest = hashlib.sha256(str(repo.resolve()).encode()).hexdigest()[:24]
     target = get_settings().data_dir / "commit-graphs" / f"{digest}.git"
+    if not update:
+        return target if (target / "HEAD").is_file() else repo
     try:
         objects = git.run(repo, ["rev-parse", "--path-format=absolute", "--git-path", "objects"]).decode().strip()
         if not (target / "HEAD").is_file():

@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,12 @@ MAX_IGNORED_REVS = 100_000
 
 #: A file's blame: commit -> lines it owns at the head.
 Blame = dict[str, int]
+#: Files to blame from which a replay of history (`analysis.origins`, cost: one `git log -p` of all history)
+#: is asked for instead of one blame per file.
+REPLAY_FILES = 50
+#: What a replay of history knows at the head, given the ignored commits: raw path -> (blob id, its blame, or
+#: None where only git blame can tell).
+Known = Callable[[set[str]], dict[bytes, tuple[str, Blame | None]] | None]
 
 
 @dataclass
@@ -240,8 +246,10 @@ def compute(
     rules_fingerprint: str,
     previous: Previous | None,
     workers: int | None = None,
+    known: Known | None = None,
 ) -> Result:
-    """Ownership at `head`, reusing what `previous` (the last computation) still proves."""
+    """Ownership at `head`, reusing what `previous` (the last computation) still proves; with `known`, when
+    many files are to be blamed, a replay of history gives their blame (the files it cannot tell are blamed)."""
     settings = get_settings()
     fp = fingerprint(repo, head, rules_fingerprint)
     files = tree(repo, head, paths)
@@ -266,10 +274,17 @@ def compute(
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="gp-ownership-") as scratch:
         ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if settings.ownership_ignore_revs else None
+        replayed = (known(_ignored(ignore_file)) if known and len(todo) >= REPLAY_FILES else None) or {}
 
         def one(path: str) -> None:
             blob, raw = files[path]
-            commits = None if blob in binary else _blame_or_unattributed(repo, head, raw, blob, ignore_file)
+            found = replayed.get(raw)
+            if blob in binary:
+                commits = None
+            elif found is not None and found[0] == blob and found[1] is not None:
+                commits = found[1]
+            else:
+                commits = _blame_or_unattributed(repo, head, raw, blob, ignore_file)
             with lock:
                 result[path] = CachedFile(blob, commits)
 
@@ -281,6 +296,12 @@ def compute(
     owners, names = identities(repo, shas, mailmap)
     stale = set(previous.files) - set(reuse) if previous is not None else set()
     return Result(head, fp, result, owners, names, len(todo), not incremental, set(todo), stale)
+
+
+def _ignored(ignore_file: str | None) -> set[str]:
+    if not ignore_file:
+        return set()
+    return {line.strip() for line in Path(ignore_file).read_text().splitlines() if line.strip()}
 
 
 def _ignore_revs_file(repo: Path, head: str, scratch: Path) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gitproductivity.analysis import (
@@ -15,6 +16,7 @@ from gitproductivity.analysis import (
     categories_rollup,
     fetch,
     git,
+    origins,
     ownership,
     ownership_store,
     plan,
@@ -112,19 +114,23 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
         work = plan.make(path, branch=branch, base=base, seen_fingerprint=seen_fingerprint, full=job.full)
         heartbeat.set_total(len(work.commits))
         t1 = time.monotonic()
-        tally = reader.read(
-            path,
-            work.commits,
-            work.paths,
-            shards=settings.analysis_shards or os.cpu_count() or 1,
-            min_shard=settings.analysis_min_shard,
-            mailmap=work.mailmap,
-            progress=heartbeat.advance,
-            languages_hours=settings.languages_hours,
-        )
-        _categories(job, path, work, tally)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="categories") as beside:
+            # The change categories read history with git processes of their own: beside the commit read.
+            found = beside.submit(_categories, job, path, work)
+            tally = reader.read(
+                path,
+                work.commits,
+                work.paths,
+                shards=settings.analysis_shards or os.cpu_count() or 1,
+                min_shard=settings.analysis_min_shard,
+                mailmap=work.mailmap,
+                progress=heartbeat.advance,
+                languages_hours=settings.languages_hours,
+            )
+            replayed = found.result()
+            _fold_categories(job, tally, replayed)
         categories_rollup.credit_co_authors(path, tally, work.mailmap)  # always, categories on or off
-        own = _ownership(job, path, work)
+        own = _ownership(job, path, work, replayed.replay if replayed else None)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
             raise LeaseLost(job.analysis_id)
@@ -148,12 +154,11 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
     raise StaleBase("the repository kept being analysed by others; gave up after 3 tries")
 
 
-def _categories(job: Job, path: Path, work: plan.Plan, tally: reader.Tally) -> None:
-    """The change categories of the commits read, folded into `tally` (zeros when turned off)."""
+def _categories(job: Job, path: Path, work: plan.Plan) -> categories.Result | None:
+    """The change categories of the plan's commits; None when turned off."""
     if not get_settings().change_categories or not work.commits:
-        categories_rollup.widen(tally)
-        return
-    result = categories.compute(
+        return None
+    return categories.compute(
         path,
         work.commits,
         work.paths,
@@ -161,16 +166,30 @@ def _categories(job: Job, path: Path, work: plan.Plan, tally: reader.Tally) -> N
         mailmap=work.mailmap,
         commit_graph=job.kind == "remote",  # our own mirror; a local repository is never written to
     )
+
+
+def _fold_categories(job: Job, tally: reader.Tally, result: categories.Result | None) -> None:
+    """Fold the categories into `tally` (zeros when turned off)."""
+    if result is None:
+        categories_rollup.widen(tally)
+        return
     with get_database().session() as session:
         known = categories_rollup.developer_of(session, organization_id=job.organization_id)
     categories_rollup.fold(tally, result, known)
 
 
-def _ownership(job: Job, path: Path, work: plan.Plan) -> ownership.Result | None:
+def _ownership(job: Job, path: Path, work: plan.Plan, replay: origins.Replay | None) -> ownership.Result | None:
     """Ownership at the plan's head (after the commits were read), reusing the last computation's per-file blame
-    unless a full analysis was asked for; None when turned off or the branch has no commit."""
+    unless a full analysis was asked for, else from a replay of history (the categories' when they replayed
+    it); None when turned off or the branch has no commit."""
     if not get_settings().ownership or work.head is None:
         return None
+    head = work.head
+
+    def known(ignored: set[str]) -> dict[bytes, tuple[str, ownership.Blame | None]] | None:
+        replayed = replay or categories.replay_history(path, head, work.paths, mailmap=work.mailmap)
+        return replayed.owners(head, ignored) if replayed else None
+
     previous = None
     if not job.full:
         with get_database().session() as session:
@@ -182,6 +201,7 @@ def _ownership(job: Job, path: Path, work: plan.Plan) -> ownership.Result | None
         mailmap=work.mailmap,
         rules_fingerprint=work.fingerprint,
         previous=previous,
+        known=known,
     )
 
 
