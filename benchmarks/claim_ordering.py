@@ -1,7 +1,9 @@
 """The claim's cost with the ordering test (webhooks.ordering) against the same claim without it, side by side.
 
 A database with `--pending` due deliveries of one unordered endpoint (and, with `--ordered`, as many more of an
-ordered endpoint, over `--keys` keys, older than the rest so the claim meets them first). Then, alternating in
+ordered endpoint, over `--keys` keys, older than the rest so the claim meets them first). Where the code parks held
+deliveries at fan-out (`webhooks.ordering.park`, issue 15), the held ones are parked as fan-out would leave them;
+the same script on an older tree leaves them due, as that tree's fan-out did. Then, alternating in
 one run, `queue.claim` of `--batch` deliveries with the statement as shipped and with the ordering test replaced by
 TRUE (the claim before ordering existed), each rolled back so every claim meets the same rows. Prints the median
 milliseconds of each (wall time; on SQLite also this process's CPU time, where all the work is) and the median
@@ -21,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, true
+from sqlalchemy import func, insert, select, true
 
 
 def _rows(org: str, hook: str, n: int, keys: int, age: float) -> list[dict[str, Any]]:
@@ -73,6 +75,17 @@ def _run(url: str, args: Any) -> dict[str, float]:
             session.execute(insert(table), _rows(org, ordered, min(5000, args.ordered - start), args.keys, 60))
         for start in range(0, args.pending, 5000):
             session.execute(insert(table), _rows(org, plain, min(5000, args.pending - start), 0, 30))
+    from gitproductivity.webhooks import ordering
+
+    park = getattr(ordering, "park", None)  # absent before held deliveries were parked (issue 15, held backlog)
+    if park is not None and args.ordered:  # the backlog as this tree's fan-out leaves it: the held ones parked
+        with db.session() as session:
+            ids = list(session.scalars(select(Delivery.id).where(Delivery.webhook_id == ordered)))
+            park(session, keys=[(ordered, f"repo_{i}") for i in range(args.keys)], ids=ids)
+            held = session.scalar(
+                select(func.count()).where(Delivery.webhook_id == ordered, Delivery.next_attempt_at.is_(None))
+            )
+        print(f"  parked {held} of the {args.ordered} ordered deliveries (held behind their key's head)", flush=True)
     if db.engine.dialect.name == "postgresql":
         with db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE webhook_deliveries")

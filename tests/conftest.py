@@ -33,8 +33,9 @@ from sqlalchemy import text
 for _name in list(os.environ):
     if _name.startswith("GITPRODUCTIVITY_"):
         del os.environ[_name]
-# Change categories and co-authors (on by default) stay on whatever the environment says: the tests' small
-# histories check them on every analysis. Big generated histories turn them off.
+# Change categories (on by default) stay on whatever the environment says: the tests' small histories check them
+# on every analysis (co-authors are counted either way: tests/analysis/test_coauthors.py turns categories off).
+# Big generated histories turn them off.
 os.environ["GITPRODUCTIVITY_CHANGE_CATEGORIES"] = "true"
 # Without the commit-graph shadow (an optimisation for long histories; tests/analysis/test_categories.py turns it
 # on where it checks it): writing one for a hostile test repository took minutes of CPU.

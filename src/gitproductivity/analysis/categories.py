@@ -1,4 +1,4 @@
-"""Change categories and co-authors of each commit (docs/metrics.md, "Change categories" and "Co-authors").
+"""Change categories of each commit (docs/metrics.md, "Change categories").
 
 For every non-merge commit, the lines it deletes or replaces are classified by the origin of each such line,
 exactly as `git blame` of the commit's parent assigns it (with the head's `.git-blame-ignore-revs`, as ownership):
@@ -14,7 +14,8 @@ commits gives every hunk, and the deleted ranges of each (commit, file) are blam
 `git blame --incremental -L a,+n -L ... <parent> -- <old path>`, a bounded number of git processes at once, so
 that a commit's figures cost what its parent's history costs, not what all history costs.
 
-`Co-authored-by:` trailers (git's own trailer parsing) credit each co-author, after the mailmap, with the commit.
+Co-authors are not counted here: the commit reader reads them in its own pass (`analysis.coauthors`), whether
+categories are on or off.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 #: Bump when a rule of this module changes: every repository is read again.
 VERSION = 1
 SECONDS_PER_DAY = 86_400
-_FIELDS = ("%P", "%aN", "%aE", "%at", "%ct", "%(trailers:key=Co-authored-by,valueonly,separator=%x01)")
+_FIELDS = ("%P", "%aN", "%aE", "%at", "%ct")
 #: A commit's record starts with NUL, SOH, its id, NUL: found by the id the reader expects next, never by a byte
 #: a name could contain.
 _FORMAT = "--format=%x00%x01%H%x00" + "%x00".join(_FIELDS) + "%x00"
@@ -65,8 +66,6 @@ _REPLAY_ARGS = (*_LOG_ARGS[:-1], "--raw", "-z", "--no-abbrev", "--full-index", _
 _HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
 _GROUP = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64}) [0-9]{1,12} ([0-9]{1,12}) ([0-9]{1,12})")
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
-#: Co-authors credited per commit (a bound on what a repository supplies).
-MAX_CO_AUTHORS = 20
 
 
 @dataclass
@@ -82,7 +81,6 @@ class Commit:
     new_work: int = 0
     refactor: int = 0
     young: dict[str, int] = field(default_factory=dict)  # origin identity -> deleted lines younger than the window
-    co_authors: list[tuple[str, str]] = field(default_factory=list)  # (identity, name), after the mailmap
     origins: dict[str, int] = field(default_factory=dict)  # origin commit -> deleted lines (until classified)
 
 
@@ -91,20 +89,6 @@ class Result:
     commits: list[Commit]
     blamed: int = 0  # (commit, file) pairs blamed
     replay: origins.Replay | None = None  # when history was replayed: its state at the head is kept
-
-
-def contact_of(text: str) -> tuple[str, str] | None:
-    """`Name <e@mail>` -> (name, e-mail), or None: the e-mail is what the last `<...>` at the end holds, with an
-    @ between two characters and no space or angle bracket. Parsed by hand, in one pass (a regular expression
-    with a lazy name backtracked quadratically on a crafted trailer)."""
-    text = text.strip()
-    start = text.rfind("<")
-    if not text.endswith(">") or start < 0:
-        return None
-    email = text[start + 1 : -1]
-    if "@" not in email[1:-1] or any(c.isspace() or c in "<>" for c in email):
-        return None
-    return text[:start].strip(), email
 
 
 def fingerprint_parts(repo: Path, head: str | None) -> list[object]:
@@ -263,7 +247,7 @@ def compute(
     commit_graph: bool = False,
     engine: Engine = "auto",
 ) -> Result:
-    """Every commit's categories and co-authors (in the order of `commits`). `commit_graph`: the repository is
+    """Every commit's categories (in the order of `commits`). `commit_graph`: the repository is
     ours (a mirror of a remote): write git's commit-graph with changed-path filters first, which makes every
     blame's walk through history several times faster. `engine`: `replay` reads all history from the root once
     (`analysis.origins`), `blame` blames each commit's deleted ranges; `auto` replays when the commits are a
@@ -306,7 +290,6 @@ def compute(
             blamed += result.blamed
     out = [found[sha] for sha in commits if sha in found]
     _classify(repo, out, config, window)
-    _co_author_identities(repo, out, config)
     return Result(out, blamed, replay)
 
 
@@ -568,21 +551,11 @@ def _record(sha: str, body: bytes) -> tuple[str, list[bytes], bytes]:
 
 
 def _commit(sha: str, header: list[bytes]) -> Commit | None:
-    parents, name, email, at, ct, trailers = header
+    parents, name, email, at, ct = header
     found = parse_author(name, email, at, ct)
     if isinstance(found, Skipped):
         return None  # not counted anywhere (the commit reader reports why)
-    commit = Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
-    seen = {commit.identity}
-    for value in trailers.decode("utf-8", "replace").split("\x01")[: MAX_CO_AUTHORS * 2]:
-        found_contact = contact_of(" ".join(value.split()))
-        if found_contact is None:
-            continue
-        contact = (found_contact[0] or found_contact[1].split("@")[0], found_contact[1])
-        if contact[1].lower() not in seen and len(commit.co_authors) < MAX_CO_AUTHORS:
-            seen.add(contact[1].lower())
-            commit.co_authors.append(contact)
-    return commit
+    return Commit(sha, canonical_email(found.email), found.name, found.when, b" " in parents.strip())
 
 
 def _classify(repo: Path, commits: list[Commit], config: list[str], window: int) -> None:
@@ -608,25 +581,3 @@ def _classify(repo: Path, commits: list[Commit], config: list[str], window: int)
             else:
                 commit.young[who] = commit.young.get(who, 0) + lines
         commit.origins = {}
-
-
-def _co_author_identities(repo: Path, commits: list[Commit], config: list[str]) -> None:
-    """Co-authors through the mailmap (`git check-mailmap`), then as identities; the author never co-authors."""
-    contacts = sorted({c for commit in commits for c in commit.co_authors})
-    if not contacts:
-        return
-    stdin = "".join(f"{name} <{email}>\n" for name, email in contacts).encode()
-    out = git.run(repo, [*config, "check-mailmap", "--stdin"], input=stdin).decode("utf-8", "replace").splitlines()
-    mapped: dict[tuple[str, str], tuple[str, str]] = {}
-    for contact, line in zip(contacts, out, strict=False):
-        name, email = contact_of(line) or contact
-        found = parse_author(name.encode(), email.encode(), b"0", b"0")
-        if not isinstance(found, Skipped):
-            mapped[contact] = (canonical_email(found.email), found.name or found.email)
-    for commit in commits:
-        people: dict[str, str] = {}
-        for contact in commit.co_authors:
-            who = mapped.get(contact)
-            if who and who[0] != commit.identity:
-                people.setdefault(who[0], who[1])
-        commit.co_authors = sorted(people.items())

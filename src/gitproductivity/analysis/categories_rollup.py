@@ -1,18 +1,21 @@
-"""Change categories and co-authors folded into a read's per-(identity, day) sums, before they are stored.
+"""Change categories and co-authors added to a read's per-(identity, day) sums, before they are stored.
 
 A tally row (`reader.Tally.days`) holds the commit figures at indexes 0-6; this adds `NEW_WORK` ... `CO_AUTHORED`
 after them. Rework or help to others: a young deleted line is the author's own when its origin is the same
 identity, or an identity of the same developer (an alias, as stored when the read began); anyone else's
 otherwise (an origin nobody can be attributed to included). A co-author is credited on the commit's author day,
-in a row of their own (which makes the day an active day), and becomes a developer like any author.
+in a row of their own (which makes the day an active day), and becomes a developer like any author: always, with
+categories on or off (`credit_co_authors`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gitproductivity.analysis import categories, reader
+from gitproductivity.analysis import categories, coauthors, reader
 from gitproductivity.analysis.identities import canonical_email
 from gitproductivity.developers.models import DeveloperEmail
 
@@ -56,14 +59,28 @@ def fold(tally: reader.Tally, result: categories.Result, developers: dict[str, s
             for who, lines in commit.young.items():
                 own = who == commit.identity or (mine is not None and developers.get(who) == mine)
                 row[REWORK if own else HELP_OTHERS] += lines
-        for who, name in commit.co_authors:
+
+
+def credit_co_authors(repo: Path, tally: reader.Tally, mailmap: str = "") -> None:
+    """Credit each co-author the reader found with their commits: `CO_AUTHORED` +1 on the commit's author day,
+    after the mailmap; the author is never their own co-author, and one person named twice is credited once."""
+    widen(tally)
+    mapped = coauthors.resolve(repo, (c for _who, _when, found in tally.co_authored for c in found), mailmap)
+    for author, when, contacts in tally.co_authored:
+        people: dict[str, str] = {}
+        for contact in contacts:
+            resolved = mapped.get(contact)
+            if resolved is not None and resolved[0] != author:
+                people.setdefault(resolved[0], resolved[1])
+        day = when // reader.SECONDS_PER_DAY
+        for who, name in people.items():
             key = (who, day)
             credit = tally.days.get(key)
             if credit is None:
-                credit = tally.days[key] = [0, 0, 0, 0, 0, commit.when, commit.when] + [0] * (WIDTH - 7)
+                credit = tally.days[key] = [0, 0, 0, 0, 0, when, when] + [0] * (WIDTH - 7)
             credit[CO_AUTHORED] += 1
             if who not in tally.names:
-                tally.names[who] = (commit.when, name)
+                tally.names[who] = (when, name)
 
 
 def extra_values(values: list[int]) -> list[int]:

@@ -44,7 +44,8 @@ def _fingerprint(path: Path, head: str | None, rules: list[exclusions.Rule]) -> 
         settings.analysis_first_parent,
         settings.languages_hours,
         categories.fingerprint_parts(path, head),  # the change categories' own rules
-        4,  # bump when a counting rule in the code changes (3: languages and hours; 4: change categories)
+        5,  # bump when a counting rule in the code changes (3: languages and hours; 4: change categories;
+        # 5: co-authors always counted, not only with change categories on)
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 

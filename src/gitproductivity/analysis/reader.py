@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitproductivity.analysis import activity, git
+from gitproductivity.analysis import activity, coauthors, git
 from gitproductivity.analysis.commits import Adjusted, Author, Issues, Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
@@ -30,7 +30,8 @@ from gitproductivity.analysis.identities import canonical_email
 # commit comes next (`--no-walk=unsorted --stdin` keeps the order given), so a header is recognised by its id,
 # never by a byte a name could contain, and git's output is checked against that order. `--encoding=UTF-8`
 # overrides a repository's `i18n.logOutputEncoding` (UTF-16 output would put NULs everywhere).
-FIELDS = ("%H", "%P", "%aN", "%aE", "%at", "%ct", "%ad")  # %ad with --date=raw: "<seconds> <+hhmm>"
+# %ad with --date=raw: "<seconds> <+hhmm>"; last, the Co-authored-by trailers (analysis.coauthors).
+FIELDS = ("%H", "%P", "%aN", "%aE", "%at", "%ct", "%ad", coauthors.FIELD)
 FORMAT = "--format=" + "%x00".join(FIELDS)
 LOG_ARGS = (
     "--use-mailmap",
@@ -72,9 +73,13 @@ class Tally:
     # Languages and hours of the week (analysis.activity), per identity and day; empty when turned off.
     languages: activity.Languages = field(default_factory=dict)
     hours: activity.Hours = field(default_factory=dict)
+    # (author identity, author time, contacts) of each counted non-merge commit with co-authors, in read order;
+    # credited after the read, once the contacts went through the mailmap (categories_rollup.credit_co_authors).
+    co_authored: list[tuple[str, int, tuple[coauthors.Contact, ...]]] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
         self.commits += other.commits
+        self.co_authored += other.co_authored
         activity.add(self.languages, self.hours, other.languages, other.hours)
         self.issues.add(other.issues)
         for key, row in other.days.items():
@@ -100,6 +105,7 @@ class _Commit:
     sums: list[int] = field(default_factory=lambda: [0, 0, 0])  # added, deleted, files
     offset: int = 0  # the author date's UTC offset, in minutes
     languages: dict[str, list[int]] | None = None  # language -> [added, deleted, files] (analysis.activity)
+    co_authors: tuple[coauthors.Contact, ...] = ()
 
 
 class Parser:
@@ -205,7 +211,7 @@ class Parser:
             self.activity.file(self._commit, path, int(added), int(deleted))
 
     def _header(self, fields: list[bytes]) -> None:
-        sha, parents, name, email, author_time, committer_time, raw_date = fields
+        sha, parents, name, email, author_time, committer_time, raw_date, trailers = fields
         found = parse_author(name, email, author_time, committer_time)
         if parents and not _PARENTS.fullmatch(parents):
             found = Skipped.MALFORMED
@@ -214,6 +220,8 @@ class Parser:
             self._commit = _Commit(sha.decode(), False, None, found)
         else:
             self._commit = _Commit(sha.decode(), b" " in parents, found, None)
+            if trailers and not self._commit.merge:  # merges credit no co-authors
+                self._commit.co_authors = coauthors.parse(trailers, found.email)
             if not found.adjusted or Adjusted.DATE_REPLACED not in found.adjusted:
                 self._commit.offset = activity.offset(raw_date)
 
@@ -251,6 +259,8 @@ class Parser:
             row[FILES] += commit.sums[2]
             if self.activity is not None:
                 self.activity.commit(self.tally.languages, self.tally.hours, email, when, commit)
+            if commit.co_authors:
+                self.tally.co_authored.append((email, when, commit.co_authors))
         if when < row[FIRST]:
             row[FIRST] = when
         if when > row[LAST]:

@@ -129,6 +129,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
             )
             replayed = found.result()
             _fold_categories(job, tally, replayed)
+        categories_rollup.credit_co_authors(path, tally, work.mailmap)  # always, categories on or off
         own = _ownership(job, path, work, replayed.replay if replayed else None)
         read_ms = int((time.monotonic() - t1) * 1000)
         if heartbeat.lost:
@@ -154,7 +155,7 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
 
 
 def _categories(job: Job, path: Path, work: plan.Plan) -> categories.Result | None:
-    """The change categories and co-authors of the plan's commits; None when turned off."""
+    """The change categories of the plan's commits; None when turned off."""
     if not get_settings().change_categories or not work.commits:
         return None
     return categories.compute(

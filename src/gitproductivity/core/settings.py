@@ -117,8 +117,8 @@ class Settings(BaseSettings):
     ownership: bool = True  # compute ownership (git blame at the head) in every analysis
     languages_hours: bool = True  # count lines per language and commits per hour of the week (docs/metrics.md)
     ownership_ignore_revs: bool = True  # honour the head's .git-blame-ignore-revs when computing ownership
-    # New work / refactor / rework / help others per commit (git blame of the parent's lines) and co-authors:
-    # a full read of a 20k-commit history took 2.2x as long with them (docs/benchmarks.md).
+    # New work / refactor / rework / help others per commit (git blame of the parent's lines): a full read of a
+    # 20k-commit history took 2.2x as long with them (docs/benchmarks.md). Co-authors are counted either way.
     change_categories: bool = True
     #: A deleted line younger than this (days, 1 to 3650) is rework or help to others; older, refactoring.
     churn_window_days: int = Field(default=21, ge=1, le=3650)

@@ -96,4 +96,9 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
             rows.append(row)
     if rows:
         session.execute(insert(DELIVERIES), rows)  # Core insert: no ORM bookkeeping per row
+        keyed = [row for row in rows if row["order_key"] is not None]
+        if keyed:  # held behind an earlier one of their key: parked outside the due range (webhooks.ordering)
+            ordering.park(
+                session, keys=[(r["webhook_id"], r["order_key"]) for r in keyed], ids=[r["id"] for r in keyed]
+            )
     return len(rows)

@@ -75,7 +75,8 @@ class Webhook(Base):
 
 
 class Delivery(Base):
-    """One event for one endpoint. Due when `status == pending` and `next_attempt_at <= now`.
+    """One event for one endpoint. Due when `status == pending` and `next_attempt_at <= now`; a pending delivery
+    with no `next_attempt_at` is held behind an earlier one of its key (parked: webhooks.ordering).
 
     Claiming pushes `next_attempt_at` to the end of a lease and stamps `lease_token`; a worker that dies leaves
     a delivery that simply becomes due again when the lease runs out. Results are recorded only by the holder

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, any_, bindparam, func, select, update
+from sqlalchemy import Integer, String, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -169,6 +169,10 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
         "worker": worker_id,
     }
     if postgresql:
+        # No JIT for this short statement: the planner prices the ordering test per candidate row, and with many
+        # keyed deliveries pending its estimate passes `jit_above_cost`; compiling then took ~60 ms of a claim
+        # whose execution takes ~20 (docs/benchmarks.md, "The price of a held backlog").
+        session.execute(_NO_JIT)
         rows = session.execute(_claim_statement(postgresql=True), params)
         jobs = _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
     else:
@@ -177,6 +181,9 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
     for job in jobs:
         job.worker_id = worker_id
     return jobs
+
+
+_NO_JIT = text("SET LOCAL jit = off")
 
 
 @lru_cache(maxsize=2)
@@ -332,6 +339,7 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
         done = session.execute(succeed, {"ids": ids, "token": token, "now": now, "code": code})
         recorded.extend(row[0] for row in done)
     exhausted: list[Result] = []
+    final: set[str] = set()  # failed for good
     waits: dict[str, tuple[float | None, float | None]] = {}  # Retry-After asked, wait scheduled: the attempt log
     for r in results:
         if r.outcome.ok:
@@ -362,8 +370,10 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
         )
         if done.first() is not None:
             recorded.append(r.job.delivery_id)
-            if delay is None and not r.job.is_test:
-                exhausted.append(r)
+            if delay is None:
+                final.add(r.job.delivery_id)
+                if not r.job.is_test:
+                    exhausted.append(r)
     kept = set(recorded)
     rows = [_attempt_row(r, *waits.get(r.job.delivery_id, (None, None))) for r in results if r.job.delivery_id in kept]
     if rows:
@@ -371,6 +381,14 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     # Test webhooks say nothing about the endpoint's health (a receiver saved before it is deployed): left out.
     real = [(r.job.webhook_id, r.outcome.ok) for r in results if r.job.delivery_id in kept and not r.job.is_test]
     health.update(session, outcomes=real, now=now)
+    # A keyed delivery that finished makes the next of its key due, in this same transaction (webhooks.ordering).
+    # After the endpoints' rows are locked above: a fan-out holding a key's lock may be waiting for none of them.
+    finished = [
+        (r.job.webhook_id, r.job.order_key)
+        for r in results
+        if r.job.order_key is not None and r.job.delivery_id in kept and (r.outcome.ok or r.job.delivery_id in final)
+    ]
+    ordering.release(session, keys=finished, now=now)
     health.notify_failed(session, exhausted=[_failure(r) for r in exhausted])
     if any(r.job.order_key is not None for r in results if r.job.delivery_id in kept):
         channels.EVENTS.notify(session)  # the next delivery of a key may be due now: dispatchers claim it at once
