@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 from analysis import add_one_commit, ensure_repo  # noqa: E402
-from gitproductivity.analysis import categories, exclusions, ownership  # noqa: E402
+from gitproductivity.analysis import exclusions, ownership, replay  # noqa: E402
 
 
 def blame_every_file(path: Path, files: list[bytes]) -> tuple[float, Counter[str]]:
@@ -76,8 +76,8 @@ def main() -> None:
 
     started = time.perf_counter()
     tip = head.stdout.strip()
-    replay = categories.replay_history(args.repo, tip, paths)
-    assert replay is not None
+    history = replay.replay_history(args.repo, tip, paths)
+    assert history is not None
     replay_s = time.perf_counter() - started
     replayed = ownership.compute(
         args.repo,
@@ -86,11 +86,11 @@ def main() -> None:
         mailmap="",
         rules_fingerprint="",
         previous=None,
-        known=lambda ignored: replay.owners(tip, ignored),
+        known=lambda ignored: history.owners(tip, ignored),
     )
     replayed_s = time.perf_counter() - started
     assert Counter(dict(replayed.by_directory()[""].items())) == reference, "the replay differs from git blame"
-    unknown = sum(1 for _blob, counts in replay.owners(tip, set()).values() if counts is None)
+    unknown = sum(1 for _blob, counts in history.owners(tip, set()).values() if counts is None)
     print(
         f"ours, full from one replay of history:        {replayed_s:8.2f} s  ({reference_s / replayed_s:.1f}x faster;"
         f" replay {replay_s:.2f} s, {unknown} file(s) left to blame)"

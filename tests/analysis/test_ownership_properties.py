@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitproductivity.analysis import categories, exclusions, ownership
+from gitproductivity.analysis import exclusions, ownership, replay
 from tests.analysis.gitrepo import Repo
 from tests.analysis.ownership_truth import blame_owners
 
@@ -121,12 +121,12 @@ def test_ownership_is_blame_and_incremental_is_full(
         head = history.repo.head()
         common = {"head": head, "paths": paths, "mailmap": "", "rules_fingerprint": "rules", "workers": 2}
         full = ownership.compute(history.repo.path, previous=None, **common)  # type: ignore[arg-type]
-        replay = categories.replay_history(history.repo.path, head, paths)
-        assert replay is not None
+        replayed_history = replay.replay_history(history.repo.path, head, paths)
+        assert replayed_history is not None
         replayed = ownership.compute(
             history.repo.path,
             previous=None,
-            known=lambda ignored: replay.owners(head, ignored),
+            known=lambda ignored: replayed_history.owners(head, ignored),
             **common,  # type: ignore[arg-type]
         )
         assert {p: (c.blob, c.commits) for p, c in replayed.files.items()} == {

@@ -21,6 +21,7 @@ from gitproductivity.analysis import (
     ownership_store,
     plan,
     reader,
+    replay,
     store,
 )
 from gitproductivity.analysis.jobs import (
@@ -178,7 +179,7 @@ def _fold_categories(job: Job, tally: reader.Tally, result: categories.Result | 
     categories_rollup.fold(tally, result, known)
 
 
-def _ownership(job: Job, path: Path, work: plan.Plan, replay: origins.Replay | None) -> ownership.Result | None:
+def _ownership(job: Job, path: Path, work: plan.Plan, kept: origins.Replay | None) -> ownership.Result | None:
     """Ownership at the plan's head (after the commits were read), reusing the last computation's per-file blame
     unless a full analysis was asked for, else from a replay of history (the categories' when they replayed
     it); None when turned off or the branch has no commit."""
@@ -187,7 +188,7 @@ def _ownership(job: Job, path: Path, work: plan.Plan, replay: origins.Replay | N
     head = work.head
 
     def known(ignored: set[str]) -> dict[bytes, tuple[str, ownership.Blame | None]] | None:
-        replayed = replay or categories.replay_history(path, head, work.paths, mailmap=work.mailmap)
+        replayed = kept or replay.replay_history(path, head, work.paths, mailmap=work.mailmap)
         return replayed.owners(head, ignored) if replayed else None
 
     previous = None
