@@ -12,8 +12,9 @@ parallel. Markers stand for:
 - a file a merge renamed against some parent (a merge that changed a file against every parent otherwise gets
   blame's split: each line from the first parent whose diff leaves it unchanged, else the merge's; a file a
   merge took whole from a parent, the same blob, keeps that parent's origins, as blame passes it whole);
-- a file git shows as binary (no hunks), so that its lines are unknown if it turns into text;
-- a diff that does not fit the tuple (which should not happen; a safety net);
+- a file git shows as binary (no hunks), so that its lines are unknown if it turns into text, and the new side of
+  a type change (a file turned symlink, or back);
+- a file over `MAX_LINES` lines, and a diff that does not fit the tuple (which should not happen; a safety net);
 - a deleted line whose origin is a commit of `.git-blame-ignore-revs`: blame with the ignore file at the parent.
 
 State is kept only for commits whose children are not all replayed yet (parents before children in
