@@ -17,7 +17,7 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
-from gitproductivity.webhooks import deliveries, endpoints, options, testing
+from gitproductivity.webhooks import client_certs, deliveries, endpoints, options, testing
 from gitproductivity.webhooks.models import DeliveryStatus
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
@@ -214,6 +214,7 @@ def show_webhook(
         event_types=[*EVENT_TYPES, WEBHOOK_TEST],
         event_choices=_event_choices(),
         recover_default=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        cert_expiry=client_certs.expiry(read.client_certificate.not_after) if read.client_certificate else None,
     )
 
 
