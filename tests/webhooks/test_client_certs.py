@@ -377,3 +377,33 @@ def test_the_certificate_is_presented_through_the_proxy_s_connect_tunnel(
     tunnels = [e["target"] for e in proxy.entries() if e["method"] == "CONNECT"]
     assert tunnels == [f"localhost:{mtls.port}", f"localhost:{mtls.port}"]  # the test webhook's, then the event's
     assert not [e for e in proxy.entries() if e["method"] != "CONNECT"]  # the proxy saw no plaintext request
+
+
+@pytest.mark.slow  # the real CLI as subprocesses
+def test_the_cli_sets_and_removes_the_client_certificate(
+    database: Database, database_url: str, pki: Pki, mtls: MtlsReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.webhooks.test_cli import run
+
+    monkeypatch.setenv("GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY", KEY)  # SSL_CERT_FILE is set by `pki`
+    run(database_url, "init", "--email", "boss@example.com")
+    cert, key, other = (str(pki.root / n) for n in ("client.pem", "client-key.pem", "ca-key.pem"))
+    url = mtls.url("/ok", host="localhost")
+    added = run(database_url, "webhooks", "add", url, "--client-cert", cert, "--client-key", key, "--json")
+    hook = json.loads(added.stdout)
+    assert hook["last_test"]["ok"] is True and mtls.subjects == ["gp-client"]
+    assert hook["client_certificate"]["fingerprint_sha256"] == pki.fingerprint("client")
+    assert "PRIVATE KEY" not in added.stdout + added.stderr
+
+    refused = run(
+        database_url, "webhooks", "update", hook["id"], "--client-cert", cert, "--client-key", other, check=False
+    )
+    assert refused.returncode != 0 and "client_certificate.private_key" in refused.stderr + refused.stdout
+    assert "does not belong to the certificate" in refused.stderr + refused.stdout
+    alone = run(database_url, "webhooks", "update", hook["id"], "--client-cert", cert, check=False)
+    assert alone.returncode != 0 and "--client-cert and --client-key go together" in alone.stderr + alone.stdout
+
+    removed = json.loads(run(database_url, "webhooks", "update", hook["id"], "--client-cert", "none", "--json").stdout)
+    assert removed["client_certificate"] is None
+    assert "FAILED" in run(database_url, "webhooks", "test", hook["id"], check=False).stdout
+    assert len(mtls.requests) == 1

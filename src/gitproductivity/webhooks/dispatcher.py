@@ -65,7 +65,11 @@ async def send_one(sender: Sender, job: Job) -> Result:
         failed = Outcome(started_at=utcnow(), duration_ms=0.0, error_kind="credentials", error=str(exc))
         return Result(job=job, headers=headers, outcome=failed)
     try:
-        tls = client_certs.identity(job.client_cert_secret, job.client_cert_info) if job.url[:6] == "https:" else None
+        tls = (
+            client_certs.identity(job.client_cert_secret, job.client_cert_info)
+            if job.url[:6].lower() == "https:"
+            else None
+        )
     except client_certs.ClientCertificateUnusable as exc:
         failed = Outcome(started_at=utcnow(), duration_ms=0.0, error_kind="client_certificate", error=str(exc))
         return Result(job=job, headers=headers, outcome=failed)
