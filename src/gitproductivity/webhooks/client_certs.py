@@ -175,33 +175,41 @@ def _load(chain_pem: str, key_pem: str) -> ssl.SSLContext:
     return context
 
 
-_contexts: collections.OrderedDict[str, ssl.SSLContext] = collections.OrderedDict()
+#: By fingerprint: the certificate's end and the identity made from it (its SSLContext), most recently used last.
+_identities: collections.OrderedDict[str, tuple[datetime, TlsIdentity]] = collections.OrderedDict()
 _lock = threading.Lock()
 
 
 def clear_cache() -> None:
     """Forget every TLS context made (tests that change `SSL_CERT_FILE`; the next delivery makes them again)."""
     with _lock:
-        _contexts.clear()
+        _identities.clear()
+
+
+def _expired(not_after: datetime, subject: str) -> ClientCertificateUnusable:
+    return ClientCertificateUnusable(
+        f"the client certificate expired on {_when(not_after)} ({subject}); "
+        "save a renewed one for this endpoint (docs/webhooks.md, Client certificates)"
+    )
 
 
 def identity(stored: str | None, info: dict[str, Any] | None, settings: Settings | None = None) -> TlsIdentity | None:
     """The TLS identity to present for an endpoint (None when it has no client certificate); raises
-    ClientCertificateUnusable when it has expired or cannot be decrypted."""
+    ClientCertificateUnusable when it has expired or cannot be decrypted. Made once per fingerprint."""
     if not stored or not info:
         return None
-    not_after = datetime.fromisoformat(str(info["not_after"]).replace("Z", "+00:00"))
-    if not_after <= utcnow():
-        raise ClientCertificateUnusable(
-            f"the client certificate expired on {_when(not_after)} ({info.get('subject', '')}); "
-            "save a renewed one for this endpoint (docs/webhooks.md, Client certificates)"
-        )
     fingerprint = str(info["fingerprint_sha256"])
     with _lock:
-        context = _contexts.get(fingerprint)
-        if context is not None:
-            _contexts.move_to_end(fingerprint)
-            return TlsIdentity(fingerprint, context)
+        known = _identities.get(fingerprint)
+        if known is not None:
+            _identities.move_to_end(fingerprint)
+    if known is not None:
+        if known[0] <= utcnow():
+            raise _expired(known[0], str(info.get("subject", "")))
+        return known[1]
+    not_after = datetime.fromisoformat(str(info["not_after"]).replace("Z", "+00:00"))
+    if not_after <= utcnow():
+        raise _expired(not_after, str(info.get("subject", "")))
     try:
         pair = credentials.decrypt(stored, settings)
     except credentials.CredentialsUnreadable:
@@ -209,12 +217,12 @@ def identity(stored: str | None, info: dict[str, Any] | None, settings: Settings
             "the endpoint's client certificate cannot be decrypted with the configured key (or none is configured: "
             "GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY)"
         ) from None
-    context = _load(pair["certificate"], pair["private_key"])
+    made = TlsIdentity(fingerprint, _load(pair["certificate"], pair["private_key"]))
     with _lock:
-        _contexts[fingerprint] = context
-        while len(_contexts) > CACHE_SIZE:
-            _contexts.popitem(last=False)
-    return TlsIdentity(fingerprint, context)
+        _identities[fingerprint] = (not_after, made)
+        while len(_identities) > CACHE_SIZE:
+            _identities.popitem(last=False)
+    return made
 
 
 #: Within this many days of its end, a certificate is shown as expiring soon.
