@@ -71,3 +71,30 @@ def test_the_client_certificate_page(
     expect(ui.page.get_by_role("status")).to_contain_text("Client certificate removed")
     expect(ui.page.locator("#client-certificate-summary")).to_contain_text("none")
     assert api.get(f"/v1/webhooks/{hook['id']}").json()["client_certificate"] is None
+
+
+def test_the_add_form_takes_a_client_certificate_and_refuses_a_bad_one(ui: UI, tenant: Tenant, tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    pki.issue("other", "/CN=other", curve=True)
+    ui.sign_in(tenant)
+    ui.goto("/settings/webhooks/new")
+    ui.page.get_by_label("Endpoint URL").fill(URL)
+    ui.page.locator("input[name=events][value='developer.added']").check()
+    ui.page.get_by_text("Client certificate (mTLS, optional)").click()
+    ui.page.get_by_label("Certificate (PEM").fill(pki.pair("client")["certificate"])
+    ui.page.get_by_label("Private key (PEM").fill(pki.pair("other")["private_key"])
+    ui.expect_status(422, "/settings/webhooks")
+    ui.page.get_by_role("button", name="Save and send a test").click()
+    error = ui.page.locator("#e-client_certificate")
+    expect(error).to_contain_text("this private key does not belong to the certificate")
+    expect(ui.page.locator("#form-errors")).to_contain_text("Client certificate")
+    expect(ui.page.get_by_label("Private key (PEM")).to_have_value("")  # the key is never sent back
+    expect(ui.page.get_by_label("Certificate (PEM")).to_have_value(pki.pair("client")["certificate"])
+    expect(ui.page.get_by_label("Endpoint URL")).to_have_value(URL)
+
+    # A good pair, but this server has no encryption key: nothing saved, and the setting is named.
+    ui.page.get_by_label("Private key (PEM").fill(pki.pair("client")["private_key"])
+    ui.page.get_by_role("button", name="Save and send a test").click()
+    expect(error).to_contain_text("GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY")
+    ui.goto("/settings/webhooks")
+    expect(ui.page.get_by_text("No webhooks yet.")).to_be_visible()

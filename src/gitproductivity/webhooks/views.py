@@ -64,7 +64,8 @@ def _form_page(
 
 @router.get("/webhooks/new")
 def new_webhook(request: Request, viewer: CurrentViewer) -> Response:
-    return _form_page(request, viewer, {"url": "", "description": "", "events": [], "all_events": False}, {})
+    blank = {"url": "", "description": "", "events": [], "all_events": False, "client_certificate": ""}
+    return _form_page(request, viewer, blank, {})
 
 
 def _selected(events: list[str], all_events: str) -> list[str]:
@@ -82,15 +83,19 @@ def create_webhook(
     events: Annotated[list[str] | None, Form()] = None,
     all_events: Annotated[str, Form()] = "",
     rate_limit_per_second: Annotated[str, Form()] = "",
+    client_certificate: Annotated[str, Form()] = "",
+    client_private_key: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = _selected(events or [], all_events)
-    form = {
+    form = {  # the private key is never sent back
         "url": url,
         "description": description,
         "events": chosen,
         "all_events": bool(all_events),
         "rate_limit_per_second": rate_limit_per_second,
+        "client_certificate": client_certificate,
     }
+    pair = {"certificate": client_certificate, "private_key": client_private_key}
     errors: dict[str, str] = {}
     status = 422
     rate = None
@@ -123,6 +128,7 @@ def create_webhook(
                     events=body.events,
                     description=body.description,
                     rate_limit_per_second=body.rate_limit_per_second,
+                    client_certificate=pair if any(v.strip() for v in pair.values()) else None,
                 ).id
         except (DomainError, ValidationError) as exc:
             errors = field_errors(exc)
