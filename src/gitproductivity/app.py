@@ -38,7 +38,7 @@ from gitproductivity.repositories.api import router as repositories_router
 from gitproductivity.teams import views as teams_views
 from gitproductivity.teams.api import router as teams_router
 from gitproductivity.web import views as web_views
-from gitproductivity.webhooks import routing_views
+from gitproductivity.webhooks import cert_views, routing_views
 from gitproductivity.webhooks import views as webhooks_views
 from gitproductivity.webhooks.api import deliveries_router
 from gitproductivity.webhooks.api import router as webhooks_router
@@ -124,6 +124,7 @@ def create_app(*, run_workers: bool | None = None) -> FastAPI:
             repositories_views.router,
             webhooks_views.router,
             routing_views.router,
+            cert_views.router,
             notifications_views.router,
             metrics_views.router,
             activity_views.router,

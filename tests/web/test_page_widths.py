@@ -185,6 +185,7 @@ def test_no_page_scrolls_sideways(site: Site, ui: UI, api: TestClient, tenant: T
         f"/settings/webhooks/{hook}",
         f"/settings/deliveries/{delivery_id}",
         f"/settings/webhooks/{hook}/routing",
+        f"/settings/webhooks/{hook}/client-certificate",
         "/notifications",
         "/members",
         "/account",

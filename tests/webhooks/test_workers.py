@@ -23,6 +23,7 @@ from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded, MetricsUpdated
 from gitproductivity.webhooks import dispatcher as dispatcher_module
 from gitproductivity.webhooks import endpoints
+from gitproductivity.webhooks.client import TlsIdentity
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt
 from gitproductivity.webhooks.sender import HttpSender, Outcome
 from tests.conftest import Tenant
@@ -166,8 +167,8 @@ class TaggedSender(HttpSender):
         super().__init__(settings, **kwargs)
         self.tag = threading.current_thread().name
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
-        return await super().post(url, body, {**headers, "X-Test-Worker": self.tag})
+    async def post(self, url: str, body: bytes, headers: dict[str, str], *, tls: TlsIdentity | None = None) -> Outcome:
+        return await super().post(url, body, {**headers, "X-Test-Worker": self.tag}, tls=tls)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # dispatchers with their own connections share PostgreSQL

@@ -64,6 +64,11 @@ RateOption = Annotated[
     ),
 ]
 UserOption = Annotated[str | None, typer.Option("--auth-username", help="The user name of basic credentials")]
+CertOption = Annotated[
+    str | None,
+    typer.Option("--client-cert", help="PEM file: a client certificate (mTLS) to present, then intermediates; 'none'"),
+]
+KeyOption = Annotated[str | None, typer.Option("--client-key", help="PEM file: its private key (no passphrase)")]
 
 
 def _filter_option(text: str | None) -> Any:
@@ -99,6 +104,20 @@ def _auth_option(kind: str | None, username: str | None) -> Any:
     raise CliError("--auth must be basic, bearer or none")
 
 
+def _cert_option(cert: str | None, key: str | None) -> Any:
+    """The `client_certificate` of --client-cert and --client-key (read from their files), or None for 'none'."""
+    from pathlib import Path
+
+    if cert is not None and cert.strip().lower() == "none":
+        return None
+    if not cert or not key:
+        raise CliError("--client-cert and --client-key go together (or --client-cert none to remove it)")
+    try:
+        return {"certificate": Path(cert).read_text(), "private_key": Path(key).read_text()}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read the client certificate or key: {exc}") from None
+
+
 def _rate_option(value: str | None) -> float | None:
     from gitproductivity.webhooks import options
 
@@ -118,6 +137,8 @@ def webhooks_add(
     auth_username: UserOption = None,
     rate_limit: RateOption = None,
     ordering: OrderingOption = None,
+    client_cert: CertOption = None,
+    client_key: KeyOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -130,6 +151,7 @@ def webhooks_add(
         _header_options(header or []),
         _auth_option(auth, auth_username),
     )
+    pair = None if client_cert is None and client_key is None else _cert_option(client_cert, client_key)
     created = in_org(
         org,
         lambda s, o: endpoints.create(
@@ -143,6 +165,7 @@ def webhooks_add(
             auth=credentials,
             rate_limit_per_second=_rate_option(rate_limit),
             ordering=ordering,
+            client_certificate=pair,
         ),
     )
     hook = _hook_json(testing.send_test(organization_id=created.organization_id, webhook_id=created.id), secret=True)
@@ -237,6 +260,8 @@ def webhooks_update(
     auth_username: UserOption = None,
     rate_limit: RateOption = None,
     ordering: OrderingOption = None,
+    client_cert: CertOption = None,
+    client_key: KeyOption = None,
     org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -254,6 +279,8 @@ def webhooks_update(
         changes["rate_limit_per_second"] = _rate_option(rate_limit)
     if ordering is not None:
         changes["ordering"] = ordering
+    if client_cert is not None or client_key is not None:
+        changes["client_certificate"] = _cert_option(client_cert, client_key)
     types = None if events is None else [t.strip() for t in events.split(",") if t.strip()]
     hook = in_org(
         org,

@@ -70,6 +70,7 @@ def create_webhook(body: WebhookCreate, principal: CurrentPrincipal) -> WebhookC
             auth=body.auth.model_dump() if body.auth else None,
             rate_limit_per_second=body.rate_limit_per_second,
             ordering=body.ordering,
+            client_certificate=body.client_certificate.model_dump() if body.client_certificate else None,
         )
     tested = testing.send_test(organization_id=principal.organization_id, webhook_id=hook.id)
     read = webhook_read(tested, WebhookWithSecret)
@@ -98,9 +99,9 @@ def get_webhook(webhook_id: WebhookId, principal: CurrentPrincipal) -> WebhookWi
 
 @router.patch("/{webhook_id}", response_model=WebhookRead)
 def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: CurrentPrincipal) -> WebhookRead:
-    """Change the URL, events, description, filter, headers, credentials, rate limit, ordering, or `enabled` (enabling
-    resumes held deliveries). Fields left out are unchanged; `null` removes the filter, the headers, the
-    credentials or the rate limit."""
+    """Change the URL, events, description, filter, headers, credentials, client certificate, rate limit, ordering, or
+    `enabled` (enabling resumes held deliveries). Fields left out are unchanged; `null` removes the filter, the
+    headers, the credentials, the client certificate or the rate limit."""
     given = body.model_fields_set
     unchanged = endpoints.UNCHANGED
     with unit_of_work() as session:
@@ -117,6 +118,9 @@ def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, principal: Curren
             auth=(body.auth.model_dump() if body.auth else None) if "auth" in given else unchanged,
             rate_limit_per_second=body.rate_limit_per_second if "rate_limit_per_second" in given else unchanged,
             ordering=body.ordering if body.ordering is not None else unchanged,
+            client_certificate=(body.client_certificate.model_dump() if body.client_certificate else None)
+            if "client_certificate" in given
+            else unchanged,
         )
         result: WebhookRead = webhook_read(hook)
         return result

@@ -5,9 +5,10 @@ redirects, compression, streaming uploads), and aiohttp's client spent about thr
 this one (benchmarks/delivery.py; docs/benchmarks.md). Dispatch is CPU-bound, so that is throughput.
 
 What it does: resolves names itself and connects only to addresses the guard allows (the address checked is
-the address connected to, so DNS rebinding gains nothing); TLS with certificate and host name checks (SNI);
-writes the request in one call; reads the response (Content-Length, chunked, or until close; informational
-1xx skipped) keeping the first `keep` bytes of the body; reuses the connection when the answer allows it,
+the address connected to, so DNS rebinding gains nothing); TLS with certificate and host name checks (SNI),
+presenting an endpoint's client certificate when it has one (`TlsIdentity`: its connections are pooled apart);
+writes the request in one call; reads the response (`webhooks.http1`: Content-Length, chunked, or until close;
+informational 1xx skipped) keeping the first `keep` bytes of the body; reuses the connection when the answer allows it,
 draining at most `DRAIN_LIMIT` bytes of body (a larger one closes the connection instead). A connection that
 drops before an answer is a failed try (`connection_dropped`), never re-sent within the try: one POST per
 logged attempt (tests/webhooks/test_flaky.py).
@@ -30,22 +31,18 @@ from yarl import URL
 
 from gitproductivity.webhooks.guard import DestinationRefused, Guard, literal_address
 
-#: Response head (status line + headers) larger than this is refused.
-MAX_HEAD_BYTES = 64 * 1024
-#: A response body up to this size is read to the end so the connection can be reused; larger ones close it.
-DRAIN_LIMIT = 64 * 1024
+# The client's errors and limits are the connection's (webhooks.http1), re-exported.
+from gitproductivity.webhooks.http1 import DRAIN_LIMIT as DRAIN_LIMIT
+from gitproductivity.webhooks.http1 import MAX_HEAD_BYTES as MAX_HEAD_BYTES
+from gitproductivity.webhooks.http1 import ClosedAfterHandshake, _Connection
+from gitproductivity.webhooks.http1 import ConnectionDropped as ConnectionDropped
+from gitproductivity.webhooks.http1 import InvalidResponse as InvalidResponse
+from gitproductivity.webhooks.http1 import Response as Response
+
 #: Idle connections older than this are closed rather than reused (servers commonly time out at 60 s or less).
 IDLE_SECONDS = 15.0
 MAX_IDLE_PER_HOST = 256
 DNS_TTL_SECONDS = 10.0
-
-
-class InvalidResponse(Exception):
-    """The server answered something that is not HTTP/1.x."""
-
-
-class ConnectionDropped(ConnectionError):
-    """The server closed the connection before a complete answer."""
 
 
 class InvalidURL(ValueError):
@@ -63,6 +60,20 @@ class Target:
     @property
     def key(self) -> tuple[str, str, int]:
         return (self.scheme, self.host, self.port)
+
+
+@dataclass(frozen=True)
+class TlsIdentity:
+    """A client certificate to present in the TLS handshake (`webhooks.client_certs` makes them). `name` (the
+    certificate's fingerprint) keeps its connections in a pool of their own: a connection made with one
+    certificate, or none, is never reused for a request that should present another."""
+
+    name: str
+    context: ssl.SSLContext
+
+
+#: Idle connections are pooled per (scheme, host, port, client certificate's name or "").
+PoolKey = tuple[str, str, int, str]
 
 
 @lru_cache(maxsize=4096)
@@ -103,163 +114,6 @@ async def system_lookup(host: str, port: int) -> Addresses:
     return list(dict.fromkeys((family, str(sockaddr[0])) for family, _, _, _, sockaddr in infos))
 
 
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes  # the first `keep` bytes
-
-
-class _Connection(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self.closed = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.idle_since = 0.0
-        self.timed_out = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self.closed = True
-        self._wake()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def time_out(self) -> None:
-        self.timed_out = True
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(TimeoutError("no complete answer within the timeout"))
-        self.close()
-
-    async def more(self) -> None:
-        """Wait for more bytes; raise if the server has closed the connection or the deadline passed."""
-        if self.timed_out:
-            raise TimeoutError("no complete answer within the timeout")
-        if self.closed:
-            raise ConnectionDropped("the server closed the connection before a complete answer")
-        self.waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    async def read_response(self, keep: int) -> tuple[Response, bool]:
-        """(the response, whether the connection can be reused)."""
-        buf = self.buffer
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            while end < 0:
-                if len(buf) > MAX_HEAD_BYTES:
-                    raise InvalidResponse(f"response headers longer than {MAX_HEAD_BYTES} bytes")
-                await self.more()
-                end = buf.find(b"\r\n\r\n")
-            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
-            del buf[: end + 4]
-            parts = lines[0].split(" ", 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (len(parts[1]) == 3 and parts[1].isdigit()):
-                raise InvalidResponse(f"not an HTTP/1.x status line: {lines[0][:100]!r}")
-            status = int(parts[1])
-            if 100 <= status < 200 and status != 101:
-                continue  # informational (100 Continue, 103 Early Hints): the real answer follows
-            break
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep or not name or name != name.strip():
-                raise InvalidResponse(f"malformed header line: {line[:100]!r}")
-            value = value.strip()
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        lower = {k.lower(): v for k, v in headers.items()}
-        reusable = parts[0] == "HTTP/1.1" and "close" not in lower.get("connection", "").lower()
-        if status == 101:
-            raise InvalidResponse("the server switched protocols")
-        if status in (204, 304):
-            return Response(status, headers, b""), reusable
-        if "chunked" in lower.get("transfer-encoding", "").lower():
-            body, complete = await self._read_chunked(keep)
-            return Response(status, headers, body), reusable and complete
-        if "content-length" in lower:
-            length_text = lower["content-length"].split(",")[0].strip()
-            if not length_text.isdigit():
-                raise InvalidResponse(f"bad Content-Length: {lower['content-length'][:40]!r}")
-            length = int(length_text)
-            wanted = length if length <= DRAIN_LIMIT else min(length, keep)
-            while len(buf) < wanted:
-                await self.more()
-            body = bytes(buf[: min(wanted, keep)])
-            del buf[:wanted]
-            return Response(status, headers, body), reusable and wanted == length
-        # No framing: the body runs until the server closes the connection.
-        while not self.closed and len(buf) < keep:
-            await self.more()
-        body = bytes(buf[:keep])
-        return Response(status, headers, body), False
-
-    async def _read_chunked(self, keep: int) -> tuple[bytes, bool]:
-        buf = self.buffer
-        kept = bytearray()
-        total = 0
-        while True:
-            end = buf.find(b"\r\n")
-            while end < 0:
-                if len(buf) > 1024:
-                    raise InvalidResponse("chunk size line too long")
-                await self.more()
-                end = buf.find(b"\r\n")
-            size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise InvalidResponse(f"bad chunk size {size_text[:20]!r}") from None
-            del buf[: end + 2]
-            if size == 0:
-                break
-            if total + size > DRAIN_LIMIT:  # too much to drain: keep what we need and drop the connection
-                need = max(0, min(size, keep - len(kept)))
-                while len(buf) < need and not self.closed:
-                    await self.more()
-                kept += buf[:need]
-                return bytes(kept[:keep]), False
-            while len(buf) < size + 2:
-                await self.more()
-            if len(kept) < keep:
-                kept += buf[: min(size, keep - len(kept))]
-            total += size
-            del buf[: size + 2]
-        while True:  # trailers, up to the empty line
-            end = buf.find(b"\r\n")
-            while end < 0:
-                if len(buf) > MAX_HEAD_BYTES:
-                    raise InvalidResponse("trailers too long")
-                await self.more()
-                end = buf.find(b"\r\n")
-            line_empty = end == 0
-            del buf[: end + 2]
-            if line_empty:
-                return bytes(kept), True
-
-
 class HttpClient:
     """POSTs with keep-alive connections per (scheme, host, port); every new connection passes the guard."""
 
@@ -275,15 +129,18 @@ class HttpClient:
         self.lookup = lookup
         self.timeout = timeout
         self.ssl_context = ssl_context
-        self.idle: dict[tuple[str, str, int], collections.deque[_Connection]] = collections.defaultdict(
-            collections.deque
-        )
+        self.idle: dict[PoolKey, collections.deque[_Connection]] = collections.defaultdict(collections.deque)
         self.dns: dict[tuple[str, int], tuple[float, list[tuple[socket.AddressFamily, str]]]] = {}
         self.allowed_ips: dict[str, bool] = {}
         self.next_sweep = 0.0
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str], *, keep: int = 4096) -> Response:
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, keep: int = 4096, tls: TlsIdentity | None = None
+    ) -> Response:
+        """POST `body`; over https, present `tls`'s client certificate when one is given."""
         t = target(url)
+        tls = tls if t.scheme == "https" else None
+        key: PoolKey = (*t.key, tls.name if tls is not None else "")
         if t.ip is not None and not self._allows(t.ip):
             raise DestinationRefused(f"destination {t.ip} is a private or reserved address")
         request = b"".join(
@@ -301,11 +158,17 @@ class HttpClient:
         # the server may have read the whole POST (a receiver that crashed or closed without answering), and
         # a second POST would be a try missing from the attempt log. Connections the server closed while idle
         # are not reused (`_idle_connection`), so only a close racing our request gets here.
-        conn = self._idle_connection(t.key)
-        if conn is None:
-            async with asyncio.timeout_at(deadline):
-                conn = await self._connect(t)
-        return await self._exchange(t, conn, request, keep, deadline)
+        conn = self._idle_connection(key)
+        if conn is not None:
+            return await self._exchange(key, conn, request, keep, deadline)
+        async with asyncio.timeout_at(deadline):
+            conn = await self._connect(t, tls)
+        try:
+            return await self._exchange(key, conn, request, keep, deadline)
+        except ConnectionDropped as exc:
+            if t.scheme == "https" and not conn.answered and exc.__cause__ is None:
+                raise ClosedAfterHandshake("the server closed the new TLS connection without answering") from None
+            raise
 
     def _head(self, t: Target) -> bytes:
         return t.head  # the proxied client (webhooks.proxy) writes the absolute form for a forwarding proxy
@@ -318,7 +181,7 @@ class HttpClient:
             allowed = self.allowed_ips[ip] = self.guard.allows(ip)
         return allowed
 
-    async def _exchange(self, t: Target, conn: _Connection, request: bytes, keep: int, deadline: float) -> Response:
+    async def _exchange(self, key: PoolKey, conn: _Connection, request: bytes, keep: int, deadline: float) -> Response:
         timer = asyncio.get_running_loop().call_at(deadline, conn.time_out)
         try:
             assert conn.transport is not None
@@ -331,14 +194,14 @@ class HttpClient:
             timer.cancel()
         if reusable and not conn.closed and not conn.buffer:
             conn.idle_since = time.monotonic()
-            idle = self.idle[t.key]
+            idle = self.idle[key]
             if len(idle) < MAX_IDLE_PER_HOST:
                 idle.append(conn)
                 return response
         conn.close()
         return response
 
-    def _idle_connection(self, key: tuple[str, str, int]) -> _Connection | None:
+    def _idle_connection(self, key: PoolKey) -> _Connection | None:
         now = time.monotonic()
         if now >= self.next_sweep:
             self._sweep(now)
@@ -379,15 +242,21 @@ class HttpClient:
         self.dns[(host, port)] = (now + DNS_TTL_SECONDS, allowed)
         return allowed
 
-    async def _connect(self, t: Target) -> _Connection:
+    def _context(self, t: Target, tls: TlsIdentity | None) -> ssl.SSLContext | None:
+        """The TLS context for a new connection: the client certificate's, or the client's own (None for http)."""
+        if t.scheme != "https":
+            return None
+        if tls is not None:
+            return tls.context
+        return self.ssl_context or _default_ssl_context()
+
+    async def _connect(self, t: Target, tls: TlsIdentity | None = None) -> _Connection:
         if t.ip is not None:
             family = socket.AF_INET6 if ":" in t.ip else socket.AF_INET
             addresses: list[tuple[socket.AddressFamily, str]] = [(family, t.ip)]
         else:
             addresses = await self._resolve(t.host, t.port)
-        context: ssl.SSLContext | None = None
-        if t.scheme == "https":
-            context = self.ssl_context or _default_ssl_context()
+        context = self._context(t, tls)
         loop = asyncio.get_running_loop()
         error: OSError | None = None
         for family, address in addresses:

@@ -78,15 +78,16 @@ def check_auth(auth: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return str(kind), {name: auth[name] for name in wanted}
 
 
-def encrypt(fields: dict[str, str], settings: Settings | None = None) -> str:
+def encrypt(fields: dict[str, str], settings: Settings | None = None, *, field: str = "auth") -> str:
+    """`fields` as a `fernet:` token; a 422 naming `field` when no key is configured."""
     cipher = _cipher(settings)
     if cipher is None:
         raise ValidationFailed(
-            "auth: credentials are stored encrypted; set GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY "
+            f"{field}: credentials are stored encrypted; set GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY "
             "(or GITPRODUCTIVITY_SECRET_KEY) on the server first",
             details=[
                 {
-                    "field": "auth",
+                    "field": field,
                     "message": "no encryption key: set GITPRODUCTIVITY_WEBHOOK_CREDENTIALS_KEY on the server first",
                 }
             ],
@@ -94,14 +95,26 @@ def encrypt(fields: dict[str, str], settings: Settings | None = None) -> str:
     return PREFIX + cipher.encrypt(json.dumps(fields).encode("utf-8")).decode("ascii")
 
 
-@lru_cache(maxsize=1024)
-def _decrypt(stored: str, material: str) -> dict[str, str]:
+def _open(stored: str, material: str) -> dict[str, str]:
     try:
         plain = _fernet(material).decrypt(stored.removeprefix(PREFIX).encode("ascii"))
     except (InvalidToken, ValueError):
         raise CredentialsUnreadable("the endpoint's credentials cannot be decrypted with the configured key") from None
     result: dict[str, str] = json.loads(plain)
     return result
+
+
+#: Authorization headers are made per delivery: their decrypted fields are kept (client certificates are not: their
+#: TLS contexts are, by `webhooks.client_certs`).
+_decrypt = lru_cache(maxsize=1024)(_open)
+
+
+def decrypt(stored: str, settings: Settings | None = None) -> dict[str, str]:
+    """The fields `encrypt` stored; CredentialsUnreadable when no key, or another key, is configured."""
+    material = _key_material(settings or get_settings())
+    if material is None:
+        raise CredentialsUnreadable("the endpoint has credentials but no encryption key is configured")
+    return _open(stored, material)
 
 
 def authorization(auth_type: str | None, stored: str | None, settings: Settings | None = None) -> str | None:

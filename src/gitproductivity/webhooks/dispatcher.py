@@ -32,7 +32,7 @@ from gitproductivity.core import channels, telemetry, tracing, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.webhooks import credentials, deliveries, pacing, queue
+from gitproductivity.webhooks import client_certs, credentials, deliveries, pacing, queue
 from gitproductivity.webhooks.queue import Job, Result
 from gitproductivity.webhooks.sender import HttpSender, Outcome, Sender
 
@@ -55,16 +55,27 @@ def _span_attributes(job: Job) -> dict[str, str | int]:
 
 
 async def send_one(sender: Sender, job: Job) -> Result:
-    """Sign and POST one delivery. The attempt log keeps the headers sent, with credentials as `***`."""
+    """Sign and POST one delivery, presenting the endpoint's client certificate, if any. The attempt log keeps the
+    headers sent, with credentials as `***`. Credentials that cannot be decrypted, or a client certificate that
+    cannot be presented (expired), fail the attempt without sending."""
     headers = job.headers(int(time.time()))
     try:
         authorization = credentials.authorization(job.auth_type, job.auth_secret)
     except credentials.CredentialsUnreadable as exc:
         failed = Outcome(started_at=utcnow(), duration_ms=0.0, error_kind="credentials", error=str(exc))
         return Result(job=job, headers=headers, outcome=failed)
+    try:
+        tls = (
+            client_certs.identity(job.client_cert_secret, job.client_cert_info)
+            if job.url[:6].lower() == "https:"
+            else None
+        )
+    except client_certs.ClientCertificateUnusable as exc:
+        failed = Outcome(started_at=utcnow(), duration_ms=0.0, error_kind="client_certificate", error=str(exc))
+        return Result(job=job, headers=headers, outcome=failed)
     sent = headers if authorization is None else {**headers, "Authorization": authorization}
     with tracing.span("webhook.post", parent=job.trace, kind="CLIENT", attributes=_span_attributes(job)) as span:
-        outcome = await sender.post(job.url, job.body, sent)
+        outcome = await sender.post(job.url, job.body, sent, tls=tls)
         if span is not None:
             tracing.describe_outcome(span, outcome.status_code, outcome.error_kind)
             job.trace = tracing.traceparent(span)

@@ -24,7 +24,7 @@ from gitproductivity.core.ids import new_id
 from gitproductivity.core.redaction import redact_url
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.types import EVENT_TYPES, OPERATIONAL_EVENT_TYPES
-from gitproductivity.webhooks import credentials, operational, options, ordering, signing
+from gitproductivity.webhooks import client_certs, credentials, operational, options, ordering, signing
 from gitproductivity.webhooks.guard import DestinationRefused, Guard
 from gitproductivity.webhooks.models import Delivery, DeliveryAttempt, Webhook
 from gitproductivity.webhooks.schemas import MAX_RATE_LIMIT
@@ -132,11 +132,30 @@ def _check_rate(rate: Any) -> float | None:
     return float(rate)
 
 
+def _set_client_certificate(hook: Webhook, value: Any) -> None:
+    """Checked, then stored encrypted (webhooks.client_certs); `None` removes it."""
+    if value is UNCHANGED:
+        return
+    if value is None:
+        hook.client_cert_secret = hook.client_cert_info = None
+    else:
+        hook.client_cert_secret, hook.client_cert_info = client_certs.check(value)
+
+
 def _set_routing(
-    hook: Webhook, *, event_filter: Any, headers: Any, auth: Any, rate: Any = UNCHANGED, order: Any = UNCHANGED
+    hook: Webhook,
+    *,
+    event_filter: Any,
+    headers: Any,
+    auth: Any,
+    rate: Any = UNCHANGED,
+    order: Any = UNCHANGED,
+    client_certificate: Any = UNCHANGED,
 ) -> None:
-    """Filter, extra headers, credentials, rate limit and ordering: each validated (all errors of one at once),
-    `None` clears it. A new ordering applies to deliveries made from then on (fan-out stores the key)."""
+    """Filter, extra headers, credentials, client certificate, rate limit and ordering: each validated (all errors
+    of one at once), `None` clears it. A new ordering applies to deliveries made from then on (fan-out stores the
+    key)."""
+    _set_client_certificate(hook, client_certificate)
     if order is not UNCHANGED:
         hook.ordering = ordering.check(order)
     if rate is not UNCHANGED:
@@ -166,6 +185,7 @@ def create(
     auth: Any = None,
     rate_limit_per_second: float | None = None,
     ordering: str | None = None,
+    client_certificate: Any = None,
 ) -> Webhook:
     now = utcnow()
     url, chosen, description = check_fields(url=url, events=events, description=description)
@@ -181,7 +201,13 @@ def create(
         updated_at=now,
     )
     _set_routing(
-        hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second, order=ordering
+        hook,
+        event_filter=event_filter,
+        headers=headers,
+        auth=auth,
+        rate=rate_limit_per_second,
+        order=ordering,
+        client_certificate=client_certificate,
     )
     session.add(hook)
     session.flush()
@@ -203,12 +229,19 @@ def update_(
     auth: Any = UNCHANGED,
     rate_limit_per_second: Any = UNCHANGED,
     ordering: Any = UNCHANGED,
+    client_certificate: Any = UNCHANGED,
 ) -> Webhook:
-    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers, the credentials or the rate
-    limit (`ordering`: None is "none")."""
+    """Absent options (`UNCHANGED`) are kept; `None` clears the filter, the headers, the credentials, the client
+    certificate or the rate limit (`ordering`: None is "none")."""
     hook = get(session, organization_id=organization_id, webhook_id=webhook_id)
     _set_routing(
-        hook, event_filter=event_filter, headers=headers, auth=auth, rate=rate_limit_per_second, order=ordering
+        hook,
+        event_filter=event_filter,
+        headers=headers,
+        auth=auth,
+        rate=rate_limit_per_second,
+        order=ordering,
+        client_certificate=client_certificate,
     )
     # The masked URL a client read back (`https://***@host/…`) means "unchanged", not "credentials are ***".
     if url is not None and url.strip() != redact_url(hook.url):

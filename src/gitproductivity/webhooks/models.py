@@ -72,6 +72,10 @@ class Webhook(Base):
     rate_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Ordered delivery (webhooks.ordering): "per_repository", "per_developer" or "none".
     ordering: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    # A client certificate for mTLS (webhooks.client_certs): the PEM pair encrypted like the credentials, and what
+    # is shown of it (subject, issuer, not_after, fingerprint_sha256), in the clear.
+    client_cert_secret: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    client_cert_info: Mapped[dict[str, str] | None] = mapped_column(JSON(), nullable=True)
 
 
 class Delivery(Base):

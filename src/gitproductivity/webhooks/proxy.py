@@ -1,7 +1,8 @@
 """Deliveries through an egress proxy (`GITPRODUCTIVITY_WEBHOOK_PROXY`), e.g. Stripe's smokescreen.
 
 https destinations: a `CONNECT host:port` tunnel through the proxy, then TLS end to end with the receiver
-(certificate and host name checked against the destination, as without a proxy; the proxy sees no plaintext).
+(certificate and host name checked against the destination, as without a proxy; the proxy sees no plaintext, and
+an endpoint's client certificate, if it has one, is presented in that TLS handshake: the proxy never sees it).
 http destinations: the request goes to the proxy in absolute form (`POST http://host:port/path`), which
 forwards it. Either way the destination's *name* is what the proxy gets, so its own allow-lists by host name
 apply; before that, `ProxiedClient` has checked the destination with the guard (IP literals directly,
@@ -18,8 +19,9 @@ import ssl
 from functools import lru_cache
 
 from gitproductivity.core.proxyurl import ProxyAddress
-from gitproductivity.webhooks.client import HttpClient, Lookup, Target, _Connection, _default_ssl_context, system_lookup
+from gitproductivity.webhooks.client import HttpClient, Lookup, Target, TlsIdentity, system_lookup
 from gitproductivity.webhooks.guard import Guard
+from gitproductivity.webhooks.http1 import _Connection
 
 #: A proxy's answer to CONNECT larger than this is refused.
 MAX_REPLY_BYTES = 16 * 1024
@@ -47,11 +49,10 @@ class ProxiedClient(HttpClient):
     def _head(self, t: Target) -> bytes:
         return t.head if t.scheme == "https" else forward_head(t.head, self.proxy.authorization)
 
-    async def _connect(self, t: Target) -> _Connection:
+    async def _connect(self, t: Target, tls: TlsIdentity | None = None) -> _Connection:
         if t.ip is None:
             await self._resolve(t.host, t.port)  # the guard's check of the name (docs/security.md)
-        context = (self.ssl_context or _default_ssl_context()) if t.scheme == "https" else None
-        return await connect(self.proxy, t, context)
+        return await connect(self.proxy, t, self._context(t, tls))  # a client certificate, if any, goes in the tunnel
 
 
 @lru_cache(maxsize=4096)

@@ -56,6 +56,8 @@ class Job:
     extra_headers: dict[str, str] | None = None  # the endpoint's own headers (webhooks.options)
     auth_type: str | None = None  # its credentials, still encrypted (webhooks.credentials)
     auth_secret: str | None = None
+    client_cert_secret: str | None = None  # its client certificate, still encrypted (webhooks.client_certs)
+    client_cert_info: dict[str, str] | None = None
     not_before: datetime | None = None  # a rate-limited endpoint's slot (webhooks.pacing): the POST waits for it
     slot_seconds: float = 0.0  # and the time between its slots (1 / its limit)
     order_key: str | None = None  # an ordered endpoint's key (webhooks.ordering): its outcome frees the next one
@@ -103,6 +105,8 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.auth_type,
         Webhook.auth_secret,
         c.order_key,
+        Webhook.client_cert_secret,
+        Webhook.client_cert_info,
     )
 
 
@@ -132,6 +136,8 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 auth_type=r[15],
                 auth_secret=r[16],
                 order_key=r[17],
+                client_cert_secret=r[18],
+                client_cert_info=r[19],
             )
         )
     return jobs

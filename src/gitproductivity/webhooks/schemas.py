@@ -45,6 +45,36 @@ class BearerAuth(BaseModel):
 
 
 Auth = Annotated[BasicAuth | BearerAuth, Field(discriminator="type", description=AUTH_DESCRIPTION)]
+
+CLIENT_CERTIFICATE_DESCRIPTION = (
+    "A client certificate for mutual TLS, presented to https receivers (docs/webhooks.md, Client certificates): "
+    "stored encrypted and never shown again; null removes it"
+)
+#: Each PEM text at most this long (webhooks.client_certs checks it again, with the rest).
+MAX_PEM_CHARS = 32 * 1024
+
+
+class ClientCertificate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    certificate: str = Field(
+        min_length=1,
+        max_length=MAX_PEM_CHARS,
+        description="PEM: the endpoint's certificate first, then any intermediates; not expired",
+    )
+    private_key: str = Field(
+        min_length=1,
+        max_length=MAX_PEM_CHARS,
+        description="PEM, without a passphrase (PKCS#8 or traditional): RSA, EC, Ed25519 or Ed448; the certificate's",
+    )
+
+
+class ClientCertificateRead(BaseModel):
+    subject: str = Field(description="RFC 4514, e.g. `CN=gitproductivity,O=Example`")
+    issuer: str
+    not_after: datetime = Field(description="After this the certificate is not presented: attempts fail until renewed")
+    fingerprint_sha256: str = Field(description="SHA-256 of the certificate (DER), lower-case hex")
+
+
 FILTER_EXAMPLE = {"data": {"repository_id": {"$in": ["repo_01jd5v7k2m"]}}}
 
 
@@ -56,6 +86,7 @@ class WebhookCreate(BaseModel):
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION, examples=[FILTER_EXAMPLE])
     headers: dict[str, Any] | None = Field(default=None, description=HEADERS_DESCRIPTION, examples=[{"X-Team": "a"}])
     auth: Auth | None = None
+    client_certificate: ClientCertificate | None = Field(default=None, description=CLIENT_CERTIFICATE_DESCRIPTION)
     rate_limit_per_second: float | None = Field(
         default=None, gt=0, le=MAX_RATE_LIMIT, strict=True, description=RATE_LIMIT_DESCRIPTION, examples=[50]
     )
@@ -71,6 +102,9 @@ class WebhookUpdate(BaseModel):
     filter: dict[str, Any] | None = Field(default=None, description=FILTER_DESCRIPTION + "; absent: unchanged")
     headers: dict[str, Any] | None = Field(default=None, description=HEADERS_DESCRIPTION + "; absent: unchanged")
     auth: Auth | None = None
+    client_certificate: ClientCertificate | None = Field(
+        default=None, description=CLIENT_CERTIFICATE_DESCRIPTION + "; absent: unchanged"
+    )
     rate_limit_per_second: float | None = Field(
         default=None, gt=0, le=MAX_RATE_LIMIT, strict=True, description=RATE_LIMIT_DESCRIPTION + "; absent: unchanged"
     )
@@ -165,6 +199,9 @@ class WebhookRead(BaseModel):
     filter: dict[str, Any] | None
     headers: dict[str, str]
     auth: AuthRead | None = Field(description="Only the kind of credentials: they are never shown after saving")
+    client_certificate: ClientCertificateRead | None = Field(
+        description="What identifies the client certificate (never the certificate or its key); null: none"
+    )
     rate_limit_per_second: float | None = Field(description="POSTs per second at most, across workers; null: none")
     ordering: Ordering = Field(description="Ordered delivery per repository or per developer, or none")
     created_at: datetime
@@ -256,6 +293,11 @@ def webhook_read(hook: Any, cls: type[WebhookRead] = WebhookRead, **extra: Any) 
         "filter": hook.event_filter,
         "headers": hook.headers or {},
         "auth": AuthRead(type=hook.auth_type) if hook.auth_type and hook.auth_secret else None,
+        "client_certificate": (
+            ClientCertificateRead(**hook.client_cert_info)
+            if hook.client_cert_secret and hook.client_cert_info
+            else None
+        ),
         "rate_limit_per_second": hook.rate_limit_per_second,
         "ordering": hook.ordering or "none",
         "created_at": hook.created_at,

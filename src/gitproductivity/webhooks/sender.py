@@ -8,17 +8,19 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.proxyurl import parse_proxy
 from gitproductivity.core.settings import Settings
-from gitproductivity.webhooks.client import ConnectionDropped, HttpClient, InvalidResponse, InvalidURL
+from gitproductivity.webhooks.client import HttpClient, InvalidURL, TlsIdentity
 from gitproductivity.webhooks.guard import PRIVATE_HINT, DestinationRefused, Guard
+from gitproductivity.webhooks.http1 import ClosedAfterHandshake, ConnectionDropped, InvalidResponse
 from gitproductivity.webhooks.proxy import ProxiedClient, ProxyError
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
 
 #: Response bodies are kept up to this many bytes in the delivery log.
 RESPONSE_BODY_LIMIT = 4096
@@ -40,7 +42,9 @@ class Outcome:
 
 
 class Sender(Protocol):
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome: ...
+    async def post(self, url: str, body: bytes, headers: dict[str, str], *, tls: TlsIdentity | None = None) -> Outcome:
+        """POST once; `tls`: the endpoint's client certificate (webhooks.client_certs), presented over https."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -52,6 +56,30 @@ def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+#: TLS alerts by which a receiver turns down the client certificate presented, or the lack of one.
+CLIENT_CERT_ALERTS = (
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    "SSLV3_ALERT_BAD_CERTIFICATE",
+    "TLSV1_ALERT_UNKNOWN_CA",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE",
+)
+CLIENT_CERT_HINT = (
+    "a receiver that requires a client certificate does this when none, or one it does not accept, is presented "
+    "(docs/webhooks.md, Client certificates)"
+)
 
 
 def _where(url: str) -> str:
@@ -81,9 +109,16 @@ def classify(exc: BaseException, url: str = "") -> tuple[str, str]:
         reason = getattr(exc, "verify_message", None) or "it could not be verified"
         return "tls_error", f"the receiver's TLS certificate was not accepted ({reason})"
     if _has_cause(exc, ssl.SSLError):
-        found = exc if isinstance(exc, ssl.SSLError) else None
-        reason = (found.reason if found is not None else None) or "no secure connection could be made"
-        return "tls_error", f"the TLS handshake with {where} failed ({str(reason).lower().replace('_', ' ')})"
+        found = _cause(exc, ssl.SSLError)
+        reason = str((found.reason if found is not None else None) or "no secure connection could be made")
+        words = f"the TLS handshake with {where} failed ({reason.lower().replace('_', ' ')})"
+        if reason in CLIENT_CERT_ALERTS:
+            words += f"; {CLIENT_CERT_HINT}"
+        return "tls_error", words
+    if isinstance(exc, ClosedAfterHandshake):
+        return "connection_dropped", (
+            f"{where} closed the connection right after the TLS handshake, without answering; {CLIENT_CERT_HINT}"
+        )
     if isinstance(exc, ConnectionDropped | ConnectionResetError | BrokenPipeError):
         return "connection_dropped", "the receiver closed the connection before a complete answer"
     if isinstance(exc, InvalidResponse):
@@ -114,10 +149,10 @@ class HttpSender:
             else ProxiedClient(guard=guard, timeout=timeout, proxy=proxy)
         )
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    async def post(self, url: str, body: bytes, headers: dict[str, str], *, tls: TlsIdentity | None = None) -> Outcome:
         started, t0 = utcnow(), time.perf_counter()
         try:
-            response = await self.client.post(url, body, headers, keep=RESPONSE_BODY_LIMIT)
+            response = await self.client.post(url, body, headers, keep=RESPONSE_BODY_LIMIT, tls=tls)
         except Exception as exc:
             kind, message = classify(exc, url)
             log.info("webhook POST failed: %s: %s", type(exc).__name__, exc)  # the technical detail, for operators

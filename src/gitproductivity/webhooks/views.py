@@ -17,7 +17,7 @@ from gitproductivity.core.http import unit_of_work
 from gitproductivity.events.types import EVENT_DESCRIPTIONS, EVENT_TYPES, OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
 from gitproductivity.web.helpers import CurrentViewer, Viewer, field_errors, flash, page_allows, redirect, render
 from gitproductivity.web.security import guard
-from gitproductivity.webhooks import deliveries, endpoints, options, testing
+from gitproductivity.webhooks import client_certs, deliveries, endpoints, options, testing
 from gitproductivity.webhooks.models import DeliveryStatus
 from gitproductivity.webhooks.schemas import (
     DeliveryDetail,
@@ -64,7 +64,8 @@ def _form_page(
 
 @router.get("/webhooks/new")
 def new_webhook(request: Request, viewer: CurrentViewer) -> Response:
-    return _form_page(request, viewer, {"url": "", "description": "", "events": [], "all_events": False}, {})
+    blank = {"url": "", "description": "", "events": [], "all_events": False, "client_certificate": ""}
+    return _form_page(request, viewer, blank, {})
 
 
 def _selected(events: list[str], all_events: str) -> list[str]:
@@ -82,15 +83,19 @@ def create_webhook(
     events: Annotated[list[str] | None, Form()] = None,
     all_events: Annotated[str, Form()] = "",
     rate_limit_per_second: Annotated[str, Form()] = "",
+    client_certificate: Annotated[str, Form()] = "",
+    client_private_key: Annotated[str, Form()] = "",
 ) -> Response:
     chosen = _selected(events or [], all_events)
-    form = {
+    form = {  # the private key is never sent back
         "url": url,
         "description": description,
         "events": chosen,
         "all_events": bool(all_events),
         "rate_limit_per_second": rate_limit_per_second,
+        "client_certificate": client_certificate,
     }
+    pair = {"certificate": client_certificate, "private_key": client_private_key}
     errors: dict[str, str] = {}
     status = 422
     rate = None
@@ -123,6 +128,7 @@ def create_webhook(
                     events=body.events,
                     description=body.description,
                     rate_limit_per_second=body.rate_limit_per_second,
+                    client_certificate=pair if any(v.strip() for v in pair.values()) else None,
                 ).id
         except (DomainError, ValidationError) as exc:
             errors = field_errors(exc)
@@ -214,6 +220,7 @@ def show_webhook(
         event_types=[*EVENT_TYPES, WEBHOOK_TEST],
         event_choices=_event_choices(),
         recover_default=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        cert_expiry=client_certs.expiry(read.client_certificate.not_after) if read.client_certificate else None,
     )
 
 

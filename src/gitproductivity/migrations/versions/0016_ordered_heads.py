@@ -7,7 +7,7 @@ claim's ordering test keeps them in order either way; parking only takes them ou
 every parked delivery due now, since the code before this revision never releases one. No schema change.
 
 Revision ID: 0016_ordered_heads
-Revises: 0014_change_categories
+Revises: 0015_webhook_client_certs
 Create Date: 2026-12-03 08:00:00.000000
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import gitproductivity.core.types
 
 revision: str = "0016_ordered_heads"
-down_revision: str | Sequence[str] | None = "0014_change_categories"
+down_revision: str | Sequence[str] | None = "0015_webhook_client_certs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
