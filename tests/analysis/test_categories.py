@@ -317,3 +317,18 @@ def test_files_longer_than_the_replay_keeps_are_blamed(tmp_path: Path, monkeypat
     assert one_engine(repo, commit_graph=False, mode="replay") == expected
     shas = repo.git("rev-list", "HEAD").split()
     assert categories.compute(repo.path, shas, PATHS, head=repo.head(), engine="replay").blamed > 0
+
+
+def test_a_merge_naming_too_many_paths_leaves_them_to_blame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge's pairwise diffs name its paths on one command line; past `MAX_PATHSPEC_BYTES` the files a merge
+    changed against every parent are left to blame instead, with the same answers."""
+    from gitproductivity.analysis import replay
+
+    repo = Repo(tmp_path / "r")
+    build_spread(repo)
+    expected = truth(repo)
+    shas = repo.git("rev-list", "HEAD").split()
+    split = categories.compute(repo.path, shas, PATHS, head=repo.head(), engine="replay").blamed
+    monkeypatch.setattr(replay, "MAX_PATHSPEC_BYTES", 0)
+    assert one_engine(repo, commit_graph=False, mode="replay") == expected
+    assert categories.compute(repo.path, shas, PATHS, head=repo.head(), engine="replay").blamed > split

@@ -14,6 +14,8 @@ from gitproductivity.analysis.diff_log import Commit
 from gitproductivity.analysis.exclusions import PathFilter
 
 log = logging.getLogger(__name__)
+#: The paths a merge's pairwise diff names on git's command line, at most (the system's limit is about 2 MB).
+MAX_PATHSPEC_BYTES = 100_000
 
 
 def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "") -> origins.Replay | None:
@@ -66,7 +68,10 @@ def categories(
 
     def pairwise(merge: str, parents: Sequence[str], paths: list[bytes]) -> list[list[patches.Change]] | None:
         """The merge's `-U0` diffs of `paths` against each of its parents (no rename detection: these paths
-        exist in every parent), in one `git diff-tree`."""
+        exist in every parent), in one `git diff-tree`; None (blame decides) for more paths than one command line
+        should carry."""
+        if sum(len(p) + 1 for p in paths) > MAX_PATHSPEC_BYTES:
+            return None
         stdin = "".join(f"{merge} {parent}\n" for parent in parents).encode()  # the diff from parent to merge
         args = ["diff-tree", "--stdin", "-r", "-p", "-U0", "--no-renames", "--raw", "-z", "--no-abbrev"]
         args += [
