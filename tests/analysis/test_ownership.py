@@ -218,3 +218,27 @@ def test_an_ignore_revs_line_git_would_refuse_is_skipped(tmp_path: Path) -> None
     paths = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
     found = ownership.compute(repo.path, head=repo.head(), paths=paths, mailmap="", rules_fingerprint="", previous=None)
     assert found.by_directory()[""] == {"alice@example.com": 4 + 3}  # a.txt, and the three lines of the file
+
+
+def test_a_replay_is_asked_for_only_when_much_of_the_tree_is_to_be_blamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first computation asks for the replay of history; an incremental one that blames one file of twelve
+    blames it (a replay costs all history)."""
+    monkeypatch.setattr(ownership, "REPLAY_FILES", 1)
+    repo = Repo(tmp_path / "r")
+    repo.commit(ALICE, "2026-01-01T10:00:00Z", {f"f{i}.txt": lines(3, f"f{i}") for i in range(12)})
+    asked: list[int] = []
+
+    def known(ignored: set[str]) -> None:
+        asked.append(len(ignored))
+        return None  # nothing known: every file is blamed
+
+    paths = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
+    common: dict[str, Any] = {"paths": paths, "mailmap": "", "rules_fingerprint": "r", "known": known}
+    first = ownership.compute(repo.path, head=repo.head(), previous=None, **common)
+    assert asked == [0] and first.blamed == 12
+    repo.commit(BOB, "2026-01-02T10:00:00Z", {"f0.txt": lines(2, "bob")})
+    previous = ownership.Previous(first.head, first.fingerprint, first.files)
+    again = ownership.compute(repo.path, head=repo.head(), previous=previous, **common)
+    assert asked == [0] and again.blamed == 1

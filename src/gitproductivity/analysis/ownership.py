@@ -52,9 +52,11 @@ MAX_IGNORED_REVS = 100_000
 
 #: A file's blame: commit -> lines it owns at the head.
 Blame = dict[str, int]
-#: Files to blame from which a replay of history (`analysis.origins`, cost: one `git log -p` of all history)
-#: is asked for instead of one blame per file.
+#: A replay of history (`analysis.origins`, cost: about one `git log -p` of all history) is asked for instead of
+#: one blame per file when at least this many files, and at least a tenth of the tree, are to be blamed (a first
+#: or full computation; an incremental one blames its few files).
 REPLAY_FILES = 50
+REPLAY_SHARE = 10
 #: What a replay of history knows at the head, given the ignored commits: raw path -> (blob id, its blame, or
 #: None where only git blame can tell).
 Known = Callable[[set[str]], dict[bytes, tuple[str, Blame | None]] | None]
@@ -274,7 +276,8 @@ def compute(
     lock = threading.Lock()
     with tempfile.TemporaryDirectory(prefix="gp-ownership-") as scratch:
         ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if settings.ownership_ignore_revs else None
-        replayed = (known(_ignored(ignore_file)) if known and len(todo) >= REPLAY_FILES else None) or {}
+        worth = len(todo) >= REPLAY_FILES and len(todo) * REPLAY_SHARE >= len(files)
+        replayed = (known(_ignored(ignore_file)) if known and worth else None) or {}
 
         def one(path: str) -> None:
             blob, raw = files[path]
