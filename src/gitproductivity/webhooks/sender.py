@@ -49,15 +49,6 @@ class Sender(Protocol):
     async def close(self) -> None: ...
 
 
-def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def _cause(exc: BaseException, kind: type[E]) -> E | None:
     seen: BaseException | None = exc
     while seen is not None:
@@ -98,7 +89,7 @@ def classify(exc: BaseException, url: str = "") -> tuple[str, str]:
     class: it is shown to people (the delivery log, the test result, notifications); the raw exception is
     written to the server log."""
     where = _where(url) if url else "the receiver"
-    if _has_cause(exc, DestinationRefused):
+    if _cause(exc, DestinationRefused) is not None:
         message = str(exc)
         return "refused_destination", message if PRIVATE_HINT in message else f"{message}; {PRIVATE_HINT}"
     if isinstance(exc, ProxyError):
@@ -108,9 +99,8 @@ def classify(exc: BaseException, url: str = "") -> tuple[str, str]:
     if isinstance(exc, ssl.SSLCertVerificationError | ssl.CertificateError):
         reason = getattr(exc, "verify_message", None) or "it could not be verified"
         return "tls_error", f"the receiver's TLS certificate was not accepted ({reason})"
-    if _has_cause(exc, ssl.SSLError):
-        found = _cause(exc, ssl.SSLError)
-        reason = str((found.reason if found is not None else None) or "no secure connection could be made")
+    if (found := _cause(exc, ssl.SSLError)) is not None:
+        reason = str(found.reason or "no secure connection could be made")
         words = f"the TLS handshake with {where} failed ({reason.lower().replace('_', ' ')})"
         if reason in CLIENT_CERT_ALERTS:
             words += f"; {CLIENT_CERT_HINT}"
