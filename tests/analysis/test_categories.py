@@ -332,3 +332,21 @@ def test_a_merge_naming_too_many_paths_leaves_them_to_blame(tmp_path: Path, monk
     monkeypatch.setattr(replay, "MAX_PATHSPEC_BYTES", 0)
     assert one_engine(repo, commit_graph=False, mode="replay") == expected
     assert categories.compute(repo.path, shas, PATHS, head=repo.head(), engine="replay").blamed > split
+
+
+def test_many_ranges_take_several_blames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `-L` ranges of one blame come from a repository's diffs: past `MAX_RANGES_PER_BLAME` they are cut into
+    several blames (a hostile commit's hunks would overflow one command line), with the same answers."""
+    from gitproductivity.analysis import origins
+
+    repo = Repo(tmp_path / "r")
+    build_spread(repo)
+    text = "".join(f"{'bob' if i % 2 else 'alice'} {i}\n" for i in range(40))
+    repo.commit(ALICE, "2026-03-01T10:00:00Z", {"many.txt": text})
+    edited = "".join(line if i % 2 else "carol\n" for i, line in enumerate(text.splitlines(keepends=True)))
+    repo.commit(CAROL, "2026-03-02T10:00:00Z", {"many.txt": edited})  # 20 separate one-line hunks
+    expected = truth(repo)
+    monkeypatch.setattr(origins, "MAX_RANGES_PER_BLAME", 3)
+    monkeypatch.setattr(origins, "MAX_LINES", 3)  # the replay leaves files to blame too
+    assert engine(repo) == expected
+    assert expected[repo.head()][3] == 20  # Carol replaced twenty of Alice's lines, one hunk each

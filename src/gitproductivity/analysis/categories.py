@@ -79,7 +79,13 @@ def blame_ranges(
     (`--since`) and reports them at that boundary commit. Such a line is old whatever commit before it wrote it,
     as long as no commit is dated after its descendants; a boundary commit whose own author time is inside the
     window (a date after its committer date) proves that history breaks it, and the ranges are blamed again in
-    full."""
+    full. More ranges than one command line should carry take several blames (`origins.MAX_RANGES_PER_BLAME`)."""
+    if len(ranges) > origins.MAX_RANGES_PER_BLAME:
+        total: dict[str, int] = {}
+        for batch in origins.batches(ranges):
+            for origin, lines in blame_ranges(repo, parent, raw_path, batch, ignore_revs, since).items():
+                total[origin] = total.get(origin, 0) + lines
+        return total
     args = ["blame", "--incremental"]
     if ignore_revs:
         args += ["--ignore-revs-file", ignore_revs]
@@ -98,7 +104,7 @@ def blame_ranges(
             "%s: git blame failed for %r at %s; its deleted lines count as refactor: %s", repo, path, parent, exc
         )
         return {"": sum(count for _start, count in ranges)}
-    origins: dict[str, int] = {}
+    counted: dict[str, int] = {}
     times: dict[str, int] = {}
     boundary: set[str] = set()
     sha = ""
@@ -106,14 +112,14 @@ def blame_ranges(
         match = _GROUP.fullmatch(line)
         if match:
             sha = match.group(1).decode()
-            origins[sha] = origins.get(sha, 0) + int(match.group(3))
+            counted[sha] = counted.get(sha, 0) + int(match.group(3))
         elif line.startswith(b"author-time ") and line[12:].isdigit():
             times[sha] = int(line[12:])
         elif line == b"boundary":
             boundary.add(sha)
     if since is not None and any(times.get(b, since + 1) > since for b in boundary):
         return blame_ranges(repo, parent, raw_path, ranges, ignore_revs)
-    return origins
+    return counted
 
 
 def ignored_revs(ignore_file: str | None) -> set[str]:

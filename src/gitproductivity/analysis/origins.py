@@ -38,6 +38,9 @@ _SHIFT = 32  # a marker is -((key << _SHIFT) | line) - 1
 #: A file longer than this keeps no tuple (a bound on the work a hostile history can ask for: every commit that
 #: changes it would copy it): its deleted lines are blamed, as by the blame engine.
 MAX_LINES = 100_000
+#: `-L` ranges given to one `git blame` at most: the ranges come from a repository's diffs, and one command line
+#: carrying all of a hostile commit's hunks would pass the system's limit (about 2 MB): more take several blames.
+MAX_RANGES_PER_BLAME = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,11 +322,17 @@ def resolve(
     bounded number at once. A blame that fails (a damaged history) leaves its lines without an origin."""
 
     def one(key: int) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for ranges in batches(_ranges(sorted(wanted[key]))):
+            found.update(blame_lines(key, ranges))
+        return found
+
+    def blame_lines(key: int, ranges: Sequence[tuple[int, int]]) -> dict[int, str]:
         commit, path = keys[key]
         args = ["blame", "--incremental"]
         if ignore_file:
             args += ["--ignore-revs-file", ignore_file]
-        for start, count in _ranges(sorted(wanted[key])):
+        for start, count in ranges:
             args += ["-L", f"{start},+{count}"]
         try:
             out = git.run(
@@ -346,6 +355,11 @@ def resolve(
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="origins") as pool:
         return dict(zip(wanted, pool.map(one, list(wanted)), strict=True))
+
+
+def batches(ranges: Sequence[tuple[int, int]]) -> list[Sequence[tuple[int, int]]]:
+    """`ranges` cut into the batches one `git blame` each takes (`MAX_RANGES_PER_BLAME`)."""
+    return [ranges[at : at + MAX_RANGES_PER_BLAME] for at in range(0, len(ranges), MAX_RANGES_PER_BLAME)]
 
 
 def _ranges(lines: Sequence[int]) -> list[tuple[int, int]]:
