@@ -34,7 +34,7 @@ from typing import Literal
 from gitproductivity.analysis import commit_graphs, diff_log, git, origins, patches, replay
 from gitproductivity.analysis.commits import Skipped
 from gitproductivity.analysis.commits import author as parse_author
-from gitproductivity.analysis.diff_log import Commit, parse_diff
+from gitproductivity.analysis.diff_log import Commit, Reading, parse_diff
 from gitproductivity.analysis.exclusions import PathFilter
 from gitproductivity.analysis.identities import canonical_email
 from gitproductivity.analysis.ownership import IGNORE_REVS, _ignore_revs_file
@@ -170,13 +170,12 @@ def compute(
         use_ignore = settings.categories_ignore_revs and head is not None
         ignore_file = _ignore_revs_file(repo, head, Path(scratch)) if use_ignore and head else None
         ignored = ignored_revs(ignore_file)
+        reading = Reading(repo, blame_repo, paths, config, ignore_file, ignored, pool, progress)
         rest: Sequence[str] = commits
         kept: origins.Replay | None = None
         if head and engine != "blame" and (engine == "replay" or _worth_replaying(repo, head, len(commits))):
             try:
-                replayed, reached, blamed, kept = replay.categories(
-                    repo, blame_repo, head, commits, paths, config, ignore_file, ignored, pool, progress
-                )
+                replayed, reached, blamed, kept = replay.categories(reading, head, commits)
             except (git.GitError, patches.Unreadable) as exc:
                 if isinstance(exc, git.GitError) and exc.returncode is None:
                     raise
@@ -185,7 +184,7 @@ def compute(
                 found.update(replayed)
                 rest = [sha for sha in commits if sha not in reached]
         if rest:
-            result = _blamed(blame_repo(), repo, rest, paths, config, ignore_file, ignored, pool, progress, window)
+            result = _blamed(reading, rest, window)
             found.update((c.sha, c) for c in result.commits)
             blamed += result.blamed
     out = [found[sha] for sha in commits if sha in found]
@@ -212,35 +211,25 @@ def _worth_replaying(repo: Path, head: str, count: int) -> bool:
     return count * REPLAY_SHARE >= total
 
 
-def _blamed(
-    blame_repo: Path,
-    repo: Path,
-    commits: Sequence[str],
-    paths: PathFilter,
-    config: list[str],
-    ignore_file: str | None,
-    ignored: set[str],
-    pool: int,
-    progress: Callable[[int], None] | None,
-    window: int,
-) -> Result:
+def _blamed(reading: Reading, commits: Sequence[str], window: int) -> Result:
     """The categories of `commits` by one `git blame -L` per (commit, file) with deleted lines."""
     settings = get_settings()
+    blame_repo, ignore_file, progress = reading.blame_repo(), reading.ignore_file, reading.progress
     out: list[Commit] = []
     pending: list[tuple[Commit, Future[dict[str, int]]]] = []
     blamed = 0
-    with ThreadPoolExecutor(max_workers=pool, thread_name_prefix="categories") as executor:
-        for sha, header, diff in diff_log.records(repo, commits, config):
+    with ThreadPoolExecutor(max_workers=reading.pool, thread_name_prefix="categories") as executor:
+        for sha, header, diff in diff_log.records(reading.repo, commits, reading.config):
             commit = diff_log.commit_of(sha, header)
             if commit is None:
                 continue
             out.append(commit)
             if commit.merge:
                 continue
-            if sha in ignored:
+            if sha in reading.ignored:
                 commit.ignored = True
                 continue
-            commit.new_work, ranges = parse_diff(diff, paths)
+            commit.new_work, ranges = parse_diff(diff, reading.paths)
             parent = header[0].split(b" ")[0].decode() if header[0] else ""
             for old_path, spans in ranges.items():
                 if not parent:

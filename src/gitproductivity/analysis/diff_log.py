@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +40,22 @@ _LOG_ARGS = (
 REPLAY_ARGS = (*_LOG_ARGS[:-1], "--raw", "-z", "--no-abbrev", "--full-index", _FORMAT)
 _HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
+
+
+@dataclass
+class Reading:
+    """What one categories computation reads with, whichever engine: the repository, where to blame (made on
+    first use), the path rules, the mailmap (`-c mailmap.blob=…`), the ignored revisions, git processes at once,
+    and progress."""
+
+    repo: Path
+    blame_repo: Callable[[], Path]
+    paths: PathFilter
+    config: list[str]
+    ignore_file: str | None = None
+    ignored: set[str] = field(default_factory=set)
+    pool: int = 1
+    progress: Callable[[int], None] | None = None
 
 
 @dataclass

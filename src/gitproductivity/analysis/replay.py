@@ -6,11 +6,11 @@ diffs against each parent; the lines the replay marks are blamed at the end."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from gitproductivity.analysis import diff_log, git, origins, patches
-from gitproductivity.analysis.diff_log import Commit
+from gitproductivity.analysis.diff_log import Commit, Reading
 from gitproductivity.analysis.exclusions import PathFilter
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "
     None when git cannot read some of it."""
     config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
     try:
-        return categories(repo, lambda: repo, head, [], paths, config, None, set(), 1, None)[3]
+        return categories(Reading(repo, lambda: repo, paths, config), head, [])[3]
     except (git.GitError, patches.Unreadable) as exc:
         if isinstance(exc, git.GitError) and exc.returncode is None:
             raise
@@ -32,19 +32,11 @@ def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "
 
 
 def categories(
-    repo: Path,
-    blame_repo: Callable[[], Path],
-    head: str,
-    commits: Sequence[str],
-    paths: PathFilter,
-    config: list[str],
-    ignore_file: str | None,
-    ignored: set[str],
-    pool: int,
-    progress: Callable[[int], None] | None,
+    reading: Reading, head: str, commits: Sequence[str]
 ) -> tuple[dict[str, Commit], set[str], int, origins.Replay]:
     """The categories of the `commits` reachable from `head`, by replaying all its history once
     (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers)."""
+    repo, ignored = reading.repo, reading.ignored
     listed = git.run(repo, ["rev-list", "--reverse", "--topo-order", "--parents", head]).decode().split("\n")
     order = [(parts[0], parts[1:]) for line in listed if (parts := line.split())]
     wanted = set(commits)
@@ -56,7 +48,7 @@ def categories(
     def is_excluded(path: bytes) -> bool:
         found = excluded.get(path)
         if found is None:
-            found = excluded[path] = paths.excluded(path)
+            found = excluded[path] = reading.paths.excluded(path)
         return found
 
     replay.excluded = is_excluded
@@ -96,7 +88,7 @@ def categories(
             return None
 
     try:
-        for sha, header, body in diff_log.records(repo, [sha for sha, _p in order], config, replay=True):
+        for sha, header, body in diff_log.records(repo, [sha for sha, _p in order], reading.config, replay=True):
             parents = order[replay.index[sha]][1]
             commit = diff_log.commit_of(sha, header) if sha in wanted else None
             if commit is not None:
@@ -112,8 +104,8 @@ def categories(
                 commit.ignored = True
             replay.commit(sha, parents, changes, tally)
             done += 1
-            if progress and done % 500 == 0:
-                progress(500)
+            if reading.progress and done % 500 == 0:
+                reading.progress(500)
     finally:
         lines.close()
     needed: dict[int, set[int]] = {}
@@ -121,7 +113,9 @@ def categories(
         for value in tally.markers:
             key, line = origins.unmark(value)
             needed.setdefault(key, set()).add(line)
-    resolved = origins.resolve(blame_repo(), replay.keys, needed, ignore_file, pool) if needed else {}
+    resolved = (
+        origins.resolve(reading.blame_repo(), replay.keys, needed, reading.ignore_file, reading.pool) if needed else {}
+    )
     for sha, tally in deleted.items():
         commit = found[sha]
         commit.new_work = tally.new_work
