@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from gitproductivity.analysis import commit_graphs, diff_log, git, origins, patches, replay
+from gitproductivity.analysis import commit_graphs, diff_log, git, origins, patches, reader, replay
 from gitproductivity.analysis.commits import Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.diff_log import Commit, Reading, parse_diff
@@ -52,6 +52,7 @@ class Result:
     commits: list[Commit]
     blamed: int = 0  # (commit, file) pairs blamed
     replay: origins.Replay | None = None  # when history was replayed: its state at the head is kept
+    counts: reader.Tally | None = None  # the commit reader's tally, when the replay read it (`compute`'s `counts`)
 
 
 def fingerprint_parts(repo: Path, head: str | None) -> list[object]:
@@ -146,12 +147,15 @@ def compute(
     progress: Callable[[int], None] | None = None,
     commit_graph: bool = False,
     engine: Engine = "auto",
+    counts: reader.Parser | None = None,
 ) -> Result:
     """Every commit's categories (in the order of `commits`). `commit_graph`: the repository is
     ours (a mirror of a remote): write git's commit-graph with changed-path filters first, which makes every
     blame's walk through history several times faster. `engine`: `replay` reads all history from the root once
     (`analysis.origins`), `blame` blames each commit's deleted ranges; `auto` replays when the commits are a
-    large share of the history (a first or full analysis) and blames otherwise (an analysis of new commits)."""
+    large share of the history (a first or full analysis) and blames otherwise (an analysis of new commits).
+    `counts`: a commit reader's parser, fed the `commits` from the replay's own stream (one pass over history for
+    both); the result's `counts` is its tally, or None when history was not replayed (read it yourself then)."""
     settings = get_settings()
     made: list[Path] = []
 
@@ -173,9 +177,10 @@ def compute(
         reading = Reading(repo, blame_repo, paths, config, ignore_file, ignored, pool, progress)
         rest: Sequence[str] = commits
         kept: origins.Replay | None = None
-        if head and engine != "blame" and (engine == "replay" or _worth_replaying(repo, head, len(commits))):
+        tally: reader.Tally | None = None
+        if head and engine != "blame" and (engine == "replay" or worth_replaying(repo, head, len(commits))):
             try:
-                replayed, reached, blamed, kept = replay.categories(reading, head, commits)
+                replayed, reached, blamed, kept = replay.categories(reading, head, commits, counts)
             except (git.GitError, patches.Unreadable) as exc:
                 if isinstance(exc, git.GitError) and exc.returncode is None:
                     raise
@@ -183,13 +188,14 @@ def compute(
             else:
                 found.update(replayed)
                 rest = [sha for sha in commits if sha not in reached]
+                tally = counts.close() if counts is not None and not rest else None
         if rest:
             result = _blamed(reading, rest, window)
             found.update((c.sha, c) for c in result.commits)
             blamed += result.blamed
     out = [found[sha] for sha in commits if sha in found]
     _classify(repo, out, config, window)
-    return Result(out, blamed, kept)
+    return Result(out, blamed, kept, tally)
 
 
 def _blame_repo(repo: Path, head: str | None, *, commit_graph: bool, few: bool) -> Path:
@@ -204,7 +210,8 @@ def _blame_repo(repo: Path, head: str | None, *, commit_graph: bool, few: bool) 
     return commit_graphs.shadow(repo, head, update=not few) if head else repo
 
 
-def _worth_replaying(repo: Path, head: str, count: int) -> bool:
+def worth_replaying(repo: Path, head: str, count: int) -> bool:
+    """Whether `auto` replays history for `count` commits up to `head`."""
     if count < REPLAY_MIN:
         return False
     total = int(git.run(repo, ["rev-list", "--count", head]).strip() or 0)

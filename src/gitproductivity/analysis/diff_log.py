@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitproductivity.analysis import git
+from gitproductivity.analysis import coauthors, git
 from gitproductivity.analysis.commits import Skipped
 from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.exclusions import PathFilter
@@ -36,8 +36,13 @@ _LOG_ARGS = (
     "--dst-prefix=b/",
     _FORMAT,
 )
-#: The replay's stream (`analysis.origins`): the raw entries (exact paths and blob ids) before each patch.
-REPLAY_ARGS = (*_LOG_ARGS[:-1], "--raw", "-z", "--no-abbrev", "--full-index", _FORMAT)
+#: The replay's stream (`analysis.origins`): the raw entries (exact paths and blob ids) before each patch, and two
+#: fields more, the author date's offset and the co-authors, so that the commit reader's counts come from the same
+#: pass (`analysis.reader.Parser.commit`): the header is `REPLAY_FIELDS` long. The co-authors field starts with a
+#: `T` so that no trailer a message holds can begin with the SOH of a record's start.
+REPLAY_FIELDS = (*_FIELDS, "%ad", "T" + coauthors.FIELD)
+_REPLAY_FORMAT = "--format=%x00%x01%H%x00" + "%x00".join(REPLAY_FIELDS) + "%x00"
+REPLAY_ARGS = (*_LOG_ARGS[:-1], "--raw", "-z", "--no-abbrev", "--full-index", "--date=raw", _REPLAY_FORMAT)
 _HUNK = re.compile(rb"@@ -([0-9]+)(?:,([0-9]+))? \+([0-9]+)(?:,([0-9]+))? @@")
 _ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13, b'"': 34, b"\\": 92}
 
@@ -150,7 +155,7 @@ def records(
     commit it cannot read), the commits after the last complete one are read one at a time and an unreadable one
     is left out (the commit reader reports it); a timeout still fails the analysis."""
     if replay:  # every commit or none: a failure falls back to the blame engine
-        yield from _stream(repo, commits, config, [0], REPLAY_ARGS)
+        yield from _stream(repo, commits, config, [0], REPLAY_ARGS, len(REPLAY_FIELDS))
         return
     done = [0]
     try:
@@ -170,40 +175,52 @@ def records(
 
 
 def _stream(
-    repo: Path, commits: Sequence[str], config: list[str], done: list[int], args: Sequence[str] = _LOG_ARGS
+    repo: Path,
+    commits: Sequence[str],
+    config: list[str],
+    done: list[int],
+    args: Sequence[str] = _LOG_ARGS,
+    fields: int = len(_FIELDS),
 ) -> Iterable[tuple[str, list[bytes], bytes]]:
     if not commits:
         return
     stdin = ("\n".join(commits) + "\n").encode()
+    with git.stream(repo, [*config, *args], stdin=stdin) as chunks:
+        yield from _parse(chunks, commits, done, fields)
+
+
+def _parse(
+    chunks: Iterable[bytes], commits: Sequence[str], done: list[int], fields: int
+) -> Iterable[tuple[str, list[bytes], bytes]]:
+    """The records of `commits`, in order, from git's output in chunks."""
     markers = [b"\0\x01" + sha.encode() + b"\0" for sha in commits]
     index = -1
     buffer = bytearray()
-    with git.stream(repo, [*config, *args], stdin=stdin) as chunks:
-        for chunk in chunks:
-            buffer += chunk
-            while index + 1 < len(markers):
-                at = buffer.find(markers[index + 1], 0 if index < 0 else 1)
-                if at < 0:
-                    break
-                if index >= 0:
-                    done[0] = index + 1
-                    yield _record(commits[index], bytes(buffer[len(markers[index]) : at]))
-                del buffer[:at]
-                index += 1
+    for chunk in chunks:
+        buffer += chunk
+        while index + 1 < len(markers):
+            at = buffer.find(markers[index + 1], 0 if index < 0 else 1)
+            if at < 0:
+                break
+            if index >= 0:
+                done[0] = index + 1
+                yield _record(commits[index], bytes(buffer[len(markers[index]) : at]), fields)
+            del buffer[:at]
+            index += 1
     if index >= 0:
         done[0] = index + 1
-        yield _record(commits[index], bytes(buffer[len(markers[index]) :]))
+        yield _record(commits[index], bytes(buffer[len(markers[index]) :]), fields)
 
 
-def _record(sha: str, body: bytes) -> tuple[str, list[bytes], bytes]:
-    parts = body.split(b"\0", len(_FIELDS))
-    while len(parts) < len(_FIELDS) + 1:
+def _record(sha: str, body: bytes, fields: int) -> tuple[str, list[bytes], bytes]:
+    parts = body.split(b"\0", fields)
+    while len(parts) < fields + 1:
         parts.append(b"")
-    return sha, parts[: len(_FIELDS)], parts[len(_FIELDS)]
+    return sha, parts[:fields], parts[fields]
 
 
 def commit_of(sha: str, header: list[bytes]) -> Commit | None:
-    parents, name, email, at, ct = header
+    parents, name, email, at, ct = header[: len(_FIELDS)]
     found = parse_author(name, email, at, ct)
     if isinstance(found, Skipped):
         return None  # not counted anywhere (the commit reader reports why)

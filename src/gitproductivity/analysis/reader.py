@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,8 +123,12 @@ class Parser:
         every: int = 500,
         *,
         languages_hours: bool = True,
+        oldest_first: bool = False,
     ) -> None:
         self.tally = Tally()
+        # Commits come oldest first (the replay's topological order) rather than newest first: of two commits of
+        # one identity at the same second, the one read later names it, as the newer would in `git log` order.
+        self.oldest_first = oldest_first
         self.activity = activity.Collector() if languages_hours else None
         self.paths = paths
         self.progress = progress
@@ -181,6 +185,18 @@ class Parser:
             self._rename = (parts[0], parts[1])
             self._paths_to_skip = 2
 
+    def commit(self, fields: Sequence[bytes], files: Iterable[tuple[int, int, bytes]]) -> None:
+        """One commit read by another pass (the change categories' replay): its header in `FIELDS` order and
+        (added, deleted, path) per text file, binary files left out; counted exactly as from `--numstat`."""
+        self._finish()
+        self._header(list(fields))
+        if self._lost:  # a malformed header: skipped, as in the stream
+            self._lost = False
+        else:
+            for added, deleted, path in files:
+                self._counted(added, deleted, path)
+        self._finish()
+
     def close(self) -> Tally:
         if self._rest:
             self.feed(b"\0")
@@ -201,14 +217,18 @@ class Parser:
         self._lost = True
 
     def _file(self, added: bytes, deleted: bytes, path: bytes) -> None:
-        if added == b"-" or deleted == b"-" or self._commit is None or self.paths.excluded(path):
-            return  # binary, or vendored / generated / lock file
+        if added != b"-" and deleted != b"-":  # `-`: binary
+            self._counted(int(added), int(deleted), path)
+
+    def _counted(self, added: int, deleted: int, path: bytes) -> None:
+        if self._commit is None or self.paths.excluded(path):
+            return  # vendored / generated / lock file
         sums = self._commit.sums
-        sums[0] += int(added)
-        sums[1] += int(deleted)
+        sums[0] += added
+        sums[1] += deleted
         sums[2] += 1
         if self.activity is not None:
-            self.activity.file(self._commit, path, int(added), int(deleted))
+            self.activity.file(self._commit, path, added, deleted)
 
     def _header(self, fields: list[bytes]) -> None:
         sha, parents, name, email, author_time, committer_time, raw_date, trailers = fields
@@ -266,7 +286,7 @@ class Parser:
         if when > row[LAST]:
             row[LAST] = when
         names = self.tally.names
-        if email not in names or when > names[email][0]:
+        if email not in names or when > names[email][0] or (self.oldest_first and when == names[email][0]):
             names[email] = (when, author.name)
 
 

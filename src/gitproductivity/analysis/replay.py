@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitproductivity.analysis import diff_log, git, origins, patches
+from gitproductivity.analysis import diff_log, git, origins, patches, reader
 from gitproductivity.analysis.diff_log import Commit, Reading
 from gitproductivity.analysis.exclusions import PathFilter
 
@@ -32,10 +32,12 @@ def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "
 
 
 def categories(
-    reading: Reading, head: str, commits: Sequence[str]
+    reading: Reading, head: str, commits: Sequence[str], counts: reader.Parser | None = None
 ) -> tuple[dict[str, Commit], set[str], int, origins.Replay]:
     """The categories of the `commits` reachable from `head`, by replaying all its history once
-    (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers)."""
+    (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers). `counts`: the
+    commit reader's tally of the same `commits`, from the same stream (the replay's hunks are numstat's
+    counts), so that history is diffed once."""
     repo, ignored = reading.repo, reading.ignored
     listed = git.run(repo, ["rev-list", "--reverse", "--topo-order", "--parents", head]).decode().split("\n")
     order = [(parts[0], parts[1:]) for line in listed if (parts := line.split())]
@@ -94,9 +96,13 @@ def categories(
             if commit is not None:
                 found[sha] = commit
             if len(parents) > 1:
+                if counts is not None and sha in wanted:
+                    counts.commit(_reader_fields(sha, header), ())
                 replay.merge(sha, parents, first.get(sha, []), pairwise)
                 continue
             changes = patches.parse(body)
+            if counts is not None and sha in wanted:
+                counts.commit(_reader_fields(sha, header), _numstat(changes))
             tally: origins.Deleted | None = None
             if commit is not None and sha not in ignored:
                 tally = deleted[sha] = origins.Deleted()
@@ -127,6 +133,23 @@ def categories(
             origin = resolved.get(key, {}).get(line, "")
             commit.origins[origin] = commit.origins.get(origin, 0) + 1
     return found, set(replay.index), len(needed), replay
+
+
+def _reader_fields(sha: str, header: list[bytes]) -> list[bytes]:
+    """The replay's header (`diff_log.REPLAY_FIELDS`) as the commit reader's `FIELDS`."""
+    return [sha.encode(), *header[:-1], header[-1][1:]]  # the co-authors field's leading `T` dropped
+
+
+def _numstat(changes: Sequence[patches.Change]) -> list[tuple[int, int, bytes]]:
+    """What `git log --numstat` prints for these file pairs: lines added and deleted per text file (the hunks of
+    a `-U0` patch count exactly those), under the new path (the old one for a deletion)."""
+    out: list[tuple[int, int, bytes]] = []
+    for change in changes:
+        path = change.new if change.new is not None else change.old
+        if change.binary or path is None:
+            continue
+        out.append((sum(h[3] for h in change.hunks), sum(h[1] for h in change.hunks), path))
+    return out
 
 
 def _first_parent_changes(repo: Path, merges: Sequence[tuple[str, Sequence[str]]]) -> dict[str, list[patches.Change]]:

@@ -93,7 +93,6 @@ def local_path(job: Job) -> Path:
 
 
 def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> None:
-    settings = get_settings()
     t0 = time.monotonic()
     path = local_path(job)
     if job.kind == "remote":
@@ -115,21 +114,8 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
         work = plan.make(path, branch=branch, base=base, seen_fingerprint=seen_fingerprint, full=job.full)
         heartbeat.set_total(len(work.commits))
         t1 = time.monotonic()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="categories") as beside:
-            # The change categories read history with git processes of their own: beside the commit read.
-            found = beside.submit(_categories, job, path, work)
-            tally = reader.read(
-                path,
-                work.commits,
-                work.paths,
-                shards=settings.analysis_shards or os.cpu_count() or 1,
-                min_shard=settings.analysis_min_shard,
-                mailmap=work.mailmap,
-                progress=heartbeat.advance,
-                languages_hours=settings.languages_hours,
-            )
-            replayed = found.result()
-            _fold_categories(job, tally, replayed)
+        tally, replayed = _read(job, path, work, heartbeat)
+        _fold_categories(job, tally, replayed)
         categories_rollup.credit_co_authors(path, tally, work.mailmap)  # always, categories on or off
         own = _ownership(job, path, work, replayed.replay if replayed else None)
         read_ms = int((time.monotonic() - t1) * 1000)
@@ -155,10 +141,46 @@ def _analyse(job: Job, worker: str, heartbeat: Heartbeat, started: float) -> Non
     raise StaleBase("the repository kept being analysed by others; gave up after 3 tries")
 
 
-def _categories(job: Job, path: Path, work: plan.Plan) -> categories.Result | None:
-    """The change categories of the plan's commits; None when turned off."""
-    if not get_settings().change_categories or not work.commits:
-        return None
+def _read(job: Job, path: Path, work: plan.Plan, heartbeat: Heartbeat) -> tuple[reader.Tally, categories.Result | None]:
+    """The plan's commits read, with their change categories (None when turned off).
+
+    When the categories replay history (a first or full analysis), the commit reader's counts come from the
+    replay's own stream: history is diffed once. Otherwise the categories blame with git processes of their own,
+    beside the sharded commit read."""
+    settings = get_settings()
+
+    def read() -> reader.Tally:
+        return reader.read(
+            path,
+            work.commits,
+            work.paths,
+            shards=settings.analysis_shards or os.cpu_count() or 1,
+            min_shard=settings.analysis_min_shard,
+            mailmap=work.mailmap,
+            progress=heartbeat.advance,
+            languages_hours=settings.languages_hours,
+        )
+
+    if not settings.change_categories or not work.commits or work.head is None:
+        return read(), None
+    if categories.worth_replaying(path, work.head, len(work.commits)):
+        counts = reader.Parser(
+            work.paths, progress=heartbeat.advance, languages_hours=settings.languages_hours, oldest_first=True
+        )
+        replayed = _categories(job, path, work, "replay", counts)
+        if replayed.counts is not None:
+            return replayed.counts, replayed
+        heartbeat.set_total(len(work.commits))  # the replay failed: the commits are read again, on their own
+        return read(), replayed
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="categories") as beside:
+        found = beside.submit(_categories, job, path, work, "blame")
+        tally = read()
+        return tally, found.result()
+
+
+def _categories(
+    job: Job, path: Path, work: plan.Plan, engine: categories.Engine, counts: reader.Parser | None = None
+) -> categories.Result:
     return categories.compute(
         path,
         work.commits,
@@ -166,6 +188,8 @@ def _categories(job: Job, path: Path, work: plan.Plan) -> categories.Result | No
         head=work.head,
         mailmap=work.mailmap,
         commit_graph=job.kind == "remote",  # our own mirror; a local repository is never written to
+        engine=engine,
+        counts=counts,
     )
 
 
