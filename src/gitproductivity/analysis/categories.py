@@ -32,11 +32,8 @@ from pathlib import Path
 from typing import Literal
 
 from gitproductivity.analysis import commit_graphs, diff_log, git, origins, patches, reader, replay
-from gitproductivity.analysis.commits import Skipped
-from gitproductivity.analysis.commits import author as parse_author
 from gitproductivity.analysis.diff_log import Commit, Reading, parse_diff
 from gitproductivity.analysis.exclusions import PathFilter
-from gitproductivity.analysis.identities import canonical_email
 from gitproductivity.analysis.ownership import IGNORE_REVS, _ignore_revs_file
 from gitproductivity.core.settings import get_settings
 
@@ -178,9 +175,10 @@ def compute(
         rest: Sequence[str] = commits
         kept: origins.Replay | None = None
         tally: reader.Tally | None = None
+        known: dict[str, diff_log.Origin] = {}
         if head and engine != "blame" and (engine == "replay" or worth_replaying(repo, head, len(commits))):
             try:
-                replayed, reached, blamed, kept = replay.categories(reading, head, commits, counts)
+                replayed, reached, blamed, kept, known = replay.categories(reading, head, commits, counts)
             except (git.GitError, patches.Unreadable) as exc:
                 if isinstance(exc, git.GitError) and exc.returncode is None:
                     raise
@@ -194,7 +192,7 @@ def compute(
             found.update((c.sha, c) for c in result.commits)
             blamed += result.blamed
     out = [found[sha] for sha in commits if sha in found]
-    _classify(repo, out, config, window)
+    _classify(repo, out, config, window, known)
     return Result(out, blamed, kept, tally)
 
 
@@ -253,21 +251,22 @@ def _blamed(reading: Reading, commits: Sequence[str], window: int) -> Result:
     return Result(out, blamed)
 
 
-def _classify(repo: Path, commits: list[Commit], config: list[str], window: int) -> None:
-    """Resolve each origin commit to its identity and time; sort the deleted lines into refactor and young."""
-    shas = sorted({sha for c in commits for sha in c.origins if sha})
-    origin: dict[str, tuple[str, int | None]] = {}
+def _classify(
+    repo: Path, commits: list[Commit], config: list[str], window: int, known: dict[str, diff_log.Origin]
+) -> None:
+    """Resolve each origin commit to its identity and time (`known`: those the replay read already); sort the
+    deleted lines into refactor and young."""
+    shas = sorted({sha for c in commits for sha in c.origins if sha and sha not in known})
+    origin = known
     if shas:
+        origin = dict(known)
         stdin = ("\n".join(shas) + "\n").encode()
         fmt = "--format=%H%x00%aN%x00%aE%x00%at%x00%ct%x00"
         args = [*config, "log", "--no-walk=unsorted", "--stdin", "--use-mailmap", "--encoding=UTF-8", fmt]
         fields = git.run(repo, args, input=stdin).split(b"\0")
         for i in range(0, len(fields) - 5, 5):
             raw, name, email, at, ct = (f.strip(b"\n") for f in fields[i : i + 5])
-            found = parse_author(name, email, at, ct)
-            dated = parse_author(b"-", b"-", at, ct)  # the date alone (an origin without author keeps its age)
-            who = "" if isinstance(found, Skipped) else canonical_email(found.email)
-            origin[raw.decode()] = (who, None if isinstance(dated, Skipped) else dated.when)
+            origin[raw.decode()] = diff_log.origin_of(name, email, at, ct)
     for commit in commits:
         for sha, lines in commit.origins.items():
             who, when = origin.get(sha, ("", None))

@@ -219,6 +219,20 @@ def _record(sha: str, body: bytes, fields: int) -> tuple[str, list[bytes], bytes
     return sha, parts[:fields], parts[fields]
 
 
+#: An origin commit's identity ("" when it cannot be attributed) and author time (None when it has no date).
+Origin = tuple[str, int | None]
+
+
+def origin_of(name: bytes, email: bytes, at: bytes, ct: bytes) -> Origin:
+    """Who wrote a line a commit deletes, and when: the commit's identity and time, its time alone when it has
+    no author (a line keeps its age)."""
+    found = parse_author(name, email, at, ct)
+    if not isinstance(found, Skipped):
+        return canonical_email(found.email), found.when
+    dated = parse_author(b"-", b"-", at, ct)  # the date alone
+    return "", None if isinstance(dated, Skipped) else dated.when
+
+
 def commit_of(sha: str, header: list[bytes]) -> Commit | None:
     parents, name, email, at, ct = header[: len(_FIELDS)]
     found = parse_author(name, email, at, ct)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gitproductivity.analysis import diff_log, git, origins, patches, reader
@@ -33,9 +34,10 @@ def replay_history(repo: Path, head: str, paths: PathFilter, *, mailmap: str = "
 
 def categories(
     reading: Reading, head: str, commits: Sequence[str], counts: reader.Parser | None = None
-) -> tuple[dict[str, Commit], set[str], int, origins.Replay]:
+) -> tuple[dict[str, Commit], set[str], int, origins.Replay, dict[str, diff_log.Origin]]:
     """The categories of the `commits` reachable from `head`, by replaying all its history once
-    (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers). `counts`: the
+    (`analysis.origins`): (commit -> figures, every commit replayed, blames run for markers, the replay's state,
+    the identity and time of every origin of a deleted line, from the stream's headers). `counts`: the
     commit reader's tally of the same `commits`, from the same stream (the replay's hunks are numstat's
     counts), so that history is diffed once."""
     repo, ignored = reading.repo, reading.ignored
@@ -55,8 +57,12 @@ def categories(
 
     replay.excluded = is_excluded
     merges = [(sha, parents) for sha, parents in order if len(parents) > 1]
-    first = _first_parent_changes(repo, merges)
+    # The merges' diffs against their first parents are needed at the first merge: git makes them meanwhile.
+    beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="merges")
+    first_diffs = beside.submit(_first_parent_changes, repo, merges)
+    first: dict[str, list[patches.Change]] | None = None
     found: dict[str, Commit] = {}
+    who: dict[int, diff_log.Origin] = {}  # replay index -> identity and time, of every commit read
     deleted: dict[str, origins.Deleted] = {}
     done = 0
 
@@ -91,13 +97,17 @@ def categories(
 
     try:
         for sha, header, body in diff_log.records(repo, [sha for sha, _p in order], reading.config, replay=True):
-            parents = order[replay.index[sha]][1]
+            index = replay.index[sha]
+            parents = order[index][1]
+            who[index] = diff_log.origin_of(*header[1:5])
             commit = diff_log.commit_of(sha, header) if sha in wanted else None
             if commit is not None:
                 found[sha] = commit
             if len(parents) > 1:
                 if counts is not None and sha in wanted:
                     counts.commit(_reader_fields(sha, header), ())
+                if first is None:
+                    first = first_diffs.result()
                 replay.merge(sha, parents, first.get(sha, []), pairwise)
                 continue
             changes = patches.parse(body)
@@ -114,6 +124,8 @@ def categories(
                 reading.progress(500)
     finally:
         lines.close()
+        first_diffs.cancel()
+        beside.shutdown(wait=True)
     needed: dict[int, set[int]] = {}
     for tally in deleted.values():
         for value in tally.markers:
@@ -122,17 +134,20 @@ def categories(
     resolved = (
         origins.resolve(reading.blame_repo(), replay.keys, needed, reading.ignore_file, reading.pool) if needed else {}
     )
+    known: dict[str, diff_log.Origin] = {}
     for sha, tally in deleted.items():
         commit = found[sha]
         commit.new_work = tally.new_work
         for index, count in tally.counts.items():
             origin = replay.shas[index]
             commit.origins[origin] = commit.origins.get(origin, 0) + count
+            if index in who:
+                known[origin] = who[index]
         for value in tally.markers:
             key, line = origins.unmark(value)
             origin = resolved.get(key, {}).get(line, "")
             commit.origins[origin] = commit.origins.get(origin, 0) + 1
-    return found, set(replay.index), len(needed), replay
+    return found, set(replay.index), len(needed), replay, known
 
 
 def _reader_fields(sha: str, header: list[bytes]) -> list[bytes]:
