@@ -242,3 +242,25 @@ def test_a_replay_is_asked_for_only_when_much_of_the_tree_is_to_be_blamed(
     previous = ownership.Previous(first.head, first.fingerprint, first.files)
     again = ownership.compute(repo.path, head=repo.head(), previous=previous, **common)
     assert asked == [0] and again.blamed == 1
+
+
+def test_an_incremental_computation_looks_up_only_the_commits_it_has_not_met(tmp_path: Path) -> None:
+    """Who a commit is (identity, time, name) is kept between computations under the same rules: an incremental
+    one asks git about the new commits only, and finds what a full one finds; under other rules nothing is reused."""
+    repo = Repo(tmp_path / "r")
+    first_commit = repo.commit(ALICE, "2026-01-01T10:00:00Z", {f"f{i}.txt": lines(3, f"f{i}") for i in range(4)})
+    paths = exclusions.PathFilter(exclusions.DEFAULT_EXCLUDES)
+    common: dict[str, Any] = {"paths": paths, "mailmap": "", "rules_fingerprint": "r"}
+    first = ownership.compute(repo.path, head=repo.head(), previous=None, **common)
+    assert first.met == {first_commit: ("alice@example.com", first.met[first_commit][1], "Alice")}
+    bob = repo.commit(BOB, "2026-01-02T10:00:00Z", {"f0.txt": lines(2, "bob")})
+    previous = ownership.Previous(first.head, first.fingerprint, first.files, first.met)
+    again = ownership.compute(repo.path, head=repo.head(), previous=previous, **common)
+    assert set(again.met) == {bob}
+    full = ownership.compute(repo.path, head=repo.head(), previous=None, **common)
+    assert set(full.met) == {first_commit, bob}
+    assert (again.owners, again.names) == (full.owners, full.names)
+    other_rules = ownership.compute(
+        repo.path, head=repo.head(), previous=previous, **{**common, "rules_fingerprint": "x"}
+    )
+    assert set(other_rules.met) == {first_commit, bob}

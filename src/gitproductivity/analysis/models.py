@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gitproductivity.core.db import Base
@@ -101,6 +101,20 @@ class OwnershipFile(Base):
     path: Mapped[str] = mapped_column(Text())
     blob: Mapped[str] = mapped_column(String(64))
     commits: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class OwnershipCommit(Base):
+    """Who one commit that owns lines at the head is, under the repository's current rules (mailmap): its identity
+    ("" when it cannot be attributed), author time and name. An incremental computation looks up only the commits
+    it has not met before; a full one writes them all again."""
+
+    __tablename__ = "ownership_commits"
+
+    repository_id: Mapped[str] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    commit: Mapped[str] = mapped_column(String(64), primary_key=True)
+    identity: Mapped[str] = mapped_column(Text())
+    author_time: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(Text())
 
 
 class OwnershipDirectory(Base):

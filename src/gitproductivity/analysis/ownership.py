@@ -62,6 +62,10 @@ REPLAY_SHARE = 10
 Known = Callable[[set[str]], dict[bytes, tuple[str, Blame | None]] | None]
 
 
+#: Who a commit is: (identity, "" when it cannot be attributed; author time; name).
+Who = tuple[str, int, str]
+
+
 @dataclass
 class CachedFile:
     blob: str
@@ -82,6 +86,7 @@ class Result:
     full: bool = True
     fresh: set[str] = field(default_factory=set)  # paths blamed (or found binary) in this run
     stale: set[str] = field(default_factory=set)  # cached paths this run replaced or removed
+    met: dict[str, Who] = field(default_factory=dict)  # commits looked up in this run (the others were cached)
 
     def by_directory(self) -> dict[str, dict[str, int]]:
         """directory ("" for the root) -> identity -> lines, for every directory with a counted file."""
@@ -115,6 +120,7 @@ class Previous:
     head: str
     fingerprint: str
     files: dict[str, CachedFile]
+    commits: dict[str, Who] = field(default_factory=dict)  # who the commits met before are, under the same rules
 
 
 def fingerprint(repo: Path, head: str, rules_fingerprint: str) -> str:
@@ -213,30 +219,34 @@ def _blame_or_unattributed(repo: Path, head: str, raw_path: bytes, blob: str, ig
         return {"": count} if count else {}
 
 
-def identities(repo: Path, shas: Sequence[str], mailmap: str) -> tuple[dict[str, str], dict[str, tuple[int, str]]]:
-    """commit -> identity (canonical e-mail after the mailmap; "" when the commit cannot be attributed), and
-    identity -> (time, name) of its newest commit among them."""
-    owners: dict[str, str] = {}
-    names: dict[str, tuple[int, str]] = {}
+def identities(repo: Path, shas: Sequence[str], mailmap: str) -> dict[str, Who]:
+    """commit -> (identity: canonical e-mail after the mailmap, "" when the commit cannot be attributed; author
+    time; name)."""
+    out: dict[str, Who] = {}
     if not shas:
-        return owners, names
+        return out
     config = ["-c", f"mailmap.blob={mailmap}"] if mailmap else []
     fmt = "--format=%H%x00%aN%x00%aE%x00%at%x00%ct%x00"
     stdin = ("\n".join(shas) + "\n").encode()
     args = [*config, "log", "--no-walk=unsorted", "--stdin", "--use-mailmap", "--encoding=UTF-8", fmt]
-    out = git.run(repo, args, input=stdin)
-    fields = out.split(b"\0")
+    fields = git.run(repo, args, input=stdin).split(b"\0")
     for i in range(0, len(fields) - 5, 5):
         sha, name, email, at, ct = (f.strip(b"\n") for f in fields[i : i + 5])
         found = parse_author(name, email, at, ct)
         if isinstance(found, Skipped):
-            owners[sha.decode()] = ""
-            continue
-        who = canonical_email(found.email)
-        owners[sha.decode()] = who
-        if who not in names or found.when > names[who][0]:
-            names[who] = (found.when, found.name)
-    return owners, names
+            out[sha.decode()] = ("", 0, "")
+        else:
+            out[sha.decode()] = (canonical_email(found.email), found.when, found.name)
+    return out
+
+
+def newest_names(commits: Iterable[Who]) -> dict[str, tuple[int, str]]:
+    """identity -> (time, name) of its newest commit among `commits`."""
+    names: dict[str, tuple[int, str]] = {}
+    for who, when, name in commits:
+        if who and (who not in names or when > names[who][0]):
+            names[who] = (when, name)
+    return names
 
 
 def compute(
@@ -296,9 +306,13 @@ def compute(
             for done in executor.map(one, todo):
                 del done
     shas = sorted({sha for cached in result.values() for sha in cached.commits or () if sha})
-    owners, names = identities(repo, shas, mailmap)
+    cached = previous.commits if incremental and previous is not None else {}
+    met = identities(repo, [sha for sha in shas if sha not in cached], mailmap)
+    who = {sha: cached[sha] if sha in cached else met[sha] for sha in shas if sha in cached or sha in met}
+    owners = {sha: found[0] for sha, found in who.items()}
+    names = newest_names(who.values())
     stale = set(previous.files) - set(reuse) if previous is not None else set()
-    return Result(head, fp, result, owners, names, len(todo), not incremental, set(todo), stale)
+    return Result(head, fp, result, owners, names, len(todo), not incremental, set(todo), stale, met)
 
 
 def _ignored(ignore_file: str | None) -> set[str]:

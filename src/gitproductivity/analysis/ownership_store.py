@@ -17,7 +17,13 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from gitproductivity.analysis import ownership
-from gitproductivity.analysis.models import OwnershipDirectory, OwnershipFile, OwnershipLine, OwnershipState
+from gitproductivity.analysis.models import (
+    OwnershipCommit,
+    OwnershipDirectory,
+    OwnershipFile,
+    OwnershipLine,
+    OwnershipState,
+)
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import bulk_insert
 from gitproductivity.core.errors import NotFound
@@ -27,6 +33,7 @@ from gitproductivity.repositories import service as repositories
 _FILES = cast(Table, OwnershipFile.__table__)
 _DIRECTORIES = cast(Table, OwnershipDirectory.__table__)
 _LINES = cast(Table, OwnershipLine.__table__)
+_COMMITS = cast(Table, OwnershipCommit.__table__)
 _CHUNK = 500
 
 
@@ -53,7 +60,15 @@ def load(session: Session, *, repository_id: str) -> ownership.Previous | None:
             )
         )
     }
-    return ownership.Previous(state.head_commit, state.fingerprint, files)
+    commits = {
+        sha: (identity, when, name)
+        for sha, identity, when, name in session.execute(
+            select(
+                OwnershipCommit.commit, OwnershipCommit.identity, OwnershipCommit.author_time, OwnershipCommit.name
+            ).where(OwnershipCommit.repository_id == repository_id)
+        )
+    }
+    return ownership.Previous(state.head_commit, state.fingerprint, files, commits)
 
 
 def save(
@@ -68,6 +83,7 @@ def save(
     previous = session.get(OwnershipState, repository_id)
     if result.full or previous is None:
         session.execute(delete(OwnershipFile).where(OwnershipFile.repository_id == repository_id))
+        session.execute(delete(OwnershipCommit).where(OwnershipCommit.repository_id == repository_id))
         fresh = sorted(result.files)
     else:
         stale = sorted(result.stale)
@@ -91,6 +107,14 @@ def save(
                 "commits": result.files[p].commits,
             }
             for p in fresh
+        ],
+    )
+    bulk_insert(  # who the commits met in this run are (the others are stored already, under the same rules)
+        session,
+        _COMMITS,
+        [
+            {"repository_id": repository_id, "commit": sha, "identity": who, "author_time": when, "name": name}
+            for sha, (who, when, name) in sorted(result.met.items())
         ],
     )
     _write_directories(session, repository_id=repository_id, result=result, owner=owner)
