@@ -90,17 +90,22 @@ class Result:
 
     def by_directory(self) -> dict[str, dict[str, int]]:
         """directory ("" for the root) -> identity -> lines, for every directory with a counted file."""
-        out: dict[str, dict[str, int]] = {}
+        owners = self.owners
+        own: dict[str, dict[str, int]] = {}  # each file's own directory first, then passed up to its ancestors
         for path, cached in self.files.items():
             if not cached.commits:
                 continue
-            parts = path.split("/")[:-1]
-            dirs = [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]
+            row = own.setdefault(path.rsplit("/", 1)[0] if "/" in path else "", {})
             for sha, count in cached.commits.items():
-                who = self.owners.get(sha, "")
-                for directory in dirs:
-                    row = out.setdefault(directory, {})
-                    row[who] = row.get(who, 0) + count
+                who = owners.get(sha, "")
+                row[who] = row.get(who, 0) + count
+        out: dict[str, dict[str, int]] = {}
+        for directory, row in own.items():
+            parts = directory.split("/") if directory else []
+            for above in [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]:
+                total = out.setdefault(above, {})
+                for who, count in row.items():
+                    total[who] = total.get(who, 0) + count
         return out
 
     def files_by_directory(self) -> dict[str, int]:
