@@ -35,7 +35,7 @@ from gitproductivity.core import channels, telemetry, tracing, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.webhooks import client_certs, credentials, deliveries, pacing, queue
+from gitproductivity.webhooks import client_certs, credentials, deliveries, outcomes, pacing, queue
 from gitproductivity.webhooks.queue import Job, Result
 from gitproductivity.webhooks.sender import HttpSender, Outcome, Sender
 
@@ -356,7 +356,7 @@ class Dispatcher:
             batch, self.results = self.results, []
             try:
                 record_started = time.time_ns()
-                await self._db(partial(queue.record, results=batch))
+                await self._db(partial(outcomes.record, results=batch))
                 for r in batch:
                     tracing.past_span(
                         "webhook.record", parent=r.job.trace, start_ns=record_started, end_ns=time.time_ns()
