@@ -41,7 +41,7 @@ def real(api: TestClient, hook_id: str, **params: str) -> list[dict[str, Any]]:
 
 
 def test_event_is_delivered_byte_for_byte_and_logged(
-    api: TestClient, receiver: Receiver, dispatcher: RunningDispatcher
+    api: TestClient, receiver: Receiver, dispatcher: RunningDispatcher, database: Database
 ) -> None:
     hook = add_hook(api, receiver.url("/ok"), ["developer.added"])
     dev = api.post("/v1/developers", json={"name": "Jane Doe", "email": "jane@example.com"}).json()
@@ -67,6 +67,8 @@ def test_event_is_delivered_byte_for_byte_and_logged(
     [attempt] = detail["attempt_log"]
     assert attempt["response_status"] == 200 and attempt["error_kind"] is None
     assert attempt["request_body"].encode() == got[0].body
+    with database.session() as session:  # served from the event's payload, not copied into the attempt log
+        assert session.scalar(select(DeliveryAttempt.request_body).where(DeliveryAttempt.id == attempt["id"])) is None
     assert attempt["request_headers"]["X-GitProductivity-Delivery"] == delivery["id"]
     assert attempt["response_headers"]["X-Receiver"] == "test"
     assert json.loads(attempt["response_body"]) == {"received": True}

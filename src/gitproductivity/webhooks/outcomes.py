@@ -61,7 +61,7 @@ def _attempt_row(result: Result, retry_after: float | None, next_retry: float | 
         "started_at": o.started_at,
         "duration_ms": round(o.duration_ms, 3),
         "request_headers": result.headers,
-        "request_body": result.job.body.decode("utf-8", errors="replace"),
+        "request_body": None,  # the delivery's payload, not copied (DeliveryAttempt.body_sent)
         "response_status": o.status_code,
         "response_headers": o.response_headers,
         "response_body": o.response_body,
