@@ -1,6 +1,7 @@
 """Webhook delivery benchmark: the engine end to end against a plain aiohttp sign+POST loop (the ceiling).
 
     .venv/bin/python benchmarks/delivery.py [--events 20000] [--postgres postgresql://postgres@127.0.0.1/postgres]
+        [--before /tmp/before/src]
 
 A receiver runs in its own process on 127.0.0.1 and notes when each request arrives. In one run, side by side:
 
@@ -25,7 +26,10 @@ arrival).
 Each engine scenario runs in a fresh process (peak RSS is that process's) on a fresh database, on SQLite and
 on PostgreSQL. Each throughput scenario runs `--repeat` times (default 3), each time right after its own
 ceiling run, and the median ratio is reported. CPU time per delivery (all threads of the process) is printed
-next to the rates: on a shared machine it is the steadier figure. docs/benchmarks.md has the write-up.
+next to the rates: on a shared machine it is the steadier figure. `--before SRC` runs, in each repetition and
+after the same ceiling runs, the engine of another source tree too (`git archive <commit> src | tar -x -C
+/tmp/before`), each on its own fresh database, their order alternating: before and after in one run.
+docs/benchmarks.md has the write-up.
 """
 
 from __future__ import annotations
@@ -264,8 +268,13 @@ async def _run_until(db: Any, receiver: str, deliveries: int, work: Any = None) 
     return start, end
 
 
-def _engine(url: str, port: int, scenario: str, n: int, concurrency: int, out: Any, variant: str = "plain") -> None:
-    """`variant`: "plain", "filter" (a matching filter on every endpoint) or "ordered:<keys>" (per_repository)."""
+def _engine(
+    url: str, port: int, scenario: str, n: int, concurrency: int, out: Any, variant: str = "plain", src: str = ""
+) -> None:
+    """`variant`: "plain", "filter" (a matching filter on every endpoint) or "ordered:<keys>" (per_repository).
+    `src`: run the engine of another source tree (`--before`), imported ahead of this one."""
+    if src:
+        sys.path.insert(0, src)
     db, org = _setup(url, concurrency)
     receiver = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
@@ -348,6 +357,12 @@ def main() -> None:
     )
     parser.add_argument("--compare", choices=["filter", "ordering"], help="side by side: see the docstring")
     parser.add_argument("--keys", default="10,100", help="--compare ordering: repositories the events spread over")
+    parser.add_argument(
+        "--before",
+        default="",
+        help="the src/ of another tree (a `git archive` of an older commit): its engine runs beside this one's in "
+        "each repetition, on its own fresh database, after the same ceiling runs (the order alternating)",
+    )
     args = parser.parse_args()
     n = args.events
 
@@ -361,7 +376,7 @@ def main() -> None:
     try:
         print(
             f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, deliveries per run: {n}, "
-            f"engine concurrency {args.concurrency}"
+            f"engine concurrency {args.concurrency}; load average {os.getloadavg()[0]:.2f}"
         )
         if args.compare:
             _compare(args, port)
@@ -370,34 +385,45 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 for scenario in ("one", "fanout"):
                     label = "1 endpoint" if scenario == "one" else "100 endpoints"
-                    ratios, own_ratios = [], []
+                    trees = ["after", "before"] if args.before else ["after"]
+                    ratios: dict[str, list[float]] = {t: [] for t in trees}
+                    own_ratios: dict[str, list[float]] = {t: [] for t in trees}
+                    cpus: dict[str, list[float]] = {t: [] for t in trees}
                     for rep in range(args.repeat):
                         # The ceilings just before each engine run: other load on a shared machine drifts.
                         ceiling = _in_child(_ceiling, port, n, "aiohttp")
                         own = _in_child(_ceiling, port, n, "ours")
-                        url, drop = _database(backend, args.postgres, Path(tmp) / f"{scenario}{rep}.db")
-                        try:
-                            r = _in_child(_engine, url, port, scenario, n, args.concurrency)
-                        finally:
-                            drop()
-                        ratios.append(r["rate"] / ceiling["rate"])
-                        own_ratios.append(r["rate"] / own["rate"])
+                        for tree in trees if rep % 2 == 0 else list(reversed(trees)):
+                            url, drop = _database(backend, args.postgres, Path(tmp) / f"{scenario}{rep}{tree}.db")
+                            try:
+                                src = args.before if tree == "before" else ""
+                                r = _in_child(_engine, url, port, scenario, n, args.concurrency, src=src)
+                            finally:
+                                drop()
+                            ratios[tree].append(r["rate"] / ceiling["rate"])
+                            own_ratios[tree].append(r["rate"] / own["rate"])
+                            cpus[tree].append(r["cpu_us"])
+                            name = f" {tree}" if args.before else ""
+                            print(
+                                f"{backend:10} {label:13} run {rep + 1}{name}: ceiling {ceiling['rate']:,.0f}/s "
+                                f"({ceiling['cpu_us']:.0f} us CPU each; our client alone {own['rate']:,.0f}/s, "
+                                f"{own['cpu_us']:.0f} us) | engine {r['rate']:,.0f} deliveries/s "
+                                f"({r['cpu_us']:.0f} us CPU each), ratio {ratios[tree][-1]:.2f} (to our client alone "
+                                f"{own_ratios[tree][-1]:.2f}); start->receipt "
+                                f"p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms; peak RSS {r['rss_mb']:.0f} MB "
+                                f"(ceiling {ceiling['rss_mb']:.0f} MB); "
+                                f"committing the events took {r['emit_seconds']:.1f} s; "
+                                f"load average {os.getloadavg()[0]:.2f}",
+                                flush=True,
+                            )
+                    for tree in trees:
+                        name = f" {tree}" if args.before else ""
                         print(
-                            f"{backend:10} {label:13} run {rep + 1}: ceiling {ceiling['rate']:,.0f}/s "
-                            f"({ceiling['cpu_us']:.0f} us CPU each; our client alone {own['rate']:,.0f}/s, "
-                            f"{own['cpu_us']:.0f} us) | engine {r['rate']:,.0f} deliveries/s "
-                            f"({r['cpu_us']:.0f} us CPU each), ratio {ratios[-1]:.2f} (to our client alone "
-                            f"{own_ratios[-1]:.2f}); start->receipt "
-                            f"p50 {r['p50_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms; peak RSS {r['rss_mb']:.0f} MB "
-                            f"(ceiling {ceiling['rss_mb']:.0f} MB); "
-                            f"committing the events took {r['emit_seconds']:.1f} s",
+                            f"{backend:10} {label:13}{name} median ratio {statistics.median(ratios[tree]):.2f} "
+                            f"(to our client alone {statistics.median(own_ratios[tree]):.2f}), "
+                            f"median engine CPU {statistics.median(cpus[tree]):.0f} us per delivery",
                             flush=True,
                         )
-                    print(
-                        f"{backend:10} {label:13} median ratio {statistics.median(ratios):.2f} "
-                        f"(to our client alone {statistics.median(own_ratios):.2f})",
-                        flush=True,
-                    )
                 url, drop = _database(backend, args.postgres, Path(tmp) / "trickle.db")
                 try:
                     r = _in_child(_engine, url, port, "trickle", n, args.concurrency)

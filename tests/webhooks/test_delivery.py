@@ -41,7 +41,7 @@ def real(api: TestClient, hook_id: str, **params: str) -> list[dict[str, Any]]:
 
 
 def test_event_is_delivered_byte_for_byte_and_logged(
-    api: TestClient, receiver: Receiver, dispatcher: RunningDispatcher
+    api: TestClient, receiver: Receiver, dispatcher: RunningDispatcher, database: Database
 ) -> None:
     hook = add_hook(api, receiver.url("/ok"), ["developer.added"])
     dev = api.post("/v1/developers", json={"name": "Jane Doe", "email": "jane@example.com"}).json()
@@ -67,6 +67,8 @@ def test_event_is_delivered_byte_for_byte_and_logged(
     [attempt] = detail["attempt_log"]
     assert attempt["response_status"] == 200 and attempt["error_kind"] is None
     assert attempt["request_body"].encode() == got[0].body
+    with database.session() as session:  # served from the event's payload, not copied into the attempt log
+        assert session.scalar(select(DeliveryAttempt.request_body).where(DeliveryAttempt.id == attempt["id"])) is None
     assert attempt["request_headers"]["X-GitProductivity-Delivery"] == delivery["id"]
     assert attempt["response_headers"]["X-Receiver"] == "test"
     assert json.loads(attempt["response_body"]) == {"received": True}
@@ -287,6 +289,36 @@ def test_concurrency_caps_and_graceful_stop(
     with database.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.id.in_([d["id"] for d in pending]))).all()
     assert all(r.lease_token is None and r.next_attempt_at is not None and r.next_attempt_at <= utcnow() for r in rows)
+
+
+@pytest.mark.slow  # waits out a slow receiver's answers (1.5 s each, the test webhook's included)
+def test_an_endpoint_at_its_concurrency_holds_no_sender(
+    api: TestClient, tenant: Tenant, receiver: Receiver, database: Database, database_url: str, tmp_path: Path
+) -> None:
+    """Jobs of an endpoint with all its POSTs in flight are set aside, not given a sender to wait in: with two
+    senders, a slow endpoint limited to one POST and its deliveries claimed first, the other endpoint's deliveries
+    all arrive while the slow one's first POST is still in flight."""
+    configure(
+        database_url, tmp_path, webhook_concurrency=2, webhook_endpoint_concurrency=1, webhook_timeout=5,
+        webhook_lease_seconds=60,
+    )  # fmt: skip
+    receiver.slow_seconds = 1.5
+    slow = add_hook(api, receiver.url("/slow"), ["developer.added"])
+    with database.session() as session:
+        for _n in range(6):
+            events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
+    fast_hook = add_hook(api, receiver.url("/ok"), ["developer.added"])  # after: its deliveries are claimed last
+    with database.session() as session:
+        for _n in range(6):
+            events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
+    running = RunningDispatcher(database)
+    try:
+        wait_for(lambda: len(real(api, fast_hook["id"], status="succeeded")) == 6, what="the fast endpoint's six")
+        assert len(receiver.on("/slow")) <= 1 + 1  # its test, then at most its first real POST
+        assert receiver.max_in_flight <= 2
+    finally:
+        running.stop()
+    assert len(real(api, slow["id"], status="succeeded")) <= 2
 
 
 def test_untrusted_certificate_is_a_tls_error(api: TestClient, tls_receiver: Receiver, fast: Settings) -> None:

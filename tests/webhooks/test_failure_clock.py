@@ -1,6 +1,6 @@
 """The auto-disable clock: only real deliveries move it, and only failures spread over the whole window disable.
 
-Deliveries go to a real receiver on loopback; time is the clock the queue reads (`webhooks.queue.utcnow`, which
+Deliveries go to a real receiver on loopback; time is `tests.clock.Clock` over every module that reads "now" (which
 stamps fan-out, claims and recorded outcomes), moved by the test, so days of failures take no time. Each
 `deliver_due` is one dispatcher pass: claim what is due at the moved clock, POST it, record the outcomes.
 """
@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from gitproductivity.core.db import Database
 from gitproductivity.core.settings import get_settings
-from gitproductivity.webhooks import queue
+from gitproductivity.webhooks import outcomes, queue
 from gitproductivity.webhooks.dispatcher import send_one
 from gitproductivity.webhooks.health import MAX_GAP_FRACTION
 from gitproductivity.webhooks.models import Webhook
@@ -55,7 +55,7 @@ def deliver_due(database: Database) -> list[bool]:
 
     results = run_async(send)
     with database.session() as session:
-        queue.record(session, results=results)
+        outcomes.record(session, results=results)
     return [r.outcome.ok for r in results]
 
 

@@ -20,7 +20,7 @@ from gitproductivity.core import migrate
 from gitproductivity.core.db import Database
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import RepositoryConnected
-from gitproductivity.webhooks import deliveries, endpoints, queue
+from gitproductivity.webhooks import deliveries, endpoints, outcomes, queue
 from gitproductivity.webhooks.models import Delivery, DeliveryStatus
 from gitproductivity.webhooks.sender import Outcome
 from tests.clock import Clock, moved_clock
@@ -75,7 +75,7 @@ def claim(database: Database, limit: int = 100) -> list[queue.Job]:
 def record(database: Database, job: queue.Job, status: int = 200) -> list[str]:
     outcome = Outcome(started_at=datetime.now(UTC), duration_ms=1.0, status_code=status)
     with database.session() as session:
-        return queue.record(session, results=[queue.Result(job, {}, outcome)])
+        return outcomes.record(session, results=[queue.Result(job, {}, outcome)])
 
 
 def test_fan_out_parks_what_is_held_and_the_claim_meets_only_heads(
@@ -195,7 +195,7 @@ def test_a_fan_out_and_the_head_it_parks_behind_finishing_at_once_lose_nothing(
         try:
             outcome = Outcome(started_at=datetime.now(UTC), duration_ms=1.0, status_code=200)
             with database.session() as session:
-                queue.record(session, results=[queue.Result(head, {}, outcome)])
+                outcomes.record(session, results=[queue.Result(head, {}, outcome)])
                 holding.set()
                 go.wait(10)
         except BaseException as exc:

@@ -5,9 +5,11 @@
   processes writing to a shared SQLite file).
 - Database work runs on one thread (two on PostgreSQL: a claim and a batch of outcomes side by side). Outcomes
   pile up while a transaction runs, so batches grow with load: a few transactions per batch, not per delivery.
-- Concurrency is capped overall (`webhook_concurrency`) and per endpoint (`webhook_endpoint_concurrency`); an
-  endpoint's rate limit is held across processes by `webhooks.pacing`, whose jobs wait here for their slot;
-  claims (`webhook_batch_size` at most) keep up to two batches ready beyond what is being sent.
+- A fixed pool of `webhook_concurrency` sender coroutines takes claimed jobs from one ready queue (no task per
+  delivery); a job of an endpoint already at `webhook_endpoint_concurrency` POSTs is set aside until one of them
+  ends, so it holds no sender meanwhile. An endpoint's rate limit is held across processes by `webhooks.pacing`,
+  whose jobs wait here for their slot (a task each) before they join the queue, at its head; claims
+  (`webhook_batch_size` at most) keep up to two batches ready beyond what is being sent.
 - SIGTERM (the stop event): no new claims; POSTs in flight finish and are recorded; claimed deliveries that
   had not started are handed back at once. A worker killed outright loses nothing either: it is registered in
   `workers` (`core.workers`) and heartbeats, so the next worker to start or beat finds it gone and hands its
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -32,7 +35,7 @@ from gitproductivity.core import channels, telemetry, tracing, workers
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import Database, get_database
 from gitproductivity.core.settings import Settings, get_settings
-from gitproductivity.webhooks import client_certs, credentials, deliveries, pacing, queue
+from gitproductivity.webhooks import client_certs, credentials, deliveries, outcomes, pacing, queue
 from gitproductivity.webhooks.queue import Job, Result
 from gitproductivity.webhooks.sender import HttpSender, Outcome, Sender
 
@@ -98,17 +101,19 @@ class Dispatcher:
         self.db_thread = ThreadPoolExecutor(
             max_workers=1 if self.database.is_sqlite else 2, thread_name_prefix="gitproductivity-dispatch-db"
         )
-        self.inflight = 0
+        self.inflight = 0  # claimed and not finished: queued, set aside, waiting for a slot or being sent
         self.capacity = asyncio.Event()
         self.results: list[Result] = []
         self.results_ready = asyncio.Event()
-        self.endpoint_slots: dict[str, asyncio.Semaphore] = {}
+        self.ready: deque[Job] = deque()  # what the senders take next
+        self.busy: dict[str, int] = {}  # POSTs in flight per endpoint
+        self.held: dict[str, deque[Job]] = {}  # jobs of endpoints at their concurrency, in claim order
+        self.idle: list[asyncio.Future[None]] = []  # senders waiting for a job
         self.paced: dict[str, float] = {}  # a rate-limited endpoint's last POST start here (time.monotonic())
         self.late: list[Job] = []  # rate-limited jobs that missed their slot, to hand back before the next claim
         self.unsent: list[Job] = []
         self.wake = asyncio.Event()
         self.me = workers.Registration(self.database, role="dispatcher")
-        self.sending = asyncio.Semaphore(self.settings.webhook_concurrency)
         self.refill_at = 0
         # A POST starts only if it will end (or time out) this long before its lease does.
         self.lease_margin = min(1.0, (self.settings.webhook_lease_seconds - self.settings.webhook_timeout) / 2)
@@ -126,9 +131,10 @@ class Dispatcher:
         wake = self.wake = channels.EVENTS.subscribe()
         listener = asyncio.create_task(channels.EVENTS.listen(self.database, wake, stop, retry=POLL_SECONDS))
         sender: Sender = HttpSender(self.settings)
-        tasks: set[asyncio.Task[None]] = set()
+        pacing_tasks: set[asyncio.Task[None]] = set()  # rate-limited jobs waiting for their slots
         recorder = asyncio.create_task(self._record_loop(stop))
         concurrency = self.settings.webhook_concurrency
+        senders = [asyncio.create_task(self._sender(sender, stop)) for _ in range(concurrency)]
         batch = self.settings.webhook_batch_size
         # Hold up to two batches beyond what is being sent, so POSTs never wait for a claim (which may queue
         # behind a batch of outcomes being written), and claim again once half a batch has room: claims stay
@@ -170,14 +176,20 @@ class Dispatcher:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
                     continue
+                if tracing.enabled():
+                    for job in jobs:
+                        job.trace = tracing.past_span(
+                            "webhook.claim", parent=job.trace, start_ns=claim_started, end_ns=time.time_ns()
+                        )
+                self.inflight += len(jobs)
                 for job in jobs:
-                    job.trace = tracing.past_span(
-                        "webhook.claim", parent=job.trace, start_ns=claim_started, end_ns=time.time_ns()
-                    )
-                    self.inflight += 1
-                    task = asyncio.create_task(self._deliver(sender, job, stop))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                    if job.not_before is None:
+                        self.ready.append(job)
+                    else:
+                        task = asyncio.create_task(self._pace(job, stop))
+                        pacing_tasks.add(task)
+                        task.add_done_callback(pacing_tasks.discard)
+                self._wake(len(jobs))
                 if len(jobs) == want:
                     continue  # there may be more due right now
                 due = await _or_none(self._db(pacing.next_due))
@@ -188,8 +200,15 @@ class Dispatcher:
                     await _wait_any(wake, stop, timeout=timeout)
         finally:
             stop.set()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            if pacing_tasks:
+                await asyncio.gather(*pacing_tasks, return_exceptions=True)
+            self._wake(len(senders))  # each sender hands back what is left (`unsent`) and ends
+            await asyncio.gather(*senders, return_exceptions=True)
+            left = [*self.ready, *(job for waiting in self.held.values() for job in waiting)]
+            self.ready.clear()
+            self.held.clear()
+            self.unsent += left
+            self.inflight -= len(left)
             await recorder
             if self.unsent or self.late:
                 await self._db(partial(queue.release, jobs=self.unsent + self.late))
@@ -201,41 +220,94 @@ class Dispatcher:
             await asyncio.to_thread(self.me.stop)
             log.info("webhook dispatcher stopped")
 
-    async def _deliver(self, sender: Sender, job: Job, stop: asyncio.Event) -> None:
-        slots = self.endpoint_slots.get(job.webhook_id)
-        if slots is None:
-            slots = self.endpoint_slots[job.webhook_id] = asyncio.Semaphore(self.settings.webhook_endpoint_concurrency)
-        try:
-            if job.not_before is not None and not await self._wait_for_slot(job, stop):
-                self.late.append(job)  # its slot passed: handed back (at the next turn of the loop) for a new one
-                self.wake.set()
-                return
-            async with slots, self.sending:
+    def _wake(self, count: int) -> None:
+        """Wake up to `count` idle senders."""
+        while count > 0 and self.idle:
+            waiter = self.idle.pop()
+            if not waiter.done():
+                waiter.set_result(None)
+                count -= 1
+
+    def _next_job(self) -> Job | None:
+        """The first ready job whose endpoint has room for one more POST; the others are set aside (`held`)."""
+        limit = self.settings.webhook_endpoint_concurrency
+        while self.ready:
+            job = self.ready.popleft()
+            busy = self.busy.get(job.webhook_id, 0)
+            if busy >= limit:
+                self.held.setdefault(job.webhook_id, deque()).append(job)
+                continue
+            self.busy[job.webhook_id] = busy + 1
+            return job
+        return None
+
+    def _finished(self, job: Job | None = None) -> None:
+        """A job is done (sent, handed back or left). For one a sender took (`job`), the next job set aside for
+        its endpoint goes to the head of the queue, where that sender, about to look, takes it."""
+        if job is not None:
+            hook = job.webhook_id
+            self.busy[hook] -= 1
+            waiting = self.held.get(hook)
+            if waiting:
+                self.ready.appendleft(waiting.popleft())
+                if not waiting:
+                    del self.held[hook]
+            elif not self.busy[hook]:
+                del self.busy[hook]
+        self.inflight -= 1
+        if self.inflight <= self.refill_at:
+            self.capacity.set()
+
+    async def _sender(self, sender: Sender, stop: asyncio.Event) -> None:
+        """One of the pool: take the next job, send it (or hand it back once stopping), until stopped and idle."""
+        loop = asyncio.get_running_loop()
+        while True:
+            job = self._next_job()
+            if job is None:
                 if stop.is_set():
-                    self.unsent.append(job)
                     return
-                if time.monotonic() + self.settings.webhook_timeout + self.lease_margin > job.lease_until:
-                    # Waited so long for a slot that the lease could run out mid-POST and another worker take
-                    # the delivery: leave it; it falls due again when the lease ends.
-                    log.warning("delivery %s waited past its lease; it will be retried", job.delivery_id)
-                    return
-                if not self.me.holds(job.worker_id) and not await self._still_held(job, stop):
-                    if stop.is_set():
-                        self.unsent.append(job)  # handed back at shutdown, if it is still ours
-                        return
-                    # This worker was presumed dead (its heartbeat stalled) and the delivery handed to others:
-                    # sending it here would only duplicate theirs.
-                    log.warning(
-                        "delivery %s: this worker's claim lapsed with its heartbeat; left to others", job.delivery_id
-                    )
-                    return
-                result = await send_one(sender, job)
-            self.results.append(result)
-            self.results_ready.set()
-        finally:
-            self.inflight -= 1
-            if self.inflight <= self.refill_at:
-                self.capacity.set()
+                waiter: asyncio.Future[None] = loop.create_future()
+                self.idle.append(waiter)
+                await waiter
+                continue
+            try:
+                await self._deliver(sender, job, stop)
+            except Exception:  # never lose the sender: the lease protects the delivery
+                log.exception("delivery %s could not be sent; it will be retried after its lease", job.delivery_id)
+            finally:
+                self._finished(job)
+
+    async def _pace(self, job: Job, stop: asyncio.Event) -> None:
+        """A rate-limited endpoint's job waits for its slot, then goes to the head of the queue; one whose slot
+        passed is handed back (at the next turn of the claiming loop) for a new one."""
+        if await self._wait_for_slot(job, stop):
+            self.ready.appendleft(job)
+            self._wake(1)
+            return
+        self.late.append(job)
+        self.wake.set()
+        self._finished()
+
+    async def _deliver(self, sender: Sender, job: Job, stop: asyncio.Event) -> None:
+        if stop.is_set():
+            self.unsent.append(job)
+            return
+        if time.monotonic() + self.settings.webhook_timeout + self.lease_margin > job.lease_until:
+            # Waited so long for a slot that the lease could run out mid-POST and another worker take
+            # the delivery: leave it; it falls due again when the lease ends.
+            log.warning("delivery %s waited past its lease; it will be retried", job.delivery_id)
+            return
+        if not self.me.holds(job.worker_id) and not await self._still_held(job, stop):
+            if stop.is_set():
+                self.unsent.append(job)  # handed back at shutdown, if it is still ours
+                return
+            # This worker was presumed dead (its heartbeat stalled) and the delivery handed to others:
+            # sending it here would only duplicate theirs.
+            log.warning("delivery %s: this worker's claim lapsed with its heartbeat; left to others", job.delivery_id)
+            return
+        result = await send_one(sender, job)  # awaited first: the recorder swaps `self.results` meanwhile
+        self.results.append(result)
+        self.results_ready.set()
 
     async def _wait_for_slot(self, job: Job, stop: asyncio.Event) -> bool:
         """A rate-limited endpoint's job (webhooks.pacing) waits for its slot; False when the slot has passed by
@@ -284,7 +356,7 @@ class Dispatcher:
             batch, self.results = self.results, []
             try:
                 record_started = time.time_ns()
-                await self._db(partial(queue.record, results=batch))
+                await self._db(partial(outcomes.record, results=batch))
                 for r in batch:
                     tracing.past_span(
                         "webhook.record", parent=r.job.trace, start_ns=record_started, end_ns=time.time_ns()

@@ -1,6 +1,6 @@
 """Endpoint health: how long each endpoint has failed, auto-disable past the limit, and owners told of failures.
 
-Fed by `webhooks.queue.record` with each batch's outcomes; writes in the batch's transaction.
+Fed by `webhooks.outcomes.record` with each batch's outcomes; writes in the batch's transaction.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ MAX_GAP_FRACTION = 0.25
 def update(session: Session, *, outcomes: Sequence[tuple[str, bool]], now: datetime) -> None:
     """Track how long each endpoint has failed; disable it when that passes the auto-disable setting.
 
-    `outcomes` are real deliveries' (test webhooks neither start, extend nor reset the clock; `queue.record`
+    `outcomes` are real deliveries' (test webhooks neither start, extend nor reset the clock; `outcomes.record`
     leaves them out). The clock (`failing_since`) starts at a failure when none runs, and restarts at a failure
     that comes more than `MAX_GAP_FRACTION` of the window after the previous one (`last_failure_at`): one failure
     after a long silence is not "failing for 5 days". Any success clears it. The endpoint is disabled at a

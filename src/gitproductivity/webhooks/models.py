@@ -16,12 +16,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from gitproductivity.core.db import Base
 from gitproductivity.core.types import UTCDateTime
+from gitproductivity.events.models import Event
 
 
 class DeliveryStatus(StrEnum):
@@ -150,7 +153,10 @@ class DeliveryAttempt(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     duration_ms: Mapped[float] = mapped_column()
     request_headers: Mapped[dict[str, str]] = mapped_column(JSON())
-    request_body: Mapped[str] = mapped_column(Text())
+    #: None (every attempt since migration 0017): the body sent is the delivery's payload, the event's (or a test
+    #: delivery's own), which is never changed and outlives the attempt (webhooks.retention), so it is not copied.
+    #: Attempts logged before kept their copy.
+    request_body: Mapped[str | None] = mapped_column(Text(), nullable=True)
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON(), nullable=True)
     response_body: Mapped[str | None] = mapped_column(Text(), nullable=True)
@@ -160,6 +166,17 @@ class DeliveryAttempt(Base):
     #: scheduled before the next try (the schedule's step, lengthened by Retry-After, at most its longest step).
     retry_after_seconds: Mapped[float | None] = mapped_column(Float(), nullable=True)
     next_retry_seconds: Mapped[float | None] = mapped_column(Float(), nullable=True)
+
+    #: The body this attempt sent, as the delivery log serves it (`AttemptRead.request_body`).
+    body_sent: Mapped[str] = column_property(
+        func.coalesce(
+            request_body,
+            select(func.coalesce(Delivery.payload, Event.payload, ""))
+            .outerjoin(Event, Event.id == Delivery.event_id)
+            .where(Delivery.id == delivery_id)
+            .scalar_subquery(),
+        )
+    )
 
     # One row per attempt number: a second worker can never record the same attempt again.
     __table_args__ = (UniqueConstraint("delivery_id", "number"),)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from gitproductivity.core.bounds import MAX_SECRET_OVERLAP_SECONDS, UtcDateTime, seconds
 from gitproductivity.core.pagination import Page
@@ -224,7 +224,8 @@ class AttemptRead(BaseModel):
     started_at: datetime
     duration_ms: float
     request_headers: dict[str, str]
-    request_body: str
+    # Read from `DeliveryAttempt.body_sent`: the attempt's own copy, or (since migration 0017) the delivery's payload.
+    request_body: str = Field(validation_alias=AliasChoices("body_sent", "request_body"))
     response_status: int | None
     response_headers: dict[str, str] | None
     response_body: str | None

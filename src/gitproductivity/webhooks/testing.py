@@ -18,7 +18,7 @@ from gitproductivity.core.settings import Settings, get_settings
 from gitproductivity.events.envelope import render
 from gitproductivity.events.payloads import sample_data
 from gitproductivity.events.types import EVENT_TYPES, WEBHOOK_TEST
-from gitproductivity.webhooks import endpoints, queue
+from gitproductivity.webhooks import endpoints, outcomes, queue
 from gitproductivity.webhooks.dispatcher import send_one
 from gitproductivity.webhooks.models import Delivery, DeliveryStatus, Webhook
 from gitproductivity.webhooks.queue import Job, Result
@@ -61,7 +61,7 @@ def start_test(session: Session, *, organization_id: str, webhook_id: str, event
 
 def finish_test(session: Session, *, result: Result) -> Webhook:
     """Record a test delivery's outcome and keep it on the endpoint."""
-    queue.record(session, results=[result])
+    outcomes.record(session, results=[result])
     hook = session.get(Webhook, result.job.webhook_id)
     if hook is None:
         raise NotFound(f"webhook {result.job.webhook_id} not found")
