@@ -5,8 +5,8 @@
 computation asks git only about commits it has not met (docs/metrics.md, "Ownership"). Empty after the upgrade:
 the next computation of each repository fills it.
 
-Revision ID: 0017_ownership_commits
-Revises: 0016_ordered_heads
+Revision ID: 0018_ownership_commits
+Revises: 0017_attempt_body_reference
 Create Date: 2026-12-03 11:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_ownership_commits"
-down_revision: str | Sequence[str] | None = "0016_ordered_heads"
+revision: str = "0018_ownership_commits"
+down_revision: str | Sequence[str] | None = "0017_attempt_body_reference"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
