@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from gitproductivity.analysis import categories, exclusions, reader
 from gitproductivity.core.db import Database
-from tests.analysis.gitrepo import Repo, drain, lines
+from tests.analysis.gitrepo import Repo, lines
 from tests.analysis.hostile import literal, point_branch
 from tests.analysis.test_categories import build_spread
 from tests.analysis.test_first_parent_and_shards import analyse
