@@ -15,7 +15,7 @@ from gitproductivity.core.db import Database
 from gitproductivity.core.settings import Settings
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded
-from gitproductivity.webhooks.models import Delivery
+from gitproductivity.webhooks.models import Delivery, Webhook
 from tests.conftest import Tenant
 
 ADDED = DeveloperAdded(developer_id="dev_1", name="Dev 1", email="dev1@example.com")
@@ -88,3 +88,15 @@ def test_on_postgresql_the_event_s_insert_reads_the_endpoints(
         event.remove(database.engine, "before_cursor_execute", record)
     assert sent == ["events", "webhook_deliveries"]  # no separate SELECT of the endpoints
     assert deliveries(database, emitted.id) == [hook]
+
+
+def test_an_endpoint_changed_earlier_in_the_same_transaction_is_seen_as_changed(
+    client: TestClient, tenant: Tenant, database: Database, fast: Settings
+) -> None:
+    kept = add_hook(client, tenant.headers)
+    disabled = add_hook(client, tenant.headers)
+    with database.session() as session:
+        hook = session.get_one(Webhook, disabled)
+        hook.enabled = False  # not flushed yet: the fan-out's read (a Core statement, or the insert) must see it
+        emitted = events.emit(session, organization_id=tenant.organization_id, data=ADDED)
+    assert deliveries(database, emitted.id) == [kept]

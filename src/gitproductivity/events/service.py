@@ -110,6 +110,7 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     # session, like `emit_many`'s, and its `seq` is not loaded (nothing after `emit` needs it). On PostgreSQL the
     # transaction's first event carries the NOTIFY in its RETURNING (one round trip less than `notify`), and
     # every event what its subscribers read along (`read_along`: webhooks' endpoints, one round trip less again).
+    _flush_for_subscribers(session)
     connection = session.connection()
     values = {name: getattr(event, name) for name in _COLUMNS}
     if connection.dialect.name != "postgresql":
@@ -144,11 +145,20 @@ def emit_many(session: Session, *, organization_id: str, data: Sequence[EventDat
     if not data:
         return []
     events = [_new_event(organization_id, item) for item in data]
+    _flush_for_subscribers(session)
     bulk_insert(session, _EVENTS, [{name: getattr(event, name) for name in _COLUMNS} for event in events])
     for subscriber in _subscribers:
         subscriber(session, events)
     channels.EVENTS.notify(session)
     return events
+
+
+def _flush_for_subscribers(session: Session) -> None:
+    """Flush this session's pending changes (unless autoflush is off), as a query through the session would:
+    subscribers read with Core statements on the connection, and on PostgreSQL with the event's insert itself
+    (`read_along`), and must see what this transaction changed (an endpoint just disabled, say)."""
+    if session.autoflush:
+        session.flush()
 
 
 def _check_payload(data: EventData) -> None:
