@@ -22,6 +22,7 @@ from gitproductivity.webhooks import fanout, queue
 def install() -> None:
     """Register every in-transaction event subscriber, and what a dead worker's pruning hands back (idempotent)."""
     events.subscribe(fanout.fan_out)
+    events.read_along(fanout.READ_ALONG, fanout.ENABLED_HOOKS_JSON)  # its endpoints, read with each event's insert
     developers.on_merge("teams", teams.move_members)  # a merged developer's teams become the kept one's
     developers.on_merge("activity", activity.move_developer)  # and their languages and hours of the week
     developers.on_merge("ownership", ownership_store.move_developer)  # and their owned lines (summed)

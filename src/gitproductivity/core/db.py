@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from time import monotonic
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, Dialect, Engine, MetaData, Table, create_engine, event, exc, make_url, select
@@ -68,7 +69,47 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database URL scheme: {parsed.drivername} (use sqlite:// or postgresql://)")
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=20, hide_parameters=True)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection idle longer than this (seconds since it went back to the pool) is pinged before
+#: it is handed out. One back within this time was working a moment ago and is used without the round trip
+#: (SQLAlchemy's `pool_pre_ping` pinged on every checkout: one round trip more for every unit of work).
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN = "gitproductivity_checked_in"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """`pool_pre_ping`, for idle connections only. A connection the server dropped while it sat in the pool (a
+    restart, a failover, an idle timeout) is found by the ping and replaced, with every connection opened before it
+    (`InvalidatePoolError`, as `pool_pre_ping` does). A connection dropped within the last second is not pinged:
+    the statement that meets it fails (that unit of work raises), and SQLAlchemy's disconnect handling then
+    replaces it and every connection older than it. A connection whose driver already knows it is broken
+    (`closed`) is replaced without a ping. docs/benchmarks.md, "Third pass"."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_CHECKED_IN] = monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if getattr(dbapi_connection, "closed", False):
+            raise exc.InvalidatePoolError("the connection was closed")
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is None or monotonic() - checked_in <= PING_AFTER_IDLE_SECONDS:
+            return  # a new connection, or one that worked a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise exc.InvalidatePoolError(
+                    f"the connection was idle and no longer answers: {type(err).__name__}"
+                ) from err
+            raise
 
 
 def _sqlite_file_engine(path: Path, *, pool_size: int) -> Engine:
@@ -246,16 +287,27 @@ class Database:
         health check would queue behind a long write (an analysis storing tens of thousands of rollups) and
         report a healthy server as hung. A plain statement in autocommit mode reads without any lock (WAL).
         """
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
+        dialect = self.engine.dialect
+        for attempt in (1, 2):
+            raw = self.engine.raw_connection()
             try:
-                cursor.execute("SELECT 1")
-                cursor.fetchall()
+                cursor = raw.cursor()
+                try:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchall()
+                finally:
+                    cursor.close()
+                return
+            except dialect.loaded_dbapi.Error as err:
+                # A raw connection bypasses SQLAlchemy's disconnect handling: never pool one that failed. One the
+                # server dropped while it was pooled (within `PING_AFTER_IDLE_SECONDS`, so not pinged) says
+                # nothing about the database now: ask once more, on a new connection.
+                dropped = dialect.is_disconnect(err, raw.dbapi_connection, None)
+                raw.invalidate()
+                if attempt == 2 or not dropped:
+                    raise
             finally:
-                cursor.close()
-        finally:
-            raw.close()
+                raw.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

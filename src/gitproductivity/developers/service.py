@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select
+from sqlalchemy import Executable, Table, bindparam, delete, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -99,7 +100,49 @@ _TAKEN = select(_EMAILS.c.email, _EMAILS.c.developer_id).where(
     _EMAILS.c.email.in_(bindparam("emails", expanding=True)),
 )
 _INSERT_DEVELOPER = insert(_DEVELOPERS)
-_INSERT_EMAIL = insert(_EMAILS)
+#: SQLite: the e-mails inserted unless taken; the addresses that went in come back (the check and the insert in
+#: one statement).
+_INSERT_EMAILS_SQLITE = sqlite.insert(_EMAILS).on_conflict_do_nothing().returning(_EMAILS.c.email)
+_UNDO_EMAILS = delete(_EMAILS).where(_EMAILS.c.developer_id == bindparam("developer_id"))
+_UNDO_DEVELOPER = delete(_DEVELOPERS).where(_DEVELOPERS.c.id == bindparam("developer_id"))
+
+
+def _insert_developer_with_emails() -> Executable:
+    """PostgreSQL: the developer and its e-mails in one statement (one round trip), the e-mails (arrays, one
+    element each, so one statement whatever their number) inserted unless taken, returning the addresses that
+    went in. The e-mails' foreign key is checked at the end of the statement, when the developer's row (the
+    CTE's insert) is there."""
+    developer = (
+        postgresql.insert(_DEVELOPERS)
+        .values({c.name: bindparam(f"d_{c.name}", type_=c.type) for c in _DEVELOPERS.c})
+        .cte("new_developer")
+    )
+    emails = (
+        func.unnest(
+            bindparam("e_ids", type_=postgresql.ARRAY(_EMAILS.c.id.type)),
+            bindparam("e_emails", type_=postgresql.ARRAY(_EMAILS.c.email.type)),
+            bindparam("e_primary", type_=postgresql.ARRAY(_EMAILS.c.is_primary.type)),
+        )
+        .table_valued("id", "email", "is_primary")
+        .render_derived(name="new_emails")
+    )
+    rows = select(
+        emails.c.id,
+        bindparam("d_organization_id", type_=_EMAILS.c.organization_id.type),
+        bindparam("d_id", type_=_EMAILS.c.developer_id.type),
+        emails.c.email,
+        emails.c.is_primary,
+    )
+    return (
+        postgresql.insert(_EMAILS)
+        .from_select(["id", "organization_id", "developer_id", "email", "is_primary"], rows)
+        .on_conflict_do_nothing()
+        .returning(_EMAILS.c.email)
+        .add_cte(developer)
+    )
+
+
+_INSERT_DEVELOPER_WITH_EMAILS = _insert_developer_with_emails()
 
 
 def create(
@@ -122,12 +165,16 @@ def create(
     name = name.strip()
 
     if session.new or session.dirty or session.deleted:
-        session.flush()  # the check below reads the tables directly: what this session changed must be there
-    connection = session.connection()
-    found = connection.execute(_TAKEN, {"organization_id": organization_id, "emails": [primary, *others]}).all()
-    if not found:
-        dev = _insert(session, organization_id=organization_id, name=name, emails=[primary, *others], is_bot=is_bot)
-    else:
+        session.flush()  # the insert below meets the tables directly: what this session changed must be there
+    dev = _insert(session, organization_id=organization_id, name=name, emails=[primary, *others], is_bot=is_bot)
+    if dev is None:  # an address is taken: nothing of this developer was kept
+        found = (
+            session.connection()
+            .execute(_TAKEN, {"organization_id": organization_id, "emails": [primary, *others]})
+            .all()
+        )
+        if not found:  # taken a moment ago by a transaction that has since let go of it
+            raise Conflict(f"{primary} or one of its aliases was just added by another request")
         dev = _bring_back(
             session,
             organization_id=organization_id,
@@ -142,10 +189,15 @@ def create(
     return dev
 
 
-def _insert(session: Session, *, organization_id: str, name: str, emails: list[str], is_bot: bool) -> Developer:
-    """The common case, no address taken: two Core inserts, then the developer and its e-mails put in the session
-    as persistent objects (as if loaded), so callers get the same `Developer` a flush would have made, without
-    the flush (the unit of work's bookkeeping was most of `POST /v1/developers`)."""
+def _insert(session: Session, *, organization_id: str, name: str, emails: list[str], is_bot: bool) -> Developer | None:
+    """Write the developer and its e-mails unless an address is taken (then nothing stays written: None).
+
+    The check is the insert itself (`ON CONFLICT DO NOTHING RETURNING`: an address that went in comes back); on
+    PostgreSQL the developer goes in with its e-mails in the same statement. When all went in (the common case),
+    the developer and its e-mails are put in the session as persistent objects (as if loaded), so callers get the
+    same `Developer` a flush would have made, without the flush (the unit of work's bookkeeping was most of
+    `POST /v1/developers`). When one was taken, what this call wrote is deleted again and the caller takes the
+    slow path (a removed developer brought back, or a conflict)."""
     row = {
         "id": new_id("dev"),
         "organization_id": organization_id,
@@ -167,10 +219,21 @@ def _insert(session: Session, *, organization_id: str, name: str, emails: list[s
     ]
     connection = session.connection()
     try:
-        connection.execute(_INSERT_DEVELOPER, row)
-        connection.execute(_INSERT_EMAIL, email_rows)
+        if connection.dialect.name == "postgresql":
+            values = {f"d_{name}": value for name, value in row.items()}
+            values["e_ids"] = [r["id"] for r in email_rows]
+            values["e_emails"] = emails
+            values["e_primary"] = [r["is_primary"] for r in email_rows]
+            written = connection.execute(_INSERT_DEVELOPER_WITH_EMAILS, values).all()
+        else:
+            connection.execute(_INSERT_DEVELOPER, row)
+            written = connection.execute(_INSERT_EMAILS_SQLITE, email_rows).all()
     except IntegrityError:
         raise Conflict(f"{emails[0]} or one of its aliases was just added by another request") from None
+    if len(written) != len(email_rows):
+        connection.execute(_UNDO_EMAILS, {"developer_id": row["id"]})
+        connection.execute(_UNDO_DEVELOPER, {"developer_id": row["id"]})
+        return None
     dev = Developer(**row)
     make_transient_to_detached(dev)
     items = []

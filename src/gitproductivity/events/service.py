@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, Select, Table, bindparam, func, insert, literal_column, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Select, Table, bindparam, func, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
@@ -57,7 +57,36 @@ _subscribers: list[Subscriber] = []
 _EVENTS = cast(Table, Event.__table__)
 _COLUMNS = ("id", "organization_id", "type", "created_at", "payload")  # seq and txid: the database's
 _INSERT_EVENT = insert(_EVENTS)
-_INSERT_EVENT_NOTIFY = insert(_EVENTS).returning(func.pg_notify(channels.EVENTS.name, ""))
+_NOTIFY = func.pg_notify(channels.EVENTS.name, "")
+#: Read in the statement that inserts `emit`'s event, on PostgreSQL (`read_along`), by name.
+_read_along: dict[str, ColumnElement[Any]] = {}
+_READ_ALONG = "events_read_along"
+
+
+def read_along(name: str, column: ColumnElement[Any]) -> None:
+    """Have `emit` read `column` in the statement that inserts its event, on PostgreSQL (one round trip less for a
+    subscriber that reads something for every event: webhooks' fan-out, its organisation's endpoints). `column`
+    is a scalar expression over the inserted `events` row (a subquery correlated on `events.organization_id`,
+    say); while the subscribers run for that event, `read_along_values(session, event)[name]` is its value.
+    Registering a name again replaces its column."""
+    _read_along[name] = column
+    _insert_event_returning.cache_clear()
+
+
+def read_along_values(session: Session, event: Event) -> dict[str, Any] | None:
+    """What `emit` read along with inserting `event` (`read_along`), by name; None when nothing was read for it
+    (SQLite, `emit_many`, or outside its subscribers): the subscriber reads for itself."""
+    found = session.info.get(_READ_ALONG)
+    return found[1] if found is not None and found[0] == event.id else None
+
+
+@functools.cache
+def _insert_event_returning(notifying: bool) -> Any:
+    """`emit`'s insert on PostgreSQL: the NOTIFY (the transaction's first event) and what subscribers read along
+    in its RETURNING. Built once per shape."""
+    columns = [_NOTIFY.label("notified")] if notifying else []
+    columns += [column.label(f"read_{i}") for i, column in enumerate(_read_along.values())]
+    return insert(_EVENTS).returning(*columns) if columns else _INSERT_EVENT
 
 
 def subscribe(subscriber: Subscriber) -> None:
@@ -79,14 +108,25 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     event = _new_event(organization_id, data)
     # A Core insert on the session's connection (no flush, no ORM bookkeeping): the returned event is not in the
     # session, like `emit_many`'s, and its `seq` is not loaded (nothing after `emit` needs it). On PostgreSQL the
-    # transaction's first event carries the NOTIFY in its RETURNING (one round trip less than `notify`).
+    # transaction's first event carries the NOTIFY in its RETURNING (one round trip less than `notify`), and
+    # every event what its subscribers read along (`read_along`: webhooks' endpoints, one round trip less again).
+    _flush_for_subscribers(session)
     connection = session.connection()
-    notifying = connection.dialect.name == "postgresql" and channels.EVENTS.claim(session)
-    connection.execute(
-        _INSERT_EVENT_NOTIFY if notifying else _INSERT_EVENT, {name: getattr(event, name) for name in _COLUMNS}
-    ).close()
-    for subscriber in _subscribers:
-        subscriber(session, [event])
+    values = {name: getattr(event, name) for name in _COLUMNS}
+    if connection.dialect.name != "postgresql":
+        connection.execute(_INSERT_EVENT, values).close()
+    else:
+        notifying = channels.EVENTS.claim(session)
+        result = connection.execute(_insert_event_returning(notifying), values)
+        row = result.first() if result.returns_rows else None
+        result.close()
+        if row is not None and _read_along:
+            session.info[_READ_ALONG] = (event.id, dict(zip(_read_along, row[int(notifying) :], strict=True)))
+    try:
+        for subscriber in _subscribers:
+            subscriber(session, [event])
+    finally:
+        session.info.pop(_READ_ALONG, None)
     channels.EVENTS.notify(session)
     return event
 
@@ -105,11 +145,20 @@ def emit_many(session: Session, *, organization_id: str, data: Sequence[EventDat
     if not data:
         return []
     events = [_new_event(organization_id, item) for item in data]
+    _flush_for_subscribers(session)
     bulk_insert(session, _EVENTS, [{name: getattr(event, name) for name in _COLUMNS} for event in events])
     for subscriber in _subscribers:
         subscriber(session, events)
     channels.EVENTS.notify(session)
     return events
+
+
+def _flush_for_subscribers(session: Session) -> None:
+    """Flush this session's pending changes (unless autoflush is off), as a query through the session would:
+    subscribers read with Core statements on the connection, and on PostgreSQL with the event's insert itself
+    (`read_along`), and must see what this transaction changed (an endpoint just disabled, say)."""
+    if session.autoflush:
+        session.flush()
 
 
 def _check_payload(data: EventData) -> None:
