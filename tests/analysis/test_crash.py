@@ -66,7 +66,7 @@ def big_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 SLOW_GIT = """#!/bin/sh
 case "$*" in
-  *--numstat*) "{git}" "$@" | "{python}" -c '
+  *--numstat*|*-U0*) "{git}" "$@" | "{python}" -c '
 import sys, time
 while chunk := sys.stdin.buffer.read(2048):
     sys.stdout.buffer.write(chunk)
