@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.analysis.gitrepo import Repo
+from tests.analysis.gitrepo import Repo, lines
 
 
 def git_bytes(
@@ -48,6 +48,18 @@ def fast_import(
     if done.returncode != 0:
         return None
     return repo.git("rev-parse", "refs/gp/scratch")
+
+
+def damaged_history(repo: Repo, author: str) -> tuple[str, str, str]:
+    """(first, lost, child): `author`'s first commit of a.txt, then a commit whose tree is missing and a child that
+    restores the tree; the branch and the work tree end at the child."""
+    first = repo.commit(author, "2026-01-01T10:00:00Z", {"a.txt": lines(4, "a")})
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    lost = literal(repo, tree="1" * 40, parent=first, author=b"Lost <lost@example.com> 1767261600 +0000")
+    child = literal(repo, tree=tree, parent=lost, author=b"Child <child@example.com> 1767261600 +0000")
+    point_branch(repo, child)
+    repo.git("reset", "-q", "--hard", child)
+    return first, lost, child
 
 
 def point_branch(repo: Repo, sha: str, branch: str = "main") -> None:

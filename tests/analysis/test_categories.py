@@ -229,15 +229,10 @@ def test_author_date_after_committer_date_still_blames_exactly(tmp_path: Path) -
 def test_damaged_history_is_not_fatal(tmp_path: Path) -> None:
     """A commit whose tree is missing: git cannot diff it nor its child (no figures for them), and a blame that
     walks through it fails (those deleted lines count as refactor); every other commit keeps its figures."""
-    from tests.analysis.hostile import literal, point_branch
+    from tests.analysis.hostile import damaged_history
 
     repo = Repo(tmp_path / "r")
-    first = repo.commit(ALICE, "2026-01-01T10:00:00Z", {"a.txt": lines(4, "a")})
-    tree = repo.git("rev-parse", "HEAD^{tree}")
-    lost = literal(repo, tree="1" * 40, parent=first, author=b"Lost <lost@example.com> 1767261600 +0000")
-    child = literal(repo, tree=tree, parent=lost, author=b"Child <child@example.com> 1767261600 +0000")
-    point_branch(repo, child)
-    repo.git("reset", "-q", "--hard", child)
+    first, lost, child = damaged_history(repo, ALICE)
     edit = repo.commit(BOB, "2026-01-03T10:00:00Z", {"a.txt": lines(4, "a").replace("a 1", "bob")})
     got = engine(repo)
     assert lost not in got and child not in got

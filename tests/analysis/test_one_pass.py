@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from gitproductivity.analysis import categories, exclusions, reader
 from gitproductivity.core.db import Database
 from tests.analysis.gitrepo import Repo, lines
-from tests.analysis.hostile import literal, point_branch
+from tests.analysis.hostile import damaged_history, literal, point_branch
 from tests.analysis.test_categories import build_spread
 from tests.analysis.test_first_parent_and_shards import analyse
 from tests.analysis.test_ownership import ALICE, BOB, CAROL, DAVE
@@ -153,12 +153,7 @@ def test_when_the_replay_fails_the_commits_are_read_on_their_own(
     """A commit whose tree is missing: git log stops there, so the replay gives up; the sharded read counts every
     other commit and reports the unreadable ones, as without the replay."""
     repo = Repo(tmp_path / uuid.uuid4().hex)
-    first = repo.commit(ALICE, "2026-01-01T10:00:00Z", {"a.txt": lines(4, "a")})
-    tree = repo.git("rev-parse", "HEAD^{tree}")
-    lost = literal(repo, tree="1" * 40, parent=first, author=b"Lost <lost@example.com> 1767261600 +0000")
-    child = literal(repo, tree=tree, parent=lost, author=b"Child <child@example.com> 1767261600 +0000")
-    point_branch(repo, child)
-    repo.git("reset", "-q", "--hard", child)
+    damaged_history(repo, ALICE)
     repo.commit(BOB, "2026-01-03T10:00:00Z", {"a.txt": lines(4, "a").replace("a 1", "bob")})
     shas = reader.list_commits(repo.path, "HEAD")
     counts = reader.Parser(PATHS, oldest_first=True)
