@@ -102,20 +102,28 @@ def test_a_rate_limit_is_set_changed_kept_and_removed(
 
 @pytest.mark.slow  # waits out a real rate limit: 50 deliveries at 25 per second
 def test_a_limited_endpoint_gets_its_rate_and_the_others_are_not_held_back(
-    api: TestClient, tenant: Tenant, database: Database, receiver: Receiver, dispatcher: RunningDispatcher
+    api: TestClient, tenant: Tenant, database: Database, database_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     rate, count = 25, 50
+    # A timeout and a lease no stall of a loaded machine outlasts (a full GC of the test process froze the
+    # receiver past FAST's 0.5 s and 3 s once): a POST that times out is a second attempt, and a job held past
+    # its lease is handed back and sent later, both by design, neither what this test is about.
+    configure(database_url, tmp_path, webhook_timeout=5.0, webhook_lease_seconds=30.0)
     limited = add_hook(api, receiver.url("/limited"), rate_limit_per_second=rate)
     add_hook(api, receiver.url("/free"))
-    emit(database, tenant, count)
-    wait_for(lambda: len(real(receiver, "/free")) == count, what="the endpoint without a limit")
-    wait_for(lambda: len(real(receiver, "/limited")) == count, timeout=30, what="the limited endpoint")
+    dispatcher = RunningDispatcher(database)
+    try:
+        emit(database, tenant, count)
+        wait_for(lambda: len(real(receiver, "/free")) == count, what="the endpoint without a limit")
+        wait_for(lambda: len(real(receiver, "/limited")) == count, timeout=30, what="the limited endpoint")
+        wait_for(lambda: not pending(database), what="every outcome recorded")
+    finally:
+        dispatcher.stop()
     arrivals = sorted(real(receiver, "/limited"))
     windows = per_second(arrivals)
     assert max(windows) <= rate + tolerance(rate), (windows, [round(t - arrivals[0], 3) for t in arrivals])
     assert len(windows) >= math.ceil(count / (rate + tolerance(rate))), windows
     # Waiting for a slot is not an attempt: each delivery was tried once, and succeeded.
-    wait_for(lambda: not pending(database), what="every outcome recorded")
     with database.session() as session:
         rows = session.execute(
             select(Delivery.status, Delivery.attempts).where(

@@ -249,6 +249,9 @@ def test_workers_killed_again_and_again_lose_nothing(
     # (its pid is gone when the next worker registers), and a live worker slowed by a loaded machine never
     # loses a claim to an expired lease, the one other way a POST is sent twice.
     workers.env["GITPRODUCTIVITY_WEBHOOK_LEASE_SECONDS"] = "120"
+    # And a timeout no stall of the receiver (a thread of this loaded test process) outlasts: a POST that times
+    # out is a second attempt, by design, and what it sent a duplicate this test could not tell from a bug.
+    workers.env["GITPRODUCTIVITY_WEBHOOK_TIMEOUT"] = "10"
 
     def started(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
         log = workers.tmp_path / f"worker-{workers.procs.index(proc)}.log"
@@ -288,5 +291,13 @@ def test_workers_killed_again_and_again_lose_nothing(
     assert duplicates <= in_flight
     with database.session() as session:
         numbers = Counter(session.scalars(select(DeliveryAttempt.number)))
-    assert numbers == Counter({1: len(emitted)})  # a POST whose outcome died with its worker is not logged
+        failures = Counter(
+            session.execute(
+                select(DeliveryAttempt.error_kind, DeliveryAttempt.response_status, DeliveryAttempt.error).where(
+                    DeliveryAttempt.error_kind.is_not(None) | (DeliveryAttempt.response_status >= 300)
+                )
+            ).all()
+        )
+    # A POST whose outcome died with its worker is not logged; the failures show what made a second attempt.
+    assert numbers == Counter({1: len(emitted)}), (failures.most_common(5), workers.logs()[-3000:])
     assert workers.stop_all()[-2:] == [0, 0], workers.logs()
