@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.db import contains
@@ -135,20 +135,34 @@ def list_window(
     return rows, total, next_cursor, previous_cursor
 
 
-def _page_statements(include_removed: bool) -> tuple[Select[Any], Select[Any], Select[Any]]:
-    """The count, the first page and a page after a cursor of the default list (by id, no search): built once,
-    values bound per request (building them per request cost about as much as running them)."""
+def _page_statement(include_removed: bool, after: bool) -> Select[Any]:
+    """The default list's page (by id, no search), its total and its developers' aliases in one statement (one
+    round trip on PostgreSQL, and no per-request rendering of an `IN` list of ids): the count, LEFT JOINed with the
+    page (`limit` + 1 developers, by the keyset index) so an empty page still carries the total, then each
+    developer's non-primary e-mails as rows of their own, ordered by id, then e-mail. Built once, values bound per
+    request."""
     where = [_DEVELOPERS.c.organization_id == bindparam("organization_id")]
     if not include_removed:
         where.append(_DEVELOPERS.c.removed_at.is_(None))
-    count = select(func.count()).select_from(_DEVELOPERS).where(*where)
-    page = select(*[_DEVELOPERS.c[name] for name in _FIELDS]).where(*where).order_by(_DEVELOPERS.c.id)
-    after = page.where(_DEVELOPERS.c.id > bindparam("after"))
-    return count, page.limit(bindparam("limit")), after.limit(bindparam("limit"))
+    total = select(func.count().label("total")).select_from(_DEVELOPERS).where(*where).subquery("total")
+    if after:
+        where.append(_DEVELOPERS.c.id > bindparam("after"))
+    fields = [_DEVELOPERS.c[name] for name in _FIELDS]
+    page = select(*fields).where(*where).order_by(_DEVELOPERS.c.id).limit(bindparam("limit")).subquery("page")
+    aka = _EMAILS.alias("aka")
+    joined = total.outerjoin(page, true()).outerjoin(
+        aka, and_(aka.c.developer_id == page.c.id, aka.c.is_primary.is_(False))
+    )
+    columns = [total.c.total, *[page.c[name] for name in _FIELDS], aka.c.email.label("aka")]
+    return select(*columns).select_from(joined).order_by(page.c.id, aka.c.email)
 
 
 _FIELDS = ("id", "name", "email", "is_bot", "created_at", "removed_at")
-_BY_ID = {include_removed: _page_statements(include_removed) for include_removed in (False, True)}
+_BY_ID = {
+    (include_removed, after): _page_statement(include_removed, after)
+    for include_removed in (False, True)
+    for after in (False, True)
+}
 _ALIASES = (
     select(_EMAILS.c.developer_id, _EMAILS.c.email)
     .where(_EMAILS.c.developer_id.in_(bindparam("ids", expanding=True)), _EMAILS.c.is_primary.is_(False))
@@ -160,20 +174,23 @@ def _list_by_id(
     session: Session, organization_id: str, sort: Sort, after: str | None, limit: int, include_removed: bool
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """`list_fields` for the default list (by id, no search, no `within`): the same page, cursor and total from
-    statements built once (`_BY_ID`), run on the session's connection."""
-    count, first, following = _BY_ID[include_removed]
-    connection = session.connection()
+    one statement built once (`_BY_ID`), run on the session's connection."""
     params: dict[str, Any] = {"organization_id": organization_id, "limit": limit + 1}
-    total = connection.execute(count, params).scalar() or 0
     if after is not None:
         params["after"] = sort_cursor_values(after, sort, [str])[0]
-    found = connection.execute(following if after is not None else first, params).all()
-    more = len(found) > limit
-    rows = [dict(zip(_FIELDS, row, strict=True)) for row in found[:limit]]
+    found = session.connection().execute(_BY_ID[include_removed, after is not None], params).all()
+    total = found[0][0] if found else 0
+    rows: list[dict[str, Any]] = []
+    for row in found:
+        if row[1] is None:
+            continue  # an empty page: the one row carries only the total
+        if not rows or rows[-1]["id"] != row[1]:
+            rows.append({**dict(zip(_FIELDS, row[1:7], strict=True)), "aliases": []})
+        if row[7] is not None:
+            rows[-1]["aliases"].append(row[7])
+    more = len(rows) > limit
+    rows = rows[:limit]
     cursor = sort_cursor(sort, [rows[-1]["id"]]) if more else None
-    aliases = aliases_of(session, developer_ids=[row["id"] for row in rows])
-    for row in rows:
-        row["aliases"] = aliases[row["id"]]
     return rows, total, cursor
 
 
