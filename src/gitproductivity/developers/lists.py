@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, func, or_, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.db import contains
@@ -135,12 +136,13 @@ def list_window(
     return rows, total, next_cursor, previous_cursor
 
 
-def _page_statement(include_removed: bool, after: bool) -> Select[Any]:
+def _page_statement(include_removed: bool, after: bool, postgresql: bool) -> Select[Any]:
     """The default list's page (by id, no search), its total and its developers' aliases in one statement (one
     round trip on PostgreSQL, and no per-request rendering of an `IN` list of ids): the count, LEFT JOINed with the
-    page (`limit` + 1 developers, by the keyset index) so an empty page still carries the total, then each
-    developer's non-primary e-mails as rows of their own, ordered by id, then e-mail. Built once, values bound per
-    request."""
+    page (`limit` + 1 developers, by the keyset index) so an empty page still carries the total. The aliases: on
+    PostgreSQL an array per developer from a correlated subquery (an index probe per row of the page, whatever the
+    planner thinks of the join; a join was planned as a scan of every e-mail of every organization when few are
+    aliases), on SQLite a LEFT JOIN (a row per alias, looked up by the index). Built once, values bound."""
     where = [_DEVELOPERS.c.organization_id == bindparam("organization_id")]
     if not include_removed:
         where.append(_DEVELOPERS.c.removed_at.is_(None))
@@ -150,18 +152,22 @@ def _page_statement(include_removed: bool, after: bool) -> Select[Any]:
     fields = [_DEVELOPERS.c[name] for name in _FIELDS]
     page = select(*fields).where(*where).order_by(_DEVELOPERS.c.id).limit(bindparam("limit")).subquery("page")
     aka = _EMAILS.alias("aka")
-    joined = total.outerjoin(page, true()).outerjoin(
-        aka, and_(aka.c.developer_id == page.c.id, aka.c.is_primary.is_(False))
-    )
+    of_row = and_(aka.c.developer_id == page.c.id, aka.c.is_primary.is_(False))
+    if postgresql:
+        aliases = select(func.array_agg(aggregate_order_by(aka.c.email, aka.c.email))).where(of_row)
+        columns = [total.c.total, *[page.c[name] for name in _FIELDS], aliases.scalar_subquery().label("aka")]
+        return select(*columns).select_from(total.outerjoin(page, true())).order_by(page.c.id)
     columns = [total.c.total, *[page.c[name] for name in _FIELDS], aka.c.email.label("aka")]
+    joined = total.outerjoin(page, true()).outerjoin(aka, of_row)
     return select(*columns).select_from(joined).order_by(page.c.id, aka.c.email)
 
 
 _FIELDS = ("id", "name", "email", "is_bot", "created_at", "removed_at")
 _BY_ID = {
-    (include_removed, after): _page_statement(include_removed, after)
+    (include_removed, after, postgresql): _page_statement(include_removed, after, postgresql)
     for include_removed in (False, True)
     for after in (False, True)
+    for postgresql in (False, True)
 }
 _ALIASES = (
     select(_EMAILS.c.developer_id, _EMAILS.c.email)
@@ -178,13 +184,18 @@ def _list_by_id(
     params: dict[str, Any] = {"organization_id": organization_id, "limit": limit + 1}
     if after is not None:
         params["after"] = sort_cursor_values(after, sort, [str])[0]
-    found = session.connection().execute(_BY_ID[include_removed, after is not None], params).all()
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    found = connection.execute(_BY_ID[include_removed, after is not None, postgresql], params).all()
     total = found[0][0] if found else 0
     rows: list[dict[str, Any]] = []
     for row in found:
         if row[1] is None:
             continue  # an empty page: the one row carries only the total
-        if not rows or rows[-1]["id"] != row[1]:
+        if postgresql:  # a row per developer, its aliases an array (NULL for none)
+            rows.append({**dict(zip(_FIELDS, row[1:7], strict=True)), "aliases": list(row[7] or ())})
+            continue
+        if not rows or rows[-1]["id"] != row[1]:  # a row per alias (one, with NULL, for none)
             rows.append({**dict(zip(_FIELDS, row[1:7], strict=True)), "aliases": []})
         if row[7] is not None:
             rows[-1]["aliases"].append(row[7])
