@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+import random
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, Text, insert, select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
+from gitproductivity.core import db
 from gitproductivity.core.db import Database, bulk_insert
+from gitproductivity.core.types import UTCDateTime
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded
 from gitproductivity.webhooks import endpoints
@@ -67,3 +72,55 @@ def test_bulk_insert_of_nothing_is_a_no_op(database: Database) -> None:
     with database.session() as session:
         bulk_insert(session, ATTEMPTS, [])
         assert session.scalars(select(DeliveryAttempt)).all() == []
+
+
+def test_bulk_insert_stores_json_dumps_text_and_the_core_time_text(database: Database, tenant: Tenant) -> None:
+    """Byte for byte, not only equal once read back: JSON documents are `json.dumps`' text (`db._json_text`, None as
+    SQL NULL) and UTC times the text a Core insert stores (on SQLite `db._sqlite_utc_text`)."""
+    with database.session() as session:
+        endpoints.create(session, organization_id=tenant.organization_id, url="https://example.com/hook", events=["*"])
+        events.emit(session, organization_id=tenant.organization_id, data=DeveloperAdded.example)
+    with database.session() as session:
+        delivery_id = session.scalars(select(Delivery.id)).one()
+        bulk_rows = _rows(delivery_id, range(1, 31))
+        offset = timezone(timedelta(hours=-7, minutes=-30))  # not UTC: stored as UTC all the same
+        for n, row in enumerate(bulk_rows):
+            row["started_at"] = row["started_at"].replace(microsecond=0 if n % 2 else n).astimezone(offset)
+            if n % 5 == 0:
+                row["request_headers"] = {**row["request_headers"], "Nested": {"a": [1, None]}}
+        core_rows = [{**r, "id": r["id"] + "_core", "number": r["number"] + 10_000} for r in bulk_rows]
+        bulk_insert(session, ATTEMPTS, bulk_rows)
+        session.execute(insert(ATTEMPTS), core_rows)
+    as_text = [ATTEMPTS.c[name].cast(Text) for name in ("id", "started_at", "request_headers", "response_headers")]
+    with database.session() as session:
+        stored: dict[str, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in session.execute(select(*as_text))}
+    assert len(stored) == 60
+    for row in bulk_rows:
+        started_at, request_headers, response_headers = stored[row["id"]]
+        assert started_at == stored[row["id"] + "_core"][0]
+        assert request_headers == json.dumps(row["request_headers"])
+        assert response_headers == (None if row["response_headers"] is None else json.dumps(row["response_headers"]))
+
+
+def test_fast_json_and_time_texts_equal_the_general_ones() -> None:
+    rng = random.Random(16)
+    chars = "aZ09 \"\\\t\n\x00\x7f é✓🎉<>&'"
+
+    def text() -> str:
+        return "".join(rng.choice(chars) for _ in range(rng.randint(0, 12)))
+
+    documents: list[Any] = [{}, {"a": 1}, {1: "a"}, {"a": None}, {"a": {"b": "c"}}, {True: "x"}, ["a"], "x", None]
+    documents += [{text(): text() for _ in range(rng.randint(0, 10))} for _ in range(5000)]
+    for document in documents:
+        assert db._json_text(document) == json.dumps(document), document
+    sqlite_time = UTCDateTime()._cached_bind_processor(sqlite_dialect())
+    assert sqlite_time is not None
+    for _ in range(5000):
+        moment = datetime(
+            rng.randint(2, 9998), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59),
+            rng.randint(0, 59), rng.choice((0, rng.randint(0, 999_999))),
+            tzinfo=rng.choice((UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-11)))),
+        )  # fmt: skip
+        assert db._sqlite_utc_text(moment) == sqlite_time(moment), moment
+    with pytest.raises(ValueError, match="naive"):
+        db._sqlite_utc_text(datetime(2026, 12, 3, 14, 0))

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 from pydantic import ValidationError
 
+from gitproductivity.core import ids as ids_module
 from gitproductivity.core import settings
 from gitproductivity.core.ids import has_prefix, new_id
 from gitproductivity.core.settings import Settings
@@ -14,6 +17,38 @@ def test_ids_are_prefixed_unique_and_sortable() -> None:
     assert ids == sorted(ids)
     assert all(has_prefix(i, "evt") for i in ids)
     assert not has_prefix(ids[0], "dev")
+
+
+def _digit_by_digit(value: int, length: int) -> str:
+    """The encoding as ids were first made: one base32 digit at a time from the low end, then reversed."""
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    out = []
+    for _ in range(length):
+        out.append(alphabet[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+def test_id_encoding_by_table_equals_digit_by_digit() -> None:
+    rng = random.Random(16)
+    edges = [0, 1, 31, 32, 1023, 1024, (1 << 80) - 1, 1 << 80, (1 << 128) - 1, (1 << 130) - 1, 1 << 130, (1 << 140) + 7]
+    values = edges + [rng.getrandbits(rng.choice((5, 48, 80, 128, 130, 136))) for _ in range(50_000)]
+    for value in values:
+        assert ids_module._encode(value, 26) == _digit_by_digit(value, 26), value
+    # Order: ids compare as their numbers do.
+    ordered = sorted(rng.getrandbits(128) for _ in range(2000))
+    assert [ids_module._encode(v, 26) for v in ordered] == sorted(ids_module._encode(v, 26) for v in ordered)
+    # Minted ids: the prefix, then the millisecond and the random part exactly as digit by digit.
+    minted = new_id("att")
+    assert len(minted) == 30 and minted[4:] == _digit_by_digit(_decode(minted[4:]), 26)
+
+
+def _decode(digits: str) -> int:
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    value = 0
+    for digit in digits:
+        value = value * 32 + alphabet.index(digit)
+    return value
 
 
 def test_retry_schedule_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,12 +19,42 @@ _last_ms = 0
 _last_rand = 0
 
 
+#: Every pair of digits, at the index of the 10 bits it stands for (`_PAIRS[0b00001_00010] == "12"`).
+_PAIRS = tuple(first + second for first in _ALPHABET for second in _ALPHABET)
+
+
 def _encode(value: int, length: int) -> str:
+    """The last `length` base32 digits of `value`, most significant first."""
+    if length == 26:
+        return _encode_id(value)
     out = []
     for _ in range(length):
         out.append(_ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(out))
+
+
+def _encode_id(v: int) -> str:
+    """`_encode(v, 26)`, an id's 130 bits: 13 pairs of digits, a table look-up each (the webhook engine makes an
+    id per delivery attempt; the loop over 26 digits cost three times as much)."""
+    t = _PAIRS
+    return "".join(
+        (
+            t[v >> 120 & 1023],
+            t[v >> 110 & 1023],
+            t[v >> 100 & 1023],
+            t[v >> 90 & 1023],
+            t[v >> 80 & 1023],
+            t[v >> 70 & 1023],
+            t[v >> 60 & 1023],
+            t[v >> 50 & 1023],
+            t[v >> 40 & 1023],
+            t[v >> 30 & 1023],
+            t[v >> 20 & 1023],
+            t[v >> 10 & 1023],
+            t[v & 1023],
+        )
+    )
 
 
 def id_floor(prefix: str, moment: datetime) -> str:
@@ -43,7 +73,7 @@ def new_ulid() -> str:
         else:
             rand = int.from_bytes(os.urandom(10), "big")
         _last_ms, _last_rand = ms, rand
-    return _encode((ms << 80) | rand, 26)
+    return _encode_id((ms << 80) | rand)
 
 
 def new_id(prefix: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -92,20 +93,35 @@ def status_class(code: int | None) -> str:
     return f"{code // 100}xx" if code is not None and 100 <= code < 600 else "none"
 
 
+#: `WEBHOOK_ATTEMPTS`' child per (error kind or None, status code): looking a child up by its labels costs more
+#: than the count itself. A few dozen at most (the error kinds of `webhooks.sender` times the codes met).
+_attempt_counters: dict[tuple[str | None, int | None], Any] = {}
+
+
+def _attempt_counter(error_kind: str | None, status_code: int | None) -> Any:
+    key = (error_kind, status_code)
+    child = _attempt_counters.get(key)
+    if child is None:
+        child = _attempt_counters[key] = WEBHOOK_ATTEMPTS.labels(error_kind or "succeeded", status_class(status_code))
+    return child
+
+
 def record_attempt(
     *,
     error_kind: str | None,
     status_code: int | None,
     duration_ms: float,
     event_at: datetime | None,
-    ended_at: datetime,
+    started_at: datetime,
 ) -> None:
-    """One delivery attempt (the dispatcher calls this after each POST). `event_at`: the event's creation, for
-    the commit-to-receipt latency of a success (None for a test delivery)."""
-    WEBHOOK_ATTEMPTS.labels(error_kind or "succeeded", status_class(status_code)).inc()
+    """One delivery attempt (the dispatcher calls this after each POST), which started at `started_at` and took
+    `duration_ms`. `event_at`: the event's creation, for the commit-to-receipt latency of a success (None for a
+    test delivery): from the event to the attempt's end."""
+    _attempt_counter(error_kind, status_code).inc()
     WEBHOOK_ATTEMPT_DURATION.observe(duration_ms / 1000)
     if error_kind is None and event_at is not None:
-        WEBHOOK_COMMIT_TO_RECEIPT.observe(max(0.0, (ended_at - event_at).total_seconds()))
+        receipt = (started_at - event_at).total_seconds() + duration_ms / 1000
+        WEBHOOK_COMMIT_TO_RECEIPT.observe(max(0.0, receipt))
 
 
 def record_analysis(*, status: str, seconds: float | None, commits: int) -> None:

@@ -7,6 +7,7 @@ one per delivery.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, bindparam, func, select, text, update
+from sqlalchemy import Integer, String, Table, Text, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
@@ -96,18 +97,30 @@ def _job_columns(source: Any) -> tuple[Any, ...]:
         Webhook.previous_secret_expires_at,
         Event.created_at,
         c.trace_context,
-        Webhook.headers,
+        Webhook.headers.cast(Text),  # JSON as text, parsed once per endpoint and batch (`_as_jobs`)
         Webhook.auth_type,
         Webhook.auth_secret,
         c.order_key,
         Webhook.client_cert_secret,
-        Webhook.client_cert_info,
+        Webhook.client_cert_info.cast(Text),
     )
+
+
+def _parsed_once(documents: dict[str, Any], raw: str | None) -> Any:
+    """A JSON column read as text, parsed the first time a batch meets that text: a batch's jobs mostly share a
+    few endpoints, whose headers were parsed once per job before. The jobs of one endpoint share the object, which
+    nothing changes (the dispatcher builds each request's headers anew)."""
+    if raw is None:
+        return None
+    if raw not in documents:
+        documents[raw] = json.loads(raw)
+    return documents[raw]
 
 
 def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: float) -> list[Job]:
     jobs = []
     lease_until = time.monotonic() + lease_seconds
+    documents: dict[str, Any] = {}
     for r in rows:
         old = (r[10],) if r[10] and r[11] is not None and r[11] > now else ()
         jobs.append(
@@ -127,12 +140,12 @@ def _as_jobs(rows: Iterable[Any], *, token: str, now: datetime, lease_seconds: f
                 lease_until=lease_until,
                 event_at=None if r[6] else r[12],
                 trace=r[13],
-                extra_headers=r[14],
+                extra_headers=_parsed_once(documents, r[14]),
                 auth_type=r[15],
                 auth_secret=r[16],
                 order_key=r[17],
                 client_cert_secret=r[18],
-                client_cert_info=r[19],
+                client_cert_info=_parsed_once(documents, r[19]),
             )
         )
     return jobs
