@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string
 from pathlib import Path
 from time import monotonic
@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from gitproductivity.core.errors import NotFound
-from gitproductivity.core.types import UTCDateTime
+from gitproductivity.core.types import UTCDateTime, naive_utc
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +225,7 @@ def _sqlite_utc_text(value: datetime) -> str:
     """What `UTCDateTime`'s processor, then SQLite's DATETIME, store (`2026-12-03 14:05:00.000000`, naive UTC,
     always 6 digits of microseconds), by `isoformat` in one C call instead of a `%`-format of a dict of parts:
     the webhook attempt log writes one per attempt. tests/core/test_bulk_insert.py compares the two."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return naive_utc(value).isoformat(" ", "microseconds")
 
 
 def bulk_write(session: Session, table: Table, names: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
