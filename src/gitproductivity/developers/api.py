@@ -38,10 +38,10 @@ async def create_developer(body: DeveloperCreate, principal: CurrentPrincipal) -
 
 def _create(organization_id: str, body: DeveloperCreate) -> DeveloperRead:
     with unit_of_work() as session:
-        dev = service.create(
+        added = service.add(
             session, organization_id=organization_id, name=body.name, email=body.email, aliases=body.aliases
         )
-        return DeveloperRead.model_validate(dev)
+        return DeveloperRead.model_validate(added)
 
 
 #: `sort=` for lists of developers, described once (the teams' list of developers takes it too).

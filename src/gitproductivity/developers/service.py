@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, delete, func, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,6 +17,7 @@ from gitproductivity.core.db import contains, get_owned
 from gitproductivity.core.emails import fold_email, normalize_email
 from gitproductivity.core.errors import Conflict, NotFound
 from gitproductivity.core.ids import new_id, require_id
+from gitproductivity.developers import rows
 from gitproductivity.developers.lists import SORTS as SORTS  # the lists live in `developers.lists`
 from gitproductivity.developers.lists import aliases_of as aliases_of
 from gitproductivity.developers.lists import list_fields as list_fields
@@ -24,9 +26,6 @@ from gitproductivity.developers.lists import matching as matching
 from gitproductivity.developers.models import Developer, DeveloperEmail
 from gitproductivity.events import service as events
 from gitproductivity.events.payloads import DeveloperAdded, DeveloperRemoved
-
-_DEVELOPERS = cast(Table, Developer.__table__)
-_EMAILS = cast(Table, DeveloperEmail.__table__)
 
 
 def event_data(developer: Developer) -> dict[str, object]:
@@ -93,56 +92,42 @@ def any_current(session: Session, *, organization_id: str) -> bool:
     return session.scalar(stmt.limit(1)) is not None
 
 
-#: Built once: constructing a statement cost as much as running it (a request adds one developer). Core
-#: statements on the tables, run on the session's connection: no ORM compile step, no flush.
-_TAKEN = select(_EMAILS.c.email, _EMAILS.c.developer_id).where(
-    _EMAILS.c.organization_id == bindparam("organization_id"),
-    _EMAILS.c.email.in_(bindparam("emails", expanding=True)),
-)
-_INSERT_DEVELOPER = insert(_DEVELOPERS)
-#: SQLite: the e-mails inserted unless taken; the addresses that went in come back (the check and the insert in
-#: one statement).
-_INSERT_EMAILS_SQLITE = sqlite.insert(_EMAILS).on_conflict_do_nothing().returning(_EMAILS.c.email)
-_UNDO_EMAILS = delete(_EMAILS).where(_EMAILS.c.developer_id == bindparam("developer_id"))
-_UNDO_DEVELOPER = delete(_DEVELOPERS).where(_DEVELOPERS.c.id == bindparam("developer_id"))
+@dataclass(frozen=True, slots=True)
+class Added:
+    """A developer as `add` wrote it, in plain values (no ORM objects): what `POST /v1/developers` answers, read
+    the way `DeveloperRead` reads a `Developer`."""
+
+    id: str
+    name: str
+    email: str
+    aliases: list[str]
+    is_bot: bool
+    created_at: datetime
+    removed_at: datetime | None
+
+    @classmethod
+    def of(cls, dev: Developer) -> Added:
+        return cls(dev.id, dev.name, dev.email, dev.aliases, dev.is_bot, dev.created_at, dev.removed_at)
 
 
-def _insert_developer_with_emails() -> Executable:
-    """PostgreSQL: the developer and its e-mails in one statement (one round trip), the e-mails (arrays, one
-    element each, so one statement whatever their number) inserted unless taken, returning the addresses that
-    went in. The e-mails' foreign key is checked at the end of the statement, when the developer's row (the
-    CTE's insert) is there."""
-    developer = (
-        postgresql.insert(_DEVELOPERS)
-        .values({c.name: bindparam(f"d_{c.name}", type_=c.type) for c in _DEVELOPERS.c})
-        .cte("new_developer")
-    )
-    emails = (
-        func.unnest(
-            bindparam("e_ids", type_=postgresql.ARRAY(_EMAILS.c.id.type)),
-            bindparam("e_emails", type_=postgresql.ARRAY(_EMAILS.c.email.type)),
-            bindparam("e_primary", type_=postgresql.ARRAY(_EMAILS.c.is_primary.type)),
-        )
-        .table_valued("id", "email", "is_primary")
-        .render_derived(name="new_emails")
-    )
-    rows = select(
-        emails.c.id,
-        bindparam("d_organization_id", type_=_EMAILS.c.organization_id.type),
-        bindparam("d_id", type_=_EMAILS.c.developer_id.type),
-        emails.c.email,
-        emails.c.is_primary,
-    )
-    return (
-        postgresql.insert(_EMAILS)
-        .from_select(["id", "organization_id", "developer_id", "email", "is_primary"], rows)
-        .on_conflict_do_nothing()
-        .returning(_EMAILS.c.email)
-        .add_cte(developer)
-    )
-
-
-_INSERT_DEVELOPER_WITH_EMAILS = _insert_developer_with_emails()
+def add(
+    session: Session,
+    *,
+    organization_id: str,
+    name: str,
+    email: str,
+    aliases: Sequence[str] = (),
+    is_bot: bool = False,
+    validate: bool = True,
+) -> Added:
+    """`create`, answering with the values written instead of a `Developer`: in the common case (no address
+    taken) no ORM object is made at all (their bookkeeping was the largest part of `POST /v1/developers`)."""
+    written = _write(session, organization_id, name, email, aliases, is_bot=is_bot, validate=validate)
+    if isinstance(written, Developer):
+        return Added.of(written)
+    row, email_rows = written
+    others = [r["email"] for r in email_rows[1:]]
+    return Added(row["id"], row["name"], row["email"], others, row["is_bot"], row["created_at"], None)
 
 
 def create(
@@ -159,81 +144,12 @@ def create(
 
     `validate=False` is for identities found in git history, where addresses need not be valid.
     """
-    primary = normalize_email(email) if validate else fold_email(email)
-    others = [normalize_email(a, field="aliases") if validate else fold_email(a) for a in aliases]
-    others = [a for a in dict.fromkeys(others) if a != primary]
-    name = name.strip()
-
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # the insert below meets the tables directly: what this session changed must be there
-    dev = _insert(session, organization_id=organization_id, name=name, emails=[primary, *others], is_bot=is_bot)
-    if dev is None:  # an address is taken: nothing of this developer was kept
-        found = (
-            session.connection()
-            .execute(_TAKEN, {"organization_id": organization_id, "emails": [primary, *others]})
-            .all()
-        )
-        if not found:  # taken a moment ago by a transaction that has since let go of it
-            raise Conflict(f"{primary} or one of its aliases was just added by another request")
-        dev = _bring_back(
-            session,
-            organization_id=organization_id,
-            name=name,
-            primary=primary,
-            others=others,
-            is_bot=is_bot,
-            found=found,
-        )
-    if not dev.is_bot:
-        events.emit(session, organization_id=organization_id, data=DeveloperAdded.model_validate(event_data(dev)))
-    return dev
-
-
-def _insert(session: Session, *, organization_id: str, name: str, emails: list[str], is_bot: bool) -> Developer | None:
-    """Write the developer and its e-mails unless an address is taken (then nothing stays written: None).
-
-    The check is the insert itself (`ON CONFLICT DO NOTHING RETURNING`: an address that went in comes back); on
-    PostgreSQL the developer goes in with its e-mails in the same statement. When all went in (the common case),
-    the developer and its e-mails are put in the session as persistent objects (as if loaded), so callers get the
-    same `Developer` a flush would have made, without the flush (the unit of work's bookkeeping was most of
-    `POST /v1/developers`). When one was taken, what this call wrote is deleted again and the caller takes the
-    slow path (a removed developer brought back, or a conflict)."""
-    row = {
-        "id": new_id("dev"),
-        "organization_id": organization_id,
-        "name": name,
-        "email": emails[0],
-        "is_bot": is_bot,
-        "created_at": utcnow(),
-        "removed_at": None,
-    }
-    email_rows = [
-        {
-            "id": new_id("dem"),
-            "organization_id": organization_id,
-            "developer_id": row["id"],
-            "email": address,
-            "is_primary": i == 0,
-        }
-        for i, address in enumerate(emails)
-    ]
-    connection = session.connection()
-    try:
-        if connection.dialect.name == "postgresql":
-            values = {f"d_{name}": value for name, value in row.items()}
-            values["e_ids"] = [r["id"] for r in email_rows]
-            values["e_emails"] = emails
-            values["e_primary"] = [r["is_primary"] for r in email_rows]
-            written = connection.execute(_INSERT_DEVELOPER_WITH_EMAILS, values).all()
-        else:
-            connection.execute(_INSERT_DEVELOPER, row)
-            written = connection.execute(_INSERT_EMAILS_SQLITE, email_rows).all()
-    except IntegrityError:
-        raise Conflict(f"{emails[0]} or one of its aliases was just added by another request") from None
-    if len(written) != len(email_rows):
-        connection.execute(_UNDO_EMAILS, {"developer_id": row["id"]})
-        connection.execute(_UNDO_DEVELOPER, {"developer_id": row["id"]})
-        return None
+    written = _write(session, organization_id, name, email, aliases, is_bot=is_bot, validate=validate)
+    if isinstance(written, Developer):
+        return written
+    row, email_rows = written
+    # Put in the session as persistent objects (as if loaded): callers get the `Developer` a flush would have
+    # made, without the flush.
     dev = Developer(**row)
     make_transient_to_detached(dev)
     items = []
@@ -245,6 +161,49 @@ def _insert(session: Session, *, organization_id: str, name: str, emails: list[s
     set_committed_value(dev, "emails", items)
     session.add(dev)  # persistent: in the identity map, nothing to flush
     return dev
+
+
+def _write(
+    session: Session,
+    organization_id: str,
+    name: str,
+    email: str,
+    aliases: Sequence[str],
+    *,
+    is_bot: bool,
+    validate: bool,
+) -> tuple[rows.Row, list[rows.Row]] | Developer:
+    """What `create` and `add` do: the rows written (the common case), or the removed developer brought back;
+    the `developer.added` event emitted for a person."""
+    primary = normalize_email(email) if validate else fold_email(email)
+    others = [normalize_email(a, field="aliases") if validate else fold_email(a) for a in aliases]
+    others = [a for a in dict.fromkeys(others) if a != primary]
+    name = name.strip()
+
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the insert below meets the tables directly: what this session changed must be there
+    written: tuple[rows.Row, list[rows.Row]] | Developer | None
+    written = rows.insert(session, organization_id=organization_id, name=name, emails=[primary, *others], is_bot=is_bot)
+    if written is None:  # an address is taken: nothing of this developer was kept
+        found = rows.owners(session, organization_id=organization_id, emails=[primary, *others])
+        if not found:  # taken a moment ago by a transaction that has since let go of it
+            raise Conflict(f"{primary} or one of its aliases was just added by another request")
+        written = _bring_back(
+            session,
+            organization_id=organization_id,
+            name=name,
+            primary=primary,
+            others=others,
+            is_bot=is_bot,
+            found=found,
+        )
+    if isinstance(written, Developer):
+        data, bot = event_data(written), written.is_bot
+    else:
+        data, bot = {"developer_id": written[0]["id"], "name": name, "email": primary}, is_bot
+    if not bot:
+        events.emit(session, organization_id=organization_id, data=DeveloperAdded.model_validate(data))
+    return written
 
 
 def _bring_back(
