@@ -149,6 +149,19 @@ def test_concurrent_inserts_neither_wait_nor_lose_a_count(database: Database, te
             conn.close()
     _check(database, org, (48, 48))
 
+    with database.engine.connect() as writer, database.engine.connect() as other:
+        writer.begin()
+        for _ in range(10):  # ten statements in one transaction (as the ORM's bulk insert sends them) hold one row
+            _insert(writer, org)
+        free = other.execute(
+            text("SELECT count(*) FROM (SELECT 1 FROM developer_counts WHERE organization_id = :org"
+                 " FOR UPDATE SKIP LOCKED) AS free"), {"org": org}
+        ).scalar_one()  # fmt: skip
+        other.rollback()
+        writer.commit()
+    assert free == _rows(database, org) - 1
+    _check(database, org, (58, 58))
+
     errors: list[BaseException] = []
 
     def add() -> None:
@@ -165,7 +178,11 @@ def test_concurrent_inserts_neither_wait_nor_lose_a_count(database: Database, te
     for thread in threads:
         thread.join()
     assert errors == []
-    _check(database, org, (128, 128))
+    _check(database, org, (138, 138))
+    assert 16 <= _rows(database, org) <= 16 + 8 + 8  # 16, and one per writer beyond them at once, not per developer
+
+
+def _rows(database: Database, organization_id: str) -> int:
     with database.engine.connect() as conn:
-        rows = conn.execute(text("SELECT count(*) FROM developer_counts WHERE organization_id = :org"), {"org": org})
-        assert 16 <= rows.scalar_one() <= 16 + 8 + 8  # 16, and one per writer beyond them at once, not per developer
+        query = text("SELECT count(*) FROM developer_counts WHERE organization_id = :org")
+        return int(conn.execute(query, {"org": organization_id}).scalar_one())

@@ -9,7 +9,8 @@ UPDATE (removal, bring-back, a move between organisations), from the API, the CL
 plain SQL. On SQLite (one writer at a time) one row per organisation, from row-level triggers. On PostgreSQL
 every organisation has 16 rows (made with it, by a trigger on `organizations`), and statement-level triggers (one
 change per organisation per statement, from the transition tables) add to one of them that no other transaction
-holds (`FOR UPDATE SKIP LOCKED`, the one the first developer's id hashes to first); when all 16 are held, to a row
+holds (`FOR UPDATE SKIP LOCKED`: one it has changed already, else preferably the one the lowest developer id of the
+change hashes to, so a transaction of many statements holds one row); when all 16 are held, to a row
 of the session's own (16 + its backend pid modulo 1024, made then), so a transaction adding a developer does not
 wait for another one's commit: concurrent POSTs to one organisation do not queue on one row. A row is only made
 while the organisation exists (a cascade deleting it does not make one). The upgrade fills the rows from the
@@ -66,7 +67,8 @@ BEGIN
         RETURN;
     END IF;
     SELECT shard INTO picked FROM developer_counts WHERE organization_id = org
-    ORDER BY shard = (hashtext(seed) & 15) DESC LIMIT 1 FOR UPDATE SKIP LOCKED;
+    ORDER BY xmin = pg_current_xact_id()::xid DESC, shard = (hashtext(seed) & 15) DESC LIMIT 1
+    FOR UPDATE SKIP LOCKED;
     IF FOUND THEN
         UPDATE developer_counts SET present = present + d_present, total = total + d_total
         WHERE organization_id = org AND shard = picked;
