@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/api.py [--duration 10] [--runs 3] [--concurrency 1,16,64]
         [--backends sqlite,postgres] [--postgres postgresql://postgres@127.0.0.1/postgres]
-        [--endpoints post-developers,get-developers,get-events] [--before SRC]
+        [--endpoints post-developers,get-developers,get-events] [--before SRC] [--developers N]
 
 Two servers, each one uvicorn process with the same settings (same protocol, h11, same event loop, log level
 `warning`, so no access log), on the same database (a fresh SQLite file, or a scratch PostgreSQL database):
@@ -10,7 +10,8 @@ Two servers, each one uvicorn process with the same settings (same protocol, h11
 - minimal: what a bare app pays. A sync FastAPI route checks the bearer key by SHA-256 against our `api_keys`
   table and, in the same transaction, inserts one row (`POST /v1/developers`) or reads a page of rows (50 rows
   of its own table for `GET /v1/developers`; the first 100 rows of our `events` table, payloads parsed, for
-  `GET /v1/events`); pydantic models in and out;
+  `GET /v1/events`; `--developers N` adds N rows to both tables first, `benchmarks/api_seed.py`); pydantic models
+  in and out;
 - ours: the real `gitproductivity serve --no-workers` (rate limit off), same endpoints.
 
 One client, an asyncio + aiohttp load generator in its own process, keeps `concurrency` requests in flight for
@@ -43,7 +44,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, insert, select, text
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, create_engine, insert, select, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,10 +90,11 @@ def minimal_app(url: str) -> FastAPI:
         "bench_minimal_items",
         meta,
         Column("id", String, primary_key=True),
-        Column("organization_id", String, nullable=False, index=True),
+        Column("organization_id", String, nullable=False),
         Column("name", String, nullable=False),
         Column("email", String, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
+        Index("ix_bench_minimal_items_org_id", "organization_id", "id"),  # its page by index at any size
     )
     meta.create_all(engine)
 
@@ -298,25 +300,30 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         }
         servers: list[Server] = []
         try:
+            before_cli = [sys.executable, "-c", "from gitproductivity.cli import main; main()"]
+            before_env = {**env, "PYTHONPATH": args.before or ""}
+            # With --before, the older tree makes the database and starts first (its `serve` would refuse a
+            # revision it does not know); ours then upgrades the same database, so both serve the same rows.
+            cli = before_cli if args.before else [str(VENV_BIN / "gitproductivity")]
             init = subprocess.run(
-                [str(VENV_BIN / "gitproductivity"), "init", "--email", "bench@example.com", "--json"],
-                env={**os.environ, **env},
+                [*cli, "init", "--email", "bench@example.com", "--json"],
+                env={**os.environ, **(before_env if args.before else env)},
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
                 check=True,
             )
             key = json.loads(init.stdout)["api_key"]
+            if args.before:  # the same command run from another source tree (a `git archive` of an older commit)
+                servers.append(Server("before", [*before_cli, "serve", "--no-workers", "--port", "{port}"], before_env))
             ours = Server("ours", [str(VENV_BIN / "gitproductivity"), "serve", "--no-workers", "--port", "{port}"], env)
             servers.append(ours)
             minimal = Server("minimal", [sys.executable, __file__, "--serve-minimal", url, "{port}"], env)
             servers.append(minimal)
-            if args.before:  # the same command run from another source tree (a `git archive` of an older commit)
-                argv = [sys.executable, "-c", "from gitproductivity.cli import main; main()"]
-                before = Server(
-                    "before", [*argv, "serve", "--no-workers", "--port", "{port}"], {**env, "PYTHONPATH": args.before}
-                )
-                servers.append(before)
+            if args.developers:
+                from api_seed import seed_developers  # next to this file; imports the service's models
+
+                seed_developers(url, args.developers)
             for server in servers:
                 _seed(server, key, 120)  # the read endpoints have full pages from the start
             for run in range(args.runs):
@@ -393,6 +400,7 @@ def main() -> None:
         help="also run `serve` from this source directory (e.g. `git archive <commit> src | tar -x -C /tmp/b`, "
         "then /tmp/b/src), interleaved with the others: before and after in the same run",
     )
+    parser.add_argument("--developers", type=int, default=0, help="add N developers (and N minimal rows) first")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     args.endpoints = [e for e in args.endpoints.split(",") if e]

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/api_profile.py [--backend sqlite|postgres] [--requests 2000]
         [--endpoint post-developers|get-developers|get-events] [--top 40] [--postgres URL] [--minimal]
+        [--developers N]
 
 The app is `create_app(run_workers=False)` on a fresh database (SQLite file or a scratch PostgreSQL database,
 dropped afterwards), rate limit off, called the way uvicorn calls it (scope, receive, send) one request at a time
@@ -30,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api import ENDPOINTS, _database, minimal_app
+from api_seed import seed_developers
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -114,6 +116,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1/postgres")
     parser.add_argument("--minimal", action="store_true")
+    parser.add_argument("--developers", type=int, default=0, help="add N developers (api_seed.py) first")
     parser.add_argument("--dump", help="also write the profile (pstats) to this file")
     parser.add_argument("--sort", default="cumulative,tottime")
     parser.add_argument(
@@ -149,6 +152,8 @@ def main() -> None:
             app: Any = minimal_app(url) if args.minimal else create_app(run_workers=False)
             if args.inline:
                 _inline_threadpool()
+            if args.developers:
+                seed_developers(url, args.developers)
             statements: list[str] = []
             engine = get_database().engine
             if args.minimal:

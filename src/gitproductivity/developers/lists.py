@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from gitproductivity.core.db import contains
 from gitproductivity.core.pagination import Sort, keyset_after, keyset_order, sort_cursor, sort_cursor_values
-from gitproductivity.developers.models import Developer, DeveloperEmail
+from gitproductivity.developers.models import Developer, DeveloperCount, DeveloperEmail
 
 _DEVELOPERS = cast(Table, Developer.__table__)
 _EMAILS = cast(Table, DeveloperEmail.__table__)
+_COUNTS = cast(Table, DeveloperCount.__table__)
 
 
 #: What `GET /v1/developers` can be sorted by (`sort=`, a leading `-` for descending); ties are ordered by id.
@@ -100,7 +101,10 @@ def list_window(
         where.append(matching(q))
     if within is not None:
         where.append(Developer.id.in_(within))
-    total = session.scalar(select(func.count()).select_from(Developer).where(*where)) or 0
+    if (q and q.strip()) or within is not None:
+        total = session.scalar(select(func.count()).select_from(Developer).where(*where)) or 0
+    else:  # the whole list: the organisation's number, kept by the database (`_counted`)
+        total = session.scalar(_counted(include_removed), {"organization_id": organization_id}) or 0
     if before is not None:  # the same key in the other direction: the rows before the cursor, nearest first
         keys = [(column, not descending) for column, descending in keys]
     cursor_in = before if before is not None else after
@@ -136,17 +140,28 @@ def list_window(
     return rows, total, next_cursor, previous_cursor
 
 
+def _counted(include_removed: bool) -> Select[Any]:
+    """The organisation's number of developers (current ones, or all with `include_removed`): the sum of its
+    `developer_counts` rows, which triggers on `developers` keep exact (migration 0019_developer_counts). A few
+    rows read by the primary key, where counting read every developer of the organisation (docs/benchmarks.md,
+    "Exact totals at thousands of developers")."""
+    column = _COUNTS.c.total if include_removed else _COUNTS.c.present
+    found = func.coalesce(func.sum(column), 0).label("total")
+    return select(found).where(_COUNTS.c.organization_id == bindparam("organization_id"))
+
+
 def _page_statement(include_removed: bool, after: bool, postgresql: bool) -> Select[Any]:
     """The default list's page (by id, no search), its total and its developers' aliases in one statement (one
-    round trip on PostgreSQL, and no per-request rendering of an `IN` list of ids): the count, LEFT JOINed with the
-    page (`limit` + 1 developers, by the keyset index) so an empty page still carries the total. The aliases: on
-    PostgreSQL an array per developer from a correlated subquery (an index probe per row of the page, whatever the
-    planner thinks of the join; a join was planned as a scan of every e-mail of every organization when few are
-    aliases), on SQLite a LEFT JOIN (a row per alias, looked up by the index). Built once, values bound."""
+    round trip on PostgreSQL, and no per-request rendering of an `IN` list of ids): the total (`_counted`), LEFT
+    JOINed with the page (`limit` + 1 developers, by the keyset index) so an empty page still carries the total.
+    The aliases: on PostgreSQL an array per developer from a correlated subquery (an index probe per row of the
+    page, whatever the planner thinks of the join; a join was planned as a scan of every e-mail of every
+    organization when few are aliases), on SQLite a LEFT JOIN (a row per alias, looked up by the index). Built
+    once, values bound."""
     where = [_DEVELOPERS.c.organization_id == bindparam("organization_id")]
     if not include_removed:
         where.append(_DEVELOPERS.c.removed_at.is_(None))
-    total = select(func.count().label("total")).select_from(_DEVELOPERS).where(*where).subquery("total")
+    total = _counted(include_removed).subquery("total")
     if after:
         where.append(_DEVELOPERS.c.id > bindparam("after"))
     fields = [_DEVELOPERS.c[name] for name in _FIELDS]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gitproductivity.core.db import Base
@@ -50,3 +50,18 @@ class DeveloperEmail(Base):
     developer: Mapped[Developer] = relationship(back_populates="emails")
 
     __table_args__ = (UniqueConstraint("organization_id", "email"),)
+
+
+class DeveloperCount(Base):
+    """Part of an organisation's numbers of developers: current ones (`present`) and all (`total`) are the sums of
+    its rows. Written only by triggers on `developers` (migration 0019_developer_counts), never by the code, so
+    every write path keeps them exact; on PostgreSQL an organisation has a row per concurrent writer it had."""
+
+    __tablename__ = "developer_counts"
+
+    organization_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    present: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
