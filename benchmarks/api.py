@@ -11,7 +11,7 @@ Two servers, each one uvicorn process with the same settings (same protocol, h11
   table and, in the same transaction, inserts one row (`POST /v1/developers`) or reads a page of rows (50 rows
   of its own table for `GET /v1/developers`; the first 100 rows of our `events` table, payloads parsed, for
   `GET /v1/events`; `--developers N` adds N rows to both tables first, `benchmarks/api_seed.py`); pydantic models
-  in and out;
+  in and out; on SQLite the same durability as ours (WAL, `synchronous=NORMAL`: no flush per commit);
 - ours: the real `gitproductivity serve --no-workers` (rate limit off), same endpoints.
 
 One client, an asyncio + aiohttp load generator in its own process, keeps `concurrency` requests in flight for
@@ -44,7 +44,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, create_engine, insert, select, text
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, create_engine, event, insert, select, text
 from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +83,14 @@ class EventPage(BaseModel):
 def minimal_app(url: str) -> FastAPI:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10)
+
+        @event.listens_for(engine, "connect")
+        def _same_durability_as_ours(dbapi_connection: Any, _record: Any) -> None:
+            # What our server sets (core.db): WAL, and no fsync at each commit (synchronous=NORMAL). SQLite's default
+            # (FULL) would make the minimal app pay a flush per commit that ours does not.
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
+                dbapi_connection.execute(f"PRAGMA {pragma}")
+
     else:
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=10)
     meta = MetaData()
