@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, Text, insert, select
+from sqlalchemy import Table, Text, create_engine, insert, select
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from gitproductivity.core import db
@@ -124,3 +124,23 @@ def test_fast_json_and_time_texts_equal_the_general_ones() -> None:
         assert db._sqlite_utc_text(moment) == sqlite_time(moment), moment
     with pytest.raises(ValueError, match="naive"):
         db._sqlite_utc_text(datetime(2026, 12, 3, 14, 0))
+
+
+def test_bind_values_processes_only_the_columns_with_a_processor_and_equals_the_plain_loop() -> None:
+    rows = _rows("dlv_00000000000000000000000000", range(1, 40))
+    names = list(rows[0])
+    for dialect in (sqlite_dialect(), create_engine("postgresql+psycopg://").dialect):
+        processors = [db._bind_processor(dialect, ATTEMPTS.c[name].type) for name in names]
+        plain = [
+            [
+                value if proc is None or value is None else proc(value)
+                for proc, value in zip(processors, r.values(), strict=True)
+            ]
+            for r in rows
+        ]
+        assert db.bind_values(dialect, ATTEMPTS, names, rows) == plain
+        assert db.bind_values(dialect, ATTEMPTS, names, [list(r.values()) for r in rows]) == plain  # rows as lists
+        assert plain[0][names.index("request_headers")] == json.dumps(rows[0]["request_headers"])
+        assert rows[0]["request_headers"] == {"X-Tricky": TRICKY, "n": "1"}  # the caller's rows are left as they were
+        with pytest.raises(ValueError, match="13 values for 14 columns"):
+            db.bind_values(dialect, ATTEMPTS, names, [list(rows[0].values())[:-1]])

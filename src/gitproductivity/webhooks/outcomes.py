@@ -7,13 +7,14 @@ key released, and the owners told of deliveries that ran out of retries.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, update
+from sqlalchemy import String, Table, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -31,13 +32,17 @@ ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 
 @lru_cache(maxsize=2)
 def _succeed_statement(*, postgresql: bool) -> Any:
-    """Built once, run with `ids`, `token`, `now` and `code` (the HTTP status) for a batch of successes."""
-    ids = bindparam("ids", type_=ARRAY(String)) if postgresql else bindparam("ids", expanding=True)
+    """Built once, run with `ids`, `token`, `now` and `code` (the HTTP status) for a batch of successes. The ids are
+    one parameter whatever their number, so the statement's text never changes: an array on PostgreSQL, a JSON
+    array read by `json_each` on SQLite (`IN` with one parameter per id made SQLite prepare the statement anew for
+    each batch size: 1.4-1.6 against 0.7-0.8 us a delivery)."""
+    if postgresql:
+        among = Delivery.id == any_(bindparam("ids", type_=ARRAY(String)))
+    else:
+        among = Delivery.id.in_(select(func.json_each(bindparam("ids", type_=String)).table_valued("value").c.value))
     return (
         update(Delivery)
-        .where(
-            Delivery.id == any_(ids) if postgresql else Delivery.id.in_(ids), Delivery.lease_token == bindparam("token")
-        )
+        .where(among, Delivery.lease_token == bindparam("token"))
         .values(
             status=DeliveryStatus.SUCCEEDED,
             attempts=Delivery.attempts + 1,
@@ -85,10 +90,13 @@ def record(session: Session, *, results: Sequence[Result]) -> list[str]:
     for r in results:
         if r.outcome.ok:
             ok_by_code[(r.outcome.status_code, r.job.lease_token)].append(r.job.delivery_id)
-    succeed = _succeed_statement(postgresql=session.get_bind().dialect.name == "postgresql")
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    succeed = _succeed_statement(postgresql=postgresql)
+    connection = session.connection()  # not the ORM's execution: nothing to sync (see `queue.claim`)
     for (code, token), ids in ok_by_code.items():
-        done = session.execute(succeed, {"ids": ids, "token": token, "now": now, "code": code})
-        recorded.extend(row[0] for row in done)
+        listed = ids if postgresql else json.dumps(ids)
+        succeeded = connection.execute(succeed, {"ids": listed, "token": token, "now": now, "code": code})
+        recorded.extend(row[0] for row in succeeded)
     exhausted: list[Result] = []
     final: set[str] = set()  # failed for good
     waits: dict[str, tuple[float | None, float | None]] = {}  # Retry-After asked, wait scheduled: the attempt log

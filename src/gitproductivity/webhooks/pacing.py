@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from gitproductivity.core.clock import utcnow
@@ -51,23 +53,33 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
     return jobs
 
 
+#: An endpoint's slots are reserved again once its next free slot is less than this far ahead.
+REFILL_AFTER = timedelta(seconds=LOOKAHEAD - REFILL_BELOW)
+
+
+@lru_cache(maxsize=1)
+def _endpoints_statement() -> Any:
+    """Built once, run with `refill_before`: the rate-limited endpoints to reserve slots for. Every claim runs it,
+    mostly to find none; built anew each time, it cost about 0.5 ms a claim (2 us a delivery in batches of 256)."""
+    return (
+        select(Webhook.id, Webhook.rate_limit_per_second, Webhook.rate_next_at)
+        .where(
+            Webhook.rate_limit_per_second.is_not(None),
+            Webhook.enabled.is_(True),
+            (Webhook.rate_next_at.is_(None)) | (Webhook.rate_next_at < bindparam("refill_before")),
+        )
+        .order_by(Webhook.id)
+        .limit(MAX_ENDPOINTS_PER_CLAIM)
+        .with_for_update(skip_locked=True, key_share=True, of=Webhook)
+    )
+
+
 def claim_paced(session: Session, *, limit: int, lease_seconds: float, worker_id: str | None = None) -> list[Job]:
     """Reserve slots of rate-limited endpoints and claim a due delivery for each (see the module's docstring)."""
     now = utcnow()
     postgresql = session.get_bind().dialect.name == "postgresql"
     horizon = now + timedelta(seconds=LOOKAHEAD)
-    hooks = session.execute(
-        select(Webhook.id, Webhook.rate_limit_per_second, Webhook.rate_next_at)
-        .where(
-            Webhook.rate_limit_per_second.is_not(None),
-            Webhook.enabled.is_(True),
-            (Webhook.rate_next_at.is_(None))
-            | (Webhook.rate_next_at < now + timedelta(seconds=LOOKAHEAD - REFILL_BELOW)),
-        )
-        .order_by(Webhook.id)
-        .limit(MAX_ENDPOINTS_PER_CLAIM)
-        .with_for_update(skip_locked=True, key_share=True, of=Webhook)
-    ).all()
+    hooks = session.connection().execute(_endpoints_statement(), {"refill_before": now + REFILL_AFTER}).all()
     jobs: list[Job] = []
     for hook_id, limit_per_second, next_at in hooks:
         rate = float(limit_per_second or 1.0)  # never None: the query asks for a limit

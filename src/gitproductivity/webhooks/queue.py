@@ -184,15 +184,18 @@ def claim(session: Session, *, limit: int, lease_seconds: float, worker_id: str 
         "token": token,
         "worker": worker_id,
     }
+    # On the session's connection, not through the ORM's execution (nothing here loads or syncs ORM objects):
+    # the ORM's layer cost 30-80 us a statement (docs/benchmarks.md, "Third pass").
+    connection = session.connection()
     if postgresql:
         # No JIT for this short statement: the planner prices the ordering test per candidate row, and with many
         # keyed deliveries pending its estimate passes `jit_above_cost`; compiling then took ~60 ms of a claim
         # whose execution takes ~20 (docs/benchmarks.md, "The price of a held backlog").
-        session.execute(_NO_JIT)
-        rows = session.execute(_claim_statement(postgresql=True), params)
+        connection.execute(_NO_JIT)
+        rows = connection.execute(_claim_statement(postgresql=True), params)
     else:
-        session.execute(_claim_statement(postgresql=False), params)
-        rows = session.execute(_leased_statement(), params)
+        connection.execute(_claim_statement(postgresql=False), params)
+        rows = connection.execute(_leased_statement(), params)
     jobs = _as_jobs(rows, token=token, now=now, lease_seconds=lease_seconds)
     for job in jobs:
         job.worker_id = worker_id
