@@ -111,6 +111,7 @@ class _Notifier:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._pending: dict[Engine, set[str]] = {}
+        self._sending = False  # the thread has taken what was pending and is sending it
         self._pid = 0
 
     def post(self, engine: Engine, name: str) -> None:
@@ -121,9 +122,11 @@ class _Notifier:
                 threading.Thread(target=self._run, name="gitproductivity-notify", daemon=True).start()
             self._cond.notify()
 
-    def flush(self) -> None:
-        """Send what is pending now, in the calling thread."""
+    def flush(self, timeout: float = 5.0) -> None:
+        """Send what is pending now, in the calling thread, once the thread's send in progress (if any) is done:
+        at exit the daemon thread would be stopped in the middle of it."""
         with self._cond:
+            self._cond.wait_for(lambda: not self._sending, timeout=timeout)
             pending, self._pending = self._pending, {}
         self._send(pending)
 
@@ -133,7 +136,13 @@ class _Notifier:
                 while not self._pending:
                     self._cond.wait()
                 pending, self._pending = self._pending, {}
-            self._send(pending)
+                self._sending = True
+            try:
+                self._send(pending)
+            finally:
+                with self._cond:
+                    self._sending = False
+                    self._cond.notify_all()
 
     @staticmethod
     def _send(pending: dict[Engine, set[str]]) -> None:
