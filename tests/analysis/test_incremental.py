@@ -373,14 +373,13 @@ def test_postgres_notify_wakes_a_worker_for_jobs_queued_elsewhere(
     drain()
     repo.commit(BOB, "2026-02-02T10:00:00Z", {"b.txt": lines(1)})
     script = (
-        "import gitproductivity.models; from gitproductivity.core import settings\n"
-        "from gitproductivity.core.db import get_database\n"
-        "from gitproductivity.analysis import jobs\n"
-        f"settings.configure(database_url={database_url!r})\n"
-        "with get_database().session() as s:\n"  # the unit of work: its commit sends the NOTIFY (core.channels)
-        f"    a = jobs.enqueue(s, organization_id={tenant.organization_id!r}, repository_id={repo_id!r},"
-        " trigger='api')\n"
-        "print(a.id)"
+        "import gitproductivity.models; from gitproductivity.core import settings;"
+        "from gitproductivity.core.db import get_database;"
+        "from gitproductivity.analysis import jobs;"
+        f"settings.configure(database_url={database_url!r});"
+        "s = get_database().session().__enter__();"
+        f"a = jobs.enqueue(s, organization_id={tenant.organization_id!r}, repository_id={repo_id!r}, trigger='api');"
+        "s.commit(); print(a.id)"
     )
 
     # Ready when a claim that began with the worker's LISTEN in place has found nothing: the worker then waits

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Select, Table, bindparam, insert, literal_column, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Select, Table, bindparam, func, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from gitproductivity.core import channels
@@ -57,6 +57,7 @@ _subscribers: list[Subscriber] = []
 _EVENTS = cast(Table, Event.__table__)
 _COLUMNS = ("id", "organization_id", "type", "created_at", "payload")  # seq and txid: the database's
 _INSERT_EVENT = insert(_EVENTS)
+_NOTIFY = func.pg_notify(channels.EVENTS.name, "")
 #: Read in the statement that inserts `emit`'s event, on PostgreSQL (`read_along`), by name.
 _read_along: dict[str, ColumnElement[Any]] = {}
 _READ_ALONG = "events_read_along"
@@ -80,9 +81,11 @@ def read_along_values(session: Session, event: Event) -> dict[str, Any] | None:
 
 
 @functools.cache
-def _insert_event_returning() -> Any:
-    """`emit`'s insert on PostgreSQL: what subscribers read along in its RETURNING. Built once."""
-    columns = [column.label(f"read_{i}") for i, column in enumerate(_read_along.values())]
+def _insert_event_returning(notifying: bool) -> Any:
+    """`emit`'s insert on PostgreSQL: the NOTIFY (the transaction's first event) and what subscribers read along
+    in its RETURNING. Built once per shape."""
+    columns = [_NOTIFY.label("notified")] if notifying else []
+    columns += [column.label(f"read_{i}") for i, column in enumerate(_read_along.values())]
     return insert(_EVENTS).returning(*columns) if columns else _INSERT_EVENT
 
 
@@ -105,18 +108,20 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     event = _new_event(organization_id, data)
     # A Core insert on the session's connection (no flush, no ORM bookkeeping): the returned event is not in the
     # session, like `emit_many`'s, and its `seq` is not loaded (nothing after `emit` needs it). On PostgreSQL the
-    # insert returns what its subscribers read along (`read_along`: webhooks' endpoints, one round trip less).
+    # transaction's first event carries the NOTIFY in its RETURNING (one round trip less than `notify`), and
+    # every event what its subscribers read along (`read_along`: webhooks' endpoints, one round trip less again).
     _flush_for_subscribers(session)
     connection = session.connection()
     values = {name: getattr(event, name) for name in _COLUMNS}
     if connection.dialect.name != "postgresql":
         connection.execute(_INSERT_EVENT, values).close()
     else:
-        result = connection.execute(_insert_event_returning(), values)
+        notifying = channels.EVENTS.claim(session)
+        result = connection.execute(_insert_event_returning(notifying), values)
         row = result.first() if result.returns_rows else None
         result.close()
         if row is not None and _read_along:
-            session.info[_READ_ALONG] = (event.id, dict(zip(_read_along, row, strict=True)))
+            session.info[_READ_ALONG] = (event.id, dict(zip(_read_along, row[int(notifying) :], strict=True)))
     try:
         for subscriber in _subscribers:
             subscriber(session, [event])
