@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from gitproductivity.core.errors import NotFound
+from gitproductivity.core.prepared import driver_execute
 from gitproductivity.core.types import UTCDateTime, naive_utc
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+        # On the driver connection: `exec_driver_sql`'s execution context cost more than the statement (every
+        # unit of work begins; docs/benchmarks.md, "Seventh pass").
+        driver_execute(conn, "BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 #: Execution option of a read-only unit of work (`Database.session(read_only=True)`).

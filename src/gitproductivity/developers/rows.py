@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.errors import Conflict
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.prepared import Prepared
 from gitproductivity.developers.models import Developer, DeveloperEmail
 
 Row = dict[str, Any]
@@ -28,10 +29,14 @@ _TAKEN = select(_EMAILS.c.email, _EMAILS.c.developer_id).where(
     _EMAILS.c.organization_id == bindparam("organization_id"),
     _EMAILS.c.email.in_(bindparam("emails", expanding=True)),
 )
-_INSERT_DEVELOPER = core_insert(_DEVELOPERS)
-#: SQLite: the e-mails inserted unless taken; the addresses that went in come back (the check and the insert in
+_DEVELOPER_KEYS = [c.name for c in _DEVELOPERS.c]
+_INSERT_DEVELOPER = Prepared(core_insert(_DEVELOPERS), keys=_DEVELOPER_KEYS)
+#: SQLite: an e-mail inserted unless taken; the address comes back when it went in (the check and the insert in
 #: one statement).
-_INSERT_EMAILS_SQLITE = sqlite.insert(_EMAILS).on_conflict_do_nothing().returning(_EMAILS.c.email)
+_INSERT_EMAIL_SQLITE = Prepared(
+    sqlite.insert(_EMAILS).on_conflict_do_nothing().returning(_EMAILS.c.email),
+    keys=["id", "organization_id", "developer_id", "email", "is_primary"],
+)
 _UNDO_EMAILS = delete(_EMAILS).where(_EMAILS.c.developer_id == bindparam("developer_id"))
 _UNDO_DEVELOPER = delete(_DEVELOPERS).where(_DEVELOPERS.c.id == bindparam("developer_id"))
 
@@ -71,7 +76,7 @@ def _insert_developer_with_emails() -> Executable:
     )
 
 
-_INSERT_DEVELOPER_WITH_EMAILS = _insert_developer_with_emails()
+_INSERT_DEVELOPER_WITH_EMAILS = Prepared(_insert_developer_with_emails())
 
 
 def owners(session: Session, *, organization_id: str, emails: list[str]) -> Sequence[Any]:
@@ -107,20 +112,20 @@ def insert(
         }
         for i, address in enumerate(emails)
     ]
-    connection = session.connection()
     try:
-        if connection.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             values = {f"d_{name}": value for name, value in row.items()}
             values["e_ids"] = [r["id"] for r in email_rows]
             values["e_emails"] = emails
             values["e_primary"] = [r["is_primary"] for r in email_rows]
-            written = connection.execute(_INSERT_DEVELOPER_WITH_EMAILS, values).all()
+            written = _INSERT_DEVELOPER_WITH_EMAILS.rows(session, values)
         else:
-            connection.execute(_INSERT_DEVELOPER, row)
-            written = connection.execute(_INSERT_EMAILS_SQLITE, email_rows).all()
+            _INSERT_DEVELOPER.run(session, row)
+            written = [found for email_row in email_rows for found in _INSERT_EMAIL_SQLITE.rows(session, email_row)]
     except IntegrityError:
         raise Conflict(f"{emails[0]} or one of its aliases was just added by another request") from None
     if len(written) != len(email_rows):
+        connection = session.connection()
         connection.execute(_UNDO_EMAILS, {"developer_id": row["id"]})
         connection.execute(_UNDO_DEVELOPER, {"developer_id": row["id"]})
         return None

@@ -33,12 +33,14 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import BigInteger, ColumnElement, Select, Table, bindparam, func, insert, literal_column, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from gitproductivity.core import channels
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.db import bulk_insert, get_database, get_owned
 from gitproductivity.core.errors import NotFound, ValidationFailed
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.prepared import Prepared
 from gitproductivity.core.settings import get_settings
 from gitproductivity.events.envelope import render
 from gitproductivity.events.models import Event
@@ -56,7 +58,7 @@ Subscriber = Callable[[Session, Sequence[Event]], Any]
 _subscribers: list[Subscriber] = []
 _EVENTS = cast(Table, Event.__table__)
 _COLUMNS = ("id", "organization_id", "type", "created_at", "payload")  # seq and txid: the database's
-_INSERT_EVENT = insert(_EVENTS)
+_INSERT_EVENT = Prepared(insert(_EVENTS).inline(), keys=_COLUMNS)  # inline: no RETURNING of `seq`
 _NOTIFY = func.pg_notify(channels.EVENTS.name, "")
 #: Read in the statement that inserts `emit`'s event, on PostgreSQL (`read_along`), by name.
 _read_along: dict[str, ColumnElement[Any]] = {}
@@ -81,12 +83,12 @@ def read_along_values(session: Session, event: Event) -> dict[str, Any] | None:
 
 
 @functools.cache
-def _insert_event_returning(notifying: bool) -> Any:
+def _insert_event_returning(notifying: bool) -> Prepared:
     """`emit`'s insert on PostgreSQL: the NOTIFY (the transaction's first event) and what subscribers read along
     in its RETURNING. Built once per shape."""
     columns = [_NOTIFY.label("notified")] if notifying else []
     columns += [column.label(f"read_{i}") for i, column in enumerate(_read_along.values())]
-    return insert(_EVENTS).returning(*columns) if columns else _INSERT_EVENT
+    return Prepared(insert(_EVENTS).inline().returning(*columns), keys=_COLUMNS) if columns else _INSERT_EVENT
 
 
 def subscribe(subscriber: Subscriber) -> None:
@@ -111,15 +113,13 @@ def emit(session: Session, *, organization_id: str, data: EventData) -> Event:
     # transaction's first event carries the NOTIFY in its RETURNING (one round trip less than `notify`), and
     # every event what its subscribers read along (`read_along`: webhooks' endpoints, one round trip less again).
     _flush_for_subscribers(session)
-    connection = session.connection()
     values = {name: getattr(event, name) for name in _COLUMNS}
-    if connection.dialect.name != "postgresql":
-        connection.execute(_INSERT_EVENT, values).close()
+    if session.get_bind().dialect.name != "postgresql":
+        _INSERT_EVENT.run(session, values)
     else:
         notifying = channels.EVENTS.claim(session)
-        result = connection.execute(_insert_event_returning(notifying), values)
-        row = result.first() if result.returns_rows else None
-        result.close()
+        rows = _insert_event_returning(notifying).rows(session, values)
+        row = rows[0] if rows else None
         if row is not None and _read_along:
             session.info[_READ_ALONG] = (event.id, dict(zip(_read_along, row[int(notifying) :], strict=True)))
     try:
@@ -169,16 +169,24 @@ def _check_payload(data: EventData) -> None:
         raise RuntimeError("no event subscribers: call gitproductivity.startup.install() before emitting")
 
 
+#: Makes an `Event` without running its constructor (the ORM's instrumented `__init__` set each attribute through
+#: its event hooks: 13-16 us an event, against 3): the new event is never added to a session, its values are
+#: simply there to read, as on an object loaded from a row.
+_NEW_EVENT = manager_of_class(Event).new_instance
+
+
 def _new_event(organization_id: str, data: EventData) -> Event:
     created = utcnow()
     event_id = new_id("evt")
-    return Event(
+    event: Event = _NEW_EVENT()
+    event.__dict__.update(
         id=event_id,
         organization_id=organization_id,
         type=data.event_type,
         created_at=created,
         payload=render(event_id, data.event_type, created, data.model_dump(mode="json")),
     )
+    return event
 
 
 def envelope(event: Event) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gitproductivity.core import tracing
 from gitproductivity.core.clock import utcnow
 from gitproductivity.core.ids import new_id
+from gitproductivity.core.prepared import Prepared
 from gitproductivity.events import service as event_service
 from gitproductivity.events.models import Event
 from gitproductivity.events.types import OPERATIONAL_EVENT_TYPES, WEBHOOK_TEST
@@ -28,10 +29,12 @@ DELIVERIES = cast(Table, Delivery.__table__)
 
 _EVENTS = cast(Table, Event.__table__)
 _WEBHOOKS = cast(Table, Webhook.__table__)
-#: Built once (an API request that emits one event paid as much to build it as to run it); a Core statement, run
-#: on the session's connection (the ORM's execute path cost more than the query on SQLite).
-_ENABLED_HOOKS = select(_WEBHOOKS.c.id, _WEBHOOKS.c.events, _WEBHOOKS.c.event_filter, _WEBHOOKS.c.ordering).where(
-    _WEBHOOKS.c.organization_id == bindparam("organization_id"), _WEBHOOKS.c.enabled.is_(True)
+#: Built once (an API request that emits one event paid as much to build it as to run it), run on the session's
+#: driver connection (`core.prepared`: the ORM's execute path, then SQLAlchemy's, cost more than the query).
+_ENABLED_HOOKS = Prepared(
+    select(_WEBHOOKS.c.id, _WEBHOOKS.c.events, _WEBHOOKS.c.event_filter, _WEBHOOKS.c.ordering).where(
+        _WEBHOOKS.c.organization_id == bindparam("organization_id"), _WEBHOOKS.c.enabled.is_(True)
+    )
 )
 #: The same endpoints as one JSON array of `[id, events, event_filter, ordering]` (NULL when there are none), read
 #: by `events.emit` in the statement that inserts the event on PostgreSQL (`events.read_along`, registered by
@@ -80,7 +83,7 @@ def fan_out(session: Session, events: Sequence[Event]) -> int:
             found: Any = (
                 read[READ_ALONG] or []  # NULL: no enabled endpoint
                 if read is not None and READ_ALONG in read
-                else session.connection().execute(_ENABLED_HOOKS, {"organization_id": event.organization_id})
+                else _ENABLED_HOOKS.rows(session, {"organization_id": event.organization_id})
             )
             hooks = cache[event.organization_id] = [
                 (r[0], list(r[1]), filters.compile_saved(r[2]), None if r[3] == ordering.NONE else r[3]) for r in found
