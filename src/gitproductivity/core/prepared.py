@@ -41,7 +41,7 @@ class _Form:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         # Positional: the order of the marks (a name may come twice); named: each name the SQL uses, once.
-        names = compiled.positiontup or [] if self.positional else dict.fromkeys(compiled.bind_names.values())
+        names = (compiled.positiontup or []) if self.positional else dict.fromkeys(compiled.bind_names.values())
         escaped = compiled.escaped_bind_names
         #: (the value's name, its name in the SQL, processor, whether the statement gives a value, that value)
         self.params: list[tuple[str, str, Processor, bool, Any]] = []
